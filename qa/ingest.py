@@ -1,0 +1,258 @@
+"""Read a corpus folder into articles: .txt, .md, .html/.htm, .jsonl and .pdf.
+
+A file that cannot be read is reported (:class:`Rejected`, with the reason) and skipped;
+it never stops the run. Walks are sorted, so the same folder always gives the same articles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.types import Article
+
+TEXT_SUFFIXES = {".txt", ".text"}
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | {".jsonl", ".pdf"}
+MAX_TITLE_CHARS = 160
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A file (or one line of a JSONL file) that was skipped, and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class Corpus:
+    """What reading the corpus produced."""
+
+    articles: list[Article] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+class UnreadableError(ValueError):
+    """Raised by the format readers; the message is the reason shown to the user."""
+
+
+def content_hash(title: str, text: str, *extra: str | None) -> str:
+    digest = hashlib.sha256()
+    for part in (title, text, *extra):
+        digest.update((part or "").encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), falling back to Windows-1252, then Latin-1.
+
+    Newlines are normalised to ``\\n``. Binary data is refused.
+    """
+    if b"\0" in data[:8192]:
+        raise UnreadableError("binary data, not text (NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def title_from_text(text: str) -> str:
+    """The first non-empty line, without Markdown heading marks, shortened at a word."""
+    for line in text.split("\n"):
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return shorten(line)
+    return ""
+
+
+def shorten(line: str, limit: int = MAX_TITLE_CHARS) -> str:
+    line = " ".join(line.split())
+    if len(line) <= limit:
+        return line
+    cut = line.rfind(" ", 0, limit)
+    return line[: cut if cut > limit // 2 else limit].rstrip(" ,;:—-") + "…"
+
+
+def markdown_title(text: str) -> str:
+    heading = re.search(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", text, flags=re.MULTILINE)
+    return shorten(heading.group(1)) if heading else title_from_text(text)
+
+
+def require_text(text: str) -> str:
+    if not text.strip():
+        raise UnreadableError("no text in it")
+    return text
+
+
+def make_article(article_id: str, path: str, title: str, text: str, **meta: str | None) -> Article:
+    title = shorten(title) if title.strip() else title_from_text(text)
+    return Article(
+        id=article_id,
+        title=title,
+        text=text,
+        sha256=content_hash(title, text, *(meta.get(key) for key in ("date", "url", "source"))),
+        path=path,
+        **meta,
+    )
+
+
+def read_text(data: bytes, article_id: str) -> Iterator[Article]:
+    text = require_text(decode(data))
+    yield make_article(article_id, article_id, title_from_text(text), text)
+
+
+def read_markdown(data: bytes, article_id: str) -> Iterator[Article]:
+    text = require_text(decode(data))
+    yield make_article(article_id, article_id, markdown_title(text), text)
+
+
+def read_html(data: bytes, article_id: str) -> Iterator[Article]:
+    import trafilatura  # a few hundred ms to import; only paid when there is HTML
+
+    html = decode(data)
+    document = trafilatura.bare_extraction(
+        html, include_comments=False, include_tables=True, favor_recall=True, with_metadata=True
+    )
+    if document is None or not (document.text or "").strip():
+        raise UnreadableError("no article text found in the HTML")
+    text = document.text.replace("\r\n", "\n")
+    yield make_article(
+        article_id,
+        article_id,
+        document.title or title_from_text(text),
+        text,
+        date=document.date,
+        url=document.url,
+        source=document.sitename,
+    )
+
+
+def read_pdf(data: bytes, article_id: str) -> Iterator[Article]:
+    import pypdf
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise UnreadableError("the PDF is encrypted")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = (reader.metadata.title if reader.metadata else None) or ""
+    except UnreadableError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as error:
+        raise UnreadableError(f"not a readable PDF ({type(error).__name__}: {error})") from error
+    text = require_text("\n\n".join(page.strip() for page in pages).replace("\r\n", "\n"))
+    yield make_article(article_id, article_id, title or title_from_text(text), text)
+
+
+def read_jsonl(data: bytes, path: str, rejected: list[Rejected]) -> Iterator[Article]:
+    """One article per line: {"id", "title", "text"} and optional "date", "url", "source".
+
+    A bad line is rejected on its own (``file.jsonl:LINE``); the other lines are kept.
+    """
+    for number, line in enumerate(decode(data).split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            rejected.append(Rejected(where, f"invalid JSON ({error.msg})"))
+            continue
+        if not isinstance(record, dict):
+            rejected.append(Rejected(where, "a line must be a JSON object"))
+            continue
+        missing = [key for key in ("id", "text") if record.get(key) in (None, "")]
+        if missing:
+            rejected.append(Rejected(where, f"missing field(s): {', '.join(missing)}"))
+            continue
+        text = record["text"]
+        if not isinstance(text, str) or not text.strip():
+            rejected.append(Rejected(where, '"text" must be a non-empty string'))
+            continue
+        meta = {key: str(record[key]) for key in ("date", "url", "source") if record.get(key)}
+        yield make_article(
+            str(record["id"]), where, str(record.get("title") or ""), text.replace("\r\n", "\n"), **meta
+        )
+
+
+READERS = {
+    **{suffix: read_text for suffix in TEXT_SUFFIXES},
+    **{suffix: read_markdown for suffix in MARKDOWN_SUFFIXES},
+    **{suffix: read_html for suffix in HTML_SUFFIXES},
+    ".pdf": read_pdf,
+}
+
+
+def corpus_files(roots: Iterable[Path]) -> Iterator[tuple[Path, str]]:
+    """(file, id) for every file under the roots, sorted; hidden files and folders are skipped.
+
+    The id is the path relative to its root (the file name when a root is a file itself).
+    Symbolic links to folders are not followed, so a link loop cannot trap the walk.
+    """
+    for root in roots:
+        root = Path(root)
+        if root.is_file():
+            yield root, root.name
+            continue
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if not name.startswith("."):
+                    path = Path(folder) / name
+                    yield path, path.relative_to(root).as_posix()
+
+
+def read_corpus(roots: Iterable[Path]) -> Corpus:
+    """Every article under the roots, and every file that was skipped with the reason."""
+    corpus = Corpus()
+    roots = list(roots)
+    for root in roots:
+        if not Path(root).exists():
+            corpus.rejected.append(Rejected(str(root), "no such file or folder"))
+    seen: dict[str, str] = {}
+    for path, file_id in corpus_files(roots):
+        for article in read_file(path, file_id, corpus.rejected):
+            if article.id in seen:
+                corpus.rejected.append(
+                    Rejected(article.path, f"duplicate article id {article.id!r} (first in {seen[article.id]})")
+                )
+                continue
+            seen[article.id] = article.path
+            corpus.articles.append(article)
+    return corpus
+
+
+def read_file(path: Path, file_id: str, rejected: list[Rejected]) -> list[Article]:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        kind = f"'{suffix}'" if suffix else "a file with no extension"
+        supported = " ".join(sorted(SUPPORTED_SUFFIXES))
+        rejected.append(Rejected(file_id, f"unsupported file type {kind} (supported: {supported})"))
+        return []
+    try:
+        data = path.read_bytes()
+        if suffix == ".jsonl":
+            return list(read_jsonl(data, file_id, rejected))
+        return list(READERS[suffix](data, file_id))
+    except UnreadableError as error:
+        rejected.append(Rejected(file_id, str(error)))
+    except OSError as error:
+        rejected.append(Rejected(file_id, f"cannot read it ({error.strerror or error})"))
+    return []

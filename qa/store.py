@@ -1,0 +1,347 @@
+"""The index store: articles, chunks and their vectors, persisted in one directory.
+
+This module is the one boundary between qa and where vectors live. Everything above it asks
+a :class:`FaissStore` for chunks, articles and nearest neighbours; a different backend (Milvus,
+for a corpus beyond one machine) implements the same methods.
+
+Layout of an index directory::
+
+    manifest.json          written last, atomically; names the live generation
+    gen-000003/
+      articles.jsonl       one article per line, sorted by id, with its full text
+      chunks.jsonl         one chunk per line: faiss id, chunk id, offsets, sentence offsets
+      vectors.faiss        IndexIDMap2(IndexFlatIP): explicit int64 id per chunk
+
+Invariant: row *i* of chunks.jsonl is vector *i* of vectors.faiss, and its ``id`` field is that
+vector's FAISS id. Ids are kept across incremental updates and never reused, so a chunk can be
+removed by id. A write makes a new generation folder and then swaps the manifest, so a reader
+(or a crash) never sees a half-written index. No pickle: JSON, JSONL and FAISS's own format.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import IndexLockedError, IndexMismatchError, IndexMissingError
+from qa.types import Article, Chunk
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+FILES = ("articles.jsonl", "chunks.jsonl", "vectors.faiss")
+VERSIONED_PACKAGES = ("qa", "faiss-cpu", "numpy", "sentence-transformers", "tokenizers", "torch")
+
+
+def rebuild_hint(index_dir: Path) -> str:
+    return f"run `qa index --rebuild --index-dir {index_dir}` to build it again"
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for package in VERSIONED_PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    return versions
+
+
+@dataclass
+class Manifest:
+    """What an index is and how it was built. Loading checks it against the files."""
+
+    model: str
+    model_fingerprint: str
+    dim: int
+    chunking: dict[str, int]
+    n_articles: int = 0
+    n_chunks: int = 0
+    generation: str = ""
+    next_id: int = 0  # the FAISS id the next new chunk gets
+    articles: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> sha256, n_chunks, path
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> bytes, sha256
+    corpus: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=library_versions)
+    built_at: str = ""
+    build_seconds: float = 0.0
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: Path) -> "Manifest":
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"{where} has index format {version!r}; this qa reads format {FORMAT_VERSION}:"
+                f" {rebuild_hint(where.parent)}"
+            )
+        names = {name for name in cls.__dataclass_fields__}
+        try:
+            return cls(**{key: value for key, value in data.items() if key in names})
+        except TypeError as error:
+            raise IndexMismatchError(f"{where} is incomplete ({error}): {rebuild_hint(where.parent)}")
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    path = Path(index_dir) / MANIFEST
+    if not path.is_file():
+        raise IndexMissingError(f"no index in {index_dir}: run `qa index --index-dir {index_dir}` first")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise IndexMismatchError(f"{path} is not valid JSON ({error}): {rebuild_hint(index_dir)}")
+    if not isinstance(data, dict):
+        raise IndexMismatchError(f"{path} is not a JSON object: {rebuild_hint(index_dir)}")
+    return Manifest.from_json(data, path)
+
+
+class FaissStore:
+    """An index in memory: articles by id, chunks in row order, and their FAISS vectors."""
+
+    def __init__(
+        self, manifest: Manifest, articles: Sequence[Article], chunks: Sequence[Chunk], ids: np.ndarray, index: Any
+    ) -> None:
+        """Use :meth:`build` (from vectors) or :meth:`load` (from disk)."""
+        self.manifest = manifest
+        self.articles = {article.id: article for article in articles}
+        self.chunks = list(chunks)
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.index = index
+        self.directory = Path(".")  # where it was loaded from or saved to
+        self._row_of_id = {int(chunk_id): row for row, chunk_id in enumerate(self.ids)}
+
+    @classmethod
+    def build(
+        cls, manifest: Manifest, articles: Sequence[Article], chunks: Sequence[Chunk], ids: np.ndarray, vectors: np.ndarray
+    ) -> "FaissStore":
+        """A store over these chunks; ``ids[i]`` is the FAISS id of ``chunks[i]`` and ``vectors[i]``."""
+        import faiss
+
+        if not (len(chunks) == len(ids) == len(vectors)):
+            raise ValueError(f"{len(chunks)} chunks, {len(ids)} ids and {len(vectors)} vectors")
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest.dim))
+        if len(vectors):
+            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+        return cls(manifest, articles, chunks, ids, index)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, index_dir: Path) -> "FaissStore":
+        """Load and check an index; raise an error that says what to run if anything is off."""
+        import faiss
+
+        index_dir = Path(index_dir)
+        manifest = read_manifest(index_dir)
+        folder = index_dir / manifest.generation
+        hint = rebuild_hint(index_dir)
+        for name in FILES:
+            path = folder / name
+            if not path.is_file():
+                raise IndexMismatchError(f"{path} is missing: {hint}")
+            expected = manifest.files.get(name, {}).get("bytes")
+            if expected is not None and path.stat().st_size != expected:
+                raise IndexMismatchError(
+                    f"{path} has {path.stat().st_size} bytes, the manifest says {expected}: {hint}"
+                )
+        try:
+            articles = [Article(**record) for record in read_jsonl(folder / "articles.jsonl")]
+            by_id = {article.id: article for article in articles}
+            records = list(read_jsonl(folder / "chunks.jsonl"))
+            chunks = [chunk_from_record(record, by_id) for record in records]
+            ids = np.array([record["id"] for record in records], dtype=np.int64)
+            index = faiss.read_index(str(folder / "vectors.faiss"))
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")
+        problems = []
+        if len(articles) != manifest.n_articles:
+            problems.append(f"{len(articles)} articles, the manifest says {manifest.n_articles}")
+        if len(chunks) != manifest.n_chunks:
+            problems.append(f"{len(chunks)} chunks, the manifest says {manifest.n_chunks}")
+        if index.ntotal != len(chunks):
+            problems.append(f"{index.ntotal} vectors for {len(chunks)} chunks")
+        if index.d != manifest.dim:
+            problems.append(f"vectors of dimension {index.d}, the manifest says {manifest.dim}")
+        if not problems and len(ids):
+            stored_ids = faiss.vector_to_array(faiss.downcast_index(index).id_map)
+            if not np.array_equal(stored_ids, ids):
+                problems.append("the chunk ids in chunks.jsonl and vectors.faiss differ")
+        if problems:
+            raise IndexMismatchError(f"the index in {index_dir} is inconsistent: {'; '.join(problems)}: {hint}")
+        store = cls(manifest, articles, chunks, ids, index)
+        store.directory = index_dir
+        return store
+
+    @property
+    def dim(self) -> int:
+        return self.manifest.dim
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def vectors(self) -> np.ndarray:
+        """All vectors, in row order."""
+        import faiss
+
+        if not len(self.chunks):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return faiss.downcast_index(self.index.index).reconstruct_n(0, len(self.chunks))
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Inner-product search: (scores, rows), each of shape (n_queries, k); row -1 is no hit."""
+        k = min(k, len(self.chunks))
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if k == 0:
+            empty = np.zeros((len(queries), 0))
+            return empty.astype(np.float32), empty.astype(np.int64)
+        scores, ids = self.index.search(queries, k)
+        rows = np.vectorize(lambda i: self._row_of_id.get(int(i), -1), otypes=[np.int64])(ids)
+        return scores, rows
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def save(self, index_dir: Path) -> None:
+        """Write a new generation, then point the manifest at it; remove older generations."""
+        import faiss
+
+        index_dir = Path(index_dir)
+        index_dir.mkdir(parents=True, exist_ok=True)
+        self.directory = index_dir
+        previous = _current_generation(index_dir)
+        number = int(previous.split("-")[1]) + 1 if previous else 1
+        generation = f"gen-{number:06d}"
+        staging = index_dir / f"{generation}.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        write_jsonl(staging / "articles.jsonl", (asdict(a) for a in sorted(self.articles.values(), key=lambda a: a.id)))
+        write_jsonl(staging / "chunks.jsonl", (chunk_record(c, int(i)) for c, i in zip(self.chunks, self.ids)))
+        faiss.write_index(self.index, str(staging / "vectors.faiss"))
+        self.manifest.generation = generation
+        self.manifest.n_articles = len(self.articles)
+        self.manifest.n_chunks = len(self.chunks)
+        self.manifest.files = {}
+        for name in FILES:
+            path = staging / name
+            _fsync(path)
+            self.manifest.files[name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+        os.replace(staging, index_dir / generation)
+        _fsync(index_dir)
+        atomic_write_text(index_dir / MANIFEST, json.dumps(self.manifest.to_json(), indent=2, ensure_ascii=False) + "\n")
+        remove_stale_generations(index_dir, keep=generation)
+
+
+def _current_generation(index_dir: Path) -> str | None:
+    try:
+        return read_manifest(index_dir).generation or None
+    except (IndexMissingError, IndexMismatchError):
+        numbers = sorted(p.name for p in index_dir.glob("gen-[0-9]*") if p.is_dir() and "." not in p.name)
+        return numbers[-1] if numbers else None
+
+
+def remove_stale_generations(index_dir: Path, keep: str) -> None:
+    """Generations the manifest no longer names, and staging folders a crash left behind."""
+    for path in index_dir.glob("gen-*"):
+        if path.name != keep and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def chunk_record(chunk: Chunk, faiss_id: int) -> dict[str, Any]:
+    return {
+        "id": faiss_id,
+        "chunk_id": chunk.id,
+        "article_id": chunk.article_id,
+        "n": chunk.n,
+        "start": chunk.start,
+        "end": chunk.end,
+        "sentences": [list(span) for span in chunk.sentences],
+    }
+
+
+def chunk_from_record(record: dict[str, Any], articles: dict[str, Article]) -> Chunk:
+    text = articles[record["article_id"]].text
+    start, end = int(record["start"]), int(record["end"])
+    return Chunk(
+        id=record["chunk_id"],
+        article_id=record["article_id"],
+        n=int(record["n"]),
+        start=start,
+        end=end,
+        text=text[start:end],
+        sentences=tuple((int(s), int(e)) for s, e in record["sentences"]),
+    )
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
+
+
+def write_jsonl(path: Path, records: Iterator[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    _fsync(temporary)
+    os.replace(temporary, path)
+    _fsync(path.parent)
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
+def write_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index directory's writer lock; fail at once if another writer has it."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / LOCK).open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise IndexLockedError(
+                f"{index_dir} is being written by {holder}; wait for it to finish and try again"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} (since {time.strftime('%H:%M:%S')})")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)

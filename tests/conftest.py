@@ -1,0 +1,94 @@
+"""Shared fixtures: the real model (loaded once), a seeds index built once, a fake embedder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from qa.chunk import TokenCounter  # noqa: E402
+from qa.config import Settings, packaged_model_dir  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SEED_ARTICLE = SEEDS / "000_ae1cc4aba988a14c.txt"
+SHARED = ROOT.parent / "shared"
+DATASETS = SHARED / "datasets"
+
+
+class FakeEmbedder:
+    """A tiny deterministic embedder for unit tests: hashed bag of lower-cased words,
+    L2-normalised. Texts that share words score higher, so rankings are knowable."""
+
+    name = "fake-bag-of-words"
+    fingerprint = "fake0001"
+
+    def __init__(self, dim: int = 64) -> None:
+        self.dim = dim
+        self.calls: list[int] = []  # how many texts each encode() call got
+
+    def encode(self, texts, *, progress: bool = False) -> np.ndarray:
+        self.calls.append(len(texts))
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                bucket = int(hashlib.sha256(word.encode()).hexdigest(), 16) % self.dim
+                vectors[row, bucket] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1, norms)
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    return packaged_model_dir()
+
+
+@pytest.fixture(scope="session")
+def counter(model_dir: Path) -> TokenCounter:
+    return TokenCounter(model_dir)
+
+
+@pytest.fixture(scope="session")
+def embedder(model_dir: Path):
+    """The real all-MiniLM-L6-v2, loaded once for the whole run."""
+    from qa.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(model_dir)
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
+    """Settings of an index of seeds/ built once with the real model (treat as read-only)."""
+    from qa.indexer import update_index
+
+    index_dir = tmp_path_factory.mktemp("seed-index")
+    settings = Settings(index_dir=index_dir, corpus=(SEEDS,))
+    update_index(settings, embedder)
+    return settings
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    """An empty corpus folder to fill."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    return folder
+
+
+def copy_seeds(target: Path) -> Path:
+    shutil.copytree(SEEDS, target, dirs_exist_ok=True)
+    return target
