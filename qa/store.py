@@ -220,9 +220,7 @@ class FaissStore:
         index_dir = Path(index_dir)
         index_dir.mkdir(parents=True, exist_ok=True)
         self.directory = index_dir
-        previous = _current_generation(index_dir)
-        number = int(previous.split("-")[1]) + 1 if previous else 1
-        generation = f"gen-{number:06d}"
+        generation = f"gen-{_last_generation_number(index_dir) + 1:06d}"
         staging = index_dir / f"{generation}.tmp"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
@@ -243,12 +241,15 @@ class FaissStore:
         remove_stale_generations(index_dir, keep=generation)
 
 
-def _current_generation(index_dir: Path) -> str | None:
-    try:
-        return read_manifest(index_dir).generation or None
-    except (IndexMissingError, IndexMismatchError):
-        numbers = sorted(p.name for p in index_dir.glob("gen-[0-9]*") if p.is_dir() and "." not in p.name)
-        return numbers[-1] if numbers else None
+def _last_generation_number(index_dir: Path) -> int:
+    """The highest generation number in use, by the manifest or by any folder: a crash may
+    have left a complete folder the manifest never came to name, which must not be reused."""
+    numbers = [0]
+    for path in index_dir.glob("gen-*"):
+        digits = path.name[4:].split(".")[0]
+        if digits.isdigit():
+            numbers.append(int(digits))
+    return max(numbers)
 
 
 def remove_stale_generations(index_dir: Path, keep: str) -> None:
