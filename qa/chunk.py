@@ -87,12 +87,25 @@ class Chunker:
 
     def chunk(self, article: Article) -> list[Chunk]:
         title = self.title_prefix(article)
+        limit = self.window + SPECIAL_TOKENS
         budget = self.window - (self.counter.count([title + "\n"])[0] if title else 0)
+        # Word pieces add up across whitespace, so a run of sentences costs the sum of their
+        # counts. Only text cut inside a word can tokenize differently once joined again; then
+        # the budget shrinks by the overflow and the article is packed again.
+        for _ in range(8):
+            chunks = self._chunks(article, budget)
+            counts = self.counter.count([embed_text(title, chunk.text) for chunk in chunks])
+            overflow = max((count + SPECIAL_TOKENS - limit for count in counts), default=0)
+            if overflow <= 0:
+                return chunks
+            budget -= overflow
+        raise AssertionError(f"cannot fit {article.id} into chunks of {limit} tokens")  # pragma: no cover
+
+    def _chunks(self, article: Article, budget: int) -> list[Chunk]:
         spans = self._fit_sentences(article.text, split_sentences(article.text), budget)
         counts = self.counter.count([article.text[start:end] for start, end in spans])
-        groups = self._pack(counts, budget)
         chunks = []
-        for n, (first, last) in enumerate(groups):
+        for n, (first, last) in enumerate(self._pack(counts, budget)):
             sentences = tuple(spans[first : last + 1])
             start, end = sentences[0][0], sentences[-1][1]
             chunks.append(
@@ -106,7 +119,7 @@ class Chunker:
                     sentences=sentences,
                 )
             )
-        return self._verified(title, chunks, budget)
+        return chunks
 
     def _fit_sentences(
         self, text: str, spans: list[tuple[int, int]], budget: int
@@ -122,8 +135,8 @@ class Chunker:
         return fitted
 
     def _cut(self, text: str, start: int, end: int, budget: int) -> list[tuple[int, int]]:
-        """Cut text[start:end] into pieces of at most ``budget`` word pieces, between words
-        where possible (never inside a word unless one word alone is too long)."""
+        """Cut text[start:end] into pieces of at most ``budget`` word pieces each, counted on
+        their own, between words where possible (inside a word only when one word is too long)."""
         offsets = [(s + start, e + start) for s, e in self.counter.offsets(text[start:end])]
         pieces = []
         first = 0
@@ -136,14 +149,17 @@ class Chunker:
                     cut -= 1
                 if cut > first + 1:
                     last = cut
+            # a piece cut inside a word can take more word pieces on its own than in context
+            while last > first + 1 and self.counter.count([text[offsets[first][0] : offsets[last - 1][1]]])[0] > budget:
+                last -= 1
             pieces.append((offsets[first][0], offsets[last - 1][1]))
             first = last
         return pieces
 
     def _pack(self, counts: list[int], budget: int) -> list[tuple[int, int]]:
-        """Greedy runs (first, last) of sentences within the budget, overlapping by
-        ``overlap_sentences`` sentences. Word pieces add up across whitespace, so the sum of the
-        sentence counts is the chunk's count (checked afterwards in :meth:`_verified`)."""
+        """Greedy runs (first, last) of sentences within the budget, each starting with the
+        last ``overlap_sentences`` sentences of the run before it, unless those would leave no
+        room for a new sentence (then a chunk would only repeat its predecessor)."""
         groups: list[tuple[int, int]] = []
         first = 0
         while first < len(counts):
@@ -155,14 +171,6 @@ class Chunker:
             if last == len(counts) - 1:
                 break
             first = max(first + 1, last + 1 - self.settings.overlap_sentences)
+            if sum(counts[first : last + 2]) > budget:
+                first = last + 1
         return groups
-
-    def _verified(self, title: str, chunks: list[Chunk], budget: int) -> list[Chunk]:
-        limit = self.window + SPECIAL_TOKENS
-        counts = self.counter.count([embed_text(title, chunk.text) for chunk in chunks])
-        for chunk, count in zip(chunks, counts):
-            if count + SPECIAL_TOKENS > limit:  # pragma: no cover - a bug, not bad input
-                raise AssertionError(
-                    f"chunk {chunk.id} has {count + SPECIAL_TOKENS} tokens, over the window {limit}"
-                )
-        return chunks

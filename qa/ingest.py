@@ -69,6 +69,10 @@ def decode(data: bytes) -> str:
             text = data.decode("cp1252")
         except UnicodeDecodeError:
             text = data.decode("latin-1")
+    return normalize_newlines(text)
+
+
+def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -131,7 +135,7 @@ def read_html(data: bytes, article_id: str) -> Iterator[Article]:
     )
     if document is None or not (document.text or "").strip():
         raise UnreadableError("no article text found in the HTML")
-    text = document.text.replace("\r\n", "\n")
+    text = normalize_newlines(document.text)
     yield make_article(
         article_id,
         article_id,
@@ -145,7 +149,6 @@ def read_html(data: bytes, article_id: str) -> Iterator[Article]:
 
 def read_pdf(data: bytes, article_id: str) -> Iterator[Article]:
     import pypdf
-    from pypdf.errors import PdfReadError
 
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
@@ -155,9 +158,9 @@ def read_pdf(data: bytes, article_id: str) -> Iterator[Article]:
         title = (reader.metadata.title if reader.metadata else None) or ""
     except UnreadableError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as error:
+    except Exception as error:  # noqa: BLE001 - pypdf raises many kinds on damaged files
         raise UnreadableError(f"not a readable PDF ({type(error).__name__}: {error})") from error
-    text = require_text("\n\n".join(page.strip() for page in pages).replace("\r\n", "\n"))
+    text = require_text(normalize_newlines("\n\n".join(page.strip() for page in pages)))
     yield make_article(article_id, article_id, title or title_from_text(text), text)
 
 
@@ -188,7 +191,7 @@ def read_jsonl(data: bytes, path: str, rejected: list[Rejected]) -> Iterator[Art
             continue
         meta = {key: str(record[key]) for key in ("date", "url", "source") if record.get(key)}
         yield make_article(
-            str(record["id"]), where, str(record.get("title") or ""), text.replace("\r\n", "\n"), **meta
+            str(record["id"]), where, str(record.get("title") or ""), normalize_newlines(text), **meta
         )
 
 
@@ -201,22 +204,23 @@ READERS = {
 
 
 def corpus_files(roots: Iterable[Path]) -> Iterator[tuple[Path, str]]:
-    """(file, id) for every file under the roots, sorted; hidden files and folders are skipped.
-
-    The id is the path relative to its root (the file name when a root is a file itself).
-    Symbolic links to folders are not followed, so a link loop cannot trap the walk.
-    """
+    """(file, id) for every file under the roots, sorted by id; hidden files and folders are
+    skipped. The id is the path relative to its root (the file name when a root is a file).
+    Symbolic links to folders are not followed, so a link loop cannot trap the walk."""
     for root in roots:
         root = Path(root)
         if root.is_file():
             yield root, root.name
             continue
+        found = []
         for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in files:
                 if not name.startswith("."):
                     path = Path(folder) / name
-                    yield path, path.relative_to(root).as_posix()
+                    found.append((path.relative_to(root).as_posix(), path))
+        for file_id, path in sorted(found):
+            yield path, file_id
 
 
 def read_corpus(roots: Iterable[Path]) -> Corpus:

@@ -26,8 +26,7 @@ ABBREVIATIONS = frozenset(
 BREAK = re.compile(r"\n|[ \t\u00a0]{2,}")
 TERMINATOR = re.compile(r"(?:[.!?…]+)[\"'”’»)\]]*(?=\s)")
 WORD_BEFORE = re.compile(r"([\w.]+)\.$")
-# What may open a sentence: anything but a lower-case letter.
-OPENS_SENTENCE = re.compile(r"\s+(?=[^\sa-z])")
+SPACE = re.compile(r"\s+")
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -46,12 +45,18 @@ def _split_block(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans = []
     sentence_start = start
     for match in TERMINATOR.finditer(text, start, end):
-        if not OPENS_SENTENCE.match(text, match.end(), end) or _is_abbreviation(text, start, match):
+        if not _opens_sentence(text, match.end(), end) or _is_abbreviation(text, start, match):
             continue
         spans.append((sentence_start, match.end()))
         sentence_start = match.end()
     spans.append((sentence_start, end))
     return [span for span in (_trim(text, *span) for span in spans) if span[0] < span[1]]
+
+
+def _opens_sentence(text: str, position: int, end: int) -> bool:
+    """Whitespace at ``position``, then anything but a lower-case letter (in any script)."""
+    space = SPACE.match(text, position, end)
+    return space is not None and space.end() < end and not text[space.end()].islower()
 
 
 def _is_abbreviation(text: str, block_start: int, match: re.Match[str]) -> bool:

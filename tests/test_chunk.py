@@ -63,7 +63,9 @@ def check_ids(doc: Article, chunks: list[Chunk]) -> None:
     assert {chunk.article_id for chunk in chunks} == {doc.id}
 
 
-def check_token_limit(chunker: Chunker, counter: TokenCounter, limit: int, doc: Article, chunks: list[Chunk]) -> None:
+def check_token_limit(
+    chunker: Chunker, counter: TokenCounter, limit: int, doc: Article, chunks: list[Chunk]
+) -> None:
     counts = counter.count([chunker.embedded(doc, chunk) for chunk in chunks])
     for chunk, count in zip(chunks, counts):
         assert count + SPECIAL_TOKENS <= limit <= counter.max_tokens, chunk.id
@@ -79,7 +81,8 @@ def check_coverage(doc: Article, chunks: list[Chunk]) -> None:
 
 def check_order(chunks: list[Chunk]) -> None:
     for previous, chunk in zip(chunks, chunks[1:]):
-        assert previous.start < chunk.start and previous.end <= chunk.end
+        # each chunk brings new text: none lies inside its predecessor
+        assert previous.start < chunk.start and previous.end < chunk.end
 
 
 # ---- the seed article ----------------------------------------------------------------------
@@ -138,6 +141,16 @@ def test_chunks_are_packed_up_to_the_window(chunker, counter, limit) -> None:
     sentence = counter.count(["Sentence number 100 is short."])[0]
     for count in counts:  # another sentence would not have fitted
         assert count + SPECIAL_TOKENS + sentence > limit
+
+
+def test_overlap_is_skipped_when_it_would_leave_no_room(chunker, limit) -> None:
+    # each sentence takes well over half the window: two never fit together, so repeating the
+    # previous sentence would make a chunk that only repeats its predecessor
+    sentences = [" ".join(f"W{i}x{j}" for j in range(45)) + "." for i in range(4)]
+    doc = article(" ".join(sentences))
+    chunks = chunker.chunk(doc)
+    assert [chunk.text for chunk in chunks] == sentences
+    check_order(chunks)
 
 
 def test_sentence_longer_than_the_window_is_cut_between_words(chunker, counter, limit) -> None:
@@ -217,7 +230,12 @@ NEWS_WORDS = [
     "Москва", "東京都", "مرحبا", "Ελλάδα", "naïve", "café", "co-operation", "it's", "I",
 ]  # fmt: skip
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-NON_LATIN = "абвгдежзиклмнопрстуфхцчшщыэюяАБВГДαβγδεζηθλμπσωΩاأبتثجحخدرسشصطعفقكلمنهوي東京都中国日本語한국어"
+NON_LATIN = (
+    "абвгдежзиклмнопрстуфхцчшщыэюяАБВГД"  # Cyrillic
+    "αβγδεζηθλμπσωΩ"  # Greek
+    "اأبتثجحخدرسشصطعفقكلمنهوي"  # Arabic
+    "東京都中国日本語한국어"  # CJK and Hangul
+)
 PUNCTUATION = [".", ",", "!", "?", ";", ":", "“", "”", "—", "...", "…", "'s", "(", ")", '"']
 SEPARATORS = [" "] * 10 + ["  ", "\n", "\n\n", " \n ", "\t"]
 
@@ -227,8 +245,10 @@ word = st.one_of(
 )
 very_long_word = st.text(alphabet=LETTERS + NON_LATIN, min_size=60, max_size=400)
 long_run = st.lists(st.sampled_from(NEWS_WORDS), min_size=120, max_size=350).map(" ".join)
+punctuation = st.sampled_from(PUNCTUATION)
+# out of 100: 4 very long words, 6 long runs without punctuation, 20 punctuation marks, 70 words
 piece = st.integers(0, 99).flatmap(
-    lambda n: very_long_word if n < 4 else long_run if n < 10 else st.sampled_from(PUNCTUATION) if n < 30 else word
+    lambda n: very_long_word if n < 4 else long_run if n < 10 else punctuation if n < 30 else word
 )
 news_text = st.builds(
     lambda first, rest: first + "".join(p + s for p, s in rest),
