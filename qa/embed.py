@@ -78,7 +78,9 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
 
+            transformers_logging.disable_progress_bar()  # the per-weight loading bar is noise
             self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
             self._model.max_seq_length = self.max_tokens
         return self._model

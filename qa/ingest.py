@@ -205,22 +205,32 @@ READERS = {
 
 def corpus_files(roots: Iterable[Path]) -> Iterator[tuple[Path, str]]:
     """(file, id) for every file under the roots, sorted by id; hidden files and folders are
-    skipped. The id is the path relative to its root (the file name when a root is a file).
+    skipped. The id is the path relative to the root (the file name when the root is a file);
+    with several roots, relative to the folder that holds them all, so ids stay distinct.
     Symbolic links to folders are not followed, so a link loop cannot trap the walk."""
+    roots = [Path(root) for root in roots if Path(root).exists()]
+    if not roots:
+        return
+    bases = [root if root.is_dir() else root.parent for root in roots]
+    base = os.path.commonpath([os.path.abspath(b) for b in bases]) if len(roots) > 1 else os.path.abspath(bases[0])
+    found = {}
     for root in roots:
-        root = Path(root)
         if root.is_file():
-            yield root, root.name
+            found[relative_id(root, base)] = root
             continue
-        found = []
         for folder, dirs, files in os.walk(root):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
             for name in files:
                 if not name.startswith("."):
                     path = Path(folder) / name
-                    found.append((path.relative_to(root).as_posix(), path))
-        for file_id, path in sorted(found):
-            yield path, file_id
+                    found[relative_id(path, base)] = path
+    for file_id in sorted(found):
+        yield found[file_id], file_id
+
+
+def relative_id(path: Path, base: str) -> str:
+    """``path`` relative to ``base``, with "/" separators; links are not resolved."""
+    return Path(os.path.relpath(os.path.abspath(path), base)).as_posix()
 
 
 def read_corpus(roots: Iterable[Path]) -> Corpus:

@@ -465,3 +465,18 @@ def test_crlf_and_lf_versions_have_the_same_hash(corpus_dir: Path) -> None:
     write(corpus_dir / "unix.txt", b"Title\nBody.\n")
     dos, unix = read_corpus([corpus_dir]).articles
     assert dos.sha256 == unix.sha256
+
+
+def test_several_roots_get_ids_relative_to_their_common_folder(corpus_dir: Path) -> None:
+    for name in ["sport/001.txt", "tech/001.txt", "tech/002.txt"]:
+        write(corpus_dir / name, f"{name}\nBody.")
+    corpus = read_corpus([corpus_dir / "tech", corpus_dir / "sport"])
+    assert [a.id for a in corpus.articles] == ["sport/001.txt", "tech/001.txt", "tech/002.txt"]
+    assert corpus.rejected == []
+
+
+def test_a_symlinked_file_keeps_the_id_of_its_link(corpus_dir: Path, tmp_path: Path) -> None:
+    outside = write(tmp_path / "elsewhere" / "real.txt", "Linked\nBody.")
+    (corpus_dir / "link.txt").symlink_to(outside)
+    corpus = read_corpus([corpus_dir])
+    assert [(a.id, a.title) for a in corpus.articles] == [("link.txt", "Linked")]
