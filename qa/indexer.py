@@ -116,7 +116,7 @@ def update_index(
                 time.perf_counter() - started, written=False,
             )
 
-        counter = TokenCounter(getattr(embedder, "model_dir", None) or settings.resolved_model_dir())
+        counter = TokenCounter(settings.resolved_model_dir())
         chunker = Chunker(counter, settings.chunking)
         fresh = {article.id for article in corpus.articles} - set(diff.unchanged)
         new_chunks: dict[str, list[Chunk]] = {}
