@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from qa.config import Settings, settings_from_env
-from qa.errors import QAError
+from qa.config import MODES, Settings, settings_from_env
+from qa.errors import ConfigError, QAError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--questions", type=Path, metavar="FILE.jsonl",
                      help='answer every {"id", "question"} line of a file, one JSON object per line')
     ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument("--mode", choices=MODES, help="retrieval: hybrid (default), dense or bm25")
+    ask.add_argument("--history", metavar="JSON",
+                     help='the previous questions of the conversation, oldest first, e.g. \'["Who ...?"]\'')
     common(ask)
 
     info = commands.add_parser("info", help="describe the index and what changed in the corpus since")
@@ -137,22 +140,34 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.k < 1:
         print(f"qa ask: -k must be at least 1, not {args.k}", file=sys.stderr)
         return EXIT_USAGE
+    history = parse_history(args.history)
     questions = read_questions(args.questions) if args.questions else None
     searcher = open_searcher(settings)
     if questions is None:
-        result = searcher.ask(args.question, args.k)
+        result = searcher.ask(args.question, args.k, mode=args.mode, history=history)
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2) if args.json else format_result(result))
         return EXIT_OK
-    for question_id, question in questions:
-        record = {"id": question_id, **searcher.ask(question, args.k).to_json()}
-        print(json.dumps(record, ensure_ascii=False), flush=True)
+    for question_id, question, turns in questions:
+        result = searcher.ask(question, args.k, mode=args.mode, history=turns or history)
+        print(json.dumps({"id": question_id, **result.to_json()}, ensure_ascii=False), flush=True)
     return EXIT_OK
 
 
-def read_questions(path: Path) -> list[tuple[str, str]]:
-    """(id, question) from a JSONL file of {"id", "question"} objects."""
-    from qa.errors import ConfigError
+def parse_history(text: str | None) -> list[str]:
+    if not text:
+        return []
+    try:
+        history = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--history must be a JSON list of strings ({error.msg})")
+    if not isinstance(history, list) or not all(isinstance(turn, str) for turn in history):
+        raise ConfigError('--history must be a JSON list of strings, e.g. \'["Who is Baqeri?"]\'')
+    return history
 
+
+def read_questions(path: Path) -> list[tuple[str, str, list[str]]]:
+    """(id, question, history) from a JSONL file of {"id", "question"} objects, each with an
+    optional "history" list of previous questions."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
@@ -163,7 +178,8 @@ def read_questions(path: Path) -> list[tuple[str, str]]:
             continue
         try:
             record = json.loads(line)
-            questions.append((str(record.get("id", number)), str(record["question"])))
+            history = record.get("history") or []
+            questions.append((str(record.get("id", number)), str(record["question"]), [str(t) for t in history]))
         except (json.JSONDecodeError, KeyError, AttributeError, TypeError):
             raise ConfigError(f'{path}:{number}: expected a JSON object with "id" and "question"')
     return questions
@@ -173,6 +189,8 @@ def format_result(result) -> str:
     lines = []
     if result.answer:
         lines += [f"Answer: {result.answer.text}", f"  from {result.answer.chunk_id}", ""]
+    elif result.hits:
+        lines += ["The corpus does not answer this. The closest passages:", ""]
     for hit in result.hits:
         text = " ".join(hit.chunk.text.split())
         lines.append(f"{hit.rank}. [{hit.score:.3f}] {hit.title}  ({hit.chunk.id})")

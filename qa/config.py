@@ -50,6 +50,28 @@ class ChunkSettings:
         }
 
 
+MODES = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How questions are answered. Defaults are the measured best (docs/EVALUATION.md)."""
+
+    mode: str = "hybrid"
+    fusion: str = "convex"  # "convex" (weighted, normalised scores) or "rrf"
+    dense_weight: float = 0.5  # share of the dense leg in convex fusion
+    candidates: int = 100  # rows taken from each leg before fusion
+    answer_passages: int = 3  # passages whose sentences compete for the answer
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown retrieval mode {self.mode!r}: choose one of {', '.join(MODES)}")
+        if self.fusion not in ("convex", "rrf"):
+            raise ConfigError(f"unknown fusion {self.fusion!r}: choose convex or rrf")
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise ConfigError(f"dense_weight must be between 0 and 1, not {self.dense_weight}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the pipeline needs to know, with the defaults a user gets."""
@@ -58,6 +80,7 @@ class Settings:
     corpus: tuple[Path, ...] = (Path("seeds"),)
     model_dir: Path | None = None  # None: the packaged all-MiniLM-L6-v2
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
     batch_size: int = 32
     k: int = 5
 

@@ -1,20 +1,44 @@
-"""Answer questions from an index: dense retrieval, then the best sentence of the top passage."""
+"""Answer questions from an index: dense and keyword retrieval, fused; overlapping passages
+removed; the answer sentence marked; abstention when the corpus holds no answer."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 
-from qa.config import Settings
+from qa.answer import Abstainer, Signals, default_abstainer, question_terms, select_answer, term_coverage
+from qa.config import SearchSettings, Settings
+from qa.conversation import contextualize
 from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import IndexMismatchError
+from qa.fusion import convex, rrf
 from qa.store import FaissStore, rebuild_hint
-from qa.types import Answer, Hit, Result
+from qa.types import Hit, Result
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The ranked passages for one query, with what each leg saw (for abstention and display)."""
+
+    hits: list[Hit]
+    query: str
+    vector: np.ndarray
+    dense_top: float  # best cosine of the dense leg
+    agreement: float  # 1 / rank, in the keyword leg, of the dense leg's best row (0: absent)
 
 
 class Searcher:
     """Questions in, :class:`Result` out, over one loaded index."""
 
-    def __init__(self, store: FaissStore, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        store: FaissStore,
+        embedder: Embedder,
+        settings: SearchSettings | None = None,
+        abstainer: Abstainer | None = None,
+    ) -> None:
         if store.manifest.model_fingerprint != embedder.fingerprint:
             raise IndexMismatchError(
                 f"the index was built with the model {store.manifest.model!r}"
@@ -23,43 +47,85 @@ class Searcher:
             )
         self.store = store
         self.embedder = embedder
+        self.settings = settings or SearchSettings()
+        self.abstainer = abstainer if abstainer is not None else default_abstainer()
 
-    def search(self, question: str, k: int = 5) -> list[Hit]:
-        """The k passages nearest to the question."""
-        return self.search_vector(self.embedder.encode([question])[0], k)
+    def search(
+        self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()
+    ) -> list[Hit]:
+        """The k best passages for the question (no answer sentence, no abstention)."""
+        return self.retrieve(question, k, mode=mode, history=history).hits
 
-    def search_vector(self, vector: np.ndarray, k: int) -> list[Hit]:
-        scores, rows = self.store.search(vector[None, :], k)
-        hits = []
-        for score, row in zip(scores[0], rows[0]):
-            if row < 0:
-                continue
+    def retrieve(
+        self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()
+    ) -> Retrieval:
+        """The k best passages for the question, no two overlapping within one article."""
+        mode = mode or self.settings.mode
+        query = contextualize(question, history)
+        vector = self.embedder.encode([query])[0]
+        pool = max(self.settings.candidates, 2 * k)
+        dense_scores, dense_rows = self.store.search(vector[None, :], pool)
+        dense = {int(r): float(s) for s, r in zip(dense_scores[0], dense_rows[0]) if r >= 0}
+        keyword_scores, keyword_rows = self.store.search_keyword(query, pool)
+        keyword = {int(r): float(s) for s, r in zip(keyword_scores, keyword_rows)}
+        if mode == "dense":
+            ranked = sorted(dense.items(), key=lambda item: (-item[1], item[0]))
+        elif mode == "bm25":
+            ranked = sorted(keyword.items(), key=lambda item: (-item[1], item[0]))
+        elif self.settings.fusion == "rrf":
+            ranked = rrf({"dense": list(dense), "bm25": list(keyword)})
+        else:
+            ranked = convex(dense, keyword, self.settings.dense_weight)
+        ranks = {
+            "dense": {row: rank for rank, row in enumerate(dense, start=1)},
+            "bm25": {row: rank for rank, row in enumerate(keyword, start=1)},
+        }
+        hits = self._distinct_hits(ranked, k, ranks)
+        dense_best = next(iter(dense), None)
+        agreement = 1.0 / ranks["bm25"][dense_best] if dense_best in ranks["bm25"] else 0.0
+        return Retrieval(hits, query, vector, max(dense.values(), default=0.0), agreement)
+
+    def _distinct_hits(self, ranked: list[tuple[int, float]], k: int, ranks: dict[str, dict[int, int]]) -> list[Hit]:
+        """Top k, skipping any chunk that overlaps a better one of the same article."""
+        hits: list[Hit] = []
+        taken: dict[str, list[tuple[int, int]]] = {}
+        for row, score in ranked:
             chunk = self.store.chunks[row]
+            spans = taken.setdefault(chunk.article_id, [])
+            if any(chunk.start < end and start < chunk.end for start, end in spans):
+                continue
+            spans.append((chunk.start, chunk.end))
+            found_by = {leg: by_row[row] for leg, by_row in ranks.items() if row in by_row}
             title = self.store.articles[chunk.article_id].title
-            hits.append(Hit(rank=len(hits) + 1, score=float(score), chunk=chunk, title=title))
+            hits.append(Hit(rank=len(hits) + 1, score=score, chunk=chunk, title=title, found_by=found_by))
+            if len(hits) == k:
+                break
         return hits
 
-    def ask(self, question: str, k: int = 5) -> Result:
-        """The top k passages and the sentence of the first one that best matches the question."""
-        vector = self.embedder.encode([question])[0]
-        hits = self.search_vector(vector, k)
-        answer = self.best_sentence(vector, hits[0]) if hits else None
-        return Result(question=question, answer=answer, hits=tuple(hits), abstained=False)
-
-    def best_sentence(self, question_vector: np.ndarray, hit: Hit) -> Answer:
-        chunk = hit.chunk
-        article = self.store.articles[chunk.article_id]
-        sentences = [article.text[start:end] for start, end in chunk.sentences]
-        scores = self.embedder.encode(sentences) @ question_vector
-        best = int(np.argmax(scores))
-        start, end = chunk.sentences[best]
-        return Answer(
-            text=sentences[best],
-            chunk_id=chunk.id,
-            article_id=chunk.article_id,
-            start=start,
-            end=end,
-            score=float(scores[best]),
+    def ask(
+        self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()
+    ) -> Result:
+        """The top k passages, the sentence that answers, and whether to abstain."""
+        retrieval = self.retrieve(question, k, mode=mode, history=history)
+        if not retrieval.hits:
+            return Result(question=question, answer=None, hits=(), abstained=True)
+        answer, sentence_cosine = select_answer(
+            retrieval.query, retrieval.vector, retrieval.hits, self.store.articles,
+            self.embedder.encode, self.settings.answer_passages,
+        )
+        signals = Signals(
+            dense_top=retrieval.dense_top,
+            sentence=sentence_cosine,
+            coverage=term_coverage(question_terms(retrieval.query), retrieval.hits[0].chunk.text),
+            agreement=retrieval.agreement,
+        )
+        abstained = self.abstainer.abstains(signals) if self.abstainer else False
+        return Result(
+            question=question,
+            answer=None if abstained else answer,
+            hits=tuple(retrieval.hits),
+            abstained=abstained,
+            signals=signals,
         )
 
 
@@ -68,5 +134,4 @@ def open_searcher(settings: Settings, embedder: Embedder | None = None) -> Searc
     store = FaissStore.load(settings.index_dir)
     if embedder is None:
         embedder = SentenceTransformerEmbedder(settings.resolved_model_dir(), settings.batch_size)
-    return Searcher(store, embedder)
-
+    return Searcher(store, embedder, settings.search)

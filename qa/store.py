@@ -11,9 +11,10 @@ Layout of an index directory::
       articles.jsonl       one article per line, sorted by id, with its full text
       chunks.jsonl         one chunk per line: faiss id, chunk id, offsets, sentence offsets
       vectors.faiss        IndexIDMap2(IndexFlatIP): explicit int64 id per chunk
+      bm25/                the keyword index (bm25s: .npy arrays without pickle, JSON vocabulary)
 
-Invariant: row *i* of chunks.jsonl is vector *i* of vectors.faiss, and its ``id`` field is that
-vector's FAISS id. Ids are kept across incremental updates and never reused, so a chunk can be
+Invariant: row *i* of chunks.jsonl is vector *i* of vectors.faiss and document *i* of bm25/,
+and its ``id`` field is that vector's FAISS id. Ids are kept across incremental updates and never reused, so a chunk can be
 removed by id. A write makes a new generation folder and then swaps the manifest, so a reader
 (or a crash) never sees a half-written index. No pickle: JSON, JSONL and FAISS's own format.
 """
@@ -35,13 +36,16 @@ from typing import Any
 
 import numpy as np
 
+from qa.chunk import embed_text
 from qa.errors import IndexLockedError, IndexMismatchError, IndexMissingError
+from qa.keyword import KeywordIndex
 from qa.types import Article, Chunk
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 LOCK = ".lock"
-FILES = ("articles.jsonl", "chunks.jsonl", "vectors.faiss")
+FILES = ("articles.jsonl", "chunks.jsonl", "vectors.faiss", "bm25/n_docs.txt")
+KEYWORD_FOLDER = "bm25"
 VERSIONED_PACKAGES = ("qa", "faiss-cpu", "numpy", "sentence-transformers", "tokenizers", "torch")
 
 
@@ -112,7 +116,13 @@ class FaissStore:
     """An index in memory: articles by id, chunks in row order, and their FAISS vectors."""
 
     def __init__(
-        self, manifest: Manifest, articles: Sequence[Article], chunks: Sequence[Chunk], ids: np.ndarray, index: Any
+        self,
+        manifest: Manifest,
+        articles: Sequence[Article],
+        chunks: Sequence[Chunk],
+        ids: np.ndarray,
+        index: Any,
+        keyword: KeywordIndex,
     ) -> None:
         """Use :meth:`build` (from vectors) or :meth:`load` (from disk)."""
         self.manifest = manifest
@@ -120,6 +130,7 @@ class FaissStore:
         self.chunks = list(chunks)
         self.ids = np.asarray(ids, dtype=np.int64)
         self.index = index
+        self.keyword = keyword
         self.directory = Path(".")  # where it was loaded from or saved to
         self._row_of_id = {int(chunk_id): row for row, chunk_id in enumerate(self.ids)}
 
@@ -135,7 +146,9 @@ class FaissStore:
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest.dim))
         if len(vectors):
             index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
-        return cls(manifest, articles, chunks, ids, index)
+        titles = {article.id: article.title for article in articles}
+        keyword = KeywordIndex.build([embed_text(titles[chunk.article_id], chunk.text) for chunk in chunks])
+        return cls(manifest, articles, chunks, ids, index, keyword)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -148,7 +161,7 @@ class FaissStore:
         manifest = read_manifest(index_dir)
         folder = index_dir / manifest.generation
         hint = rebuild_hint(index_dir)
-        for name in FILES:
+        for name in sorted(set(FILES) | set(manifest.files)):
             path = folder / name
             if not path.is_file():
                 raise IndexMismatchError(f"{path} is missing: {hint}")
@@ -164,7 +177,8 @@ class FaissStore:
             chunks = [chunk_from_record(record, by_id) for record in records]
             ids = np.array([record["id"] for record in records], dtype=np.int64)
             index = faiss.read_index(str(folder / "vectors.faiss"))
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            keyword = KeywordIndex.load(folder / KEYWORD_FOLDER, mmap=True)
+        except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
             raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")
         problems = []
         if len(articles) != manifest.n_articles:
@@ -175,13 +189,15 @@ class FaissStore:
             problems.append(f"{index.ntotal} vectors for {len(chunks)} chunks")
         if index.d != manifest.dim:
             problems.append(f"vectors of dimension {index.d}, the manifest says {manifest.dim}")
+        if keyword.n_docs != len(chunks):
+            problems.append(f"{keyword.n_docs} keyword-index documents for {len(chunks)} chunks")
         if not problems and len(ids):
             stored_ids = faiss.vector_to_array(faiss.downcast_index(index).id_map)
             if not np.array_equal(stored_ids, ids):
                 problems.append("the chunk ids in chunks.jsonl and vectors.faiss differ")
         if problems:
             raise IndexMismatchError(f"the index in {index_dir} is inconsistent: {'; '.join(problems)}: {hint}")
-        store = cls(manifest, articles, chunks, ids, index)
+        store = cls(manifest, articles, chunks, ids, index, keyword)
         store.directory = index_dir
         return store
 
@@ -199,6 +215,10 @@ class FaissStore:
         if not len(self.chunks):
             return np.zeros((0, self.dim), dtype=np.float32)
         return faiss.downcast_index(self.index.index).reconstruct_n(0, len(self.chunks))
+
+    def search_keyword(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """BM25: (scores, rows) of the k best rows, best first."""
+        return self.keyword.search(query, k)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Inner-product search: (scores, rows), each of shape (n_queries, k); row -1 is no hit."""
@@ -227,14 +247,17 @@ class FaissStore:
         write_jsonl(staging / "articles.jsonl", (asdict(a) for a in sorted(self.articles.values(), key=lambda a: a.id)))
         write_jsonl(staging / "chunks.jsonl", (chunk_record(c, int(i)) for c, i in zip(self.chunks, self.ids)))
         faiss.write_index(self.index, str(staging / "vectors.faiss"))
+        self.keyword.save(staging / KEYWORD_FOLDER)
         self.manifest.generation = generation
         self.manifest.n_articles = len(self.articles)
         self.manifest.n_chunks = len(self.chunks)
         self.manifest.files = {}
-        for name in FILES:
-            path = staging / name
+        for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+            name = path.relative_to(staging).as_posix()
             _fsync(path)
             self.manifest.files[name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+        _fsync(staging / KEYWORD_FOLDER)
+        _fsync(staging)
         os.replace(staging, index_dir / generation)
         _fsync(index_dir)
         atomic_write_text(index_dir / MANIFEST, json.dumps(self.manifest.to_json(), indent=2, ensure_ascii=False) + "\n")

@@ -44,6 +44,7 @@ class Hit:
     score: float
     chunk: Chunk
     title: str
+    found_by: dict[str, int] = field(default_factory=dict)  # retriever -> rank in its own list
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +56,7 @@ class Hit:
             "text": self.chunk.text,
             "start": self.chunk.start,
             "end": self.chunk.end,
+            "found_by": self.found_by,
         }
 
 
@@ -87,7 +89,7 @@ class Result:
     answer: Answer | None
     hits: tuple[Hit, ...]
     abstained: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    signals: Any = None  # qa.answer.Signals: what the abstention decision was made from
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,5 +97,4 @@ class Result:
             "abstained": self.abstained,
             "answer": self.answer.to_json() if self.answer else None,
             "passages": [hit.to_json() for hit in self.hits],
-            **self.extra,
         }

@@ -15,7 +15,7 @@ from conftest import ROOT, SEED_ARTICLE, SEEDS
 
 QA = Path(sys.executable).with_name("qa")
 CHIEF = "Who is the chief of staff of the Iranian armed forces?"
-PASSAGE_KEYS = {"rank", "score", "chunk_id", "article_id", "title", "text", "start", "end"}
+PASSAGE_KEYS = {"rank", "score", "chunk_id", "article_id", "title", "text", "start", "end", "found_by"}
 HEAVY = ("torch", "faiss", "gradio", "sentence_transformers", "transformers")
 
 
@@ -81,6 +81,7 @@ def test_ask_json_ranks_baqeri_first(built) -> None:
     for passage in passages:
         assert passage["text"] == article[passage["start"] : passage["end"]]
         assert passage["chunk_id"].startswith("000_ae1cc4aba988a14c.txt#")
+        assert set(passage["found_by"]) <= {"dense", "bm25"} and passage["found_by"]
     answer = result["answer"]
     assert set(answer) == {"text", "chunk_id", "article_id", "start", "end"}
     assert answer["text"] == article[answer["start"] : answer["end"]]
@@ -116,7 +117,7 @@ def test_info_reports_corpus_changes(built, tmp_path: Path) -> None:
         run = qa("info", "--json", "--index-dir", index_dir)
         info = json.loads(run.stdout)
         assert info["since_built"] == {"added": ["zz-new.txt"], "changed": [], "removed": []}
-        assert info["manifest"]["format_version"] == 1
+        assert info["manifest"]["format_version"] == 2
     finally:
         extra.unlink()
 

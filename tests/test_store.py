@@ -62,6 +62,7 @@ ARTICLES = {
 }
 # Small chunks, so every article has several and sentence offsets and overlaps are exercised.
 CHUNKING = ChunkSettings(target_tokens=40)
+GENERATION_ENTRIES = ["articles.jsonl", "bm25", "chunks.jsonl", "vectors.faiss"]
 
 
 def write_corpus(folder: Path, articles: dict[str, str] = ARTICLES) -> Path:
@@ -188,7 +189,7 @@ def test_manifest_describes_the_index(built: Settings) -> None:
     store = FaissStore.load(index_dir)
     corpus = {article.id: article for article in read_corpus(built.corpus).articles}
 
-    assert data["format_version"] == FORMAT_VERSION == 1
+    assert data["format_version"] == FORMAT_VERSION == 2
     assert data["model"] == "fake-bag-of-words"
     assert data["model_fingerprint"] == "fake0001"
     assert data["dim"] == 64
@@ -206,7 +207,8 @@ def test_manifest_describes_the_index(built: Settings) -> None:
         }
     assert sum(entry["n_chunks"] for entry in data["articles"].values()) == data["n_chunks"]
     folder = index_dir / data["generation"]
-    assert set(data["files"]) == set(FILES)
+    on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert set(data["files"]) == on_disk and set(FILES) <= on_disk
     for name, entry in data["files"].items():
         assert entry == {"bytes": (folder / name).stat().st_size, "sha256": file_sha256(folder / name)}
     assert data["versions"]["numpy"] == metadata.version("numpy") == np.__version__
@@ -220,7 +222,7 @@ def test_manifest_names_the_only_generation_folder(built: Settings, fake_embedde
     index_dir = built.index_dir
     first = read_manifest(index_dir).generation
     assert re.fullmatch(r"gen-\d{6}", first)
-    assert sorted(p.name for p in (index_dir / first).iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in (index_dir / first).iterdir()) == GENERATION_ENTRIES
     assert sorted(p.name for p in index_dir.iterdir()) == sorted([".lock", MANIFEST, first])
 
     # a second write (one article edited) makes a new generation and removes the old one
@@ -229,7 +231,7 @@ def test_manifest_names_the_only_generation_folder(built: Settings, fake_embedde
     second = read_manifest(index_dir).generation
     assert second == "gen-000002" and first == "gen-000001"
     assert generations(index_dir) == [second]
-    assert sorted(p.name for p in (index_dir / second).iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in (index_dir / second).iterdir()) == GENERATION_ENTRIES
     assert sorted(p.name for p in index_dir.iterdir()) == sorted([".lock", MANIFEST, second])
 
 
@@ -333,7 +335,7 @@ CORRUPTIONS = [
     (remove_manifest, IndexMissingError, "no index in"),
     (manifest_not_json, IndexMismatchError, "is not valid JSON"),
     (manifest_not_object, IndexMismatchError, "is not a JSON object"),
-    (format_99, IndexMismatchError, "has index format 99; this qa reads format 1"),
+    (format_99, IndexMismatchError, "has index format 99; this qa reads format 2"),
     (manifest_incomplete, IndexMismatchError, "is incomplete"),
     (n_chunks_edited, IndexMismatchError, "chunks, the manifest says"),
     (vectors_truncated, IndexMismatchError, "bytes, the manifest says"),
@@ -379,7 +381,10 @@ def test_index_files_are_json_jsonl_and_faiss_never_pickle(built: Settings) -> N
 
     index_dir = built.index_dir
     files = [path for path in index_dir.rglob("*") if path.is_file()]
-    assert {path.name for path in files} == {".lock", MANIFEST, *FILES}
+    assert {path.relative_to(index_dir).as_posix().split("/", 1)[-1] for path in files} == {
+        ".lock", MANIFEST, *read_manifest(index_dir).files
+    }
+    assert set(FILES) <= set(read_manifest(index_dir).files)
     for path in files:
         assert not path.read_bytes().startswith(b"\x80"), f"{path} starts like a pickle"
     folder = _live(index_dir)
@@ -493,11 +498,19 @@ def test_k_larger_than_the_index_returns_every_chunk(built: Settings, fake_embed
     assert rows.shape == scores.shape == (1, n)
     assert sorted(rows[0].tolist()) == list(range(n))
     hits = Searcher(store, fake_embedder).search("apple harvest", k=n + 10)
-    assert [hit.rank for hit in hits] == list(range(1, n + 1))
-    assert sorted(hit.chunk.id for hit in hits) == sorted(chunk.id for chunk in store.chunks)
+    assert [hit.rank for hit in hits] == list(range(1, len(hits) + 1))
     assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
     assert hits[0].chunk.article_id == "orchard.txt"
     assert hits[0].title == "Apple harvest breaks records"
+    # every chunk is returned, except those overlapping a better one of the same article
+    returned = {hit.chunk.id for hit in hits}
+    for chunk in store.chunks:
+        overlapping = [
+            hit for hit in hits
+            if hit.chunk.article_id == chunk.article_id and hit.chunk.start < chunk.end and chunk.start < hit.chunk.end
+        ]
+        assert (chunk.id in returned) == (overlapping == [] or overlapping[0].chunk.id == chunk.id)
+        assert len(overlapping) >= 1
 
 
 def test_index_of_an_empty_corpus_loads_and_finds_nothing(tmp_path: Path, corpus_dir: Path, fake_embedder):
