@@ -118,10 +118,11 @@ def update_index(
 
         counter = TokenCounter(settings.resolved_model_dir())
         chunker = Chunker(counter, settings.chunking)
-        fresh = {article.id for article in corpus.articles} - set(diff.unchanged)
+        articles = sorted(corpus.articles, key=lambda a: a.id)  # the row order of the store
+        fresh = {article.id for article in articles} - set(diff.unchanged)
         new_chunks: dict[str, list[Chunk]] = {}
         texts: list[str] = []
-        for article in corpus.articles:
+        for article in articles:
             if article.id in fresh:
                 new_chunks[article.id] = chunker.chunk(article)
                 texts.extend(chunker.embedded(article, chunk) for chunk in new_chunks[article.id])
@@ -142,7 +143,7 @@ def update_index(
         ids: list[int] = []
         pieces: list[np.ndarray] = []
         cursor = 0
-        for article in sorted(corpus.articles, key=lambda a: a.id):
+        for article in articles:
             if article.id in fresh:
                 article_chunks = new_chunks[article.id]
                 ids.extend(range(manifest.next_id, manifest.next_id + len(article_chunks)))
@@ -163,7 +164,7 @@ def update_index(
         vectors = np.concatenate(pieces) if pieces else np.zeros((0, embedder.dim), np.float32)
         manifest.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         manifest.build_seconds = round(time.perf_counter() - started, 3)
-        store = FaissStore.build(manifest, corpus.articles, chunks, np.array(ids, dtype=np.int64), vectors)
+        store = FaissStore.build(manifest, articles, chunks, np.array(ids, dtype=np.int64), vectors)
         store.save(settings.index_dir)
         return IndexReport(
             diff, corpus.rejected, len(store.articles), len(store), len(texts),

@@ -459,3 +459,26 @@ def test_deleted_then_restored_article_gets_new_ids(small: Settings, fake_embedd
         store.vectors()[[i for i, c in enumerate(store.chunks) if c.article_id == "bank.txt"]],
         first.vectors()[[i for i, c in enumerate(first.chunks) if c.article_id == "bank.txt"]],
     )
+
+
+def test_vectors_belong_to_their_chunks_when_the_file_order_is_not_the_id_order(
+    tmp_path: Path, fake_embedder
+) -> None:
+    """A JSONL file lists articles in its own order; the store keeps them sorted by id. Each
+    chunk's stored vector must still be its own text's vector."""
+    import json
+
+    lines = [
+        {"id": "zebra", "title": "Zebras", "text": "Zebras graze on the savanna grass every morning."},
+        {"id": "apple", "title": "Apples", "text": "Apple orchards ripen in the autumn sunshine."},
+        {"id": "mango", "title": "Mangoes", "text": "Mango harvests depend on the monsoon rains."},
+    ]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "news.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
+    update_index(settings, fake_embedder)
+    store = FaissStore.load(settings.index_dir)
+    assert [chunk.article_id for chunk in store.chunks] == ["apple", "mango", "zebra"]
+    expected = fake_embedder.encode([f"{store.articles[c.article_id].title}\n{c.text}" for c in store.chunks])
+    np.testing.assert_allclose(store.vectors(), expected, atol=1e-6)
