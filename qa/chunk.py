@@ -104,8 +104,9 @@ class Chunker:
     def _chunks(self, article: Article, budget: int) -> list[Chunk]:
         spans = self._fit_sentences(article.text, split_sentences(article.text), budget)
         counts = self.counter.count([article.text[start:end] for start, end in spans])
+        starts_paragraph = [i > 0 and "\n" in article.text[spans[i - 1][1] : spans[i][0]] for i in range(len(spans))]
         chunks = []
-        for n, (first, last) in enumerate(self._pack(counts, budget)):
+        for n, (first, last) in enumerate(self._pack(counts, budget, starts_paragraph)):
             sentences = tuple(spans[first : last + 1])
             start, end = sentences[0][0], sentences[-1][1]
             chunks.append(
@@ -156,21 +157,28 @@ class Chunker:
             first = last
         return pieces
 
-    def _pack(self, counts: list[int], budget: int) -> list[tuple[int, int]]:
-        """Greedy runs (first, last) of sentences within the budget, each starting with the
-        last ``overlap_sentences`` sentences of the run before it, unless those would leave no
-        room for a new sentence (then a chunk would only repeat its predecessor)."""
+    def _pack(self, counts: list[int], budget: int, starts_paragraph: list[bool]) -> list[tuple[int, int]]:
+        """Greedy runs (first, last) of sentences within the budget.
+
+        A chunk that is already ``paragraph_fill`` full ends where a paragraph ends, so a
+        passage keeps to one topic. The next chunk starts with the last ``overlap_sentences``
+        sentences of the one before, except across a paragraph break or where those sentences
+        would leave no room for a new one (the chunk would only repeat its predecessor).
+        """
+        fill = self.settings.paragraph_fill * budget
         groups: list[tuple[int, int]] = []
         first = 0
         while first < len(counts):
             last, total = first, counts[first]
             while last + 1 < len(counts) and total + counts[last + 1] <= budget:
+                if starts_paragraph[last + 1] and total >= fill:
+                    break
                 last += 1
                 total += counts[last]
             groups.append((first, last))
             if last == len(counts) - 1:
                 break
             first = max(first + 1, last + 1 - self.settings.overlap_sentences)
-            if sum(counts[first : last + 2]) > budget:
+            if starts_paragraph[last + 1] or sum(counts[first : last + 2]) > budget:
                 first = last + 1
         return groups

@@ -41,12 +41,14 @@ class ChunkSettings:
     target_tokens: int = 200  # word pieces per chunk, title prefix included
     overlap_sentences: int = 1  # sentences repeated at the start of the next chunk
     title_tokens: int = 32  # at most this much of the title is prepended to the embedded text
+    paragraph_fill: float = 0.5  # a chunk this full (share of target_tokens) ends at a paragraph end
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, float]:
         return {
             "target_tokens": self.target_tokens,
             "overlap_sentences": self.overlap_sentences,
             "title_tokens": self.title_tokens,
+            "paragraph_fill": self.paragraph_fill,
         }
 
 

@@ -290,3 +290,16 @@ def test_generated_embedded_text_fits_the_window(chunker, counter, limit, text, 
 def test_generated_chunking_is_stable(chunker, counter, text) -> None:
     doc = article(text, title="Generated")
     assert chunker.chunk(doc) == Chunker(counter, ChunkSettings()).chunk(doc)
+
+
+def test_a_chunk_ends_at_a_paragraph_end_once_half_full(chunker) -> None:
+    first = " ".join(f"Opening sentence {i} of the first paragraph." for i in range(12))
+    second = "A new topic starts here. It goes on."
+    doc = article(f"{first}\n\n{second}")
+    chunks = chunker.chunk(doc)
+    assert [chunk.text for chunk in chunks] == [first, second]  # no overlap across the break
+
+
+def test_short_paragraphs_are_packed_together(chunker) -> None:
+    text = "One line.\nTwo lines.\n\nThree lines."
+    assert [chunk.text for chunk in chunker.chunk(article(text))] == [text]

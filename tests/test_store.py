@@ -193,7 +193,7 @@ def test_manifest_describes_the_index(built: Settings) -> None:
     assert data["model"] == "fake-bag-of-words"
     assert data["model_fingerprint"] == "fake0001"
     assert data["dim"] == 64
-    assert data["chunking"] == {"target_tokens": 40, "overlap_sentences": 1, "title_tokens": 32}
+    assert data["chunking"] == {"target_tokens": 40, "overlap_sentences": 1, "title_tokens": 32, "paragraph_fill": 0.5}
     assert data["n_articles"] == 3
     assert data["n_chunks"] == len(store.chunks)
     assert data["next_id"] == len(store.chunks)
