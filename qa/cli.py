@@ -68,6 +68,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     common(serve)
+
+    evaluate = commands.add_parser(
+        "eval", help="measure retrieval and answers on labelled questions",
+        description="Score a span-labelled question set (JSONL, format in qa/evaluate.py) against an existing"
+        " index, or a benchmark: a BEIR folder (--beir) or SQuAD v1.1 (--squad), each indexed into its own"
+        " directory (default .qa-eval/NAME, reused while up to date).",
+        epilog='A question set has one JSON object per line: {"id", "question", "kind", "answers": [{"article",'
+        ' "text", "start" (optional)}], "history" (optional)}; "answers": [] means the corpus cannot answer.',
+    )
+    evaluate.add_argument("questions", nargs="?", type=Path, metavar="QUESTIONS.jsonl", help="the question set")
+    evaluate.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR dataset folder (corpus, queries, qrels)")
+    evaluate.add_argument("--squad", type=Path, metavar="FILE", help="SQuAD v1.1 JSON, plain or zipped")
+    evaluate.add_argument("--mode", choices=(*MODES, "all"), help="retrieval mode, or all three side by side"
+                          " (default: hybrid)")
+    evaluate.add_argument("-k", type=int, default=10, help="passages asked for; a question whose first relevant"
+                          " passage is not in the top k counts as a failure (default: 10)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--out", type=Path, metavar="DIR",
+                          help="write results-MODE.jsonl (failures first), report.md and hit_at_k.png there")
+    evaluate.add_argument("--sample", type=int, metavar="N",
+                          help="a fixed random sample of N questions (seed 0; question sets and SQuAD)")
+    evaluate.add_argument("--articles", choices=("first", "last", "all"), default="all",
+                          help="SQuAD: ask the questions of the first 24 articles, the last 24, or all (default);"
+                          " the index always holds all of them")
+    evaluate.add_argument("--split", default="test", help="BEIR: the qrels split (default: test)")
+    evaluate.add_argument("--queries-limit", type=int, metavar="N", help="BEIR: only the first N judged queries")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
+    common(evaluate)
     return parser
 
 
@@ -234,7 +262,70 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "info": cmd_info, "serve": cmd_serve}
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from qa import evaluate
+
+    problem = eval_usage_problem(args)
+    if problem:
+        print(f"qa eval: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    modes = evaluate.expand_modes(args.mode, settings.search.mode)
+    notify = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
+    options = {"progress": not args.quiet, "notify": notify}
+    if args.beir or args.squad:
+        dataset = args.beir or args.squad
+        settings = settings.with_(index_dir=args.index_dir or evaluate.default_index_dir(dataset))
+    if args.beir:
+        report = evaluate.evaluate_beir(settings, args.beir, modes, split=args.split,
+                                        queries_limit=args.queries_limit, k=args.k, **options)
+    elif args.squad:
+        report = evaluate.evaluate_squad(settings, args.squad, modes, k=args.k, sample=args.sample,
+                                         articles=args.articles, **options)
+    else:
+        report = evaluate.evaluate_question_file(settings, args.questions, modes, k=args.k, sample=args.sample,
+                                                 **options)
+    report.command = eval_command(args)
+    print(json.dumps(evaluate.report_json(report), ensure_ascii=False) if args.json else evaluate.format_text(report))
+    if args.out:
+        written = evaluate.write_outputs(report, args.out)
+        notify(f"Wrote {', '.join(str(path) for path in written)}")
+    return EXIT_OK
+
+
+def eval_usage_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the combination of `qa eval` options, if anything."""
+    sources = [name for name in ("questions", "beir", "squad") if getattr(args, name) is not None]
+    if len(sources) != 1:
+        return "give exactly one of QUESTIONS.jsonl, --beir DIR or --squad FILE"
+    if args.k < 1:
+        return f"-k must be at least 1, not {args.k}"
+    for option, value in (("--sample", args.sample), ("--queries-limit", args.queries_limit)):
+        if value is not None and value < 1:
+            return f"{option} must be at least 1, not {value}"
+    if args.beir is None and (args.queries_limit is not None or args.split != "test"):
+        return "--split and --queries-limit apply to --beir only"
+    if args.squad is None and args.articles != "all":
+        return "--articles applies to --squad only"
+    if args.beir is not None and args.sample is not None:
+        return "use --queries-limit with --beir, not --sample"
+    return None
+
+
+def eval_command(args: argparse.Namespace) -> str:
+    """The `qa eval` command line that reproduces this run, for the report."""
+    import shlex
+
+    parts = ["qa", "eval"] + ([str(args.questions)] if args.questions else [])
+    options = {"--beir": args.beir, "--squad": args.squad, "--index-dir": args.index_dir, "--model": args.model,
+               "--mode": args.mode, "-k": args.k, "--sample": args.sample, "--split": args.beir and args.split,
+               "--queries-limit": args.queries_limit, "--articles": args.squad and args.articles, "--out": args.out}
+    for option, value in options.items():
+        if value is not None:
+            parts += [option, str(value)]
+    return shlex.join(parts + (["--json"] if args.json else []))
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "info": cmd_info, "serve": cmd_serve, "eval": cmd_eval}
 
 
 if __name__ == "__main__":

@@ -293,7 +293,7 @@ def test_generated_chunking_is_stable(chunker, counter, text) -> None:
 
 
 def test_a_chunk_ends_at_a_paragraph_end_once_half_full(chunker) -> None:
-    first = " ".join(f"Opening sentence {i} of the first paragraph." for i in range(12))
+    first = " ".join(f"Opening sentence {i} of the first paragraph." for i in range(14))  # 112 tokens
     second = "A new topic starts here. It goes on."
     doc = article(f"{first}\n\n{second}")
     chunks = chunker.chunk(doc)
