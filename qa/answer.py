@@ -1,21 +1,23 @@
-"""Choosing the sentence that answers, and deciding when the corpus holds no answer.
+"""The sentence that answers, passage re-ranking by it, and when to say the corpus has no answer.
 
-The answer sentence is chosen among the sentences of the top passages by a score that adds
-the sentence's cosine similarity to the question, the share of the question's terms it
-contains, and a prior for its passage's rank; a sentence that is really a run-in heading (no
-closing punctuation) is pushed down. Weights were fitted on the tuning half of SQuAD
-(docs/EVALUATION.md).
+Every sentence of the top passages is scored against the question: its cosine similarity to
+the question plus the IDF-weighted share of the question's content terms it contains; a
+sentence that is really a run-in heading (no closing punctuation) is pushed down. Passages are
+re-ranked by their fused retrieval score plus their best sentence's score, and the answer is the
+best sentence of the first passages (with a small prior for the passage's rank). Weights were
+chosen on the tuning halves of SQuAD and SciFact (docs/EVALUATION.md).
 
 Abstention is a logistic model over signals measured for every question (how close the best
-passage and the best sentence are, how many of the question's terms the best passage holds, and
-whether the dense and keyword legs agree), calibrated on answerable and unanswerable questions;
-its coefficients live in ``abstain.json`` beside this file with the command that produced them.
+passage and the best sentence are, how much of the question the best passage covers, whether
+the dense and keyword legs agree), calibrated on answerable and unanswerable questions; its
+coefficients live in ``abstain.json`` beside this file, with the command that produced them.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.keyword import analyze
-from qa.types import Answer, Article, Hit
+from qa.types import Article, Hit
 
 HEADING_END = tuple('.!?…"”’)»]')
 # Words that say what kind of answer is wanted rather than what it is about: left out when
@@ -38,11 +40,24 @@ QUESTION_WORDS = frozenset(
 
 @dataclass(frozen=True)
 class SentenceWeights:
-    """score = cosine + lexical * share of question terms + rank / passage rank - heading."""
+    """sentence score = cosine + lexical * weighted coverage - heading penalty;
+    passage score = fused score + passage * its best sentence score;
+    answer = best of (sentence score + rank / passage rank) over the first passages."""
 
     lexical: float = 0.3
-    rank: float = 0.1
     heading: float = 0.3
+    passage: float = 1.0
+    rank: float = 0.1
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    passage: int  # index into the hits
+    start: int
+    end: int
+    text: str
+    cosine: float
+    score: float
 
 
 def question_terms(question: str) -> set[str]:
@@ -50,56 +65,68 @@ def question_terms(question: str) -> set[str]:
     return set(analyze(question)) - QUESTION_WORDS
 
 
-def term_coverage(question_terms: set[str], text: str) -> float:
-    """The share of the question's distinct content terms that occur in ``text``."""
-    if not question_terms:
+def term_coverage(terms: Mapping[str, float] | set[str], text: str) -> float:
+    """The (weighted) share of the question's content terms that occur in ``text``."""
+    weights = terms if isinstance(terms, Mapping) else {term: 1.0 for term in terms}
+    total = sum(weights.values())
+    if total <= 0:
         return 0.0
-    return len(question_terms & set(analyze(text))) / len(question_terms)
+    present = set(analyze(text))
+    return sum(weight for term, weight in weights.items() if term in present) / total
 
 
-def candidate_sentences(hits: list[Hit], articles: dict[str, Article], n_passages: int) -> list[tuple[Hit, int, int]]:
-    """(hit, start, end) of each distinct sentence of the first ``n_passages`` hits."""
-    seen: set[tuple[str, int, int]] = set()
-    candidates = []
-    for hit in hits[:n_passages]:
-        for start, end in hit.chunk.sentences:
-            key = (hit.chunk.article_id, start, end)
-            if key not in seen:
-                seen.add(key)
-                candidates.append((hit, start, end))
-    return candidates
-
-
-def select_answer(
-    question: str,
+def score_sentences(
     question_vector: np.ndarray,
-    hits: list[Hit],
-    articles: dict[str, Article],
-    encode,
-    n_passages: int = 3,
+    term_weights: Mapping[str, float],
+    hits: Sequence[Hit],
+    articles: Mapping[str, Article],
+    encode: Callable[[list[str]], np.ndarray],
     weights: SentenceWeights = SentenceWeights(),
-) -> tuple[Answer | None, float]:
-    """The best sentence among the top passages, and its cosine similarity to the question."""
-    candidates = candidate_sentences(hits, articles, n_passages)
-    if not candidates:
-        return None, 0.0
-    texts = [articles[hit.chunk.article_id].text[start:end] for hit, start, end in candidates]
+) -> list[ScoredSentence]:
+    """Every sentence of the hits, scored against the question (one batch through the model)."""
+    spans = [(i, start, end) for i, hit in enumerate(hits) for start, end in hit.chunk.sentences]
+    if not spans:
+        return []
+    texts = [articles[hits[i].chunk.article_id].text[start:end] for i, start, end in spans]
     cosines = encode(texts) @ question_vector
-    terms = question_terms(question)
-    scores = [
-        float(cosine)
-        + weights.lexical * term_coverage(terms, text)
-        + weights.rank / hit.rank
-        - (weights.heading if not text.rstrip().endswith(HEADING_END) else 0.0)
-        for (hit, _, _), text, cosine in zip(candidates, texts, cosines)
+    return [
+        ScoredSentence(
+            passage=i, start=start, end=end, text=text, cosine=float(cosine),
+            score=float(cosine)
+            + weights.lexical * term_coverage(term_weights, text)
+            - (weights.heading if not text.rstrip().endswith(HEADING_END) else 0.0),
+        )
+        for (i, start, end), text, cosine in zip(spans, texts, cosines)
     ]
-    best = int(np.argmax(scores))
-    hit, start, end = candidates[best]
-    answer = Answer(
-        text=texts[best], chunk_id=hit.chunk.id, article_id=hit.chunk.article_id,
-        start=start, end=end, score=scores[best],
-    )
-    return answer, float(cosines[best])
+
+
+def rerank(
+    hits: Sequence[Hit], sentences: Sequence[ScoredSentence], weights: SentenceWeights = SentenceWeights()
+) -> tuple[list[Hit], list[int]]:
+    """Hits re-ordered by fused score + their best sentence's score, with ranks renumbered;
+    and, for each new position, the hit's old index."""
+    best = [max((s.score for s in sentences if s.passage == i), default=0.0) for i in range(len(hits))]
+    fused = [hit.score for hit in hits]
+    low, high = min(fused, default=0.0), max(fused, default=0.0)
+    norm = [(score - low) / (high - low) if high > low else 1.0 for score in fused]
+    totals = [n + weights.passage * b for n, b in zip(norm, best)]
+    order = sorted(range(len(hits)), key=lambda i: (-totals[i], i))
+    reranked = [
+        Hit(rank=new + 1, score=totals[old], chunk=hits[old].chunk, title=hits[old].title, found_by=hits[old].found_by)
+        for new, old in enumerate(order)
+    ]
+    return reranked, order
+
+
+def best_sentence(
+    sentences: Sequence[ScoredSentence], order: Sequence[int], n_passages: int, weights: SentenceWeights = SentenceWeights()
+) -> ScoredSentence | None:
+    """The answer: the best sentence of the first ``n_passages`` passages (after re-ranking)."""
+    rank_of = {old: new + 1 for new, old in enumerate(order)}
+    candidates = [s for s in sentences if rank_of[s.passage] <= n_passages]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda s: (s.score + weights.rank / rank_of[s.passage], -rank_of[s.passage], -s.start))
 
 
 @dataclass(frozen=True)
@@ -108,7 +135,7 @@ class Signals:
 
     dense_top: float  # cosine of the best dense passage
     sentence: float  # cosine of the chosen answer sentence
-    coverage: float  # share of the question's terms in the best passage
+    coverage: float  # IDF-weighted share of the question's terms in the best passage
     agreement: float  # 1 / rank of the dense leg's best passage in the keyword leg (0: absent)
 
     def vector(self) -> list[float]:

@@ -51,7 +51,7 @@ class KeywordIndex:
         self.n_docs = n_docs
 
     @classmethod
-    def build(cls, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> "KeywordIndex":
+    def build(cls, texts: Sequence[str], k1: float = 0.9, b: float = 0.4) -> "KeywordIndex":
         import bm25s
 
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
@@ -85,6 +85,20 @@ class KeywordIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.lexsort((top, -scores[top]))]  # by score, ties by row: deterministic
         return scores[top], top.astype(np.int64)
+
+    def idf(self, terms: set[str]) -> dict[str, float]:
+        """BM25's inverse document frequency of each term. A term no document has gets the
+        highest weight there is: a question about it is one the corpus can hardly answer."""
+        vocab = self.retriever.vocab_dict if self.n_docs else {}
+        indptr = self.retriever.scores["indptr"] if self.n_docs else None
+        weights = {}
+        for term in terms:
+            if term in vocab:
+                df = int(indptr[vocab[term] + 1] - indptr[vocab[term]])
+                weights[term] = float(np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)))
+            else:
+                weights[term] = float(np.log(1 + (self.n_docs + 0.5) / 0.5))
+        return weights
 
     def scores(self, query: str) -> np.ndarray:
         """The BM25 score of every row for the query."""

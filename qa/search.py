@@ -4,18 +4,20 @@ removed; the answer sentence marked; abstention when the corpus holds no answer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qa.answer import Abstainer, Signals, default_abstainer, question_terms, select_answer, term_coverage
+from qa.answer import (
+    Abstainer, Signals, best_sentence, default_abstainer, question_terms, rerank, score_sentences, term_coverage,
+)
 from qa.config import SearchSettings, Settings
 from qa.conversation import contextualize
 from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import IndexMismatchError
 from qa.fusion import convex, rrf
 from qa.store import FaissStore, rebuild_hint
-from qa.types import Hit, Result
+from qa.types import Answer, Hit, Result
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,11 @@ class Searcher:
         embedder: Embedder,
         settings: SearchSettings | None = None,
         abstainer: Abstainer | None = None,
+        *,
+        abstain: bool = True,
     ) -> None:
+        """``abstainer`` defaults to the calibrated model shipped with qa; ``abstain=False``
+        never abstains (used to measure the signals that calibrate it)."""
         if store.manifest.model_fingerprint != embedder.fingerprint:
             raise IndexMismatchError(
                 f"the index was built with the model {store.manifest.model!r}"
@@ -48,7 +54,7 @@ class Searcher:
         self.store = store
         self.embedder = embedder
         self.settings = settings or SearchSettings()
-        self.abstainer = abstainer if abstainer is not None else default_abstainer()
+        self.abstainer = (abstainer or default_abstainer()) if abstain else None
 
     def search(
         self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()
@@ -105,25 +111,32 @@ class Searcher:
     def ask(
         self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()
     ) -> Result:
-        """The top k passages, the sentence that answers, and whether to abstain."""
-        retrieval = self.retrieve(question, k, mode=mode, history=history)
+        """The top k passages, re-ranked by their best sentence; the sentence that answers;
+        and whether to abstain."""
+        retrieval = self.retrieve(question, max(k, self.settings.rerank_passages), mode=mode, history=history)
         if not retrieval.hits:
             return Result(question=question, answer=None, hits=(), abstained=True)
-        answer, sentence_cosine = select_answer(
-            retrieval.query, retrieval.vector, retrieval.hits, self.store.articles,
-            self.embedder.encode, self.settings.answer_passages,
-        )
+        terms = self.store.keyword.idf(question_terms(retrieval.query))
+        head, tail = retrieval.hits[: self.settings.rerank_passages], retrieval.hits[self.settings.rerank_passages :]
+        sentences = score_sentences(retrieval.vector, terms, head, self.store.articles, self.embedder.encode)
+        head, order = rerank(head, sentences)
+        hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
+        chosen = best_sentence(sentences, order, self.settings.answer_passages)
+        answer = None
+        if chosen is not None:
+            chunk = retrieval.hits[chosen.passage].chunk
+            answer = Answer(chosen.text, chunk.id, chunk.article_id, chosen.start, chosen.end, chosen.score)
         signals = Signals(
             dense_top=retrieval.dense_top,
-            sentence=sentence_cosine,
-            coverage=term_coverage(question_terms(retrieval.query), retrieval.hits[0].chunk.text),
+            sentence=chosen.cosine if chosen else 0.0,
+            coverage=term_coverage(terms, hits[0].chunk.text),
             agreement=retrieval.agreement,
         )
         abstained = self.abstainer.abstains(signals) if self.abstainer else False
         return Result(
             question=question,
             answer=None if abstained else answer,
-            hits=tuple(retrieval.hits),
+            hits=tuple(hits),
             abstained=abstained,
             signals=signals,
         )

@@ -1,0 +1,113 @@
+"""Fit the abstention model (qa/abstain.json) on SQuAD questions whose answer is, or is not,
+in the corpus.
+
+Calibration corpus: the 48 SQuAD v1.1 dev articles, where each of the first 24 (the tuning half)
+keeps only its even-numbered paragraphs. Questions on a kept paragraph are answerable; questions
+on a dropped one are not, although their article, topic and names are all in the corpus: the
+hard case (the seed question set's unanswerable questions are of that kind: "How old is
+Baqeri?"). No question of the last 24 articles and none of the seed set is used.
+
+    python benchmarks/calibrate_abstention.py [--sample 1500] [--max-false-abstain 0.05]
+
+Writes qa/abstain.json: the logistic model over qa.answer.FEATURES and the threshold that
+abstains on at most --max-false-abstain of the answerable calibration questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SQUAD = ROOT.parent / "shared" / "datasets" / "squad-v1.1-dev" / "dev-v1.1.json.zip"
+
+
+def calibration_corpus(squad):
+    """(articles, questions with an answerable flag) as described in the module docstring."""
+    from qa.ingest import Corpus, make_article
+
+    tuning = set(squad.article_ids[: len(squad.article_ids) // 2])
+    corpus, dropped = Corpus(), {}
+    for article in squad.corpus.articles:
+        if article.id not in tuning:
+            corpus.articles.append(article)
+            continue
+        paragraphs = article.text.split("\n\n")
+        offsets = np.cumsum([0] + [len(p) + 2 for p in paragraphs[:-1]]).tolist()
+        kept = [p for i, p in enumerate(paragraphs) if i % 2 == 0]
+        dropped[article.id] = [(o, o + len(p)) for i, (o, p) in enumerate(zip(offsets, paragraphs)) if i % 2 == 1]
+        corpus.articles.append(make_article(article.id, article.path, article.title, "\n\n".join(kept)))
+    questions = []
+    for question in squad.questions:
+        span = question.answers[0]
+        if span.article in tuning:
+            gone = any(start <= span.start < end for start, end in dropped[span.article])
+            questions.append((question, not gone))
+    return corpus, questions
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--squad", type=Path, default=SQUAD)
+    parser.add_argument("--index-dir", type=Path, default=ROOT / ".qa-eval" / "abstain-calibration")
+    parser.add_argument("--sample", type=int, default=1500, help="questions used (seeded sample)")
+    parser.add_argument("--max-false-abstain", type=float, default=0.05)
+    parser.add_argument("--out", type=Path, default=ROOT / "qa" / "abstain.json")
+    args = parser.parse_args()
+
+    from sklearn.linear_model import LogisticRegression
+    from tqdm import tqdm
+
+    from qa.answer import FEATURES
+    from qa.config import Settings, settings_from_env
+    from qa.embed import SentenceTransformerEmbedder
+    from qa.evaluate import load_squad
+    from qa.indexer import update_index
+    from qa.search import Searcher
+    from qa.store import FaissStore
+
+    settings: Settings = settings_from_env().with_(index_dir=args.index_dir, corpus=(args.squad,))
+    corpus, questions = calibration_corpus(load_squad(args.squad))
+    questions = random.Random(0).sample(questions, min(args.sample, len(questions)))
+    embedder = SentenceTransformerEmbedder(settings.resolved_model_dir(), settings.batch_size)
+    update_index(settings, embedder, corpus=corpus, progress=True)
+    searcher = Searcher(FaissStore.load(args.index_dir), embedder, settings.search, abstain=False)
+
+    features, labels = [], []
+    for question, answerable in tqdm(questions, desc="questions", file=sys.stderr):
+        features.append(searcher.ask(question.question, 5).signals.vector())
+        labels.append(int(answerable))
+    x, y = np.array(features), np.array(labels)
+    model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x, y)
+    p = model.predict_proba(x)[:, 1]
+    threshold = float(np.quantile(p[y == 1], args.max_false_abstain))
+    abstained = p < threshold
+    result = {
+        "features": list(FEATURES),
+        "coefficients": [round(float(c), 6) for c in model.coef_[0]],
+        "bias": round(float(model.intercept_[0]), 6),
+        "threshold": round(threshold, 6),
+        "calibration": {
+            "command": "python benchmarks/calibrate_abstention.py " + " ".join(sys.argv[1:]),
+            "date": date.today().isoformat(),
+            "data": "SQuAD v1.1 dev, first 24 articles with odd paragraphs removed (see the script)",
+            "questions": int(len(y)),
+            "answerable": int(y.sum()),
+            "abstention_recall": round(float(abstained[y == 0].mean()), 4),
+            "abstention_precision": round(float((y[abstained] == 0).mean()), 4) if abstained.any() else None,
+            "answerable_abstained": round(float(abstained[y == 1].mean()), 4),
+        },
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Answer-sentence selection, re-ranking and the abstention model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from qa.answer import Abstainer, ScoredSentence, Signals, best_sentence, question_terms, rerank, term_coverage
+from qa.search import Searcher
+from qa.store import FaissStore
+from qa.types import Chunk, Hit
+
+
+def hit(rank: int, score: float, start: int) -> Hit:
+    chunk = Chunk(f"a#{rank}", "a", rank, start, start + 10, "x" * 10, ((start, start + 10),))
+    return Hit(rank=rank, score=score, chunk=chunk, title="A")
+
+
+def sentence(passage: int, score: float, start: int = 0) -> ScoredSentence:
+    return ScoredSentence(passage=passage, start=start, end=start + 5, text="s", cosine=score, score=score)
+
+
+def test_question_terms_leave_out_question_words() -> None:
+    assert question_terms("Where will the joint naval exercises be held?") == {"joint", "naval", "exercis", "held"}
+
+
+def test_term_coverage_is_weighted() -> None:
+    assert term_coverage({"naval", "exercis"}, "The naval fleet") == 0.5
+    assert term_coverage({"naval": 3.0, "exercis": 1.0}, "The naval fleet") == 0.75
+    assert term_coverage({}, "anything") == 0.0
+
+
+def test_rerank_adds_the_best_sentence_to_the_normalised_fused_score() -> None:
+    hits = [hit(1, 0.9, 0), hit(2, 0.5, 20), hit(3, 0.1, 40)]
+    # normalised fused scores: 1.0, 0.5, 0.0; best sentences: 0.1, 0.9, 0.2
+    sentences = [sentence(0, 0.1), sentence(1, 0.9), sentence(1, 0.3), sentence(2, 0.2)]
+    reranked, order = rerank(hits, sentences)
+    assert order == [1, 0, 2]
+    assert [h.rank for h in reranked] == [1, 2, 3]
+    assert [h.score for h in reranked] == pytest.approx([0.5 + 0.9, 1.0 + 0.1, 0.0 + 0.2])
+    assert [h.chunk.id for h in reranked] == ["a#2", "a#1", "a#3"]
+
+
+def test_best_sentence_adds_a_rank_prior_within_the_first_passages() -> None:
+    sentences = [sentence(0, 0.50, 0), sentence(1, 0.58, 20), sentence(2, 0.99, 40)]
+    # passage 2 is ranked third and only two passages compete: its 0.99 is not eligible;
+    # passage 0 scores 0.50 + 0.1 / 1 = 0.60, passage 1 scores 0.58 + 0.1 / 2 = 0.63
+    assert best_sentence(sentences, order=[0, 1, 2], n_passages=2).passage == 1
+    # re-ranked so that passage 1 comes first: 0.58 + 0.1 = 0.68 against 0.50 + 0.05 = 0.55
+    assert best_sentence(sentences, order=[1, 0, 2], n_passages=2).passage == 1
+    assert best_sentence(sentences, order=[2, 0, 1], n_passages=1).passage == 2
+
+
+def test_abstainer_is_a_logistic_model() -> None:
+    model = Abstainer(coefficients=(2.0, 1.0, 0.0, -1.0), bias=-1.0, threshold=0.5)
+    signals = Signals(dense_top=0.5, sentence=0.5, coverage=0.9, agreement=1.0)
+    z = -1.0 + 2.0 * 0.5 + 1.0 * 0.5 + 0.0 * 0.9 - 1.0 * 1.0
+    assert model.probability(signals) == pytest.approx(1 / (1 + math.exp(-z)))
+    assert model.abstains(signals)  # z = -0.5: p = 0.38 < 0.5
+
+
+def test_abstainer_refuses_other_features() -> None:
+    with pytest.raises(ValueError, match="features"):
+        Abstainer.from_json({"features": ["x"], "coefficients": [1.0], "bias": 0.0, "threshold": 0.5})
+
+
+SEED_ANSWERS = {
+    "Where will the joint naval exercises be held?": "both in the Pakistani waters, as well as the southern waters of Iran",
+    "Who is the chief of staff of the Iranian armed forces?": "Major General Mohammad Baqeri",
+    "Where can Tehran and Islamabad establish joint bases?": "in the Mirjavah border area",
+    "Which cities did the delegation visit?": "Islamabad and Karachi",
+}
+
+
+@pytest.fixture(scope="module")
+def seed_searcher(seed_index, embedder) -> Searcher:
+    return Searcher(FaissStore.load(seed_index.index_dir), embedder, abstain=False)
+
+
+@pytest.mark.parametrize("question", sorted(SEED_ANSWERS))
+def test_answer_sentence_holds_the_answer(seed_searcher: Searcher, question: str) -> None:
+    result = seed_searcher.ask(question, 3)
+    article = seed_searcher.store.articles[result.answer.article_id].text
+    assert SEED_ANSWERS[question] in result.answer.text
+    assert result.answer.text == article[result.answer.start : result.answer.end]
+    assert any(h.chunk.id == result.answer.chunk_id for h in result.hits)
+    assert [h.rank for h in result.hits] == list(range(1, len(result.hits) + 1))
+    assert all(a.score >= b.score for a, b in zip(result.hits, result.hits[1:]))
+
+
+def test_follow_up_finds_the_subject_in_the_previous_question(seed_searcher: Searcher) -> None:
+    alone = seed_searcher.ask("Where will they be held?", 3)
+    followed = seed_searcher.ask(
+        "Where will they be held?", 3, history=["What kind of exercises did Iran and Pakistan agree to hold?"]
+    )
+    assert "southern waters of Iran" in followed.answer.text
+    assert "southern waters of Iran" not in alone.answer.text
