@@ -92,13 +92,14 @@ class Searcher:
         return Retrieval(hits, query, vector, max(dense.values(), default=0.0), agreement)
 
     def _distinct_hits(self, ranked: list[tuple[int, float]], k: int, ranks: dict[str, dict[int, int]]) -> list[Hit]:
-        """Top k, skipping any chunk that overlaps a better one of the same article."""
+        """Top k, skipping near-duplicates: a chunk whose text is more than half covered by
+        better chunks of the same article (neighbours sharing one sentence both stay)."""
         hits: list[Hit] = []
         taken: dict[str, list[tuple[int, int]]] = {}
         for row, score in ranked:
             chunk = self.store.chunks[row]
             spans = taken.setdefault(chunk.article_id, [])
-            if any(chunk.start < end and start < chunk.end for start, end in spans):
+            if covered(chunk.start, chunk.end, spans) > (chunk.end - chunk.start) / 2:
                 continue
             spans.append((chunk.start, chunk.end))
             found_by = {leg: by_row[row] for leg, by_row in ranks.items() if row in by_row}
@@ -140,6 +141,18 @@ class Searcher:
             abstained=abstained,
             signals=signals,
         )
+
+
+def covered(start: int, end: int, spans: list[tuple[int, int]]) -> int:
+    """How many characters of [start, end) lie inside the (possibly overlapping) spans."""
+    inside = 0
+    cursor = start
+    for span_start, span_end in sorted(spans):
+        span_start, span_end = max(span_start, cursor), min(span_end, end)
+        if span_start < span_end:
+            inside += span_end - span_start
+            cursor = span_end
+    return inside
 
 
 def open_searcher(settings: Settings, embedder: Embedder | None = None) -> Searcher:

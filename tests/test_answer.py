@@ -96,3 +96,12 @@ def test_follow_up_finds_the_subject_in_the_previous_question(seed_searcher: Sea
     )
     assert "southern waters of Iran" in followed.answer.text
     assert "southern waters of Iran" not in alone.answer.text
+
+
+def test_covered_counts_characters_once() -> None:
+    from qa.search import covered
+
+    assert covered(10, 20, []) == 0
+    assert covered(10, 20, [(0, 12), (18, 30)]) == 2 + 2
+    assert covered(10, 20, [(12, 16), (14, 18)]) == 6
+    assert covered(10, 20, [(0, 100)]) == 10
