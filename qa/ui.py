@@ -29,14 +29,17 @@ def build_app(searcher: Searcher, k: int = 5):
     import gradio as gr
 
     def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
-        """Answer a question; returns the same JSON object as `qa ask --json`."""
-        return searcher.ask(question, k).to_json()
+        """Answer a question (``history``: the previous questions, oldest first); returns the
+        same JSON object as `qa ask --json`."""
+        turns = [str(turn) for turn in history or [] if isinstance(turn, str)]
+        return searcher.ask(question, k, history=turns).to_json()
 
     def respond(question: str, messages: list[dict[str, Any]]):
         question = (question or "").strip()
         if not question:
             return "", messages
-        result = searcher.ask(question, k)
+        previous = [message_text(m.get("content")) for m in messages if m.get("role") == "user"]
+        result = searcher.ask(question, k, history=previous)
         messages = messages + [
             {"role": "user", "content": question},
             {"role": "assistant", "content": result_html(result)},
@@ -57,6 +60,15 @@ def build_app(searcher: Searcher, k: int = 5):
         answer_out = gr.JSON(visible=False)
         question_in.submit(ask, [question_in, history_in], answer_out, api_name="ask")
     return app
+
+
+def message_text(content: Any) -> str:
+    """A chat message's text: Gradio gives a string or a list of typed parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
 
 
 def launch_options() -> dict[str, Any]:

@@ -105,3 +105,35 @@ def test_chat_in_browser_highlights_the_answer_and_stays_local(server: str) -> N
     hosts = {urlparse(url).hostname for url in requests if urlparse(url).scheme in ("http", "https", "ws", "wss")}
     assert hosts == {"127.0.0.1"}, f"the page reached beyond the machine: {sorted(hosts)}"
     assert dialogs == []
+
+
+def test_follow_up_in_the_browser_uses_the_conversation(server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(server, wait_until="networkidle")
+            box = page.get_by_placeholder("Ask a question about the articles")
+            for question in ("What kind of exercises did Iran and Pakistan agree to hold?", "Where will they be held?"):
+                box.fill(question)
+                box.press("Enter")
+                page.wait_for_function(
+                    "n => document.querySelectorAll('mark.qa-answer').length >= n",
+                    arg=2 if question.startswith("Where") else 1, timeout=120_000,
+                )
+            marks = page.locator("mark.qa-answer")
+            assert "southern waters of Iran" in marks.nth(1).inner_text()
+            page.screenshot(path=str(ARTIFACTS / "follow-up.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_api_ask_takes_the_history(server: str) -> None:
+    from gradio_client import Client
+
+    result = Client(server, verbose=False).predict(
+        "Where will they be held?", ["What kind of exercises did Iran and Pakistan agree to hold?"], api_name="/ask"
+    )
+    assert "southern waters of Iran" in result["answer"]["text"]
