@@ -74,26 +74,27 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score a span-labelled question set (JSONL, format in qa/evaluate.py) against an existing"
         " index, or a benchmark: a BEIR folder (--beir) or SQuAD v1.1 (--squad), each indexed into its own"
         " directory (default .qa-eval/NAME, reused while up to date).",
-        epilog='A question set has one JSON object per line: {"id", "question", "kind", "answers": [{"article",'
-        ' "text", "start" (optional)}], "history" (optional)}; "answers": [] means the corpus cannot answer.',
+        epilog='A question set has one JSON object per line: {"id", "question", "kind", "answers":'
+        ' [{"article", "text", "start" (optional)}], "history" (optional)}; "answers": [] means the corpus'
+        " cannot answer.",
     )
-    evaluate.add_argument("questions", nargs="?", type=Path, metavar="QUESTIONS.jsonl", help="the question set")
-    evaluate.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR dataset folder (corpus, queries, qrels)")
+    evaluate.add_argument("questions", nargs="?", type=Path, metavar="QUESTIONS.jsonl", help="a question set")
+    evaluate.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR folder (corpus, queries, qrels)")
     evaluate.add_argument("--squad", type=Path, metavar="FILE", help="SQuAD v1.1 JSON, plain or zipped")
     evaluate.add_argument("--mode", choices=(*MODES, "all"), help="retrieval mode, or all three side by side"
                           " (default: hybrid)")
-    evaluate.add_argument("-k", type=int, default=10, help="passages asked for; a question whose first relevant"
-                          " passage is not in the top k counts as a failure (default: 10)")
+    evaluate.add_argument("-k", type=int, default=10, help="a question whose first relevant passage is not in"
+                          " the top k counts as a failure (default: 10)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--out", type=Path, metavar="DIR",
                           help="write results-MODE.jsonl (failures first), report.md and hit_at_k.png there")
     evaluate.add_argument("--sample", type=int, metavar="N",
                           help="a fixed random sample of N questions (seed 0; question sets and SQuAD)")
     evaluate.add_argument("--articles", choices=("first", "last", "all"), default="all",
-                          help="SQuAD: ask the questions of the first 24 articles, the last 24, or all (default);"
-                          " the index always holds all of them")
+                          help="SQuAD: ask the questions of the first 24 articles, the last 24, or all"
+                          " (default); the index always holds all of them")
     evaluate.add_argument("--split", default="test", help="BEIR: the qrels split (default: test)")
-    evaluate.add_argument("--queries-limit", type=int, metavar="N", help="BEIR: only the first N judged queries")
+    evaluate.add_argument("--queries-limit", type=int, metavar="N", help="BEIR: the first N judged queries")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
     common(evaluate)
     return parser
@@ -282,10 +283,14 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         report = evaluate.evaluate_squad(settings, args.squad, modes, k=args.k, sample=args.sample,
                                          articles=args.articles, **options)
     else:
-        report = evaluate.evaluate_question_file(settings, args.questions, modes, k=args.k, sample=args.sample,
-                                                 **options)
+        report = evaluate.evaluate_question_file(
+            settings, args.questions, modes, k=args.k, sample=args.sample, **options
+        )
     report.command = eval_command(args)
-    print(json.dumps(evaluate.report_json(report), ensure_ascii=False) if args.json else evaluate.format_text(report))
+    if args.json:
+        print(json.dumps(evaluate.report_json(report), ensure_ascii=False))
+    else:
+        print(evaluate.format_text(report))
     if args.out:
         written = evaluate.write_outputs(report, args.out)
         notify(f"Wrote {', '.join(str(path) for path in written)}")
@@ -316,9 +321,11 @@ def eval_command(args: argparse.Namespace) -> str:
     import shlex
 
     parts = ["qa", "eval"] + ([str(args.questions)] if args.questions else [])
-    options = {"--beir": args.beir, "--squad": args.squad, "--index-dir": args.index_dir, "--model": args.model,
-               "--mode": args.mode, "-k": args.k, "--sample": args.sample, "--split": args.beir and args.split,
-               "--queries-limit": args.queries_limit, "--articles": args.squad and args.articles, "--out": args.out}
+    options = {
+        "--beir": args.beir, "--squad": args.squad, "--index-dir": args.index_dir, "--model": args.model,
+        "--mode": args.mode, "-k": args.k, "--sample": args.sample, "--split": args.beir and args.split,
+        "--queries-limit": args.queries_limit, "--articles": args.squad and args.articles, "--out": args.out,
+    }
     for option, value in options.items():
         if value is not None:
             parts += [option, str(value)]

@@ -25,23 +25,26 @@ Relevance is by span, never by chunk id, so a question set survives a change of 
 retrieved passage is relevant when it contains a whole occurrence of a gold span, and the answer
 sentence is correct when it contains one.
 
-What is measured, per retrieval mode (hybrid, dense, bm25):
+What is measured, per retrieval mode (hybrid, dense, bm25), from one ``Searcher.ask`` with
+k = 100 per question, so the passages are ranked as a user sees them (re-ranking included) and
+the answer comes from the same call:
 
-- Retrieval (ranx, through :mod:`qa.metrics`), over the answerable questions only, from the top
-  100 passages of ``Searcher.retrieve``: hit@1/3/5/10, mrr@10, ndcg@10, recall@100, and hit@k
-  for k = 1..10, 20, 50, 100. The relevant "documents" of a question are slots: as many as the
-  most passages holding a gold span that qa can return together (it never returns two
-  overlapping passages of one article); the n-th relevant passage retrieved fills slot n.
-  Counting every chunk that holds the span instead would make ndcg and recall unreachable
-  whenever the span sits in the sentence two neighbouring chunks share.
-- Answers, from ``Searcher.ask`` with k passages: answer accuracy over the answerable questions
+- Retrieval (ranx, through :mod:`qa.metrics`), over the answerable questions only:
+  hit@1/3/5/10, mrr@10, ndcg@10, recall@100, and hit@k for k = 1..10, 20, 50, 100. The
+  relevant documents of a question are all the chunks of the index that hold a gold span
+  (a span in the sentence two neighbouring chunks share makes both relevant).
+- Answers: answer accuracy over the answerable questions
   (an abstention is a wrong answer); abstention precision and recall with "abstained" as the
   positive class; the share of answerable questions wrongly abstained on.
 - top1_chars: the mean length in characters of the top passage.
 
+A question fails (listed first in the results) when the answer is wrong, no relevant passage is
+in the top k (``-k``, default 10), or qa answers where the corpus holds no answer.
+
 Two public benchmarks are converted on the fly and indexed into their own index directory:
-BEIR datasets (document-level retrieval, :func:`evaluate_beir`) and SQuAD v1.1
-(:func:`evaluate_squad`: each article one document, its paragraphs joined by a blank line).
+BEIR datasets (:func:`evaluate_beir`: retrieval only, at document level, a document ranking by
+its best passage in ``Searcher.retrieve``) and SQuAD v1.1 (:func:`evaluate_squad`: each article
+one document, its paragraphs joined by a blank line, scored like a question set).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,8 +77,8 @@ from qa.types import Answer, Article, Chunk, Hit, Result
 if TYPE_CHECKING:
     from qa.search import Searcher
 
-RETRIEVE_K = 100  # passages ranked per question for the retrieval metrics
-ANSWER_K = 10  # passages asked for with Searcher.ask (the answer comes from the first few)
+RETRIEVE_K = 100  # passages asked for per question (Searcher.ask): ranking and answer from one call
+FAILURE_K = 10  # default cut-off: no relevant passage in the top k makes a question a failure
 BEIR_CHUNKS = 300  # passages retrieved per BEIR query, enough for 100 distinct documents
 BEIR_DOCS = 100  # documents scored per BEIR query
 SAMPLE_SEED = 0  # --sample N: random.Random(SAMPLE_SEED).sample(sorted question ids, N)
@@ -83,7 +87,7 @@ FAILURES_SHOWN = 50  # failures listed per mode in report.md
 ANSWER_METRICS = ("answer_accuracy", "abstain_precision", "abstain_recall", "wrongly_abstained")
 KIND_RETRIEVAL = ("hit@1", "hit@3", "mrr@10")  # per kind, over its answerable questions
 KIND_METRICS = (*KIND_RETRIEVAL, "answer_accuracy", "abstained")
-SLOT = "gold-"  # id prefix of a relevance slot (chunk ids always hold '#', so never clash)
+NO_PASSAGE = "(no passage holds a gold span)"  # the qrels of such a question: never retrieved
 
 Span = tuple[str, int, int]  # (article id, start, end), character offsets into Article.text
 Notify = Callable[[str], None]
@@ -137,7 +141,9 @@ def read_question_set(path: Path) -> list[Question]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise QuestionSetError(f"cannot read the question set {path}: {getattr(error, 'strerror', None) or error}")
+        raise QuestionSetError(
+            f"cannot read the question set {path}: {getattr(error, 'strerror', None) or error}"
+        )
     return parse_question_set(text, str(path))
 
 
@@ -151,13 +157,15 @@ def parse_question_set(text: str, source: str) -> list[Question]:
         question = parse_question(line, f"{source}:{number}")
         if question.id in first_line:
             raise QuestionSetError(
-                f"{source}:{number}: the id {question.id!r} is already used on line {first_line[question.id]}:"
-                " give every question its own id"
+                f"{source}:{number}: the id {question.id!r} is already used on line"
+                f" {first_line[question.id]}: give every question its own id"
             )
         first_line[question.id] = number
         questions.append(question)
     if not questions:
-        raise QuestionSetError(f"{source} holds no questions: write one JSON object per line (see `qa eval --help`)")
+        raise QuestionSetError(
+            f"{source} holds no questions: write one JSON object per line (see `qa eval --help`)"
+        )
     return questions
 
 
@@ -182,7 +190,9 @@ def parse_question(line: str, where: str) -> Question:
         )
     history = record.get("history") or []
     if not isinstance(history, list) or not all(isinstance(turn, str) for turn in history):
-        raise QuestionSetError(f'{where}: "history" must be a list of the previous questions (strings), oldest first')
+        raise QuestionSetError(
+            f'{where}: "history" must be a list of the previous questions (strings), oldest first'
+        )
     spans = tuple(parse_span(answer, f"{where}: answer {n}") for n, answer in enumerate(answers, start=1))
     kind = record.get("kind") or ("answerable" if spans else "unanswerable")
     return Question(record["id"], record["question"], str(kind), spans, tuple(history), where)
@@ -192,10 +202,14 @@ def parse_span(record: Any, where: str) -> GoldSpan:
     """One {"article", "text", "start"?} object of "answers"."""
     text = record.get("text") if isinstance(record, dict) else None
     if not isinstance(text, str) or not text or not isinstance(record.get("article"), str):
-        raise QuestionSetError(f'{where} must be an object with a string "article" and a non-empty string "text"')
+        raise QuestionSetError(
+            f'{where} must be an object with a string "article" and a non-empty string "text"'
+        )
     start = record.get("start")
     if start is not None and (isinstance(start, bool) or not isinstance(start, int) or start < 0):
-        raise QuestionSetError(f'{where}: "start" must be a character offset (a whole number from 0), not {start!r}')
+        raise QuestionSetError(
+            f'{where}: "start" must be a character offset (a whole number from 0), not {start!r}'
+        )
     return GoldSpan(record["article"], text, start)
 
 
@@ -222,8 +236,13 @@ def span_problem(span: GoldSpan, articles: Mapping[str, Article]) -> str | None:
         return None
     if article.text[span.start : span.start + len(span.text)] != span.text:
         found = occurrence_starts(article.text, span.text)
-        where = f"it occurs at {', '.join(map(str, found[:5]))}" if found else "it does not occur in the article"
-        return f"{span.text!r} is not at start {span.start} of {span.article!r} ({where}): fix \"start\" or drop it"
+        where = (
+            f"it occurs at {', '.join(map(str, found[:5]))}" if found else "it does not occur in the article"
+        )
+        return (
+            f"{span.text!r} is not at start {span.start} of {span.article!r} ({where}):"
+            ' fix "start" or drop it'
+        )
     return None
 
 
@@ -274,35 +293,26 @@ def answer_span(answer: Answer) -> Span:
     return answer.article_id, answer.start, answer.end
 
 
-def disjoint_capacity(spans: Iterable[Span]) -> int:
-    """The most of ``spans`` that can be taken with no two overlapping within one article
-    (earliest end first, which is optimal); spans that only touch do not overlap."""
-    taken, last_end = 0, {}
-    for article, start, end in sorted(spans, key=lambda span: (span[2], span[1])):
-        if start >= last_end.get(article, start):
-            taken += 1
-            last_end[article] = end
-    return taken
-
-
 @dataclass(frozen=True)
 class Gold:
     """What retrieval is judged against for one question."""
 
     occurrences: tuple[Span, ...]
-    slots: int  # most relevant passages retrievable together; 0: no chunk holds a whole gold span
+    relevant: frozenset[str]  # ids of the chunks holding a whole gold span (may be none)
 
 
-def gold_for(question: Question, articles: Mapping[str, Article], chunks: Mapping[str, Sequence[Chunk]]) -> Gold:
-    """The question's gold occurrences and relevance slots, ``chunks`` grouped by article."""
+def gold_for(
+    question: Question, articles: Mapping[str, Article], chunks: Mapping[str, Sequence[Chunk]]
+) -> Gold:
+    """The question's gold occurrences and the chunks holding one, ``chunks`` grouped by article."""
     occurrences = gold_occurrences(question, articles)
-    relevant = [
-        chunk_span(chunk)
-        for article in sorted({article for article, _, _ in occurrences})
+    relevant = frozenset(
+        chunk.id
+        for article in {article for article, _, _ in occurrences}
         for chunk in chunks.get(article, ())
         if holds_gold(chunk_span(chunk), occurrences)
-    ]
-    return Gold(tuple(occurrences), disjoint_capacity(relevant))
+    )
+    return Gold(tuple(occurrences), relevant)
 
 
 def chunks_by_article(chunks: Iterable[Chunk]) -> dict[str, list[Chunk]]:
@@ -313,22 +323,9 @@ def chunks_by_article(chunks: Iterable[Chunk]) -> dict[str, list[Chunk]]:
 
 
 def span_qrels(golds: Mapping[str, Gold]) -> dict[str, dict[str, int]]:
-    """ranx relevance judgements: one slot per relevant passage retrievable together (at least
-    one, so a question whose span no chunk holds counts as a miss rather than vanishing)."""
-    return {qid: {f"{SLOT}{n}": 1 for n in range(max(1, gold.slots))} for qid, gold in golds.items()}
-
-
-def slot_ranking(hits: Sequence[Hit], relevant: Sequence[bool]) -> list[str]:
-    """The ids ranx sees for a ranked list: the n-th relevant passage fills slot n, the others
-    keep their chunk id."""
-    ids, filled = [], 0
-    for hit, is_relevant in zip(hits, relevant):
-        if is_relevant:
-            ids.append(f"{SLOT}{filled}")
-            filled += 1
-        else:
-            ids.append(hit.chunk.id)
-    return ids
+    """ranx relevance judgements: every chunk holding a gold span. A question whose span no
+    chunk holds gets a placeholder nothing retrieves, so it counts as a miss, not as absent."""
+    return {qid: dict.fromkeys(sorted(gold.relevant) or [NO_PASSAGE], 1) for qid, gold in golds.items()}
 
 
 def document_ranking(hits: Sequence[Hit], limit: int = BEIR_DOCS) -> list[str]:
@@ -384,17 +381,22 @@ def convert_squad(data: Any, source: str) -> SquadSet:
 
 
 def squad_article(entry: dict[str, Any], source: str) -> tuple[Article, list[Question]]:
+    """One SQuAD article and its questions; a paragraph starts where the previous one's context
+    and the blank line after it end."""
     title = entry["title"]
     contexts = [paragraph["context"] for paragraph in entry["paragraphs"]]
-    offsets = np.cumsum([0] + [len(context) + 2 for context in contexts[:-1]]).tolist()
+    offsets = list(accumulate((len(context) + 2 for context in contexts[:-1]), initial=0))
     text = "\n\n".join(contexts)
     questions = []
     for paragraph, offset in zip(entry["paragraphs"], offsets):
         for qa in paragraph["qas"]:
             origin = f"{source}, question {qa['id']}"
-            spans = tuple(dict.fromkeys(
-                GoldSpan(title, answer["text"], offset + int(answer["answer_start"])) for answer in qa["answers"]
-            ))
+            spans = tuple(
+                dict.fromkeys(
+                    GoldSpan(title, answer["text"], offset + int(answer["answer_start"]))
+                    for answer in qa["answers"]
+                )
+            )
             for span in spans:
                 if text[span.start : span.start + len(span.text)] != span.text:
                     raise QuestionSetError(f"{origin}: the answer {span.text!r} is not at its answer_start")
@@ -430,11 +432,16 @@ def load_beir(directory: Path, split: str = "test", queries_limit: int | None = 
     With ``queries_limit``, only the first that many judged queries (qrels file order).
     """
     directory = Path(directory)
-    corpus_path = next((directory / name for name in ("corpus.jsonl", "corpus.jsonl.gz")
-                        if (directory / name).is_file()), None)
+    corpus_path = next(
+        (directory / name for name in ("corpus.jsonl", "corpus.jsonl.gz") if (directory / name).is_file()),
+        None,
+    )
     qrels_path = directory / "qrels" / f"{split}.tsv"
-    for needed, path in (("corpus.jsonl or corpus.jsonl.gz", corpus_path),
-                         ("queries.jsonl", directory / "queries.jsonl"), (f"qrels/{split}.tsv", qrels_path)):
+    for needed, path in (
+        ("corpus.jsonl or corpus.jsonl.gz", corpus_path),
+        ("queries.jsonl", directory / "queries.jsonl"),
+        (f"qrels/{split}.tsv", qrels_path),
+    ):
         if path is None or not path.is_file():
             raise QuestionSetError(f"{directory} is not a BEIR dataset folder: {needed} is missing")
     qrels = read_beir_qrels(qrels_path)
@@ -443,7 +450,9 @@ def load_beir(directory: Path, split: str = "test", queries_limit: int | None = 
     all_queries = read_beir_queries(directory / "queries.jsonl")
     missing = [qid for qid in qrels if qid not in all_queries]
     if missing:
-        raise QuestionSetError(f"{qrels_path} judges queries missing from queries.jsonl: {', '.join(missing[:5])}")
+        raise QuestionSetError(
+            f"{qrels_path} judges queries missing from queries.jsonl: {', '.join(missing[:5])}"
+        )
     queries = {qid: all_queries[qid] for qid in qrels}
     return BeirSet(directory.resolve().name, corpus_path, read_beir_corpus(corpus_path), queries, qrels)
 
@@ -582,7 +591,9 @@ def index_benchmark(
                 f"{index_dir} holds an index of {', '.join(indexed) or 'another corpus'}, not of {source}:"
                 " give another --index-dir (or delete that directory)"
             )
-    notify(f"Indexing {source} ({len(corpus.articles)} documents) into {index_dir}: only what is new or changed")
+    notify(
+        f"Indexing {source} ({len(corpus.articles)} documents) into {index_dir}: only what is new or changed"
+    )
     report = update_index(settings.with_(corpus=(source,)), embedder, progress=progress, corpus=corpus)
     notify(
         f"{'Indexed' if report.written else 'Up to date:'} {report.n_articles} documents in {report.n_chunks}"
@@ -632,44 +643,62 @@ class Outcome:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "question": self.question, "kind": self.kind, "failed": self.failed,
-            "first_relevant_rank": self.first_relevant_rank, **self.hits,
-            "answer": self.answer, "answer_correct": self.answer_correct,
-            "abstained": self.abstained, "expected_abstain": self.expected_abstain,
-            "gold": self.gold, "history": self.history, "top1_chars": self.top1_chars,
+            "id": self.id,
+            "question": self.question,
+            "kind": self.kind,
+            "failed": self.failed,
+            "first_relevant_rank": self.first_relevant_rank,
+            **self.hits,
+            "answer": self.answer,
+            "answer_correct": self.answer_correct,
+            "abstained": self.abstained,
+            "expected_abstain": self.expected_abstain,
+            "gold": self.gold,
+            "history": self.history,
+            "top1_chars": self.top1_chars,
         }
 
 
-def span_outcome(question: Question, gold: Gold, hits: Sequence[Hit], relevant: Sequence[bool], result: Result) -> Outcome:
-    """How one question fared: ``hits`` from retrieve(), ``relevant`` their flags, ``result`` from ask()."""
+def span_outcome(question: Question, gold: Gold, result: Result, relevant: Sequence[bool]) -> Outcome:
+    """How one question fared: ``result`` from Searcher.ask, ``relevant`` the flags of its passages."""
+    hits = result.hits
     first = next((rank for rank, flag in enumerate(relevant, start=1) if flag), None)
     correct = None
     if question.answerable:
         correct = result.answer is not None and holds_gold(answer_span(result.answer), gold.occurrences)
     return Outcome(
-        id=question.id, question=question.question, kind=question.kind, answerable=question.answerable,
-        first_relevant_rank=first, top1_chars=len(hits[0].chunk.text) if hits else None,
-        gold=[span.text for span in question.answers], history=list(question.history),
-        answer=result.answer.text if result.answer else None, answer_correct=correct, abstained=result.abstained,
+        id=question.id,
+        question=question.question,
+        kind=question.kind,
+        answerable=question.answerable,
+        first_relevant_rank=first,
+        top1_chars=len(hits[0].chunk.text) if hits else None,
+        gold=[span.text for span in question.answers],
+        history=list(question.history),
+        answer=result.answer.text if result.answer else None,
+        answer_correct=correct,
+        abstained=result.abstained,
     )
 
 
 def ask_questions(
-    searcher: Searcher, questions: Sequence[Question], golds: Mapping[str, Gold], mode: str, k: int, progress: bool
+    searcher: Searcher, questions: Sequence[Question], golds: Mapping[str, Gold], mode: str, progress: bool
 ) -> tuple[list[Outcome], dict[str, list[str]]]:
-    """Retrieve the top 100 passages and ask for the answer, for every question in one mode."""
+    """Ask every question in one mode for its top 100 passages: the ranking the user sees
+    (re-ranking included) and the answer sentence come from the same call."""
     outcomes, rankings = [], {}
     for question in _progress(questions, mode, progress):
-        retrieval = searcher.retrieve(question.question, RETRIEVE_K, mode=mode, history=question.history)
-        result = searcher.ask(question.question, k, mode=mode, history=question.history)
+        result = searcher.ask(question.question, RETRIEVE_K, mode=mode, history=question.history)
         gold = golds[question.id]
-        relevant = [holds_gold(chunk_span(hit.chunk), gold.occurrences) for hit in retrieval.hits]
-        rankings[question.id] = slot_ranking(retrieval.hits, relevant)
-        outcomes.append(span_outcome(question, gold, retrieval.hits, relevant, result))
+        relevant = [hit.chunk.id in gold.relevant for hit in result.hits]
+        rankings[question.id] = [hit.chunk.id for hit in result.hits]
+        outcomes.append(span_outcome(question, gold, result, relevant))
     return outcomes, rankings
 
 
-def search_beir(searcher: Searcher, dataset: BeirSet, mode: str, progress: bool) -> tuple[list[Outcome], dict[str, list[str]]]:
+def search_beir(
+    searcher: Searcher, dataset: BeirSet, mode: str, progress: bool
+) -> tuple[list[Outcome], dict[str, list[str]]]:
     """The top 100 documents of every query in one mode."""
     outcomes, rankings = [], {}
     for qid in _progress(list(dataset.queries), mode, progress):
@@ -678,10 +707,17 @@ def search_beir(searcher: Searcher, dataset: BeirSet, mode: str, progress: bool)
         relevant = dataset.qrels[qid]
         first = next((rank for rank, doc in enumerate(documents, start=1) if doc in relevant), None)
         rankings[qid] = documents
-        outcomes.append(Outcome(
-            id=qid, question=dataset.queries[qid], kind="query", answerable=True, first_relevant_rank=first,
-            top1_chars=len(hits[0].chunk.text) if hits else None, gold=sorted(relevant),
-        ))
+        outcomes.append(
+            Outcome(
+                id=qid,
+                question=dataset.queries[qid],
+                kind="query",
+                answerable=True,
+                first_relevant_rank=first,
+                top1_chars=len(hits[0].chunk.text) if hits else None,
+                gold=sorted(relevant),
+            )
+        )
     return outcomes, rankings
 
 
@@ -731,7 +767,9 @@ def score_mode(
         metrics.update(answer_metrics(outcomes))
     metrics["top1_chars"] = _average([o.top1_chars for o in outcomes if o.top1_chars is not None])
     curve = {n: mean(per_query[f"hit@{n}"], answerable) for n in HIT_CURVE}
-    return ModeReport(mode, metrics, kind_metrics(outcomes, per_query), curve, outcomes, seconds, metric_seconds)
+    return ModeReport(
+        mode, metrics, kind_metrics(outcomes, per_query), curve, outcomes, seconds, metric_seconds
+    )
 
 
 def is_failure(outcome: Outcome, k: int) -> bool:
@@ -758,7 +796,9 @@ def answer_metrics(outcomes: Sequence[Outcome]) -> dict[str, float | None]:
     }
 
 
-def kind_metrics(outcomes: Sequence[Outcome], per_query: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float | None]]:
+def kind_metrics(
+    outcomes: Sequence[Outcome], per_query: Mapping[str, Mapping[str, float]]
+) -> dict[str, dict[str, float | None]]:
     """hit@1, hit@3, mrr@10 (answerable kinds), answer accuracy and the share abstained, per kind."""
     by_kind: dict[str, dict[str, float | None]] = {}
     for kind in sorted({outcome.kind for outcome in outcomes}):
@@ -807,7 +847,12 @@ def expand_modes(mode: str | None, default: str) -> list[str]:
 
 
 def evaluate_spans(
-    searcher: Searcher, questions: Sequence[Question], modes: Sequence[str], *, title: str, k: int = ANSWER_K,
+    searcher: Searcher,
+    questions: Sequence[Question],
+    modes: Sequence[str],
+    *,
+    title: str,
+    k: int = FAILURE_K,
     progress: bool = False,
 ) -> EvalReport:
     """Score span-labelled questions (already validated against the searcher's index) in each mode."""
@@ -819,7 +864,7 @@ def evaluate_spans(
     reports = {}
     for mode in modes:
         started = time.perf_counter()
-        outcomes, rankings = ask_questions(searcher, questions, golds, mode, k, progress)
+        outcomes, rankings = ask_questions(searcher, questions, golds, mode, progress)
         reports[mode] = score_mode(mode, outcomes, qrels, rankings, k, time.perf_counter() - started)
     counts = span_counts(questions, golds)
     return EvalReport(title, reports, counts, span_notes(counts, k), index_summary(store), k)
@@ -832,19 +877,26 @@ def span_counts(questions: Sequence[Question], golds: Mapping[str, Gold]) -> dic
         "answerable": len(answerable),
         "unanswerable": len(questions) - len(answerable),
         "by_kind": dict(sorted(Counter(q.kind for q in questions).items())),
-        "span_in_no_passage": sum(1 for q in answerable if golds[q.id].slots == 0),
+        "span_in_no_passage": sum(1 for q in answerable if not golds[q.id].relevant),
     }
 
 
 def span_notes(counts: Mapping[str, Any], k: int) -> list[str]:
+    excluded = (
+        f"; the {counts['unanswerable']} unanswerable questions are excluded from them and count only in the"
+        " abstention metrics"
+        if counts["unanswerable"]
+        else ""
+    )
     notes = [
-        f"Retrieval metrics (hit@k, mrr@10, ndcg@10, recall@100) are over the {counts['answerable']} answerable"
-        f" questions, from the top {RETRIEVE_K} passages; the {counts['unanswerable']} unanswerable questions are"
-        " excluded from them and count only in the abstention metrics.",
-        "A passage is relevant when it contains a whole gold span; ndcg and recall expect as many relevant passages"
-        " as qa can return together (it never returns two overlapping passages of one article).",
-        f"Answers come from Searcher.ask with k={k}; an abstention on an answerable question is a wrong answer."
-        " abstain_precision is undefined (—) when qa never abstained.",
+        f"Retrieval metrics (hit@k, mrr@10, ndcg@10, recall@100) are over the {counts['answerable']}"
+        f" answerable questions, from the top {RETRIEVE_K} passages{excluded}.",
+        "A passage is relevant when it contains a whole gold span; ndcg and recall expect every chunk of the"
+        " index that holds one.",
+        f"Passages and answer come from one Searcher.ask(k={RETRIEVE_K}) per question; an abstention on an"
+        " answerable question is a wrong answer. abstain_precision is undefined (—) when qa never abstained.",
+        f"A failure (results files, report.md): a wrong answer, no relevant passage in the top {k}, or an"
+        " answer where the corpus holds none.",
         "top1_chars is the mean length in characters of the top passage.",
     ]
     if counts["span_in_no_passage"]:
@@ -856,20 +908,37 @@ def span_notes(counts: Mapping[str, Any], k: int) -> list[str]:
 
 
 def evaluate_question_file(
-    settings: Settings, path: Path, modes: Sequence[str], *, k: int = ANSWER_K, sample: int | None = None,
-    embedder: Embedder | None = None, progress: bool = False, notify: Notify = _quiet,
+    settings: Settings,
+    path: Path,
+    modes: Sequence[str],
+    *,
+    k: int = FAILURE_K,
+    sample: int | None = None,
+    embedder: Embedder | None = None,
+    progress: bool = False,
+    notify: Notify = _quiet,
 ) -> EvalReport:
     """Score a JSONL question set against the existing index of ``settings.index_dir``."""
     store = FaissStore.load(settings.index_dir)
     questions = sample_questions(load_question_set(path, store.articles), sample)
-    notify(f"Evaluating {len(questions)} questions of {path} against {settings.index_dir} ({', '.join(modes)})")
+    notify(
+        f"Evaluating {len(questions)} questions of {path} against {settings.index_dir} ({', '.join(modes)})"
+    )
     searcher = make_searcher(store, settings, embedder or default_embedder(settings))
     return evaluate_spans(searcher, questions, modes, title=str(path), k=k, progress=progress)
 
 
 def evaluate_squad(
-    settings: Settings, path: Path, modes: Sequence[str], *, k: int = ANSWER_K, sample: int | None = None,
-    articles: str = "all", embedder: Embedder | None = None, progress: bool = False, notify: Notify = _quiet,
+    settings: Settings,
+    path: Path,
+    modes: Sequence[str],
+    *,
+    k: int = FAILURE_K,
+    sample: int | None = None,
+    articles: str = "all",
+    embedder: Embedder | None = None,
+    progress: bool = False,
+    notify: Notify = _quiet,
 ) -> EvalReport:
     """Index all the articles of a SQuAD v1.1 file (closed corpus) into ``settings.index_dir``,
     then ask the questions of the chosen ``articles`` half (optionally a fixed sample of them)."""
@@ -880,21 +949,31 @@ def evaluate_squad(
     validate_questions(questions, store.articles)
     notify(f"Evaluating {len(questions)} SQuAD questions ({articles} articles) in {', '.join(modes)}")
     title = f"SQuAD {Path(path).name}, {articles} articles" + (f", sample of {sample}" if sample else "")
-    report = evaluate_spans(make_searcher(store, settings, embedder), questions, modes, title=title, k=k,
-                            progress=progress)
+    report = evaluate_spans(
+        make_searcher(store, settings, embedder), questions, modes, title=title, k=k, progress=progress
+    )
     report.counts["sample_seed"] = SAMPLE_SEED if sample else None
     return report
 
 
 def evaluate_beir(
-    settings: Settings, directory: Path, modes: Sequence[str], *, split: str = "test",
-    queries_limit: int | None = None, k: int = ANSWER_K, embedder: Embedder | None = None, progress: bool = False,
+    settings: Settings,
+    directory: Path,
+    modes: Sequence[str],
+    *,
+    split: str = "test",
+    queries_limit: int | None = None,
+    k: int = FAILURE_K,
+    embedder: Embedder | None = None,
+    progress: bool = False,
     notify: Notify = _quiet,
 ) -> EvalReport:
     """Index a BEIR corpus into ``settings.index_dir`` and score its judged queries at document level."""
     dataset = load_beir(directory, split, queries_limit)
     embedder = embedder or default_embedder(settings)
-    store = index_benchmark(settings, dataset.corpus, dataset.corpus_path, embedder, progress=progress, notify=notify)
+    store = index_benchmark(
+        settings, dataset.corpus, dataset.corpus_path, embedder, progress=progress, notify=notify
+    )
     notify(f"Evaluating {len(dataset.queries)} {dataset.name} {split} queries in {', '.join(modes)}")
     searcher = make_searcher(store, settings, embedder)
     prime(searcher, list(dataset.queries.values()), progress)
@@ -910,8 +989,8 @@ def evaluate_beir(
         "skipped_documents": len(dataset.corpus.rejected),
     }
     notes = [
-        f"Document level: a document ranks by its best passage among the top {BEIR_CHUNKS} passages; the first"
-        f" {BEIR_DOCS} documents are scored against qrels/{split}.tsv (relevance > 0) for the"
+        f"Document level: a document ranks by its best passage among the top {BEIR_CHUNKS} passages; the"
+        f" first {BEIR_DOCS} documents are scored against qrels/{split}.tsv (relevance > 0) for the"
         f" {len(dataset.queries)} judged queries of the split.",
         "top1_chars is the mean length in characters of the top passage.",
     ]
@@ -927,7 +1006,7 @@ def format_value(metric: str, value: float | None) -> str:
     if metric in ("top1_chars", "n"):
         return f"{value:.0f}"
     if metric == "seconds":
-        return f"{value:.1f}"
+        return f"{value:.2f}"
     return f"{value:.3f}"
 
 
@@ -936,10 +1015,16 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
-        padded = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        padded = [
+            str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ]
         return "| " + " | ".join(padded) + " |"
 
-    rule = "|" + "|".join(("-" * (w + 2)) if i == 0 else ("-" * (w + 1) + ":") for i, w in enumerate(widths)) + "|"
+    rule = (
+        "|"
+        + "|".join(("-" * (w + 2)) if i == 0 else ("-" * (w + 1) + ":") for i, w in enumerate(widths))
+        + "|"
+    )
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
 
 
@@ -978,16 +1063,21 @@ def format_text(report: EvalReport) -> str:
 
 
 def describe_counts(counts: Mapping[str, Any]) -> str:
-    """"69 questions, 57 answerable, ...": the non-zero whole-number counts."""
-    return ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in counts.items()
-                     if isinstance(value, int) and not isinstance(value, bool) and value)
+    """ "69 questions, 57 answerable, ...": the non-zero whole-number counts."""
+    return ", ".join(
+        f"{value} {name.replace('_', ' ')}"
+        for name, value in counts.items()
+        if isinstance(value, int) and not isinstance(value, bool) and value
+    )
 
 
 def report_json(report: EvalReport) -> dict[str, Any]:
     """{mode: {metric: value}, ..., "by_kind": ..., "hit_curve": ..., "counts": ..., "notes": ...}."""
     data: dict[str, Any] = {name: mode.metrics for name, mode in report.modes.items()}
     data["by_kind"] = {name: mode.by_kind for name, mode in report.modes.items()}
-    data["hit_curve"] = {name: {str(n): v for n, v in mode.hit_curve.items()} for name, mode in report.modes.items()}
+    data["hit_curve"] = {
+        name: {str(n): v for n, v in mode.hit_curve.items()} for name, mode in report.modes.items()
+    }
     data["counts"] = {
         **report.counts,
         "seconds": {name: round(mode.seconds, 3) for name, mode in report.modes.items()},
@@ -1011,7 +1101,8 @@ def format_failure(outcome: Outcome) -> str:
         got = '"' + " ".join(outcome.answer.split())[:200] + '"'
     else:
         got = "—"
-    return f"- `{outcome.id}` ({outcome.kind}) {outcome.question} — relevant rank {rank}; answer {got}; expected {expected}"
+    where = f"- `{outcome.id}` ({outcome.kind}) {outcome.question}"
+    return f"{where} — relevant rank {rank}; answer {got}; expected {expected}"
 
 
 def format_markdown(report: EvalReport) -> str:
@@ -1022,8 +1113,9 @@ def format_markdown(report: EvalReport) -> str:
         "",
         f"{report.created} — `{report.command}`" if report.command else report.created,
         "",
-        f"Index {index['directory']}: {index['articles']} articles in {index['chunks']} chunks, model {index['model']},"
-        f" chunking {json.dumps(index['chunking'])}, built {index['built_at']} ({index['generation']})"
+        f"Index {index['directory']}: {index['articles']} articles in {index['chunks']} chunks,"
+        f" model {index['model']}, chunking {json.dumps(index['chunking'])},"
+        f" built {index['built_at']} ({index['generation']})"
         f" from {', '.join(index['corpus'])}.",
         "",
         f"Evaluated: {describe_counts(report.counts)}.",

@@ -55,16 +55,26 @@ def evaluate_rankings(
     def code(doc_id: str) -> str:
         return codes.setdefault(doc_id, f"{len(codes):0{ID_WIDTH}d}")
 
-    ranx_qrels = Qrels({query: {code(d): int(v) for d, v in relevant.items()} for query, relevant in qrels.items()})
-    run = Run({
-        query: {code(doc_id): 1.0 / rank for rank, doc_id in enumerate(_unique(rankings.get(query, ())), start=1)}
-        for query in qrels
-    })
+    ranx_qrels = Qrels(
+        {query: {code(d): int(v) for d, v in relevant.items()} for query, relevant in qrels.items()}
+    )
+    run = Run(
+        {
+            query: {
+                code(doc_id): 1.0 / rank
+                for rank, doc_id in enumerate(_unique(rankings.get(query, ())), start=1)
+            }
+            for query in qrels
+        }
+    )
     names = {ranx_name(metric): metric for metric in metrics}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numba's NumbaTypeSafetyWarning on every call
         evaluate(ranx_qrels, run, list(names), return_mean=False)
-    return {names[name]: {query: float(value) for query, value in scores.items()} for name, scores in run.scores.items()}
+    return {
+        names[name]: {query: float(value) for query, value in scores.items()}
+        for name, scores in run.scores.items()
+    }
 
 
 def _unique(ids: Sequence[str]) -> list[str]:
