@@ -44,6 +44,8 @@ class TokenCounter:
 
     def shorten(self, text: str, max_tokens: int) -> str:
         """``text`` cut after at most ``max_tokens`` word pieces (whole pieces)."""
+        if max_tokens <= 0:
+            return ""
         offsets = self.offsets(text)
         if len(offsets) <= max_tokens:
             return text

@@ -303,3 +303,9 @@ def test_a_chunk_ends_at_a_paragraph_end_once_half_full(chunker) -> None:
 def test_short_paragraphs_are_packed_together(chunker) -> None:
     text = "One line.\nTwo lines.\n\nThree lines."
     assert [chunk.text for chunk in chunker.chunk(article(text))] == [text]
+
+
+def test_title_tokens_zero_means_no_title_prefix(counter) -> None:
+    doc = article("Profits rose sharply. Shares fell.", title="Quarterly results")
+    chunker = Chunker(counter, ChunkSettings(title_tokens=0))
+    assert chunker.embedded(doc, chunker.chunk(doc)[0]) == "Profits rose sharply. Shares fell."
