@@ -1,4 +1,4 @@
-"""Answer questions from an index: dense and keyword retrieval, fused; overlapping passages
+"""Answer questions from an index: dense and keyword retrieval, fused; near-duplicate passages
 removed; the answer sentence marked; abstention when the corpus holds no answer."""
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class Searcher:
     def retrieve(
         self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()
     ) -> Retrieval:
-        """The k best passages for the question, no two overlapping within one article."""
+        """The k best passages for the question, without near-duplicates."""
         mode = mode or self.settings.mode
         query = contextualize(question, history)
         vector = self.embedder.encode([query])[0]
