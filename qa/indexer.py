@@ -135,7 +135,6 @@ def update_index(
             chunking=settings.chunking.to_json(),
             corpus=roots,
             next_id=previous.manifest.next_id if previous else 0,
-            generation=previous.manifest.generation if previous else "",
         )
         old_rows = _rows_by_article(previous) if previous else {}
         old_vectors = previous.vectors() if previous else None
