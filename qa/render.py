@@ -43,5 +43,11 @@ def result_html(result: Result) -> str:
         parts = ["<p><strong>The corpus does not answer this.</strong> The closest passages:</p>"]
     else:
         parts = [f'<p class="qa-answer-line"><strong>{html.escape(result.answer.text)}</strong></p>']
-    parts.append(passage_html(result.hits[0], result))
+    parts.append(passage_html(answer_hit(result), result))
     return "\n".join(parts)
+
+
+def answer_hit(result: Result) -> Hit:
+    """The passage the answer sentence was taken from (it may not be the first one)."""
+    chunk_id = result.answer.chunk_id if result.answer else None
+    return next((hit for hit in result.hits if hit.chunk.id == chunk_id), result.hits[0])
