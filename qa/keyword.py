@@ -24,22 +24,18 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+@lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+    from bm25s.stopwords import STOPWORDS_EN  # Lucene's English list, as Anserini's BM25 uses
 
     return frozenset(STOPWORDS_EN)
-
-
-STOPWORDS = None  # filled on first use by analyze()
 
 
 def analyze(text: str) -> list[str]:
     """The terms BM25 sees: lower-cased words of two or more characters, English stopwords
     dropped, Snowball-stemmed. Also used to compare questions with sentences."""
-    global STOPWORDS
-    if STOPWORDS is None:
-        STOPWORDS = _stopwords()
-    words = [word for word in WORD.findall(text.lower()) if word not in STOPWORDS]
+    stopwords = _stopwords()
+    words = [word for word in WORD.findall(text.lower()) if word not in stopwords]
     return _stemmer().stemWords(words) if words else []
 
 
