@@ -13,8 +13,8 @@ peak RSS is its own and a cold start is really cold. Stages:
     dense recall@10 against exact search; peak RSS; size on disk. Up to the corpus's own
     size the index holds the corpus's real chunks and vectors. Beyond it, it holds
     *perturbed copies*: copy c of chunk i has chunk i's text (as a new article) and chunk i's
-    vector plus seeded Gaussian noise, re-normalised; the BM25 index is the exact BM25 of the
-    copied texts. The output says which sizes are synthetic.
+    vector plus seeded Gaussian noise, re-normalised; the BM25 index is the BM25 of the copied
+    texts (see :func:`tiled_bm25`). The output says which sizes are synthetic.
 ``coldstart``
     ``qa ask`` in a fresh process with an existing index: time to the first answer.
 
@@ -140,7 +140,7 @@ def stage_ingest(corpus: list[Path], index_dir: Path, backend: str | None, cache
         "tokens": tokens, "seconds": round(seconds, 2),
         "articles_per_s": round(report.n_articles / seconds, 1), "chunks_per_s": round(report.n_chunks / seconds, 1),
         "tokens_per_s": round(tokens / seconds), "peak_rss_mb": round(peak_rss_mb()),
-        "index_mb": round(folder_bytes(index_dir) / 1e6, 1), "index_type": store.manifest.index_type,
+        "index_bytes": folder_bytes(index_dir), "index_type": store.manifest.index_type,
         "skipped": len(report.rejected),
     }
 
@@ -192,7 +192,7 @@ def stage_latency(base_dir: Path, size: int, work_dir: Path, repeat: int, cache_
         "backend": store.manifest.backend,
         "retrieve": percentiles(retrieve), "ask": percentiles(ask), "query_embedding": percentiles(embed),
         "dense": percentiles(dense), "bm25": percentiles(keyword), "recall_at_10": recall,
-        "peak_rss_mb": round(peak_rss_mb()), "index_mb": round(folder_bytes(target) / 1e6, 1),
+        "peak_rss_mb": round(peak_rss_mb()), "index_bytes": folder_bytes(target),
         "build_seconds": round(build_seconds, 1), "load_seconds": round(load_seconds, 2),
         "questions": len(ask),
     }
@@ -273,10 +273,11 @@ def write_copies(base, size: int, target: Path) -> None:
 
 
 def tiled_bm25(retriever, m: int, size: int):
-    """The exact BM25 index (bm25s, Lucene idf) of a corpus made of copies of the ``m``
-    documents of ``retriever``, truncated to ``size`` documents. A document's term-frequency
-    part of the score depends only on its own length and the mean length, which copying keeps;
-    only the idf changes, with the new document frequencies."""
+    """The BM25 index (bm25s, Lucene idf) of a corpus made of copies of the ``m`` documents of
+    ``retriever``, truncated to ``size`` documents. A document's term-frequency part of the
+    score depends only on its own length and the mean length, which whole copies keep; only the
+    idf changes, with the new document frequencies. Exact for whole copies; a partial last copy
+    moves the mean length slightly, which this ignores."""
     import bm25s
 
     scores = retriever.scores
@@ -401,7 +402,7 @@ def format_report(report: dict) -> str:
         lines += ["", f"Ingestion ({i['backend']}), files to a loadable index: {i['articles']} articles, {i['chunks']}"
                   f" chunks, {i['tokens']} word pieces in {i['seconds']} s = {i['articles_per_s']} articles/s,"
                   f" {i['chunks_per_s']} chunks/s, {i['tokens_per_s']} word pieces/s; peak RSS {i['peak_rss_mb']} MB;"
-                  f" index {i['index_mb']} MB on disk ({i['index_type']})."]
+                  f" index {i['index_bytes'] / 1e6:.1f} MB on disk ({i['index_type']})."]
     if report.get("latency"):
         lines += ["", "Ask latency in a running process (ms; retrieve = query embedding + dense + BM25 + fusion;"
                   " ask = the full ask path with the answer sentence):", "",
@@ -415,7 +416,7 @@ def format_report(report: dict) -> str:
                 f"| {size_name(row['size'])} | {kind} | {row['index_type']} | {r['p50_ms']} / {r['p95_ms']} /"
                 f" {r['p99_ms']} | {a['p50_ms']} / {a['p95_ms']} / {a['p99_ms']} |"
                 f" {row['query_embedding']['p50_ms']} | {row['dense']['p50_ms']} | {row['bm25']['p50_ms']} |"
-                f" {row['recall_at_10']} | {row['peak_rss_mb']} MB | {row['index_mb']} MB |"
+                f" {row['recall_at_10']} | {row['peak_rss_mb']} MB | {row['index_bytes'] / 1e6:.1f} MB |"
             )
         if any(row["synthetic"] for row in report["latency"]):
             lines.append("\nSynthetic sizes: beyond the corpus, chunk i's copies carry its text as new articles and"

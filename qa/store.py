@@ -50,13 +50,15 @@ KEYWORD_FOLDER = "bm25"
 VERSIONED_PACKAGES = ("qa", "faiss-cpu", "numpy", "sentence-transformers", "tokenizers", "torch", "onnxruntime")
 EXACT_VECTORS = "vectors.npy"
 # Exact search (IndexFlatIP) up to this many chunks, an inverted file of 8-bit scalar-quantised
-# vectors beyond, re-scored exactly from vectors.npy (memory-mapped). Measured in
-# docs/BENCHMARKS.md: flat search costs ~0.26 ms per 1k chunks per query on this CPU, so 50k
-# stays ~13 ms; IVF-SQ8 with the nprobe below keeps recall@10 >= 0.95 to 1M and fits 1M
-# chunks in ~0.45 GB of RAM.
-FLAT_LIMIT = 50_000
+# vectors beyond, its candidates re-scored exactly from vectors.npy (memory-mapped). Measured in
+# docs/BENCHMARKS.md: flat search costs ~0.26 ms per 1k chunks per query on this CPU (~5 ms at
+# 20k); IVF-SQ8 with ~sqrt(n) lists, 1/16 of them probed, keeps recall@10 >= 0.95 on the BBC
+# vectors and holds 1M chunks in ~0.4 GB of RAM.
+FLAT_LIMIT = 20_000
 INDEX_TYPES = ("flat", "ivf-sq8")
-IVF_NPROBE_SHARE = 1 / 64  # share of the inverted lists visited per query (recall vs speed)
+IVF_PROBE_SHARE = 1 / 16  # share of the inverted lists visited per query (recall against speed)
+IVF_MIN_PROBES = 16
+IVF_TRAIN_PER_LIST = 64  # k-means sample per list (FAISS warns below 39)
 ANN_OVERFETCH = 2  # an ANN index returns this many times k candidates, re-scored exactly
 
 
@@ -66,18 +68,21 @@ def choose_index_type(n_vectors: int) -> str:
 
 
 def ivf_lists(n_vectors: int) -> int:
-    """Inverted lists for n vectors: ~4 sqrt(n), a power of two, at least 39 training points
-    per list (FAISS's k-means warns below that)."""
-    target = 4 * max(n_vectors, 1) ** 0.5
-    lists = 1 << max(4, round(np.log2(target)))
-    while lists > 16 and n_vectors < 39 * lists:
+    """Inverted lists for n vectors: ~sqrt(n), a power of two, with at least 39 vectors per
+    list to train on (FAISS's k-means warns below that)."""
+    lists = 1 << max(0, round(np.log2(max(n_vectors, 1) ** 0.5)))
+    while lists > 1 and n_vectors < 39 * lists:
         lists //= 2
     return lists
 
 
+def ivf_probes(lists: int) -> int:
+    return min(lists, max(IVF_MIN_PROBES, round(lists * IVF_PROBE_SHARE)))
+
+
 def build_faiss_index(vectors: np.ndarray, ids: np.ndarray, dim: int, index_type: str) -> Any:
     """An IndexIDMap2 over the given index type, holding ``vectors`` under ``ids``. IVF
-    training is seeded (FAISS's k-means seed) and uses every vector up to 256 per list."""
+    training is deterministic: a seeded sample, FAISS's fixed k-means seed."""
     import faiss
 
     if index_type == "flat":
@@ -87,11 +92,11 @@ def build_faiss_index(vectors: np.ndarray, ids: np.ndarray, dim: int, index_type
         inner = faiss.IndexIVFScalarQuantizer(
             faiss.IndexFlatIP(dim), dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
         )
-        inner.nprobe = max(1, round(lists * IVF_NPROBE_SHARE), min(lists, 16))
+        inner.nprobe = ivf_probes(lists)
         sample = vectors
-        if len(vectors) > 256 * lists:  # k-means needs a sample, not all: seeded choice
-            rows = np.sort(np.random.default_rng(0).choice(len(vectors), 256 * lists, replace=False))
-            sample = vectors[rows]
+        if len(vectors) > IVF_TRAIN_PER_LIST * lists:  # k-means needs a sample, not all: seeded
+            rows = np.random.default_rng(0).choice(len(vectors), IVF_TRAIN_PER_LIST * lists, replace=False)
+            sample = vectors[np.sort(rows)]
         inner.train(np.ascontiguousarray(sample, dtype=np.float32))
     else:
         raise ValueError(f"unknown index type {index_type!r}: choose one of {', '.join(INDEX_TYPES)}")

@@ -1,0 +1,156 @@
+"""The embedding backends against the reference (sentence-transformers, fp32), with the real model.
+
+Tolerances (measured on 256 BBC passages, docs/BENCHMARKS.md): ONNX fp32 matches the reference
+to float rounding (cosine > 0.99999); ONNX int8 keeps mean cosine ~0.993, min ~0.985, so the
+tests ask for mean >= 0.98 and min >= 0.96 on a handful of texts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.config import DEFAULT_BACKEND, Settings, settings_from_env
+from qa.embed import SentenceTransformerEmbedder, index_backend, make_embedder
+from qa.errors import ConfigError
+from qa.onnx_backend import OnnxEmbedder, export_dir, span_vectors
+from qa.store import Manifest
+
+TEXTS = [
+    "Who is the chief of staff of the Iranian armed forces?",
+    "Rovers beat City 2-1.",
+    "The National Bank of Veloria raised its main interest rate by a quarter of a percentage point to 4.5"
+    " percent on Thursday. Governor Anna Kessler said inflation remained too high at 5.2 percent.",
+    # longer than the tokenizer.json's own 128-token truncation: the backend must read 256 like
+    # sentence-transformers does
+    " ".join(["The Monte Fuego volcano on Isla Brava erupted on Tuesday night, sending ash five kilometres"
+              " into the sky, and authorities evacuated 2,000 residents from villages on its slopes."] * 5),
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("qa-cache")
+
+
+@pytest.fixture(scope="module")
+def onnx_fp32(model_dir: Path, cache_dir: Path) -> OnnxEmbedder:
+    return OnnxEmbedder(model_dir, quantized=False, cache_dir=cache_dir, batch_size=2)
+
+
+@pytest.fixture(scope="module")
+def onnx_int8(model_dir: Path, cache_dir: Path) -> OnnxEmbedder:
+    return OnnxEmbedder(model_dir, quantized=True, cache_dir=cache_dir, batch_size=2)
+
+
+@pytest.fixture(scope="module")
+def reference(embedder) -> np.ndarray:
+    return embedder.encode(TEXTS)
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1)
+
+
+def test_onnx_fp32_matches_the_reference(onnx_fp32: OnnxEmbedder, reference: np.ndarray) -> None:
+    vectors = onnx_fp32.encode(TEXTS)  # batch size 2: padded batches of mixed lengths
+    assert vectors.shape == (len(TEXTS), 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert cosines(vectors, reference).min() > 0.99999
+
+
+def test_onnx_int8_agrees_with_the_reference(onnx_int8: OnnxEmbedder, reference: np.ndarray) -> None:
+    similarity = cosines(onnx_int8.encode(TEXTS), reference)
+    assert similarity.mean() >= 0.98, similarity
+    assert similarity.min() >= 0.96, similarity
+
+
+def test_order_and_batching_do_not_change_vectors(onnx_fp32: OnnxEmbedder) -> None:
+    together = onnx_fp32.encode(TEXTS)
+    alone = np.vstack([onnx_fp32.encode([text]) for text in reversed(TEXTS)])[::-1]
+    np.testing.assert_allclose(together, alone, atol=2e-5)
+
+
+def test_fingerprints_separate_backends_whose_vectors_differ(embedder, onnx_fp32, onnx_int8) -> None:
+    # fp32 vectors are the reference's, so either may query the other's index; int8 may not
+    assert onnx_fp32.fingerprint == embedder.fingerprint
+    assert onnx_int8.fingerprint != embedder.fingerprint
+    assert len({embedder.name, onnx_fp32.name, onnx_int8.name}) == 3
+    assert (embedder.backend, onnx_fp32.backend, onnx_int8.backend) == ("torch", "onnx", "onnx-int8")
+    assert onnx_int8.dim == onnx_fp32.dim == embedder.dim == 384
+
+
+def test_export_is_cached_and_complete(onnx_fp32, onnx_int8, cache_dir: Path) -> None:
+    onnx_fp32.encode(["x"]), onnx_int8.encode(["x"])
+    folder = export_dir(cache_dir, onnx_fp32.base_fingerprint)
+    assert sorted(path.name for path in folder.iterdir()) == ["model-fp32.onnx", "model-int8.onnx"]
+    before = {path.name: path.stat().st_mtime_ns for path in folder.iterdir()}
+    again = OnnxEmbedder(onnx_fp32.model_dir, quantized=True, cache_dir=cache_dir)
+    again.encode(["y"])
+    assert {path.name: path.stat().st_mtime_ns for path in folder.iterdir()} == before
+
+
+def test_span_vectors_are_the_mean_of_the_tokens_inside() -> None:
+    hidden = np.array([[9.0, 9.0], [1.0, 0.0], [0.0, 1.0], [3.0, 4.0], [9.0, 9.0]], dtype=np.float32)
+    offsets = [(0, 0), (0, 3), (4, 7), (8, 10), (0, 0)]  # [CLS], three words, [SEP]
+    special = [1, 0, 0, 0, 1]
+    spans = [(0, 7), (8, 10), (0, 10), (11, 11)]
+    out = span_vectors(hidden, offsets, special, spans, 2)
+    np.testing.assert_allclose(out[0], np.array([0.5, 0.5]) / np.linalg.norm([0.5, 0.5]), atol=1e-6)
+    np.testing.assert_allclose(out[1], [0.6, 0.8], atol=1e-6)
+    np.testing.assert_allclose(out[2], np.array([4.0, 5.0]) / np.linalg.norm([4.0, 5.0]), atol=1e-6)
+    np.testing.assert_array_equal(out[3], [0.0, 0.0])  # no token inside: a zero vector
+
+
+def test_encode_spans_gives_the_text_vectors_and_one_vector_per_span(onnx_fp32: OnnxEmbedder) -> None:
+    text = TEXTS[2]
+    first_end = text.index("Thursday.") + len("Thursday.")
+    spans = [[(0, first_end), (first_end + 1, len(text))], [(0, 6)]]
+    vectors, per_text = onnx_fp32.encode_spans([text, TEXTS[1]], spans)
+    np.testing.assert_allclose(vectors, onnx_fp32.encode([text, TEXTS[1]]), atol=1e-5)
+    assert [v.shape for v in per_text] == [(2, 384), (1, 384)]
+    np.testing.assert_allclose(np.linalg.norm(per_text[0], axis=1), 1.0, atol=1e-5)
+    # each sentence's vector is closer to a question about it than the other sentence's is
+    question = onnx_fp32.encode(["What did the governor say about inflation?"])[0]
+    assert per_text[0][1] @ question > per_text[0][0] @ question
+
+
+def test_backend_is_chosen_by_settings_and_environment(model_dir: Path, tmp_path: Path) -> None:
+    settings = settings_from_env({"QA_BACKEND": "onnx", "QA_CACHE_DIR": str(tmp_path)})
+    assert (settings.backend, settings.cache_dir) == ("onnx", tmp_path)
+    assert make_embedder(settings).backend == "onnx"
+    assert make_embedder(Settings(cache_dir=tmp_path)).backend == DEFAULT_BACKEND
+    assert isinstance(make_embedder(Settings(), "torch"), SentenceTransformerEmbedder)
+    assert not list(tmp_path.iterdir())  # nothing exported before the first encode
+    with pytest.raises(ConfigError, match="choose one of torch, onnx, onnx-int8"):
+        settings_from_env({"QA_BACKEND": "tensorflow"})
+
+
+def test_the_index_names_its_backend() -> None:
+    manifest = Manifest(model="m", model_fingerprint="abc", dim=384, chunking={})
+    assert index_backend(manifest) == "torch"  # indexes from before the backend was recorded
+    assert index_backend(Manifest(model="m", model_fingerprint="abc-int8", dim=384, chunking={})) == "onnx-int8"
+    manifest.backend = "onnx"
+    assert index_backend(manifest) == "onnx"
+
+
+def test_onnx_needs_no_torch_at_query_time(onnx_int8: OnnxEmbedder, cache_dir: Path) -> None:
+    """Once exported, a fresh process encodes with onnxruntime and tokenizers alone."""
+    import subprocess
+    import sys
+
+    onnx_int8.encode(["export first"])
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom qa.config import packaged_model_dir\n"
+        "from qa.onnx_backend import OnnxEmbedder\n"
+        f"e = OnnxEmbedder(packaged_model_dir(), quantized=True, cache_dir=Path({str(cache_dir)!r}))\n"
+        "print(e.encode(['hello']).shape)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.split("\n")[:2] == ["(1, 384)", "[]"]
