@@ -1,7 +1,8 @@
 """The sentence that answers, passage re-ranking by it, and when to say the corpus has no answer.
 
-Every sentence of the top passages is scored against the question: its cosine similarity to
-the question plus the IDF-weighted share of the question's content terms it contains; a
+Every sentence of the top passages is scored against the question: the cosine similarity of
+its vector (pooled at indexing time from its passage's tokens, so asking encodes nothing but the
+question) to the question, plus the IDF-weighted share of the question's content terms it contains; a
 sentence that is really a run-in heading (no closing punctuation) is pushed down. Passages are
 re-ranked by their fused retrieval score plus their best sentence's score, and the answer is the
 best sentence of the first passages (with a small prior for the passage's rank). Weights were
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,9 +45,9 @@ class SentenceWeights:
     passage score = fused score + passage * its best sentence score;
     answer = best of (sentence score + rank / passage rank) over the first passages."""
 
-    lexical: float = 0.3
+    lexical: float = 1.0
     heading: float = 0.3
-    passage: float = 1.0
+    passage: float = 2.0
     rank: float = 0.1
 
 
@@ -80,15 +81,16 @@ def score_sentences(
     term_weights: Mapping[str, float],
     hits: Sequence[Hit],
     articles: Mapping[str, Article],
-    encode: Callable[[list[str]], np.ndarray],
+    sentence_vectors: np.ndarray,
     weights: SentenceWeights = SentenceWeights(),
 ) -> list[ScoredSentence]:
-    """Every sentence of the hits, scored against the question (one batch through the model)."""
+    """Every sentence of the hits, scored against the question; ``sentence_vectors`` has one
+    row per sentence of the hits' chunks, in order."""
     spans = [(i, start, end) for i, hit in enumerate(hits) for start, end in hit.chunk.sentences]
     if not spans:
         return []
     texts = [articles[hits[i].chunk.article_id].text[start:end] for i, start, end in spans]
-    cosines = encode(texts) @ question_vector
+    cosines = np.asarray(sentence_vectors, dtype=np.float32) @ question_vector
     return [
         ScoredSentence(
             passage=i, start=start, end=end, text=text, cosine=float(cosine),

@@ -119,7 +119,8 @@ class Searcher:
             return Result(question=question, answer=None, hits=(), abstained=True)
         terms = self.store.keyword.idf(question_terms(retrieval.query))
         head, tail = retrieval.hits[: self.settings.rerank_passages], retrieval.hits[self.settings.rerank_passages :]
-        sentences = score_sentences(retrieval.vector, terms, head, self.store.articles, self.embedder.encode)
+        vectors = np.concatenate([self.store.sentence_vectors(hit.chunk) for hit in head])
+        sentences = score_sentences(retrieval.vector, terms, head, self.store.articles, vectors)
         head, order = rerank(head, sentences)
         hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
         chosen = best_sentence(sentences, order, self.settings.answer_passages)

@@ -33,12 +33,12 @@ def test_term_coverage_is_weighted() -> None:
 
 def test_rerank_adds_the_best_sentence_to_the_normalised_fused_score() -> None:
     hits = [hit(1, 0.9, 0), hit(2, 0.5, 20), hit(3, 0.1, 40)]
-    # normalised fused scores: 1.0, 0.5, 0.0; best sentences: 0.1, 0.9, 0.2
+    # normalised fused scores: 1.0, 0.5, 0.0; best sentences: 0.1, 0.9, 0.2, weighted by 2
     sentences = [sentence(0, 0.1), sentence(1, 0.9), sentence(1, 0.3), sentence(2, 0.2)]
     reranked, order = rerank(hits, sentences)
     assert order == [1, 0, 2]
     assert [h.rank for h in reranked] == [1, 2, 3]
-    assert [h.score for h in reranked] == pytest.approx([0.5 + 0.9, 1.0 + 0.1, 0.0 + 0.2])
+    assert [h.score for h in reranked] == pytest.approx([0.5 + 2 * 0.9, 1.0 + 2 * 0.1, 0.0 + 2 * 0.2])
     assert [h.chunk.id for h in reranked] == ["a#2", "a#1", "a#3"]
 
 
