@@ -3,14 +3,16 @@
 Every sentence of the top passages is scored against the question: the cosine similarity of
 its vector (pooled at indexing time from its passage's tokens, so asking encodes nothing but the
 question) to the question, plus the IDF-weighted share of the question's content terms it contains; a
-sentence that is really a run-in heading (no closing punctuation) is pushed down. Passages are
+sentence that is really a run-in heading (no closing punctuation) is pushed down, and so is one
+without the kind of answer the question asks for (a number for "how many", a year for "which
+year": :mod:`qa.answer_type`). Passages are
 re-ranked by their fused retrieval score plus their best sentence's score, and the answer is the
 best sentence of the first passages (with a small prior for the passage's rank). Weights were
 chosen on the tuning halves of SQuAD and SciFact (docs/EVALUATION.md).
 
 Abstention is a logistic model over signals measured for every question (how close the best
 passage and the best sentence are, how much of the question the best passage covers, whether
-the dense and keyword legs agree), calibrated on answerable and unanswerable questions; its
+the dense and keyword legs agree, whether the answer is of the kind asked for), calibrated on answerable and unanswerable questions; its
 coefficients live in ``abstain.json`` beside this file, with the command that produced them.
 """
 
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.answer_type import AnswerType, holds_type
 from qa.keyword import analyze
 from qa.types import Article, Hit
 
@@ -41,12 +44,14 @@ QUESTION_WORDS = frozenset(
 
 @dataclass(frozen=True)
 class SentenceWeights:
-    """sentence score = cosine + lexical * weighted coverage - heading penalty;
+    """sentence score = cosine + lexical * weighted coverage - heading penalty
+    - untyped penalty (when the question wants a number, year, date or time and it has none);
     passage score = fused score + passage * its best sentence score;
     answer = best of (sentence score + rank / passage rank) over the first passages."""
 
     lexical: float = 1.0
     heading: float = 0.3
+    untyped: float = 0.2
     passage: float = 2.0
     rank: float = 0.1
 
@@ -59,6 +64,7 @@ class ScoredSentence:
     text: str
     cosine: float
     score: float
+    typed: bool = True  # holds the kind of answer the question asks for (or it asks for none)
 
 
 def question_terms(question: str) -> set[str]:
@@ -82,24 +88,27 @@ def score_sentences(
     hits: Sequence[Hit],
     articles: Mapping[str, Article],
     sentence_vectors: np.ndarray,
+    wanted: AnswerType | None = None,
     weights: SentenceWeights = SentenceWeights(),
 ) -> list[ScoredSentence]:
     """Every sentence of the hits, scored against the question; ``sentence_vectors`` has one
-    row per sentence of the hits' chunks, in order."""
+    row per sentence of the hits' chunks, in order; ``wanted``: the question's answer type."""
     spans = [(i, start, end) for i, hit in enumerate(hits) for start, end in hit.chunk.sentences]
     if not spans:
         return []
     texts = [articles[hits[i].chunk.article_id].text[start:end] for i, start, end in spans]
     cosines = np.asarray(sentence_vectors, dtype=np.float32) @ question_vector
-    return [
-        ScoredSentence(
-            passage=i, start=start, end=end, text=text, cosine=float(cosine),
-            score=float(cosine)
+    scored = []
+    for (i, start, end), text, cosine in zip(spans, texts, cosines):
+        typed = holds_type(text, wanted)
+        score = (
+            float(cosine)
             + weights.lexical * term_coverage(term_weights, text)
-            - (weights.heading if not text.rstrip().endswith(HEADING_END) else 0.0),
+            - (weights.heading if not text.rstrip().endswith(HEADING_END) else 0.0)
+            - (0.0 if typed else weights.untyped)
         )
-        for (i, start, end), text, cosine in zip(spans, texts, cosines)
-    ]
+        scored.append(ScoredSentence(i, start, end, text, float(cosine), score, typed))
+    return scored
 
 
 def rerank(
@@ -139,12 +148,13 @@ class Signals:
     sentence: float  # cosine of the chosen answer sentence
     coverage: float  # IDF-weighted share of the question's terms in the best passage
     agreement: float  # 1 / rank of the dense leg's best passage in the keyword leg (0: absent)
+    typed: float = 1.0  # 1: the answer holds the kind of answer asked for, or none is asked for
 
     def vector(self) -> list[float]:
-        return [self.dense_top, self.sentence, self.coverage, self.agreement]
+        return [self.dense_top, self.sentence, self.coverage, self.agreement, self.typed]
 
 
-FEATURES = ("dense_top", "sentence", "coverage", "agreement")
+FEATURES = ("dense_top", "sentence", "coverage", "agreement", "typed")
 CALIBRATION = Path(__file__).with_name("abstain.json")
 
 

@@ -53,8 +53,8 @@ def test_best_sentence_adds_a_rank_prior_within_the_first_passages() -> None:
 
 
 def test_abstainer_is_a_logistic_model() -> None:
-    model = Abstainer(coefficients=(2.0, 1.0, 0.0, -1.0), bias=-1.0, threshold=0.5)
-    signals = Signals(dense_top=0.5, sentence=0.5, coverage=0.9, agreement=1.0)
+    model = Abstainer(coefficients=(2.0, 1.0, 0.0, -1.0, 0.0), bias=-1.0, threshold=0.5)
+    signals = Signals(dense_top=0.5, sentence=0.5, coverage=0.9, agreement=1.0, typed=1.0)
     z = -1.0 + 2.0 * 0.5 + 1.0 * 0.5 + 0.0 * 0.9 - 1.0 * 1.0
     assert model.probability(signals) == pytest.approx(1 / (1 + math.exp(-z)))
     assert model.abstains(signals)  # z = -0.5: p = 0.38 < 0.5
