@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -55,16 +55,31 @@ class SentenceWeights:
     passage: float = 2.0
     rank: float = 0.1
 
+    def sentence_score(self, cosine: float, coverage: float, heading: bool, typed: bool) -> float:
+        return (
+            cosine
+            + self.lexical * coverage
+            - (self.heading if heading else 0.0)
+            - (0.0 if typed else self.untyped)
+        )
+
 
 @dataclass(frozen=True)
 class ScoredSentence:
+    """A sentence of a passage, what it is scored from, and its score."""
+
     passage: int  # index into the hits
     start: int
     end: int
     text: str
-    cosine: float
+    cosine: float  # to the question
+    coverage: float  # IDF-weighted share of the question's content terms in it
+    heading: bool  # a run-in heading rather than a sentence (no closing punctuation)
+    typed: bool  # holds the kind of answer the question asks for (or it asks for none)
     score: float
-    typed: bool = True  # holds the kind of answer the question asks for (or it asks for none)
+
+    def rescored(self, weights: SentenceWeights) -> "ScoredSentence":
+        return replace(self, score=weights.sentence_score(self.cosine, self.coverage, self.heading, self.typed))
 
 
 def question_terms(question: str) -> set[str]:
@@ -100,14 +115,11 @@ def score_sentences(
     cosines = np.asarray(sentence_vectors, dtype=np.float32) @ question_vector
     scored = []
     for (i, start, end), text, cosine in zip(spans, texts, cosines):
-        typed = holds_type(text, wanted)
-        score = (
-            float(cosine)
-            + weights.lexical * term_coverage(term_weights, text)
-            - (weights.heading if not text.rstrip().endswith(HEADING_END) else 0.0)
-            - (0.0 if typed else weights.untyped)
+        features = (
+            float(cosine), term_coverage(term_weights, text), not text.rstrip().endswith(HEADING_END),
+            holds_type(text, wanted),
         )
-        scored.append(ScoredSentence(i, start, end, text, float(cosine), score, typed))
+        scored.append(ScoredSentence(i, start, end, text, *features, weights.sentence_score(*features)))
     return scored
 
 

@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-from qa.answer import Abstainer, ScoredSentence, Signals, best_sentence, question_terms, rerank, term_coverage
+from qa.answer import (
+    Abstainer, ScoredSentence, SentenceWeights, Signals, best_sentence, question_terms, rerank, term_coverage,
+)
 from qa.search import Searcher
 from qa.store import FaissStore
 from qa.types import Chunk, Hit
@@ -18,7 +20,18 @@ def hit(rank: int, score: float, start: int) -> Hit:
 
 
 def sentence(passage: int, score: float, start: int = 0) -> ScoredSentence:
-    return ScoredSentence(passage=passage, start=start, end=start + 5, text="s", cosine=score, score=score)
+    return ScoredSentence(
+        passage=passage, start=start, end=start + 5, text="s", cosine=score, coverage=0.0, heading=False,
+        typed=True, score=score,
+    )
+
+
+def test_sentence_score_adds_coverage_and_takes_off_penalties() -> None:
+    weights = SentenceWeights(lexical=1.0, heading=0.3, untyped=0.2)
+    assert weights.sentence_score(0.5, 0.25, heading=False, typed=True) == pytest.approx(0.75)
+    assert weights.sentence_score(0.5, 0.25, heading=True, typed=False) == pytest.approx(0.75 - 0.3 - 0.2)
+    rescored = sentence(0, 0.5).rescored(SentenceWeights(untyped=0.4))
+    assert rescored.score == pytest.approx(0.5)  # coverage 0, no heading, typed
 
 
 def test_question_terms_leave_out_question_words() -> None:
