@@ -228,7 +228,8 @@ def write_subset(base, size: int, target: Path) -> None:
     article_ids = {chunk.article_id for chunk in chunks}
     articles = [article for article_id, article in sorted(base.articles.items()) if article_id in article_ids]
     manifest = replace(base.manifest, articles={}, files={})
-    store = FaissStore.build(manifest, articles, chunks, base.ids[:size], base.vectors()[:size])
+    sentences = base.sentence_rows(list(range(size)))
+    store = FaissStore.build(manifest, articles, chunks, base.ids[:size], base.vectors()[:size], sentences)
     store.save(target)
 
 
@@ -264,12 +265,26 @@ def write_copies(base, size: int, target: Path) -> None:
             block /= np.linalg.norm(block, axis=1, keepdims=True)
         vectors[c * m : c * m + rows] = block
     vectors.flush()
+    # sentence vectors: copy c's are chunk i's own (float16, as stored), also block by block
+    per_chunk = np.diff(base._sentence_start)
+    total = int(per_chunk.sum()) * (copies - 1) + int(per_chunk[: size - (copies - 1) * m].sum())
+    sentence_scratch = target.parent / (target.name + ".sentences.npy")
+    sentences = np.lib.format.open_memmap(sentence_scratch, mode="w+", dtype=np.float16, shape=(total, base.dim))
+    cursor = 0
+    for c in range(copies):
+        rows = min(m, size - c * m)
+        block = np.asarray(base.sentence_matrix[: int(base._sentence_start[rows])])
+        sentences[cursor : cursor + len(block)] = block
+        cursor += len(block)
+    sentences.flush()
     keyword = KeywordIndex(tiled_bm25(base.keyword.retriever, m, size), size)
     manifest = replace(base.manifest, articles={}, files={})
-    store = FaissStore.build(manifest, articles, chunks, np.arange(size, dtype=np.int64), vectors, keyword=keyword)
+    store = FaissStore.build(manifest, articles, chunks, np.arange(size, dtype=np.int64), vectors, sentences,
+                             keyword=keyword)
     store.save(target)
-    del store, vectors
+    del store, vectors, sentences
     scratch.unlink()
+    sentence_scratch.unlink()
 
 
 def tiled_bm25(retriever, m: int, size: int):

@@ -235,25 +235,6 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
 
 
-def span_vectors(hidden: np.ndarray, offsets: Sequence[tuple[int, int]], special: Sequence[int],
-                 spans: Sequence[tuple[int, int]], dim: int) -> np.ndarray:
-    """One L2-normalised vector per character span: the mean of the final-layer embeddings of
-    the tokens whose character offsets lie inside the span (special tokens never do). A span
-    that holds no token (cut off by truncation, or empty) gets a zero vector."""
-    out = np.zeros((len(spans), dim), dtype=np.float32)
-    if not spans:
-        return out
-    starts = np.array([start for start, _ in offsets])
-    ends = np.array([end for _, end in offsets])
-    real = np.array(special) == 0
-    for row, (start, end) in enumerate(spans):
-        inside = real & (starts >= start) & (ends <= end) & (ends > starts)
-        if inside.any():
-            out[row] = hidden[: len(starts)][inside].mean(axis=0)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return (out / np.where(norms == 0, 1, norms)).astype(np.float32)
-
-
 class OnnxEmbedder:
     """The :class:`qa.embed.Embedder` protocol on ONNX Runtime, fp32 or int8.
 
@@ -318,7 +299,7 @@ class OnnxEmbedder:
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """``encode(texts)``, plus for each text one L2-normalised vector per character span
         ``(start, end)`` of it: the mean of the final-layer token embeddings inside the span
-        ("late chunking": per-sentence vectors from the passage's own forward pass)."""
+        ("late chunking", :func:`qa.embed.pool_spans`, as the torch backend does)."""
         if len(spans) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(spans)} lists of spans")
         vectors, per_text = self._run(texts, spans, progress)
@@ -327,6 +308,8 @@ class OnnxEmbedder:
     def _run(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]] | None, progress: bool
     ) -> tuple[np.ndarray, list[np.ndarray]]:
+        from qa.embed import pool_spans
+
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
         encoder = self.encoder
@@ -346,9 +329,8 @@ class OnnxEmbedder:
             vectors[positions] = pooled
             if spans is not None:
                 for row, (position, encoding) in enumerate(zip(positions, encodings)):
-                    per_text[position] = span_vectors(
-                        hidden[row], encoding.offsets, encoding.special_tokens_mask, spans[position], pooled.shape[1]
-                    )
+                    tokens = hidden[row, : len(encoding.ids)]  # without the batch's padding
+                    per_text[position] = pool_spans(tokens, encoding.offsets, spans[position])
             if bar is not None:
                 bar.update(len(positions))
         if bar is not None:

@@ -38,7 +38,9 @@ def store_of(vectors: np.ndarray, index_type: str) -> FaissStore:
     manifest = Manifest(model="synthetic", model_fingerprint="s", dim=vectors.shape[1], chunking={})
     ids = np.arange(1000, 1000 + len(vectors), dtype=np.int64)  # ids are not rows
     keyword = KeywordIndex.build(["x"] * len(vectors))
-    return FaissStore.build(manifest, [article], chunks, ids, vectors, index_type=index_type, keyword=keyword)
+    sentences = np.asarray(vectors, dtype=np.float16)  # one sentence per chunk
+    return FaissStore.build(manifest, [article], chunks, ids, vectors, sentences, index_type=index_type,
+                            keyword=keyword)
 
 
 def recall_at_10(store: FaissStore, vectors: np.ndarray, queries: np.ndarray) -> float:

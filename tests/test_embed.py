@@ -16,7 +16,7 @@ import pytest
 from qa.config import DEFAULT_BACKEND, Settings, settings_from_env
 from qa.embed import SentenceTransformerEmbedder, index_backend, make_embedder
 from qa.errors import ConfigError
-from qa.onnx_backend import OnnxEmbedder, export_dir, span_vectors
+from qa.onnx_backend import OnnxEmbedder, export_dir
 from qa.store import Manifest
 
 TEXTS = [
@@ -94,18 +94,6 @@ def test_export_is_cached_and_complete(onnx_fp32, onnx_int8, cache_dir: Path) ->
     assert {path.name: path.stat().st_mtime_ns for path in folder.iterdir()} == before
 
 
-def test_span_vectors_are_the_mean_of_the_tokens_inside() -> None:
-    hidden = np.array([[9.0, 9.0], [1.0, 0.0], [0.0, 1.0], [3.0, 4.0], [9.0, 9.0]], dtype=np.float32)
-    offsets = [(0, 0), (0, 3), (4, 7), (8, 10), (0, 0)]  # [CLS], three words, [SEP]
-    special = [1, 0, 0, 0, 1]
-    spans = [(0, 7), (8, 10), (0, 10), (11, 11)]
-    out = span_vectors(hidden, offsets, special, spans, 2)
-    np.testing.assert_allclose(out[0], np.array([0.5, 0.5]) / np.linalg.norm([0.5, 0.5]), atol=1e-6)
-    np.testing.assert_allclose(out[1], [0.6, 0.8], atol=1e-6)
-    np.testing.assert_allclose(out[2], np.array([4.0, 5.0]) / np.linalg.norm([4.0, 5.0]), atol=1e-6)
-    np.testing.assert_array_equal(out[3], [0.0, 0.0])  # no token inside: a zero vector
-
-
 def test_encode_spans_gives_the_text_vectors_and_one_vector_per_span(onnx_fp32: OnnxEmbedder) -> None:
     text = TEXTS[2]
     first_end = text.index("Thursday.") + len("Thursday.")
@@ -117,6 +105,26 @@ def test_encode_spans_gives_the_text_vectors_and_one_vector_per_span(onnx_fp32: 
     # each sentence's vector is closer to a question about it than the other sentence's is
     question = onnx_fp32.encode(["What did the governor say about inflation?"])[0]
     assert per_text[0][1] @ question > per_text[0][0] @ question
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    from qa.sentences import split_sentences
+
+    return list(split_sentences(text)) + [(0, 0)]  # and an empty span: the whole text's mean
+
+
+@pytest.mark.parametrize("backend", ["onnx_fp32", "onnx_int8"])
+def test_encode_spans_agrees_with_the_torch_backend(backend: str, embedder, request) -> None:
+    onnx = request.getfixturevalue(backend)
+    texts = [text for text in TEXTS if text]
+    spans = [sentence_spans(text) for text in texts]
+    ref_vectors, ref_spans = embedder.encode_spans(texts, spans)
+    vectors, per_text = onnx.encode_spans(texts, spans)
+    floor = 0.99999 if backend == "onnx_fp32" else 0.96
+    assert cosines(vectors, ref_vectors).min() > floor
+    for mine, theirs in zip(per_text, ref_spans):
+        assert mine.shape == theirs.shape
+        assert cosines(mine, theirs).min() > floor
 
 
 def test_backend_is_chosen_by_settings_and_environment(model_dir: Path, tmp_path: Path) -> None:
