@@ -15,18 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-QUESTIONS = [
-    "Who won the Australian Open?",
-    "What did the Bank of England decide about interest rates?",
-    "Which film won the Oscar for best picture?",
-    "How many jobs will be cut?",
-    "What is Gordon Brown's plan for the budget?",
-    "Who is the chief executive of Yukos?",
-    "When will the new games console be released?",
-    "What did Tony Blair say about the election?",
-    "Which team won the Six Nations?",
-    "What did the survey find about broadband?",
-]
+from qa.bench import QUESTIONS  # the same ten news questions `qa bench` asks
 
 
 def percentiles(seconds: list[float]) -> str:
