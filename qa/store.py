@@ -63,6 +63,7 @@ IVF_PROBE_SHARE = 1 / 16  # share of the inverted lists visited per query (recal
 IVF_MIN_PROBES = 16
 IVF_TRAIN_PER_LIST = 64  # k-means sample per list (FAISS warns below 39)
 ANN_OVERFETCH = 2  # an ANN index returns this many times k candidates, re-scored exactly
+SMALL_BATCH = 20  # fewer queries than this are searched on one thread (FAISS's own BLAS threshold)
 
 
 def choose_index_type(n_vectors: int) -> str:
@@ -344,11 +345,11 @@ class FaissStore:
             empty = np.zeros((len(queries), 0))
             return empty.astype(np.float32), empty.astype(np.int64)
         if self.exact is None:
-            scores, ids = self.index.search(queries, k)
+            scores, ids = self._faiss_search(queries, k)
             return scores, self._rows(ids)
         # approximate candidates, re-scored with the exact vectors: exact scores (fusion
         # normalises them) and exact order among the candidates
-        _, ids = self.index.search(queries, min(len(self.chunks), ANN_OVERFETCH * k))
+        _, ids = self._faiss_search(queries, min(len(self.chunks), ANN_OVERFETCH * k))
         candidates = self._rows(ids)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         rows = np.full((len(queries), k), -1, dtype=np.int64)
@@ -358,6 +359,22 @@ class FaissStore:
             best = np.lexsort((found, -exact))[:k]
             scores[q, : len(best)], rows[q, : len(best)] = exact[best], found[best]
         return scores, rows
+
+    def _faiss_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS search; a few queries run on one thread. FAISS parallelises over queries, so
+        for one query the other OpenMP threads only wait at a barrier, and on a busy machine
+        that wait costs more than the search (measured: 1 query over 10k vectors, p50 0.4 ms on
+        one thread, 60-100 ms with two when the machine is loaded)."""
+        import faiss
+
+        if len(queries) >= SMALL_BATCH:
+            return self.index.search(queries, k)
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return self.index.search(queries, k)
+        finally:
+            faiss.omp_set_num_threads(threads)
 
     def _rows(self, ids: np.ndarray) -> np.ndarray:
         return np.vectorize(lambda i: self._row_of_id.get(int(i), -1), otypes=[np.int64])(ids)
