@@ -131,7 +131,7 @@ class ChatService:
         self._ready = threading.Event()
         self._ready.set()
 
-    def warm_up(self, notify: Callable[[str], None] = print) -> threading.Thread:
+    def warm_up(self, notify: Callable[[str], None] = lambda message: print(f"qa: {message}")) -> threading.Thread:
         """Load the model and run one question in a background thread, so the page can come up
         meanwhile; :meth:`ask` waits for it, so a question never loads the model twice."""
         self._ready.clear()
@@ -140,9 +140,9 @@ class ChatService:
             started = time.perf_counter()
             try:
                 self.searcher.ask(WARM_UP_QUESTION, 1)
-                notify(f"qa: model loaded and warmed up in {time.perf_counter() - started:.1f} s (in the background)")
+                notify(f"model loaded and warmed up in the background in {time.perf_counter() - started:.1f} s")
             except Exception as error:  # noqa: BLE001 - reported; the first question will raise it again
-                notify(f"qa: warming up failed ({type(error).__name__}: {error})")
+                notify(f"warming up failed ({type(error).__name__}: {error})")
             finally:
                 self._ready.set()
 

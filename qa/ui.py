@@ -383,7 +383,7 @@ def launch(
     service = ChatService(settings, embedder)
     store = service.searcher.store
     say(f"index loaded: {len(store.articles)} articles in {len(store)} chunks")
-    service.warm_up(lambda message: notify(message))  # the model loads while Gradio is imported and starts
+    service.warm_up(say)  # the model loads while Gradio is imported and the page starts
     app = build_app(service)
     say("page built")
     notify(f"qa: chat on http://{host}:{port}" + (" (password required)" if auth else ""))
