@@ -177,9 +177,8 @@ class ChatService:
             if article is None:
                 raise ConfigError(f"no article {article_id!r} in the index: pick one from the list")
             path = article_file(self.settings, article.path)
-            if path is None:
-                raise ConfigError(f"the file of {article_id!r} ({article.path}) is no longer in the corpus folder")
-            path.unlink()
+            if path is not None:  # None: already gone (an earlier delete whose re-index failed)
+                path.unlink()
             same_file = article_file_id(article.path)
             gone = [other.id for other in self.searcher.store.articles.values() if article_file_id(other.path) == same_file]
             update = Update(deleted=gone)
