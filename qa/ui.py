@@ -46,6 +46,7 @@ mark.qa-in-passage { background: rgba(59, 130, 246, .14); color: inherit; }
 .qa-text { white-space: pre-wrap; }
 .qa-more { font-size: .9em; opacity: .8; }
 .qa-abstain { border-left: 4px solid #f59e0b; padding-left: .6em; }
+.qa-answer-line { border-left: 4px solid #facc15; padding-left: .6em; }
 button.qa-open { font-size: .85em; margin-top: .3em; padding: 1px 10px; border-radius: 4px; cursor: pointer;
   border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary); }
 #qa-source .qa-article-text { white-space: pre-wrap; max-height: 68vh; overflow-y: auto; line-height: 1.55; }
@@ -72,13 +73,26 @@ PAGE_JS = """
   });
 }
 """
-# After an answer: scroll only inside the source panel (the page stays on the chat).
+# After an answer: the chat shows the start of the reply (its answer line, not its last card;
+# the chat's own autoscroll is off for that), and the source panel its marked sentence. Only
+# those two boxes scroll; the page stays where it is.
 SCROLL_PANEL_JS = """
 () => { setTimeout(() => {
+  const scrollable = (node) => {
+    while (node && node !== document.body) {
+      if (node.scrollHeight > node.clientHeight + 1 && getComputedStyle(node).overflowY !== 'visible') return node;
+      node = node.parentElement;
+    }
+    return null;
+  };
+  const replies = document.querySelectorAll('#qa-chat .qa-reply, #qa-chat .qa-empty');
+  const reply = replies[replies.length - 1];
+  const chat = reply && scrollable(reply.parentElement);
+  if (chat) chat.scrollTop += reply.getBoundingClientRect().top - chat.getBoundingClientRect().top - 80;
   const mark = document.getElementById('qa-scroll-target');
   const box = mark && mark.closest('.qa-article-text');
   if (box) box.scrollTop = mark.offsetTop - box.offsetTop - box.clientHeight / 3;
-}, 60); }
+}, 150); }
 """
 # After a click on "Show in article": bring the marked sentence into view, page included.
 SCROLL_INTO_VIEW_JS = """
@@ -184,7 +198,8 @@ def build_app(service: ChatService) -> Any:
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=320):
                         chat = gr.Chatbot(
-                            label="Conversation", height=560, sanitize_html=True, render_markdown=False, layout="panel",
+                            label="Conversation", show_label=False, height=560, sanitize_html=True,
+                            render_markdown=False, layout="panel", autoscroll=False,
                             elem_id="qa-chat",
                         )
                         with gr.Row():
