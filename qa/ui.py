@@ -73,8 +73,8 @@ PAGE_JS = """
   });
 }
 """
-# After an answer: the chat shows the start of the reply (its answer line, not its last card;
-# the chat's own autoscroll is off for that), and the source panel its marked sentence. Only
+# After an answer: the chat shows the question and the start of the reply (its answer line,
+# not its last card; the chat's own autoscroll is off for that), and the source panel its marked sentence. Only
 # those two boxes scroll; the page stays where it is.
 SCROLL_PANEL_JS = """
 () => { setTimeout(() => {
@@ -87,8 +87,10 @@ SCROLL_PANEL_JS = """
   };
   const replies = document.querySelectorAll('#qa-chat .qa-reply, #qa-chat .qa-empty');
   const reply = replies[replies.length - 1];
+  const row = reply && reply.closest('.message-row');
+  const start = (row && row.previousElementSibling) || reply;  // the question asked, when found
   const chat = reply && scrollable(reply.parentElement);
-  if (chat) chat.scrollTop += reply.getBoundingClientRect().top - chat.getBoundingClientRect().top - 80;
+  if (chat) chat.scrollTop += start.getBoundingClientRect().top - chat.getBoundingClientRect().top - 8;
   const mark = document.getElementById('qa-scroll-target');
   const box = mark && mark.closest('.qa-article-text');
   if (box) box.scrollTop = mark.offsetTop - box.offsetTop - box.clientHeight / 3;
