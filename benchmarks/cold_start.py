@@ -1,10 +1,11 @@
 """Cold start of the chat: from `python app.py` (index already built) to the first answer.
 
-    python benchmarks/cold_start.py [--corpus seeds] [--index-dir DIR] [--runs 3] [--root CHECKOUT]
+    python benchmarks/cold_start.py [--corpus seeds] [--index-dir DIR] [--runs 3] [--root CHECKOUT ...]
 
-Builds the index of the corpus into DIR first if it is missing (not timed). Each run starts
-`python app.py CORPUS --index-dir DIR --port P` in CHECKOUT (default: this one; give another
-checkout to compare) and measures, from the moment the process is started:
+Builds the index of the corpus into DIR (default: one per CHECKOUT in /tmp) first if it is
+missing (not timed). Each run starts
+`python app.py CORPUS --index-dir DIR --port P` in CHECKOUT (default: this one; give several
+`--root` to compare checkouts, run in turns) and measures, from the moment the process is started:
 
 - page: the first time GET / answers (the page can be opened);
 - first answer: a question sent through /ask (gradio_client) as soon as the page answers
@@ -18,6 +19,7 @@ each in a fresh process. Speed is measured here, never asserted in tests.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import socket
@@ -86,37 +88,52 @@ def one_run(root: Path, corpus: Path, index_dir: Path) -> tuple[float, float, li
             process.terminate()
             process.wait(timeout=30)
         log.seek(0)
-        lines = [line.rstrip() for line in log if re.match(r"qa: (index|page|model)", line)]
+        lines = [line.rstrip() for line in log if re.match(r"qa: (index|page|model|chat)", line)]
     return page, answer, lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=ROOT / "seeds")
-    parser.add_argument("--index-dir", type=Path, default=Path(tempfile.gettempdir()) / "qa-cold-start")
+    parser.add_argument("--index-dir", type=Path, help="default: a folder in /tmp of its own for each --root,"
+                        " as checkouts may write different index formats")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose app.py is started")
+    parser.add_argument("--root", type=Path, action="append",
+                        help="a checkout whose app.py is started (default: this one); give several to compare:"
+                        " their runs take turns, so a change in the machine's load hits all alike")
     args = parser.parse_args()
-    corpus, index_dir, root = args.corpus.resolve(), args.index_dir.resolve(), args.root.resolve()
+    corpus = args.corpus.resolve()
+    roots = [root.resolve() for root in args.root or [ROOT]]
+    if args.index_dir and len(roots) > 1:
+        raise SystemExit("--index-dir takes one --root: checkouts may write different index formats")
 
-    if not (index_dir / "manifest.json").is_file():
-        print(f"Building the index of {corpus} in {index_dir} (not timed)", flush=True)
-        subprocess.run([sys.executable, "-m", "qa.cli", "index", str(corpus), "--index-dir", str(index_dir), "--quiet"],
-                       env=environment(root), check=True)
-    pages, answers = [], []
+    index_dirs = {}
+    for root in roots:
+        digest = hashlib.sha256(str(root).encode()).hexdigest()[:8]
+        index_dirs[root] = (args.index_dir or Path(tempfile.gettempdir()) / f"qa-cold-start-{digest}").resolve()
+        if not (index_dirs[root] / "manifest.json").is_file():
+            print(f"Building the index of {corpus} in {index_dirs[root]} (not timed)", flush=True)
+            subprocess.run(
+                [sys.executable, "-m", "qa.cli", "index", str(corpus), "--index-dir", str(index_dirs[root]), "--quiet"],
+                env=environment(root), check=True,
+            )
+    pages: dict[Path, list[float]] = {root: [] for root in roots}
+    answers: dict[Path, list[float]] = {root: [] for root in roots}
     for run in range(1, args.runs + 1):
-        page, answer, lines = one_run(root, corpus, index_dir)
-        pages.append(page)
-        answers.append(answer)
-        print(f"run {run}: page {page:.1f} s, first answer {answer:.1f} s", flush=True)
-        for line in lines:
-            print(f"    {line}")
-    print(f"\n{root}/app.py over {corpus} ({args.runs} runs, median):")
-    print(f"  page answers after   {statistics.median(pages):.1f} s")
-    print(f"  first answer after   {statistics.median(answers):.1f} s")
+        for root in roots:
+            page, answer, lines = one_run(root, corpus, index_dirs[root])
+            pages[root].append(page)
+            answers[root].append(answer)
+            print(f"run {run}, {root}: page {page:.1f} s, first answer {answer:.1f} s", flush=True)
+            for line in lines:
+                print(f"    {line}")
+    for root in roots:
+        print(f"\n{root}/app.py over {corpus} ({args.runs} runs, median):")
+        print(f"  page answers after   {statistics.median(pages[root]):.1f} s")
+        print(f"  first answer after   {statistics.median(answers[root]):.1f} s")
     for module in IMPORTS:
-        print(f"  import {module} alone: {import_seconds(module, root):.1f} s")
-    print(f"  load average now: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+        print(f"import {module} alone: {import_seconds(module, roots[0]):.1f} s")
+    print(f"load average now: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -131,12 +131,20 @@ class ChatService:
         self._ready = threading.Event()
         self._ready.set()
 
-    def warm_up(self, notify: Callable[[str], None] = lambda message: print(f"qa: {message}")) -> threading.Thread:
-        """Load the model and run one question in a background thread, so the page can come up
-        meanwhile; :meth:`ask` waits for it, so a question never loads the model twice."""
+    def warm_up(
+        self,
+        notify: Callable[[str], None] = lambda message: print(f"qa: {message}"),
+        *,
+        after: threading.Event | None = None,
+    ) -> threading.Thread:
+        """Load the model and run one question in a background thread, once ``after`` is set
+        (if given); :meth:`ask` waits for it from now on, so a question never loads the model
+        a second time."""
         self._ready.clear()
 
         def run() -> None:
+            if after is not None:
+                after.wait()
             started = time.perf_counter()
             try:
                 self.searcher.ask(WARM_UP_QUESTION, 1)

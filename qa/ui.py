@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -389,7 +390,7 @@ def launch(
     started: float | None = None,
     notify: Callable[[str], None] = print,
 ) -> None:
-    """Load the index, start loading the model in the background, and serve the chat.
+    """Load the index, serve the chat, and load the model in the background meanwhile.
     ``started``: ``time.perf_counter()`` when the command began, for the timing lines."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     started = time.perf_counter() if started is None else started
@@ -400,8 +401,18 @@ def launch(
     service = ChatService(settings, embedder)
     store = service.searcher.store
     say(f"index loaded: {len(store.articles)} articles in {len(store)} chunks")
-    service.warm_up(say)  # the model loads while Gradio is imported and the page starts
+    # The model loads once the page is served, while the browser loads it and the user types.
+    # Not sooner: on a small machine, importing sentence-transformers beside Gradio (one
+    # interpreter lock) delayed the page by seconds and gave the first answer no sooner
+    # (docs/BENCHMARKS.md). Questions that come first wait for it.
+    page_up = threading.Event()
+    service.warm_up(say, after=page_up)
     app = build_app(service)
     say("page built")
-    notify(f"qa: chat on http://{host}:{port}" + (" (password required)" if auth else ""))
-    app.launch(server_name=host, server_port=port, auth=list(auth) if auth else None, **launch_options())
+    app.launch(
+        server_name=host, server_port=port, auth=list(auth) if auth else None, prevent_thread_lock=True,
+        **launch_options(),
+    )
+    page_up.set()
+    say(f"chat on http://{host}:{port}" + (" (password required)" if auth else ""))
+    app.block_thread()
