@@ -234,7 +234,7 @@ def build_app(service: ChatService) -> Any:
                 table = gr.Dataframe(
                     value=rows or [["", 0, "", ""]], headers=["article", "chunks", "title", "file"],
                     datatype=["str", "number", "str", "str"], interactive=False, label="Indexed articles",
-                    elem_id="qa-articles", wrap=True, column_widths=["24%", "9%", "47%", "20%"],
+                    elem_id="qa-articles", wrap=True, column_widths=["220px", "80px", "480px", "200px"],
                 )
                 with gr.Row():
                     victim = gr.Dropdown(choices=[row[0] for row in rows], value=None, label="Article to delete",
@@ -252,9 +252,11 @@ def build_app(service: ChatService) -> Any:
                                         file_types=[".jsonl"], type="filepath", scale=2, elem_id="qa-eval-questions")
                     eval_mode = gr.Radio([*MODES, "all"], value=settings.search.mode, label="Retrieval", scale=1)
                 run = gr.Button("Run evaluation", variant="primary")
-                with gr.Row(equal_height=False):
-                    report = gr.Markdown(elem_id="qa-eval-report")
-                    plot = gr.Image(label="hit@k", type="filepath", interactive=False, elem_id="qa-eval-plot")
+                with gr.Row(equal_height=False):  # side by side on a laptop, one above the other on a phone
+                    with gr.Column(scale=3, min_width=320):
+                        report = gr.Markdown(elem_id="qa-eval-report")
+                    with gr.Column(scale=2, min_width=320):
+                        plot = gr.Image(label="hit@k", type="filepath", interactive=False, elem_id="qa-eval-plot")
                 downloads = gr.File(label="Results (report.md, results per mode, the plot)", file_count="multiple",
                                     interactive=False)
 

@@ -307,7 +307,7 @@ def test_evaluate_tab_scores_an_uploaded_question_set(server: App, browser, tmp_
         page.locator('#qa-eval-questions [aria-label="questions.jsonl"]').first.wait_for(timeout=WAIT_MS)
         page.get_by_role("button", name="Run evaluation").click()
         report = page.locator("#qa-eval-report")
-        report.get_by_text("answer_accuracy").wait_for(timeout=WAIT_MS)
+        report.get_by_text("answer_accuracy").first.wait_for(timeout=WAIT_MS)
         text = report.inner_text()
         assert "hit@1" in text and "Failures, hybrid" in text
         assert page.locator("#qa-eval-plot img").count() == 1
