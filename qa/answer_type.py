@@ -42,6 +42,11 @@ DATE_RE = re.compile(
     rf"\b(?:{'|'.join(MONTHS)})\b\.?|\b(?:{'|'.join(WEEKDAYS)})\b|\b\d{{1,2}}(?:st|nd|rd|th)\b|\b\d{{1,2}}/\d{{1,2}}\b",
     re.IGNORECASE,
 )
+AGE_RE = re.compile(
+    rf"\b{NUMBER}[- ](?:years?|months?)[- ]old\b|\baged?\s+(?:of\s+)?{NUMBER}\b|\b{NUMBER}-year-old\b"
+    rf"|\b(?:in\s+)?(?:his|her|their)\s+(?:teens|twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties)\b",
+    re.IGNORECASE,
+)
 TIME_RE = re.compile(rf"\b(?:{'|'.join(TIME_WORDS)})\b", re.IGNORECASE)
 WORD_RE = re.compile(r"[\w'’-]+")
 
@@ -51,10 +56,11 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), kind)
     for pattern, kind in (
         (r"\b(?:what|which|in what|in which)\s+(?:year|decade|century)\b", "year"),
-        (r"\b(?:what|which|on what|on which)\s+(?:date|day|month)\b", "date"),
+        (r"\b(?:what|which)\s+(?:[\w-]+\s+)?(?:date|day|month)\b", "date"),
+        (r"\bhow\s+old\b|\bat\s+what\s+age\b|\bwhat\s+age\b", "age"),
         (r"\bhow\s+many\s+(?:of\s+the\s+|more\s+|different\s+|times\b)?([\w'’-]+)", "count"),
-        (r"\bhow\s+(?:much|old|long|far|often|tall|high|large|big|wide|deep|fast|heavy)\b", "number"),
-        (r"\bwhat\s+(?:percentage|percent|proportion|number|amount|age|size|share)\b", "number"),
+        (r"\bhow\s+(?:much|long|far|often|tall|high|large|big|wide|deep|fast|heavy)\b", "number"),
+        (r"\bwhat\s+(?:percentage|percent|proportion|number|amount|size|share)\b", "number"),
         (r"^\s*when\b|\bwhen\s+(?:did|was|were|is|will|does|do|had|has)\b", "time"),
     )
 )
@@ -62,7 +68,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 
 @dataclass(frozen=True)
 class AnswerType:
-    """What a question asks for: ``kind`` is one of year, date, count, number, time;
+    """What a question asks for: ``kind`` is one of year, date, age, count, number, time;
     ``focus`` the counted noun of a count question, analysed as for BM25 ("ship")."""
 
     kind: str
@@ -97,6 +103,8 @@ def holds_type(text: str, wanted: AnswerType | None) -> bool:
         return bool(DATE_RE.search(text) or YEAR_RE.search(text))
     if wanted.kind == "time":
         return bool(DATE_RE.search(text) or YEAR_RE.search(text) or TIME_RE.search(text))
+    if wanted.kind == "age":
+        return bool(AGE_RE.search(text))
     if wanted.kind == "number":
         return bool(NUMBER_RE.search(text))
     return _counts(text, wanted.focus)
