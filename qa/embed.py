@@ -176,12 +176,28 @@ def index_backend(manifest: "Manifest") -> str:
     return "onnx-int8" if manifest.model_fingerprint.endswith("-int8") else "torch"
 
 
-def make_embedder(settings: Settings, backend: str | None = None) -> Embedder:
-    """The embedder the settings ask for. ``backend`` (else ``settings.backend``, else
-    DEFAULT_BACKEND) is one of BACKENDS; nothing heavy is imported until the first encode."""
-    from qa.config import BACKENDS, DEFAULT_BACKEND
+def resolve_backend(settings: Settings) -> str:
+    """The backend to use: the one the settings name (``--backend``, ``QA_BACKEND``), else the
+    one that built the index in ``settings.index_dir`` (so an existing index is neither
+    rebuilt nor queried with other vectors behind the user's back), else DEFAULT_BACKEND."""
+    from qa.config import DEFAULT_BACKEND
+    from qa.errors import QAError
+    from qa.store import read_manifest
 
-    backend = backend or settings.backend or DEFAULT_BACKEND
+    if settings.backend:
+        return settings.backend
+    try:
+        return index_backend(read_manifest(settings.index_dir))
+    except QAError:  # no index yet, or one too damaged to say: the default
+        return DEFAULT_BACKEND
+
+
+def make_embedder(settings: Settings, backend: str | None = None) -> Embedder:
+    """The embedder for ``backend``, else :func:`resolve_backend`'s; one of BACKENDS.
+    Nothing heavy is imported until the first encode."""
+    from qa.config import BACKENDS
+
+    backend = backend or resolve_backend(settings)
     model_dir = settings.resolved_model_dir()
     if backend == "torch":
         return SentenceTransformerEmbedder(model_dir, settings.batch_size)

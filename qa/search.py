@@ -164,5 +164,5 @@ def open_searcher(settings: Settings, embedder: Embedder | None = None) -> Searc
     on the backend the settings name or else the one that built the index."""
     store = FaissStore.load(settings.index_dir)
     if embedder is None:
-        embedder = make_embedder(settings, settings.backend or index_backend(store.manifest))
+        embedder = make_embedder(settings, settings.backend or index_backend(store.manifest))  # this index's
     return Searcher(store, embedder, settings.search)

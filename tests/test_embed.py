@@ -131,9 +131,18 @@ def test_backend_is_chosen_by_settings_and_environment(model_dir: Path, tmp_path
     settings = settings_from_env({"QA_BACKEND": "onnx", "QA_CACHE_DIR": str(tmp_path)})
     assert (settings.backend, settings.cache_dir) == ("onnx", tmp_path)
     assert make_embedder(settings).backend == "onnx"
-    assert make_embedder(Settings(cache_dir=tmp_path)).backend == DEFAULT_BACKEND
+    assert make_embedder(Settings(index_dir=tmp_path / "none", cache_dir=tmp_path)).backend == DEFAULT_BACKEND
     assert isinstance(make_embedder(Settings(), "torch"), SentenceTransformerEmbedder)
     assert not list(tmp_path.iterdir())  # nothing exported before the first encode
+
+
+def test_an_existing_index_keeps_its_backend(seed_index, tmp_path: Path) -> None:
+    """seeds/ indexed with torch: without --backend, indexing and asking stay with torch."""
+    from qa.embed import resolve_backend
+
+    assert resolve_backend(seed_index) == "torch"
+    assert resolve_backend(seed_index.with_(backend="onnx-int8")) == "onnx-int8"
+    assert resolve_backend(seed_index.with_(index_dir=tmp_path)) == DEFAULT_BACKEND
     with pytest.raises(ConfigError, match="choose one of torch, onnx, onnx-int8"):
         settings_from_env({"QA_BACKEND": "tensorflow"})
 
