@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator, Sequence
@@ -47,6 +48,7 @@ MANIFEST = "manifest.json"
 LOCK = ".lock"
 FILES = ("articles.jsonl", "chunks.jsonl", "vectors.faiss", "bm25/n_docs.txt")
 KEYWORD_FOLDER = "bm25"
+GENERATION = re.compile(r"gen-\d{6}")
 VERSIONED_PACKAGES = ("qa", "faiss-cpu", "numpy", "sentence-transformers", "tokenizers", "torch")
 
 
@@ -165,7 +167,7 @@ class FaissStore:
         for _ in range(5):
             manifest = read_manifest(index_dir)
             try:
-                return cls._load_generation(index_dir, manifest, verify)
+                return cls._checked_load(index_dir, manifest, verify)
             except IndexMismatchError:
                 with contextlib.suppress(IndexMissingError, IndexMismatchError):
                     if read_manifest(index_dir).generation != manifest.generation:
@@ -174,11 +176,33 @@ class FaissStore:
         raise IndexMismatchError(f"{index_dir} changed five times while being read: try again")
 
     @classmethod
+    def _checked_load(cls, index_dir: Path, manifest: Manifest, verify: bool) -> "FaissStore":
+        """:meth:`_load_generation`, with a hand-edited manifest's wrong types (a list where
+        a mapping belongs) or a generation name outside the index directory refused."""
+        if not isinstance(manifest.generation, str) or not GENERATION.fullmatch(manifest.generation):
+            raise IndexMismatchError(
+                f"{index_dir / MANIFEST} names the generation {manifest.generation!r}, not one like"
+                f" 'gen-000001': {rebuild_hint(index_dir)}"
+            )
+        try:
+            return cls._load_generation(index_dir, manifest, verify)
+        except (AttributeError, TypeError, KeyError, ValueError) as error:
+            raise IndexMismatchError(
+                f"{index_dir / MANIFEST} does not describe an index qa can read ({type(error).__name__}:"
+                f" {error}): {rebuild_hint(index_dir)}"
+            ) from error
+
+    @classmethod
     def _load_generation(cls, index_dir: Path, manifest: Manifest, verify: bool) -> "FaissStore":
         import faiss
 
         folder = index_dir / manifest.generation
         hint = rebuild_hint(index_dir)
+        unlisted = sorted(set(FILES) - set(manifest.files))
+        if unlisted:
+            raise IndexMismatchError(
+                f"{index_dir / MANIFEST} lists no size or checksum for {', '.join(unlisted)}: {hint}"
+            )
         for name in sorted(set(FILES) | set(manifest.files)):
             path = folder / name
             if not path.is_file():
