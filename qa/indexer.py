@@ -7,6 +7,7 @@ full rebuild (same chunks, same vectors up to float rounding), which the tests c
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,7 +18,7 @@ import numpy as np
 from qa.chunk import Chunker, TokenCounter
 from qa.config import Settings
 from qa.embed import Embedder
-from qa.errors import IndexMismatchError, IndexMissingError
+from qa.errors import IndexMismatchError, IndexMissingError, QAError
 from qa.faults import checkpoint
 from qa.ingest import Corpus, Rejected, read_corpus
 from qa.store import FaissStore, Manifest, read_manifest, remove_stale_generations, write_lock
@@ -97,6 +98,8 @@ def update_index(
     started = time.perf_counter()
     with write_lock(settings.index_dir):
         checkpoint("locked")
+        with contextlib.suppress(QAError):  # what killed writes left; with no usable manifest, keep all
+            remove_stale_generations(settings.index_dir, keep=read_manifest(settings.index_dir).generation)
         corpus = corpus if corpus is not None else read_corpus(settings.corpus, settings.limits)
         previous, reason = None, "requested with --rebuild" if rebuild else None
         if not rebuild:
@@ -114,8 +117,6 @@ def update_index(
         roots = [str(root) for root in settings.corpus]
         checkpoint("read")
         if previous is not None and diff.empty and previous.manifest.corpus == roots:
-            # nothing to write, but a crashed write may have left folders behind
-            remove_stale_generations(settings.index_dir, keep=previous.manifest.generation)
             return IndexReport(
                 diff, corpus.rejected, len(previous.articles), len(previous), 0,
                 time.perf_counter() - started, written=False,

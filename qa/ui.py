@@ -31,7 +31,7 @@ def build_app(searcher: Searcher, k: int = 5):
     def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
         """Answer a question (``history``: the previous questions, oldest first); returns the
         same JSON object as `qa ask --json`."""
-        turns = [str(turn) for turn in history or [] if isinstance(turn, str)]
+        turns = [turn for turn in history if isinstance(turn, str)] if isinstance(history, list) else []
         return searcher.ask(question, k, history=turns).to_json()
 
     def respond(question: str, messages: list[dict[str, Any]]):
