@@ -191,6 +191,9 @@ class FaissStore:
                 f"{index_dir / MANIFEST} does not describe an index qa can read ({type(error).__name__}:"
                 f" {error}): {rebuild_hint(index_dir)}"
             ) from error
+        except OSError as error:  # e.g. a writer removed the generation while it was being checked
+            raise IndexMismatchError(f"cannot read {error.filename or index_dir} ({error.strerror or error}):"
+                                     f" {rebuild_hint(index_dir)}") from error
 
     @classmethod
     def _load_generation(cls, index_dir: Path, manifest: Manifest, verify: bool) -> "FaissStore":
