@@ -30,19 +30,8 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+from ask_latency import QUESTIONS as NEWS_QUESTIONS  # this folder: run as python benchmarks/load.py
 
-NEWS_QUESTIONS = [
-    "Who won the Australian Open?",
-    "What did the Bank of England decide about interest rates?",
-    "Which film won the Oscar for best picture?",
-    "How many jobs will be cut?",
-    "What is Gordon Brown's plan for the budget?",
-    "Who is the chief executive of Yukos?",
-    "When will the new games console be released?",
-    "What did Tony Blair say about the election?",
-    "Which team won the Six Nations?",
-    "What did the survey find about broadband?",
-]
 TEMPLATES = ["{title}?", "What happened: {title}?", "Why {title}?", "Tell me about {title}"]
 SERVER = """
 import sys
