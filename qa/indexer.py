@@ -128,11 +128,15 @@ def update_index(
         fresh = {article.id for article in articles} - set(diff.unchanged)
         new_chunks: dict[str, list[Chunk]] = {}
         texts: list[str] = []
+        spans: list[list[tuple[int, int]]] = []  # each chunk's sentences, as offsets in its text
         for article in articles:
             if article.id in fresh:
                 new_chunks[article.id] = chunker.chunk(article)
-                texts.extend(chunker.embedded(article, chunk) for chunk in new_chunks[article.id])
-        new_vectors = embedder.encode(texts, progress=progress and len(texts) > 64)
+                for chunk in new_chunks[article.id]:
+                    texts.append(chunker.embedded(article, chunk))
+                    shift = len(texts[-1]) - len(chunk.text) - chunk.start  # the title prefix
+                    spans.append([(start + shift, end + shift) for start, end in chunk.sentences])
+        new_vectors, new_sentences = embedder.encode_spans(texts, spans, progress=progress and len(texts) > 64)
         checkpoint("embedded")
 
         manifest = Manifest(
@@ -148,6 +152,7 @@ def update_index(
         chunks: list[Chunk] = []
         ids: list[int] = []
         pieces: list[np.ndarray] = []
+        sentence_pieces: list[np.ndarray] = []
         cursor = 0
         for article in articles:
             if article.id in fresh:
@@ -155,12 +160,14 @@ def update_index(
                 ids.extend(range(manifest.next_id, manifest.next_id + len(article_chunks)))
                 manifest.next_id += len(article_chunks)
                 pieces.append(new_vectors[cursor : cursor + len(article_chunks)])
+                sentence_pieces.extend(new_sentences[cursor : cursor + len(article_chunks)])
                 cursor += len(article_chunks)
             else:
                 rows = old_rows[article.id]
                 article_chunks = [previous.chunks[row] for row in rows]
                 ids.extend(int(previous.ids[row]) for row in rows)
                 pieces.append(old_vectors[rows])
+                sentence_pieces.append(previous.sentence_rows(rows))
             chunks.extend(article_chunks)
             manifest.articles[article.id] = {
                 "sha256": article.sha256,
@@ -168,9 +175,13 @@ def update_index(
                 "path": article.path,
             }
         vectors = np.concatenate(pieces) if pieces else np.zeros((0, embedder.dim), np.float32)
+        sentence_vectors = (
+            np.concatenate([piece.astype(np.float16) for piece in sentence_pieces])
+            if sentence_pieces else np.zeros((0, embedder.dim), np.float16)
+        )
         manifest.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         manifest.build_seconds = round(time.perf_counter() - started, 3)
-        store = FaissStore.build(manifest, articles, chunks, np.array(ids, dtype=np.int64), vectors)
+        store = FaissStore.build(manifest, articles, chunks, np.array(ids, dtype=np.int64), vectors, sentence_vectors)
         checkpoint("built")
         store.save(settings.index_dir)
         return IndexReport(

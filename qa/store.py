@@ -11,10 +11,13 @@ Layout of an index directory::
       articles.jsonl       one article per line, sorted by id, with its full text
       chunks.jsonl         one chunk per line: faiss id, chunk id, offsets, sentence offsets
       vectors.faiss        IndexIDMap2(IndexFlatIP): explicit int64 id per chunk
+      sentences.npy        float16, one row per sentence of each chunk, in chunk row order: the
+                           sentence's vector pooled from its chunk's tokens (qa.embed.pool_spans)
       bm25/                the keyword index (bm25s: .npy arrays without pickle, JSON vocabulary)
 
 Invariant: row *i* of chunks.jsonl is vector *i* of vectors.faiss and document *i* of bm25/,
-and its ``id`` field is that vector's FAISS id. Ids are kept across incremental updates and never reused, so a chunk can be
+and its ``id`` field is that vector's FAISS id; the rows of sentences.npy are the sentences of
+chunk 0, then those of chunk 1, and so on. Ids are kept across incremental updates and never reused, so a chunk can be
 removed by id. A write makes a new generation folder and then swaps the manifest, so a reader
 (or a crash) never sees a half-written index. No pickle: JSON, JSONL and FAISS's own format.
 """
@@ -43,10 +46,10 @@ from qa.faults import checkpoint
 from qa.keyword import KeywordIndex
 from qa.types import Article, Chunk
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 LOCK = ".lock"
-FILES = ("articles.jsonl", "chunks.jsonl", "vectors.faiss", "bm25/n_docs.txt")
+FILES = ("articles.jsonl", "chunks.jsonl", "vectors.faiss", "sentences.npy", "bm25/n_docs.txt")
 KEYWORD_FOLDER = "bm25"
 GENERATION = re.compile(r"gen-\d{6}")
 VERSIONED_PACKAGES = ("qa", "faiss-cpu", "numpy", "sentence-transformers", "tokenizers", "torch")
@@ -126,6 +129,7 @@ class FaissStore:
         ids: np.ndarray,
         index: Any,
         keyword: KeywordIndex,
+        sentence_vectors: np.ndarray,
     ) -> None:
         """Use :meth:`build` (from vectors) or :meth:`load` (from disk)."""
         self.manifest = manifest
@@ -136,22 +140,36 @@ class FaissStore:
         self.keyword = keyword
         self.directory = Path(".")  # where it was loaded from or saved to
         self._row_of_id = {int(chunk_id): row for row, chunk_id in enumerate(self.ids)}
+        self._row_of_chunk = {chunk.id: row for row, chunk in enumerate(self.chunks)}
+        self.sentence_matrix = sentence_vectors
+        self._sentence_start = np.cumsum([0] + [len(chunk.sentences) for chunk in self.chunks])
 
     @classmethod
     def build(
-        cls, manifest: Manifest, articles: Sequence[Article], chunks: Sequence[Chunk], ids: np.ndarray, vectors: np.ndarray
+        cls,
+        manifest: Manifest,
+        articles: Sequence[Article],
+        chunks: Sequence[Chunk],
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
     ) -> "FaissStore":
-        """A store over these chunks; ``ids[i]`` is the FAISS id of ``chunks[i]`` and ``vectors[i]``."""
+        """A store over these chunks; ``ids[i]`` is the FAISS id of ``chunks[i]`` and ``vectors[i]``;
+        ``sentence_vectors`` has a row per sentence of each chunk, in chunk order."""
         import faiss
 
         if not (len(chunks) == len(ids) == len(vectors)):
             raise ValueError(f"{len(chunks)} chunks, {len(ids)} ids and {len(vectors)} vectors")
+        n_sentences = sum(len(chunk.sentences) for chunk in chunks)
+        if len(sentence_vectors) != n_sentences:
+            raise ValueError(f"{len(sentence_vectors)} sentence vectors for {n_sentences} sentences")
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest.dim))
         if len(vectors):
             index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
         titles = {article.id: article.title for article in articles}
         keyword = KeywordIndex.build([embed_text(titles[chunk.article_id], chunk.text) for chunk in chunks])
-        return cls(manifest, articles, chunks, ids, index, keyword)
+        sentences = np.asarray(sentence_vectors, dtype=np.float16).reshape(n_sentences, manifest.dim)
+        return cls(manifest, articles, chunks, ids, index, keyword, sentences)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -225,6 +243,7 @@ class FaissStore:
             ids = np.array([record["id"] for record in records], dtype=np.int64)
             index = faiss.read_index(str(folder / "vectors.faiss"))
             keyword = KeywordIndex.load(folder / KEYWORD_FOLDER, mmap=True)
+            sentences = np.load(folder / "sentences.npy", mmap_mode="r", allow_pickle=False)
         except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
             raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")
         problems = []
@@ -238,13 +257,19 @@ class FaissStore:
             problems.append(f"vectors of dimension {index.d}, the manifest says {manifest.dim}")
         if keyword.n_docs != len(chunks):
             problems.append(f"{keyword.n_docs} keyword-index documents for {len(chunks)} chunks")
+        n_sentences = sum(len(chunk.sentences) for chunk in chunks)
+        if sentences.shape != (n_sentences, manifest.dim) or sentences.dtype != np.float16:
+            problems.append(
+                f"sentence vectors of shape {sentences.shape} ({sentences.dtype}),"
+                f" expected ({n_sentences}, {manifest.dim}) float16"
+            )
         if not problems and len(ids):
             stored_ids = faiss.vector_to_array(faiss.downcast_index(index).id_map)
             if not np.array_equal(stored_ids, ids):
                 problems.append("the chunk ids in chunks.jsonl and vectors.faiss differ")
         if problems:
             raise IndexMismatchError(f"the index in {index_dir} is inconsistent: {'; '.join(problems)}: {hint}")
-        store = cls(manifest, articles, chunks, ids, index, keyword)
+        store = cls(manifest, articles, chunks, ids, index, keyword, sentences)
         store.directory = index_dir
         return store
 
@@ -262,6 +287,17 @@ class FaissStore:
         if not len(self.chunks):
             return np.zeros((0, self.dim), dtype=np.float32)
         return faiss.downcast_index(self.index.index).reconstruct_n(0, len(self.chunks))
+
+    def sentence_vectors(self, chunk: Chunk) -> np.ndarray:
+        """The vectors of the chunk's sentences (float32, one row per ``chunk.sentences``)."""
+        row = self._row_of_chunk[chunk.id]
+        return np.asarray(self.sentence_matrix[self._sentence_start[row] : self._sentence_start[row + 1]], np.float32)
+
+    def sentence_rows(self, rows: Sequence[int]) -> np.ndarray:
+        """The sentence vectors of the given chunk rows, concatenated (float16, as stored)."""
+        if not len(rows):
+            return np.zeros((0, self.dim), dtype=np.float16)
+        return np.concatenate([self.sentence_matrix[self._sentence_start[r] : self._sentence_start[r + 1]] for r in rows])
 
     def search_keyword(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """BM25: (scores, rows) of the k best rows, best first."""
@@ -296,6 +332,7 @@ class FaissStore:
         write_jsonl(staging / "chunks.jsonl", (chunk_record(c, int(i)) for c, i in zip(self.chunks, self.ids)))
         faiss.write_index(self.index, str(staging / "vectors.faiss"))
         self.keyword.save(staging / KEYWORD_FOLDER)
+        np.save(staging / "sentences.npy", np.ascontiguousarray(self.sentence_matrix, dtype=np.float16), allow_pickle=False)
         self.manifest.generation = generation
         self.manifest.n_articles = len(self.articles)
         self.manifest.n_chunks = len(self.chunks)

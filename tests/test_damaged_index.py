@@ -68,7 +68,9 @@ def assert_says_rebuild(index_dir: Path, fragment: str) -> str:
     return message
 
 
-@pytest.mark.parametrize("name", ["vectors.faiss", "chunks.jsonl", "articles.jsonl", "bm25/data.csc.index.npy"])
+@pytest.mark.parametrize(
+    "name", ["vectors.faiss", "chunks.jsonl", "articles.jsonl", "sentences.npy", "bm25/data.csc.index.npy"]
+)
 def test_bytes_changed_in_the_middle_with_the_size_kept_are_refused(index_dir: Path, name: str) -> None:
     path = live(index_dir) / name
     size = path.stat().st_size

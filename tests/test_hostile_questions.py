@@ -41,11 +41,17 @@ EMPTY = {"empty": "", "blank": " \t\n\r ", "only-controls": "\x00\x01\x1b\x7f", 
 
 
 @pytest.fixture(scope="module")
-def fake_searcher(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
+def fake_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     corpus = write_corpus(tmp_path_factory.mktemp("questions-corpus"))
-    settings = Settings(index_dir=tmp_path_factory.mktemp("questions") / "index", corpus=(corpus,), chunking=CHUNKING)
+    index_dir = tmp_path_factory.mktemp("questions") / "index"
+    settings = Settings(index_dir=index_dir, corpus=(corpus,), chunking=CHUNKING, k=3)
     update_index(settings, FakeEmbedder())
-    return Searcher(FaissStore.load(settings.index_dir), FakeEmbedder())
+    return settings
+
+
+@pytest.fixture(scope="module")
+def fake_searcher(fake_settings: Settings) -> Searcher:
+    return Searcher(FaissStore.load(fake_settings.index_dir), FakeEmbedder())
 
 
 def check_result(result, k: int, searcher: Searcher) -> dict:
@@ -176,11 +182,12 @@ def test_qa_ask_answers_every_hostile_question(seed_index: Settings, tmp_path: P
 
 
 @pytest.fixture(scope="module")
-def ask_function(fake_searcher: Searcher):
+def ask_function(fake_settings: Settings):
     """The function behind the app's `/ask` endpoint, taken from the built app (no server)."""
+    from qa.service import ChatService
     from qa.ui import build_app
 
-    app = build_app(fake_searcher, 3)
+    app = build_app(ChatService(fake_settings, FakeEmbedder()))
     [function] = [fn.fn for fn in app.fns.values() if fn.api_name == "ask"]
     return function
 
