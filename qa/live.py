@@ -53,6 +53,11 @@ class LiveSearcher:
         """The generation now answering, e.g. ``gen-000003``."""
         return self._searcher.store.manifest.generation
 
+    @property
+    def store(self) -> FaissStore:
+        """The store now answering (so a LiveSearcher can stand where a Searcher is read)."""
+        return self.current().store
+
     def current(self) -> Searcher:
         """The searcher over the newest usable index, reloading first if the manifest changed."""
         if manifest_stamp(self.settings.index_dir) != self._stamp:

@@ -95,7 +95,8 @@ def test_live_searcher_picks_up_a_new_generation(settings: Settings) -> None:
     (settings.corpus[0] / "ferry.txt").write_text(EXTRA, encoding="utf-8")
     update_index(settings, fake)
 
-    result = live.ask("ferry strike pay deal", 3)  # no restart, no reload call
+    assert "ferry.txt" in live.store.articles  # no restart, no reload call
+    result = live.ask("ferry strike pay deal", 3)
     assert result.hits[0].chunk.article_id == "ferry.txt"
     assert live.generation == read_manifest(settings.index_dir).generation != first
     assert live.problem is None
