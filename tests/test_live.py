@@ -154,3 +154,23 @@ def test_live_searcher_answers_from_one_generation_while_they_change(settings: S
             thread.join(60)
     assert failures == [] and answered[0] > 0
     assert live.current().store.articles["harbour.txt"].text.endswith(" Update 5.")
+
+
+def test_an_upload_while_another_writer_holds_the_index_says_to_wait(settings: Settings, tmp_path: Path) -> None:
+    """The chat's upload during a `qa index`: the file is saved into the corpus, the re-index is
+    refused with the writer lock's message (the page shows it), and the index is untouched."""
+    from qa.errors import IndexLockedError
+    from qa.service import ChatService
+
+    service = ChatService(settings, FakeEmbedder())
+    upload = tmp_path / "ferry.txt"
+    upload.write_text(EXTRA, encoding="utf-8")
+    generation = read_manifest(settings.index_dir).generation
+    with write_lock(settings.index_dir):  # as a running `qa index` would hold it
+        with pytest.raises(IndexLockedError) as info:
+            service.add([("ferry.txt", upload)])
+    assert str(info.value).startswith(f"{settings.index_dir} is being written by process {os.getpid()} (since ")
+    assert str(info.value).endswith("wait for it to finish and try again")
+    assert (settings.corpus[0] / "ferry.txt").read_text(encoding="utf-8") == EXTRA
+    assert read_manifest(settings.index_dir).generation == generation
+    assert service.add([("ferry.txt", upload)]).report.diff.added == ["ferry.txt"]  # lock free: indexed
