@@ -21,7 +21,7 @@ from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import QAError
 from qa.search import Searcher
 from qa.store import MANIFEST, FaissStore
-from qa.types import Result
+from qa.types import Hit, Result
 
 
 def manifest_stamp(index_dir: Path) -> tuple[int, int, int] | None:
@@ -86,6 +86,8 @@ class LiveSearcher:
         """:meth:`qa.search.Searcher.ask` on the newest usable index."""
         return self.current().ask(question, k, mode=mode, history=history)
 
-    def search(self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()):
+    def search(
+        self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()
+    ) -> list[Hit]:
         """:meth:`qa.search.Searcher.search` on the newest usable index."""
         return self.current().search(question, k, mode=mode, history=history)
