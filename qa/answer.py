@@ -162,8 +162,9 @@ class Signals:
     agreement: float  # 1 / rank of the dense leg's best passage in the keyword leg (0: absent)
     typed: float = 1.0  # 1: the answer holds the kind of answer asked for, or none is asked for
 
-    def vector(self) -> list[float]:
-        return [self.dense_top, self.sentence, self.coverage, self.agreement, self.typed]
+    def vector(self, features: Sequence[str] = ()) -> list[float]:
+        """The named signals (all of :data:`FEATURES` by default), in that order."""
+        return [float(getattr(self, name)) for name in features or FEATURES]
 
 
 FEATURES = ("dense_top", "sentence", "coverage", "agreement", "typed")
@@ -172,24 +173,32 @@ CALIBRATION = Path(__file__).with_name("abstain.json")
 
 @dataclass(frozen=True)
 class Abstainer:
-    """p(answerable) = sigmoid(bias + coefficients · signals); abstain below ``threshold``."""
+    """Abstain when the answer is not of the kind the question asks for (no number for "how
+    many", no year for "which year": no sentence like that can answer), or when the calibrated
+    p(answerable) = sigmoid(bias + coefficients · signals) is below ``threshold``."""
 
+    features: tuple[str, ...]
     coefficients: tuple[float, ...]
     bias: float
     threshold: float
 
     def probability(self, signals: Signals) -> float:
-        z = self.bias + sum(c * x for c, x in zip(self.coefficients, signals.vector()))
+        z = self.bias + sum(c * x for c, x in zip(self.coefficients, signals.vector(self.features)))
         return 1.0 / (1.0 + math.exp(-z))
 
     def abstains(self, signals: Signals) -> bool:
-        return self.probability(signals) < self.threshold
+        return signals.typed < 1.0 or self.probability(signals) < self.threshold
 
     @classmethod
     def from_json(cls, data: dict) -> "Abstainer":
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError(f"abstention model has features {data['features']}, expected {FEATURES}")
-        return cls(tuple(float(c) for c in data["coefficients"]), float(data["bias"]), float(data["threshold"]))
+        features = tuple(data["features"])
+        unknown = sorted(set(features) - set(FEATURES))
+        if unknown or len(features) != len(data["coefficients"]):
+            raise ValueError(
+                f"abstention model has features {list(features)} with {len(data['coefficients'])} coefficients;"
+                f" known features: {', '.join(FEATURES)}"
+            )
+        return cls(features, tuple(float(c) for c in data["coefficients"]), float(data["bias"]), float(data["threshold"]))
 
 
 @lru_cache(maxsize=1)

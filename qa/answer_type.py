@@ -32,7 +32,8 @@ WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
 TIME_WORDS = (
     "ago yesterday today tomorrow tonight year years month months week weeks day days decade decades "
     "century centuries morning evening night afternoon hour hours minute minutes season spring summer "
-    "autumn winter early late later earlier since until during before after recently currently now"
+    "autumn winter early late later earlier since until during before after recently currently now "
+    "immediately soon next future past once annually daily weekly monthly"
 ).split()
 
 NUMBER = rf"(?:\d[\d,.]*|(?:{'|'.join(NUMBER_WORDS)}))"
@@ -119,4 +120,5 @@ def _counts(text: str, focus: str | None) -> bool:
     places = [i for i, stem in enumerate(stems) if focus and focus in stem]
     if not places:
         return True  # the text counts something else by another name ("a 20-member delegation")
-    return any(numbers[j] for i in places for j in range(max(0, i - 3), i))
+    # "12 ships", "two Iranian ships", or one compound word: "four-day", "20-member"
+    return any(numbers[j] for i in places for j in range(max(0, i - 3), i + 1))

@@ -65,17 +65,26 @@ def test_best_sentence_adds_a_rank_prior_within_the_first_passages() -> None:
     assert best_sentence(sentences, order=[2, 0, 1], n_passages=1).passage == 2
 
 
-def test_abstainer_is_a_logistic_model() -> None:
-    model = Abstainer(coefficients=(2.0, 1.0, 0.0, -1.0, 0.0), bias=-1.0, threshold=0.5)
+def test_abstainer_is_a_logistic_model_over_named_signals() -> None:
+    model = Abstainer(features=("dense_top", "sentence", "agreement"), coefficients=(2.0, 1.0, -1.0), bias=-1.0, threshold=0.5)
     signals = Signals(dense_top=0.5, sentence=0.5, coverage=0.9, agreement=1.0, typed=1.0)
-    z = -1.0 + 2.0 * 0.5 + 1.0 * 0.5 + 0.0 * 0.9 - 1.0 * 1.0
+    z = -1.0 + 2.0 * 0.5 + 1.0 * 0.5 - 1.0 * 1.0
     assert model.probability(signals) == pytest.approx(1 / (1 + math.exp(-z)))
     assert model.abstains(signals)  # z = -0.5: p = 0.38 < 0.5
+    assert not Abstainer(("dense_top",), (10.0,), 0.0, 0.5).abstains(signals)  # p = 0.99
 
 
-def test_abstainer_refuses_other_features() -> None:
+def test_an_answer_of_the_wrong_kind_always_abstains() -> None:
+    confident = Abstainer(("dense_top",), (10.0,), 0.0, 0.5)
+    untyped = Signals(dense_top=0.9, sentence=0.9, coverage=1.0, agreement=1.0, typed=0.0)
+    assert confident.probability(untyped) > 0.99 and confident.abstains(untyped)
+
+
+def test_abstainer_refuses_unknown_features() -> None:
     with pytest.raises(ValueError, match="features"):
         Abstainer.from_json({"features": ["x"], "coefficients": [1.0], "bias": 0.0, "threshold": 0.5})
+    with pytest.raises(ValueError, match="coefficients"):
+        Abstainer.from_json({"features": ["typed"], "coefficients": [1.0, 2.0], "bias": 0.0, "threshold": 0.5})
 
 
 SEED_ANSWERS = {

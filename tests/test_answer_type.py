@@ -40,6 +40,8 @@ def test_expected_type(question: str, wanted: AnswerType | None) -> None:
         ("Pakistani ships joined the exercises, which began two years ago.", AnswerType("count", "ship"), False),
         # counts under another name: the number stands
         ("A 20-member delegation arrived.", AnswerType("count", "peopl"), True),
+        ("The four-day trip ended.", AnswerType("count", "day"), True),
+        ("Coordination will take place immediately.", AnswerType("time"), True),
         ("The delegation arrived.", AnswerType("count", "peopl"), False),
         ("The four-day trip ended on Friday.", AnswerType("number"), True),
         ("He led the delegation.", AnswerType("number"), False),
