@@ -35,8 +35,12 @@ def test_index_survives_sigkill_at_every_stage_and_at_random_moments(embedder, t
     kills = result["kills"]
 
     assert len(kills) == len(PLAN) and len(result["seed_questions"]) >= 2
-    assert all(kill["exit_status"] == -signal.SIGKILL for kill in kills)
     by_stage = {kill["target"]: kill for kill in kills if kill["kind"] == "stage"}
+    assert all(kill["exit_status"] == -signal.SIGKILL for kill in by_stage.values())
+    # a random moment may fall after a run that went faster than the first one had ended
+    for kill in kills:
+        if kill["kind"] == "random":
+            assert kill["exit_status"] == -signal.SIGKILL or (kill["exit_status"] == 0 and kill["held"] == "after")
     assert [kill["last_stage"] for kill in by_stage.values()] == ["read", "embedded", "staging", "renamed", "swapped"]
     # killed before the manifest swap: the old index answers; after it: the new one
     assert [kill["held"] for kill in by_stage.values()] == ["before", "before", "before", "before", "after"]
