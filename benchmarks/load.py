@@ -10,7 +10,8 @@ news questions, drawn with a seeded RNG). It is bounded: every request has a tim
 whole run a deadline (--max-minutes), after which the users stop. The server's resident memory
 (VmRSS of the app process) is sampled every --sample-seconds. Prints and writes (--out) a JSON
 report: requests, errors (with the first messages), latency p50/p95/p99/max, throughput, and
-RSS first/min/max/last with the samples. A started app is stopped at the end. The figures go
+RSS first/min/max/last with the samples; the started app's output goes to OUT.server.log
+beside --out. A started app is stopped at the end. The figures go
 in docs/RELIABILITY.md; speed is never asserted in tests.
 """
 
@@ -92,9 +93,10 @@ def run(args: argparse.Namespace) -> dict:
     if url is None:
         url = f"http://127.0.0.1:{args.port}/"
         env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+        log = args.out.with_suffix(".server.log").open("w") if args.out else subprocess.DEVNULL
         server = subprocess.Popen(
             [sys.executable, "-c", SERVER, str(args.index_dir), str(args.port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     pid = server.pid if server else args.pid
     try:
