@@ -196,6 +196,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.url is None and args.index_dir is None:
         parser.error("give --index-dir (to start the app) or --url")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
     report = run(args)
     text = json.dumps(report, indent=2)
     if args.out:
