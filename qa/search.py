@@ -131,7 +131,8 @@ class Searcher:
         sentences = score_sentences(retrieval.vector, terms, head, self.store.articles, vectors, wanted)
         head, order = rerank(head, sentences)
         hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
-        chosen = best_sentence(sentences, order, self.settings.answer_passages)
+        # the answer comes from a passage the caller is shown: among the first min(answer_passages, k)
+        chosen = best_sentence(sentences, order, min(self.settings.answer_passages, k))
         answer = None
         if chosen is not None:
             chunk = retrieval.hits[chosen.passage].chunk
