@@ -7,6 +7,7 @@ full rebuild (same chunks, same vectors up to float rounding), which the tests c
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,9 +18,10 @@ import numpy as np
 from qa.chunk import Chunker, TokenCounter
 from qa.config import Settings
 from qa.embed import Embedder
-from qa.errors import IndexMismatchError, IndexMissingError
+from qa.errors import IndexMismatchError, IndexMissingError, QAError
+from qa.faults import checkpoint
 from qa.ingest import Corpus, Rejected, read_corpus
-from qa.store import FaissStore, Manifest, read_manifest, write_lock
+from qa.store import FaissStore, Manifest, read_manifest, remove_stale_generations, write_lock
 from qa.types import Article, Chunk
 
 
@@ -69,7 +71,7 @@ def corpus_status(settings: Settings) -> tuple[Manifest, CorpusDiff, list[Reject
     """The index's manifest and how the corpus it was built from has changed since."""
     manifest = read_manifest(settings.index_dir)
     roots = [Path(root) for root in manifest.corpus] or list(settings.corpus)
-    corpus = read_corpus(roots)
+    corpus = read_corpus(roots, settings.limits)
     return manifest, diff_corpus(corpus.articles, manifest.articles), corpus.rejected
 
 
@@ -95,7 +97,10 @@ def update_index(
     """Bring the index in ``settings.index_dir`` up to date with ``settings.corpus``."""
     started = time.perf_counter()
     with write_lock(settings.index_dir):
-        corpus = corpus if corpus is not None else read_corpus(settings.corpus)
+        checkpoint("locked")
+        with contextlib.suppress(QAError):  # what killed writes left; with no usable manifest, keep all
+            remove_stale_generations(settings.index_dir, keep=read_manifest(settings.index_dir).generation)
+        corpus = corpus if corpus is not None else read_corpus(settings.corpus, settings.limits)
         previous, reason = None, "requested with --rebuild" if rebuild else None
         if not rebuild:
             try:
@@ -110,6 +115,7 @@ def update_index(
         indexed = previous.manifest.articles if previous else {}
         diff = diff_corpus(corpus.articles, indexed)
         roots = [str(root) for root in settings.corpus]
+        checkpoint("read")
         if previous is not None and diff.empty and previous.manifest.corpus == roots:
             return IndexReport(
                 diff, corpus.rejected, len(previous.articles), len(previous), 0,
@@ -131,6 +137,7 @@ def update_index(
                     shift = len(texts[-1]) - len(chunk.text) - chunk.start  # the title prefix
                     spans.append([(start + shift, end + shift) for start, end in chunk.sentences])
         new_vectors, new_sentences = embedder.encode_spans(texts, spans, progress=progress and len(texts) > 64)
+        checkpoint("embedded")
 
         manifest = Manifest(
             model=embedder.name,
@@ -176,6 +183,7 @@ def update_index(
         manifest.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         manifest.build_seconds = round(time.perf_counter() - started, 3)
         store = FaissStore.build(manifest, articles, chunks, np.array(ids, dtype=np.int64), vectors, sentence_vectors)
+        checkpoint("built")
         store.save(settings.index_dir)
         return IndexReport(
             diff, corpus.rejected, len(store.articles), len(store), len(texts),

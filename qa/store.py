@@ -30,6 +30,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator, Sequence
@@ -42,6 +43,7 @@ import numpy as np
 
 from qa.chunk import embed_text
 from qa.errors import IndexLockedError, IndexMismatchError, IndexMissingError
+from qa.faults import checkpoint
 from qa.keyword import KeywordIndex
 from qa.types import Article, Chunk
 
@@ -50,6 +52,7 @@ MANIFEST = "manifest.json"
 LOCK = ".lock"
 FILES = ("articles.jsonl", "chunks.jsonl", "vectors.faiss", "sentences.npy", "bm25/n_docs.txt")
 KEYWORD_FOLDER = "bm25"
+GENERATION = re.compile(r"gen-\d{6}")
 VERSIONED_PACKAGES = ("qa", "faiss-cpu", "numpy", "sentence-transformers", "tokenizers", "torch", "onnxruntime")
 EXACT_VECTORS = "vectors.npy"
 # Exact search (IndexFlatIP) up to this many chunks, an inverted file of 8-bit scalar-quantised
@@ -243,23 +246,67 @@ class FaissStore:
     # -- reading -----------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, index_dir: Path) -> "FaissStore":
-        """Load and check an index; raise an error that says what to run if anything is off."""
+    def load(cls, index_dir: Path, *, verify: bool = True) -> "FaissStore":
+        """Load and check an index; raise an error that says what to run if anything is off.
+
+        ``verify`` checks every file's sha256 against the manifest before parsing it (about
+        0.1 s for the 25 MB BBC index), so a file damaged without changing its size is refused
+        instead of giving wrong answers, and FAISS never parses damaged bytes. A writer that
+        swaps in a new generation while this reads the old one makes it read the new one."""
+        index_dir = Path(index_dir)
+        for _ in range(5):
+            manifest = read_manifest(index_dir)
+            try:
+                return cls._checked_load(index_dir, manifest, verify)
+            except IndexMismatchError:
+                with contextlib.suppress(IndexMissingError, IndexMismatchError):
+                    if read_manifest(index_dir).generation != manifest.generation:
+                        continue  # a writer replaced the generation under us: read the new one
+                raise
+        raise IndexMismatchError(f"{index_dir} changed five times while being read: try again")
+
+    @classmethod
+    def _checked_load(cls, index_dir: Path, manifest: Manifest, verify: bool) -> "FaissStore":
+        """:meth:`_load_generation`, with a hand-edited manifest's wrong types (a list where
+        a mapping belongs) or a generation name outside the index directory refused."""
+        if not isinstance(manifest.generation, str) or not GENERATION.fullmatch(manifest.generation):
+            raise IndexMismatchError(
+                f"{index_dir / MANIFEST} names the generation {manifest.generation!r}, not one like"
+                f" 'gen-000001': {rebuild_hint(index_dir)}"
+            )
+        try:
+            return cls._load_generation(index_dir, manifest, verify)
+        except (AttributeError, TypeError, KeyError, ValueError) as error:
+            raise IndexMismatchError(
+                f"{index_dir / MANIFEST} does not describe an index qa can read ({type(error).__name__}:"
+                f" {error}): {rebuild_hint(index_dir)}"
+            ) from error
+        except OSError as error:  # e.g. a writer removed the generation while it was being checked
+            raise IndexMismatchError(f"cannot read {error.filename or index_dir} ({error.strerror or error}):"
+                                     f" {rebuild_hint(index_dir)}") from error
+
+    @classmethod
+    def _load_generation(cls, index_dir: Path, manifest: Manifest, verify: bool) -> "FaissStore":
         import faiss
 
-        index_dir = Path(index_dir)
-        manifest = read_manifest(index_dir)
         folder = index_dir / manifest.generation
         hint = rebuild_hint(index_dir)
+        unlisted = sorted(set(FILES) - set(manifest.files))
+        if unlisted:
+            raise IndexMismatchError(
+                f"{index_dir / MANIFEST} lists no size or checksum for {', '.join(unlisted)}: {hint}"
+            )
         for name in sorted(set(FILES) | set(manifest.files)):
             path = folder / name
             if not path.is_file():
                 raise IndexMismatchError(f"{path} is missing: {hint}")
-            expected = manifest.files.get(name, {}).get("bytes")
-            if expected is not None and path.stat().st_size != expected:
+            expected = manifest.files.get(name, {})
+            if expected.get("bytes") is not None and path.stat().st_size != expected["bytes"]:
                 raise IndexMismatchError(
-                    f"{path} has {path.stat().st_size} bytes, the manifest says {expected}: {hint}"
+                    f"{path} has {path.stat().st_size} bytes, the manifest says {expected['bytes']}: {hint}"
                 )
+            if verify and expected.get("sha256") and file_sha256(path) != expected["sha256"]:
+                raise IndexMismatchError(f"{path} is damaged (its sha256 differs from the manifest's): {hint}")
         try:
             articles = [Article(**record) for record in read_jsonl(folder / "articles.jsonl")]
             by_id = {article.id: article for article in articles}
@@ -393,6 +440,7 @@ class FaissStore:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         write_jsonl(staging / "articles.jsonl", (asdict(a) for a in sorted(self.articles.values(), key=lambda a: a.id)))
+        checkpoint("staging")
         write_jsonl(staging / "chunks.jsonl", (chunk_record(c, int(i)) for c, i in zip(self.chunks, self.ids)))
         faiss.write_index(self.index, str(staging / "vectors.faiss"))
         if self.exact is not None:
@@ -409,10 +457,14 @@ class FaissStore:
             self.manifest.files[name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
         _fsync(staging / KEYWORD_FOLDER)
         _fsync(staging)
+        checkpoint("staged")
         os.replace(staging, index_dir / generation)
         _fsync(index_dir)
+        checkpoint("renamed")
         atomic_write_text(index_dir / MANIFEST, json.dumps(self.manifest.to_json(), indent=2, ensure_ascii=False) + "\n")
+        checkpoint("swapped")
         remove_stale_generations(index_dir, keep=generation)
+        checkpoint("cleaned")
 
 
 def _last_generation_number(index_dir: Path) -> int:
@@ -427,10 +479,13 @@ def _last_generation_number(index_dir: Path) -> int:
 
 
 def remove_stale_generations(index_dir: Path, keep: str) -> None:
-    """Generations the manifest no longer names, and staging folders a crash left behind."""
+    """Generations the manifest no longer names, and the staging folders and half-written
+    manifest a crash left behind. Only a writer (holding :func:`write_lock`) may call it."""
     for path in index_dir.glob("gen-*"):
         if path.name != keep and path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError):
+        (index_dir / (MANIFEST + ".tmp")).unlink()
 
 
 def chunk_record(chunk: Chunk, faiss_id: int) -> dict[str, Any]:
