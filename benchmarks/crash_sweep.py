@@ -201,7 +201,8 @@ def sweep(embedder, work: Path, plan: list[tuple[str, object]], seed: int) -> di
     """Run the kills in ``plan`` (("stage", NAME) or ("random", None)); return the records."""
     corpus, index_dir = work / "corpus", work / "index"
     shutil.copytree(SEEDS, corpus)
-    first = start_index(corpus, index_dir, QA_TRACE_STAGES="1")
+    # built with the checker's embedder's backend; later runs keep the index's own backend
+    first = start_index(corpus, index_dir, QA_TRACE_STAGES="1", QA_BACKEND=getattr(embedder, "backend", "torch"))
     reader = StageReader(first)
     reader.finish()
     if first.returncode != 0:
