@@ -2,7 +2,8 @@
 
 This module is the one boundary between qa and where vectors live. Everything above it asks
 a :class:`FaissStore` for chunks, articles and nearest neighbours; a different backend (Milvus,
-for a corpus beyond one machine) implements the same methods.
+for a corpus beyond one machine, :mod:`qa.milvus_store`) implements the same methods, the
+protocol :class:`qa.stores.Store`, and reuses :func:`read_generation` / :func:`write_generation`.
 
 Layout of an index directory::
 
@@ -28,7 +29,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -79,6 +80,7 @@ class Manifest:
     versions: dict[str, str] = field(default_factory=library_versions)
     built_at: str = ""
     build_seconds: float = 0.0
+    store: dict[str, str] = field(default_factory=dict)  # {} = FAISS here; else qa.stores.parse_store
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -158,33 +160,14 @@ class FaissStore:
         import faiss
 
         index_dir = Path(index_dir)
-        manifest = read_manifest(index_dir)
-        folder = index_dir / manifest.generation
+        manifest, folder, articles, chunks, ids = read_generation(index_dir, FILES)
         hint = rebuild_hint(index_dir)
-        for name in sorted(set(FILES) | set(manifest.files)):
-            path = folder / name
-            if not path.is_file():
-                raise IndexMismatchError(f"{path} is missing: {hint}")
-            expected = manifest.files.get(name, {}).get("bytes")
-            if expected is not None and path.stat().st_size != expected:
-                raise IndexMismatchError(
-                    f"{path} has {path.stat().st_size} bytes, the manifest says {expected}: {hint}"
-                )
         try:
-            articles = [Article(**record) for record in read_jsonl(folder / "articles.jsonl")]
-            by_id = {article.id: article for article in articles}
-            records = list(read_jsonl(folder / "chunks.jsonl"))
-            chunks = [chunk_from_record(record, by_id) for record in records]
-            ids = np.array([record["id"] for record in records], dtype=np.int64)
             index = faiss.read_index(str(folder / "vectors.faiss"))
             keyword = KeywordIndex.load(folder / KEYWORD_FOLDER, mmap=True)
         except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
             raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")
         problems = []
-        if len(articles) != manifest.n_articles:
-            problems.append(f"{len(articles)} articles, the manifest says {manifest.n_articles}")
-        if len(chunks) != manifest.n_chunks:
-            problems.append(f"{len(chunks)} chunks, the manifest says {manifest.n_chunks}")
         if index.ntotal != len(chunks):
             problems.append(f"{index.ntotal} vectors for {len(chunks)} chunks")
         if index.d != manifest.dim:
@@ -237,31 +220,84 @@ class FaissStore:
         """Write a new generation, then point the manifest at it; remove older generations."""
         import faiss
 
-        index_dir = Path(index_dir)
-        index_dir.mkdir(parents=True, exist_ok=True)
-        self.directory = index_dir
-        generation = f"gen-{_last_generation_number(index_dir) + 1:06d}"
-        staging = index_dir / f"{generation}.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        write_jsonl(staging / "articles.jsonl", (asdict(a) for a in sorted(self.articles.values(), key=lambda a: a.id)))
-        write_jsonl(staging / "chunks.jsonl", (chunk_record(c, int(i)) for c, i in zip(self.chunks, self.ids)))
-        faiss.write_index(self.index, str(staging / "vectors.faiss"))
-        self.keyword.save(staging / KEYWORD_FOLDER)
-        self.manifest.generation = generation
-        self.manifest.n_articles = len(self.articles)
-        self.manifest.n_chunks = len(self.chunks)
-        self.manifest.files = {}
-        for path in sorted(p for p in staging.rglob("*") if p.is_file()):
-            name = path.relative_to(staging).as_posix()
-            _fsync(path)
-            self.manifest.files[name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
-        _fsync(staging / KEYWORD_FOLDER)
-        _fsync(staging)
-        os.replace(staging, index_dir / generation)
-        _fsync(index_dir)
-        atomic_write_text(index_dir / MANIFEST, json.dumps(self.manifest.to_json(), indent=2, ensure_ascii=False) + "\n")
-        remove_stale_generations(index_dir, keep=generation)
+        def write_vectors(staging: Path) -> None:
+            faiss.write_index(self.index, str(staging / "vectors.faiss"))
+            self.keyword.save(staging / KEYWORD_FOLDER)
+
+        self.directory = Path(index_dir)
+        write_generation(self.directory, self.manifest, self.articles.values(), self.chunks, self.ids, write_vectors)
+
+
+def read_generation(
+    index_dir: Path, required: Sequence[str]
+) -> tuple[Manifest, Path, list[Article], list[Chunk], np.ndarray]:
+    """The manifest, live generation folder, articles, chunks and chunk ids of an index, with
+    the files checked against the manifest (``required`` must exist whatever it says)."""
+    manifest = read_manifest(index_dir)
+    folder = index_dir / manifest.generation
+    hint = rebuild_hint(index_dir)
+    for name in sorted(set(required) | set(manifest.files)):
+        path = folder / name
+        if not path.is_file():
+            raise IndexMismatchError(f"{path} is missing: {hint}")
+        expected = manifest.files.get(name, {}).get("bytes")
+        if expected is not None and path.stat().st_size != expected:
+            raise IndexMismatchError(
+                f"{path} has {path.stat().st_size} bytes, the manifest says {expected}: {hint}"
+            )
+    try:
+        articles = [Article(**record) for record in read_jsonl(folder / "articles.jsonl")]
+        by_id = {article.id: article for article in articles}
+        records = list(read_jsonl(folder / "chunks.jsonl"))
+        chunks = [chunk_from_record(record, by_id) for record in records]
+        ids = np.array([record["id"] for record in records], dtype=np.int64)
+    except (KeyError, TypeError, ValueError, OSError) as error:
+        raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")
+    problems = []
+    if len(articles) != manifest.n_articles:
+        problems.append(f"{len(articles)} articles, the manifest says {manifest.n_articles}")
+    if len(chunks) != manifest.n_chunks:
+        problems.append(f"{len(chunks)} chunks, the manifest says {manifest.n_chunks}")
+    if problems:
+        raise IndexMismatchError(f"the index in {index_dir} is inconsistent: {'; '.join(problems)}: {hint}")
+    return manifest, folder, articles, chunks, ids
+
+
+def write_generation(
+    index_dir: Path,
+    manifest: Manifest,
+    articles: Iterable[Article],
+    chunks: Sequence[Chunk],
+    ids: np.ndarray,
+    write_more: Callable[[Path], None],
+) -> None:
+    """Write articles.jsonl, chunks.jsonl and whatever ``write_more`` puts in the staging
+    folder as a new generation, then point the manifest at it; remove older generations."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    generation = f"gen-{_last_generation_number(index_dir) + 1:06d}"
+    staging = index_dir / f"{generation}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    articles = sorted(articles, key=lambda a: a.id)
+    write_jsonl(staging / "articles.jsonl", (asdict(a) for a in articles))
+    write_jsonl(staging / "chunks.jsonl", (chunk_record(c, int(i)) for c, i in zip(chunks, ids)))
+    write_more(staging)
+    manifest.generation = generation
+    manifest.n_articles = len(articles)
+    manifest.n_chunks = len(chunks)
+    manifest.files = {}
+    for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+        name = path.relative_to(staging).as_posix()
+        _fsync(path)
+        manifest.files[name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    for folder in sorted((p for p in staging.rglob("*") if p.is_dir()), reverse=True):
+        _fsync(folder)
+    _fsync(staging)
+    os.replace(staging, index_dir / generation)
+    _fsync(index_dir)
+    atomic_write_text(index_dir / MANIFEST, json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n")
+    remove_stale_generations(index_dir, keep=generation)
 
 
 def _last_generation_number(index_dir: Path) -> int:
