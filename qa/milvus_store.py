@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from qa.chunk import embed_text
-from qa.errors import IndexMismatchError, IndexMissingError
+from qa.errors import ConfigError, IndexMismatchError, IndexMissingError
 from qa.keyword import analyze
 from qa.store import Manifest, read_generation, rebuild_hint, write_generation
 from qa.stores import Store, StoreUpdate, require
@@ -115,13 +115,34 @@ class DocumentFrequencies:
         return cls(int(data["n_docs"]), int(data["n_terms"]), {str(t): int(c) for t, c in data["df"].items()})
 
 
+_CLIENTS: dict[str, Any] = {}  # uri -> client: Milvus Lite runs one embedded server per file and process
+
+
 def connect(record: dict[str, str]) -> Any:
-    """A pymilvus client for a store record (qa.stores.parse_store)."""
-    pymilvus = require("pymilvus", "milvus", "--store milvus://")
-    if record["uri"].endswith(".db"):
-        require("milvus_lite", "milvus", "--store milvus://PATH.db")
-        Path(record["uri"]).parent.mkdir(parents=True, exist_ok=True)
-    return pymilvus.MilvusClient(uri=record["uri"])
+    """The pymilvus client for a store record (qa.stores.parse_store), one per URI and process."""
+    uri = record["uri"]
+    if uri not in _CLIENTS:
+        pymilvus = require("pymilvus", "milvus", "--store milvus://")
+        if uri.endswith(".db"):
+            require("milvus_lite", "milvus", "--store milvus://PATH.db")
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            _CLIENTS[uri] = pymilvus.MilvusClient(uri=uri)
+        except pymilvus.exceptions.MilvusException as error:
+            lite = " (a Milvus Lite file can be open in one process at a time: is another qa using it?)"
+            raise ConfigError(f"cannot open Milvus at {uri}{lite if uri.endswith('.db') else ''}: {error}") from None
+    return _CLIENTS[uri]
+
+
+def disconnect(record: dict[str, str]) -> None:
+    """Close this process's client for the store, so another process can open a Milvus Lite file."""
+    client = _CLIENTS.pop(record["uri"], None)
+    if client is not None:
+        client.close()
+        if record["uri"].endswith(".db"):  # the embedded server holds the file's lock until stopped
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(record["uri"])
 
 
 def keyword_texts(chunks: Sequence[Chunk], articles: dict[str, Article]) -> list[str]:
@@ -263,9 +284,6 @@ class MilvusStore:
                 vectors[self._row_of_id[int(entity["id"])]] = entity["dense"]
         return vectors
 
-    def close(self) -> None:
-        self.client.close()
-
     # -- writing -----------------------------------------------------------------------------
 
     @classmethod
@@ -275,7 +293,7 @@ class MilvusStore:
         record = update.manifest.store
         collection = record["collection"]
         same = isinstance(previous, MilvusStore) and previous.manifest.store == record
-        client = previous.client if same else connect(record)
+        client = connect(record)
         texts = keyword_texts(update.chunks, {a.id: a for a in update.articles})
         fresh_rows = np.flatnonzero(update.fresh)
         if same:

@@ -9,8 +9,8 @@ records (qa.store's JSONL form) and vectors, and the indexer stores it exactly a
 engine's: same chunks, vectors equal up to float rounding of other batch shapes (the tests
 hold them to 1e-5 per component, cosine 1 - 1e-6).
 
-Without an address (and no ``RAY_ADDRESS``), a local Ray instance is started on 127.0.0.1, with
-no dashboard and usage statistics off; it stops when the engine closes. With one, the engine
+Without an address (and no ``RAY_ADDRESS``), a local Ray instance is started, listening on
+127.0.0.1 only, with no dashboard and usage statistics off; it stops when the engine closes. With one, the engine
 connects to that cluster, whose nodes need qa's dependencies and the model (the packaged
 all-MiniLM-L6-v2 is found by package there; a ``--model`` directory must exist at the same path);
 qa's own code is shipped with the job, so the cluster runs the driver's qa.
@@ -32,6 +32,7 @@ from qa.errors import ConfigError
 from qa.stores import require
 from qa.types import Article, Chunk
 
+LOOPBACK = ("127.0.0.1", "localhost")
 ARTICLES_PER_BATCH = 16  # ~60 chunks of news: several full encoder batches of 32 per call
 
 
@@ -112,8 +113,13 @@ class RayEngine:
             "runtime_env": {"py_modules": [str(Path(qa.__file__).parent)], "env_vars": {"HF_HUB_OFFLINE": "1",
                             "TRANSFORMERS_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}},
         }
-        if self.address is None and not os.environ.get("RAY_ADDRESS"):
-            options["_node_ip_address"] = "127.0.0.1"  # a local instance: bound to this machine only
+        address = self.address or os.environ.get("RAY_ADDRESS")
+        if address is None or address.rpartition(":")[0] in LOOPBACK:
+            # Ray resolves 127.0.0.1 to the machine's external address unless told this is a
+            # one-machine setup; then every Ray server listens on 127.0.0.1 only
+            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        if address is None:
+            options["_node_ip_address"] = "127.0.0.1"
             if self.temp_dir is not None:
                 options["_temp_dir"] = str(self.temp_dir)
         try:
