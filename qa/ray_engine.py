@@ -101,7 +101,13 @@ class RayEngine:
     def _start(self) -> Any:
         if self._ray is not None:
             return self._ray
-        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # read by Ray when it starts: never report usage
+        # Ray reads these when it is imported and started: never report usage; and, on this
+        # machine, take 127.0.0.1 as the node's address (Ray otherwise resolves it to the external
+        # one and listens there), so a local instance and a local cluster listen on 127.0.0.1 only
+        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+        address = self.address or os.environ.get("RAY_ADDRESS")
+        if address is None or address.rpartition(":")[0] in LOOPBACK:
+            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
         ray = require("ray", "ray", "--engine ray")
         require("ray.data", "ray", "--engine ray")
         import qa
@@ -113,11 +119,6 @@ class RayEngine:
             "runtime_env": {"py_modules": [str(Path(qa.__file__).parent)], "env_vars": {"HF_HUB_OFFLINE": "1",
                             "TRANSFORMERS_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}},
         }
-        address = self.address or os.environ.get("RAY_ADDRESS")
-        if address is None or address.rpartition(":")[0] in LOOPBACK:
-            # Ray resolves 127.0.0.1 to the machine's external address unless told this is a
-            # one-machine setup; then every Ray server listens on 127.0.0.1 only
-            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
         if address is None:
             options["_node_ip_address"] = "127.0.0.1"
             if self.temp_dir is not None:

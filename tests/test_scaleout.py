@@ -9,6 +9,7 @@ module started (not `ray stop --force`, which would stop every Ray process on th
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -35,8 +36,10 @@ from qa.search import Searcher
 from qa.store import FaissStore
 from qa.stores import open_store, parse_store, require
 
-ray = pytest.importorskip("ray", reason="the scale-out tests need qa[ray]: pip install -e '.[test]'")
-pytest.importorskip("pymilvus", reason="the scale-out tests need qa[milvus]: pip install -e '.[test]'")
+for _module, _extra in (("ray", "ray"), ("pymilvus", "milvus")):
+    # found, not imported: the Ray engine sets Ray's environment before Ray is first imported
+    if importlib.util.find_spec(_module) is None:
+        pytest.skip(f"the scale-out tests need qa[{_extra}]: pip install -e '.[test]'", allow_module_level=True)
 
 from qa.milvus_store import DocumentFrequencies, MilvusStore, disconnect, keyword_texts  # noqa: E402
 from qa.ray_engine import RayEngine  # noqa: E402
@@ -133,8 +136,8 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             ))
             yield f"127.0.0.1:{port}"
         finally:
-            if ray.is_initialized():
-                ray.shutdown()
+            if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+                sys.modules["ray"].shutdown()
             for process in reversed(processes):
                 stop_group(process)
 
@@ -143,7 +146,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def engine(ray_cluster: str, embedder) -> Iterator[RayEngine]:
     """The Ray engine connected to the module's cluster, once both nodes have joined."""
     runner = RayEngine(Settings(), embedder.fingerprint, address=ray_cluster, articles_per_batch=1)
-    runner._start()
+    ray = runner._start()
     deadline = time.monotonic() + 90
     while sum(node["Alive"] for node in ray.nodes()) < 2 and time.monotonic() < deadline:
         time.sleep(1)
@@ -163,6 +166,8 @@ def ray_seed_index(tmp_path_factory: pytest.TempPathFactory, engine: RayEngine, 
 
 
 def test_cluster_is_two_nodes_on_loopback(engine: RayEngine) -> None:
+    import ray
+
     nodes = [node for node in ray.nodes() if node["Alive"]]
     assert len(nodes) == 2
     assert {node["NodeManagerAddress"] for node in nodes} == {"127.0.0.1"}
