@@ -29,18 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-QUESTIONS = [
-    "Who won the Australian Open?",
-    "What did the Bank of England decide about interest rates?",
-    "Which film won the Oscar for best picture?",
-    "How many jobs will be cut?",
-    "What is Gordon Brown's plan for the budget?",
-    "Who is the chief executive of Yukos?",
-    "When will the new games console be released?",
-    "What did Tony Blair say about the election?",
-    "Which team won the Six Nations?",
-    "What did the survey find about broadband?",
-]
+from ask_latency import QUESTIONS  # noqa: E402  (run as a script: benchmarks/ is on the path)
 NOISE = 0.02
 SEED = 0
 
@@ -98,6 +87,11 @@ def engines(corpus: list[Path], work: Path) -> dict:
     return results
 
 
+def rss_mb() -> float:
+    """This process's resident memory now, in MB (Linux)."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
 def grow(vectors: np.ndarray, size: int) -> np.ndarray:
     """``size`` rows: the real vectors, then perturbed and normalised copies of them."""
     rng = np.random.default_rng(SEED)
@@ -115,12 +109,15 @@ def stores(index_dir: Path, sizes: list[int]) -> dict:
     from qa.store import FaissStore
     from qa.stores import StoreUpdate, parse_store
 
+    before = rss_mb()
     source = FaissStore.load(index_dir)
+    results_load = {"chunks_and_articles_in_memory_mb": round(rss_mb() - before, 1)}  # + vectors + bm25 (mmap)
     settings = settings_from_env()
     embedder = SentenceTransformerEmbedder(settings.resolved_model_dir(), settings.batch_size)
     queries = embedder.encode(QUESTIONS)
     vectors = source.vectors()
-    results = {"index": str(index_dir), "real_chunks": len(source), "noise_sigma": NOISE, "sizes": {}}
+    results = {"index": str(index_dir), "real_chunks": len(source), "noise_sigma": NOISE, **results_load,
+               "sizes": {}}
     for size in sizes:
         base = Path(tempfile.mkdtemp(prefix=f"qa-stores-{size}-"))
         rows = np.arange(size) % len(source)

@@ -37,7 +37,7 @@ import numpy as np
 from qa.chunk import embed_text
 from qa.errors import ConfigError, IndexMismatchError, IndexMissingError
 from qa.keyword import analyze
-from qa.store import Manifest, read_generation, rebuild_hint, write_generation
+from qa.store import IndexRows, Manifest, read_generation, rebuild_hint, write_generation
 from qa.stores import Store, StoreUpdate, require
 from qa.types import Article, Chunk
 
@@ -150,7 +150,7 @@ def keyword_texts(chunks: Sequence[Chunk], articles: dict[str, Article]) -> list
     return [embed_text(articles[chunk.article_id].title, chunk.text) for chunk in chunks]
 
 
-class MilvusStore:
+class MilvusStore(IndexRows):
     """An index whose vectors and BM25 live in Milvus; satisfies :class:`qa.stores.Store`."""
 
     def __init__(
@@ -163,22 +163,10 @@ class MilvusStore:
         keyword: DocumentFrequencies,
     ) -> None:
         """Use :meth:`load` or :meth:`write`."""
-        self.manifest = manifest
-        self.articles = {article.id: article for article in articles}
-        self.chunks = list(chunks)
-        self.ids = np.asarray(ids, dtype=np.int64)
+        super().__init__(manifest, articles, chunks, ids)
         self.client = client
         self.keyword = keyword
         self.collection = manifest.store["collection"]
-        self.directory = Path(".")
-        self._row_of_id = {int(chunk_id): row for row, chunk_id in enumerate(self.ids)}
-
-    def __len__(self) -> int:
-        return len(self.chunks)
-
-    @property
-    def dim(self) -> int:
-        return self.manifest.dim
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -186,8 +174,10 @@ class MilvusStore:
     def load(cls, index_dir: Path) -> "MilvusStore":
         """Load the local files, connect, and check that Milvus holds what the manifest says."""
         index_dir = Path(index_dir)
-        manifest, folder, articles, chunks, ids = read_generation(index_dir, FILES)
+        manifest, folder, articles, chunks, ids, problems = read_generation(index_dir, FILES)
         hint = rebuild_hint(index_dir)
+        if problems:
+            raise IndexMismatchError(f"the index in {index_dir} is inconsistent: {'; '.join(problems)}: {hint}")
         client = connect(manifest.store)
         collection = manifest.store["collection"]
         if not client.has_collection(collection):

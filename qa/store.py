@@ -114,7 +114,27 @@ def read_manifest(index_dir: Path) -> Manifest:
     return Manifest.from_json(data, path)
 
 
-class FaissStore:
+class IndexRows:
+    """What every store keeps in memory: the manifest, articles by id, chunks in row order and
+    the id of each row's chunk (FAISS id / Milvus primary key)."""
+
+    def __init__(self, manifest: Manifest, articles: Sequence[Article], chunks: Sequence[Chunk], ids: np.ndarray) -> None:
+        self.manifest = manifest
+        self.articles = {article.id: article for article in articles}
+        self.chunks = list(chunks)
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.directory = Path(".")  # where it was loaded from or saved to
+        self._row_of_id = {int(chunk_id): row for row, chunk_id in enumerate(self.ids)}
+
+    @property
+    def dim(self) -> int:
+        return self.manifest.dim
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+
+class FaissStore(IndexRows):
     """An index in memory: articles by id, chunks in row order, and their FAISS vectors."""
 
     def __init__(
@@ -127,14 +147,9 @@ class FaissStore:
         keyword: KeywordIndex,
     ) -> None:
         """Use :meth:`build` (from vectors) or :meth:`load` (from disk)."""
-        self.manifest = manifest
-        self.articles = {article.id: article for article in articles}
-        self.chunks = list(chunks)
-        self.ids = np.asarray(ids, dtype=np.int64)
+        super().__init__(manifest, articles, chunks, ids)
         self.index = index
         self.keyword = keyword
-        self.directory = Path(".")  # where it was loaded from or saved to
-        self._row_of_id = {int(chunk_id): row for row, chunk_id in enumerate(self.ids)}
 
     @classmethod
     def build(
@@ -160,14 +175,13 @@ class FaissStore:
         import faiss
 
         index_dir = Path(index_dir)
-        manifest, folder, articles, chunks, ids = read_generation(index_dir, FILES)
+        manifest, folder, articles, chunks, ids, problems = read_generation(index_dir, FILES)
         hint = rebuild_hint(index_dir)
         try:
             index = faiss.read_index(str(folder / "vectors.faiss"))
             keyword = KeywordIndex.load(folder / KEYWORD_FOLDER, mmap=True)
         except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
             raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")
-        problems = []
         if index.ntotal != len(chunks):
             problems.append(f"{index.ntotal} vectors for {len(chunks)} chunks")
         if index.d != manifest.dim:
@@ -183,13 +197,6 @@ class FaissStore:
         store = cls(manifest, articles, chunks, ids, index, keyword)
         store.directory = index_dir
         return store
-
-    @property
-    def dim(self) -> int:
-        return self.manifest.dim
-
-    def __len__(self) -> int:
-        return len(self.chunks)
 
     def vectors(self) -> np.ndarray:
         """All vectors, in row order."""
@@ -230,9 +237,10 @@ class FaissStore:
 
 def read_generation(
     index_dir: Path, required: Sequence[str]
-) -> tuple[Manifest, Path, list[Article], list[Chunk], np.ndarray]:
+) -> tuple[Manifest, Path, list[Article], list[Chunk], np.ndarray, list[str]]:
     """The manifest, live generation folder, articles, chunks and chunk ids of an index, with
-    the files checked against the manifest (``required`` must exist whatever it says)."""
+    the files checked against the manifest (``required`` must exist whatever it says), and the
+    count problems found, for the caller to report with its own."""
     manifest = read_manifest(index_dir)
     folder = index_dir / manifest.generation
     hint = rebuild_hint(index_dir)
@@ -258,9 +266,7 @@ def read_generation(
         problems.append(f"{len(articles)} articles, the manifest says {manifest.n_articles}")
     if len(chunks) != manifest.n_chunks:
         problems.append(f"{len(chunks)} chunks, the manifest says {manifest.n_chunks}")
-    if problems:
-        raise IndexMismatchError(f"the index in {index_dir} is inconsistent: {'; '.join(problems)}: {hint}")
-    return manifest, folder, articles, chunks, ids
+    return manifest, folder, articles, chunks, ids, problems
 
 
 def write_generation(
