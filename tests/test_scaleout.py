@@ -329,6 +329,40 @@ def test_ask_through_cli_on_milvus(milvus_seed_index: Settings) -> None:
     assert [p["chunk_id"] for p in result["passages"]] == [f"{SEED_ID}#0", f"{SEED_ID}#2", f"{SEED_ID}#7"]
 
 
+def test_chat_answers_from_milvus(milvus_seed_index: Settings, seed_index: Settings, tmp_path: Path) -> None:
+    """`python app.py` (qa serve) on the Milvus index answers through its API as on FAISS."""
+    from gradio_client import Client
+
+    from qa.search import open_searcher
+
+    question = "Where can Tehran and Islamabad establish joint bases?"
+    expected = open_searcher(seed_index).ask(question, seed_index.k).to_json()  # the chat shows k passages
+    disconnect(parse_store(milvus_seed_index.store))  # Milvus Lite: one process per file
+    port = free_port()
+    log = (tmp_path / "app.log").open("w+")
+    process = subprocess.Popen(
+        [sys.executable, "app.py", str(SEEDS), "--index-dir", str(milvus_seed_index.index_dir), "--port", str(port)],
+        cwd=ROOT, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "TQDM_DISABLE": "1"},
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert process.poll() is None, f"app.py exited: {log.seek(0) or log.read()}"
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                assert time.monotonic() < deadline, "app.py did not start"
+                time.sleep(1)
+        result = client.predict(question, [], api_name="/ask")
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    assert result["answer"] == expected["answer"] and "Mirjavah" in result["answer"]["text"]
+    assert [p["chunk_id"] for p in result["passages"]] == [p["chunk_id"] for p in expected["passages"]]
+
+
 def test_milvus_incremental_add_change_delete(tmp_path: Path, embedder) -> None:
     """After each step the Milvus index equals the FAISS one; Milvus holds exactly the live chunks;
     the document frequencies kept up to date step by step equal a fresh count."""
