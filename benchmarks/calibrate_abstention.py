@@ -8,9 +8,13 @@ hard case (the seed question set's unanswerable questions are of that kind: "How
 Baqeri?"). No question of the last 24 articles and none of the seed set is used.
 
     python benchmarks/calibrate_abstention.py [--sample 1500] [--max-false-abstain 0.05]
+        [--features dense_top,sentence,agreement,typed] [--signals FILE]
 
-Writes qa/abstain.json: the logistic model over qa.answer.FEATURES and the threshold that
-abstains on at most --max-false-abstain of the answerable calibration questions.
+Writes qa/abstain.json: the logistic model over the chosen signals (qa.answer.FEATURES) and the
+threshold at which qa's whole decision (an answer of the wrong kind, or a low probability)
+abstains on at most --max-false-abstain of the answerable calibration questions. The signals of
+every question are kept in --signals (JSONL), and read back from there when it exists, so other
+feature sets can be fitted without asking again.
 """
 
 from __future__ import annotations
@@ -59,12 +63,16 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=1500, help="questions used (seeded sample)")
     parser.add_argument("--max-false-abstain", type=float, default=0.05)
     parser.add_argument("--out", type=Path, default=ROOT / "qa" / "abstain.json")
+    parser.add_argument("--features", default="dense_top,sentence,agreement,typed",
+                        help="comma-separated signals of the model (default leaves out coverage: see EVALUATION.md)")
+    parser.add_argument("--signals", type=Path, default=ROOT / ".qa-eval" / "abstain-signals.jsonl")
     args = parser.parse_args()
+    features = tuple(args.features.split(","))
 
     from sklearn.linear_model import LogisticRegression
     from tqdm import tqdm
 
-    from qa.answer import FEATURES
+    from qa.answer import Signals
     from qa.config import Settings, settings_from_env
     from qa.embed import SentenceTransformerEmbedder
     from qa.evaluate import load_squad
@@ -72,24 +80,33 @@ def main() -> int:
     from qa.search import Searcher
     from qa.store import FaissStore
 
-    settings: Settings = settings_from_env().with_(index_dir=args.index_dir, corpus=(args.squad,))
-    corpus, questions = calibration_corpus(load_squad(args.squad))
-    questions = random.Random(0).sample(questions, min(args.sample, len(questions)))
-    embedder = SentenceTransformerEmbedder(settings.resolved_model_dir(), settings.batch_size)
-    update_index(settings, embedder, corpus=corpus, progress=True)
-    searcher = Searcher(FaissStore.load(args.index_dir), embedder, settings.search, abstain=False)
-
-    features, labels = [], []
-    for question, answerable in tqdm(questions, desc="questions", file=sys.stderr):
-        features.append(searcher.ask(question.question, 5).signals.vector())
-        labels.append(int(answerable))
-    x, y = np.array(features), np.array(labels)
+    if not args.signals.is_file():
+        settings: Settings = settings_from_env().with_(index_dir=args.index_dir, corpus=(args.squad,))
+        corpus, questions = calibration_corpus(load_squad(args.squad))
+        questions = random.Random(0).sample(questions, min(args.sample, len(questions)))
+        embedder = SentenceTransformerEmbedder(settings.resolved_model_dir(), settings.batch_size)
+        update_index(settings, embedder, corpus=corpus, progress=True)
+        searcher = Searcher(FaissStore.load(args.index_dir), embedder, settings.search, abstain=False)
+        args.signals.parent.mkdir(parents=True, exist_ok=True)
+        with args.signals.open("w") as out:
+            for question, answerable in tqdm(questions, desc="questions", file=sys.stderr):
+                signals = searcher.ask(question.question, 5).signals
+                out.write(json.dumps({"id": question.id, "answerable": answerable, **vars(signals)}) + "\n")
+    records = [json.loads(line) for line in args.signals.read_text().splitlines()]
+    signals = [Signals(**{k: v for k, v in r.items() if k not in ("id", "answerable")}) for r in records]
+    x = np.array([s.vector(features) for s in signals])
+    y = np.array([int(r["answerable"]) for r in records])
+    typed = np.array([s.typed >= 1.0 for s in signals])
     model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x, y)
     p = model.predict_proba(x)[:, 1]
-    threshold = float(np.quantile(p[y == 1], args.max_false_abstain))
-    abstained = p < threshold
+    # The highest threshold whose decision (wrong kind of answer, or p below it) abstains on at
+    # most the allowed share of answerable questions.
+    candidates = np.unique(np.concatenate([[0.0], p[y == 1]]))
+    allowed = [t for t in candidates if ((~typed | (p < t))[y == 1]).mean() <= args.max_false_abstain]
+    threshold = float(max(allowed))
+    abstained = ~typed | (p < threshold)
     result = {
-        "features": list(FEATURES),
+        "features": list(features),
         "coefficients": [round(float(c), 6) for c in model.coef_[0]],
         "bias": round(float(model.intercept_[0]), 6),
         "threshold": round(threshold, 6),
@@ -98,6 +115,8 @@ def main() -> int:
             "date": date.today().isoformat(),
             "data": "SQuAD v1.1 dev, first 24 articles with odd paragraphs removed (see the script)",
             "questions": int(len(y)),
+            "wrong_kind_abstained_answerable": round(float((~typed)[y == 1].mean()), 4),
+            "wrong_kind_abstained_unanswerable": round(float((~typed)[y == 0].mean()), 4),
             "answerable": int(y.sum()),
             "abstention_recall": round(float(abstained[y == 0].mean()), 4),
             "abstention_precision": round(float((y[abstained] == 0).mean()), 4) if abstained.any() else None,

@@ -121,16 +121,21 @@ def stores(index_dir: Path, sizes: list[int]) -> dict:
     for size in sizes:
         base = Path(tempfile.mkdtemp(prefix=f"qa-stores-{size}-"))
         rows = np.arange(size) % len(source)
-        chunks = [replace(source.chunks[row], id=f"{source.chunks[row].id}~{i}") for i, row in enumerate(rows)]
         grown, ids = grow(vectors, size), np.arange(size, dtype=np.int64)
+        # copies keep their text and offsets; one sentence each keeps sentences.npy small
+        chunks = [
+            replace(source.chunks[row], id=f"{source.chunks[row].id}~{i}", sentences=(source.chunks[row].sentences[0],))
+            for i, row in enumerate(rows)
+        ]
+        sentences = grown.astype(np.float16)
         articles = list(source.articles.values())
         manifest = replace(source.manifest, store={}, next_id=size)
         started = time.perf_counter()
-        faiss_store = FaissStore.build(manifest, articles, chunks, ids, grown)
+        faiss_store = FaissStore.build(manifest, articles, chunks, ids, grown, sentences)
         faiss_build = time.perf_counter() - started
         record = parse_store(f"milvus://{base}/bench.db")
         update = StoreUpdate(replace(manifest, store=record), articles, chunks, ids, np.ones(size, bool), grown,
-                             np.zeros(0, np.int64))
+                             list(sentences[:, None, :]), np.zeros(0, np.int64))
         started = time.perf_counter()
         milvus = MilvusStore.write(base / "milvus", update, None)
         milvus_build = time.perf_counter() - started

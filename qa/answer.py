@@ -1,15 +1,18 @@
 """The sentence that answers, passage re-ranking by it, and when to say the corpus has no answer.
 
-Every sentence of the top passages is scored against the question: its cosine similarity to
-the question plus the IDF-weighted share of the question's content terms it contains; a
-sentence that is really a run-in heading (no closing punctuation) is pushed down. Passages are
+Every sentence of the top passages is scored against the question: the cosine similarity of
+its vector (pooled at indexing time from its passage's tokens, so asking encodes nothing but the
+question) to the question, plus the IDF-weighted share of the question's content terms it contains; a
+sentence that is really a run-in heading (no closing punctuation) is pushed down, and so is one
+without the kind of answer the question asks for (a number for "how many", a year for "which
+year": :mod:`qa.answer_type`). Passages are
 re-ranked by their fused retrieval score plus their best sentence's score, and the answer is the
 best sentence of the first passages (with a small prior for the passage's rank). Weights were
 chosen on the tuning halves of SQuAD and SciFact (docs/EVALUATION.md).
 
 Abstention is a logistic model over signals measured for every question (how close the best
 passage and the best sentence are, how much of the question the best passage covers, whether
-the dense and keyword legs agree), calibrated on answerable and unanswerable questions; its
+the dense and keyword legs agree, whether the answer is of the kind asked for), calibrated on answerable and unanswerable questions; its
 coefficients live in ``abstain.json`` beside this file, with the command that produced them.
 """
 
@@ -17,13 +20,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from qa.answer_type import AnswerType, holds_type
 from qa.keyword import analyze
 from qa.types import Article, Hit
 
@@ -40,24 +44,42 @@ QUESTION_WORDS = frozenset(
 
 @dataclass(frozen=True)
 class SentenceWeights:
-    """sentence score = cosine + lexical * weighted coverage - heading penalty;
+    """sentence score = cosine + lexical * weighted coverage - heading penalty
+    - untyped penalty (when the question wants a number, year, date or time and it has none);
     passage score = fused score + passage * its best sentence score;
     answer = best of (sentence score + rank / passage rank) over the first passages."""
 
-    lexical: float = 0.3
+    lexical: float = 1.0
     heading: float = 0.3
-    passage: float = 1.0
+    untyped: float = 0.2
+    passage: float = 2.0
     rank: float = 0.1
+
+    def sentence_score(self, cosine: float, coverage: float, heading: bool, typed: bool) -> float:
+        return (
+            cosine
+            + self.lexical * coverage
+            - (self.heading if heading else 0.0)
+            - (0.0 if typed else self.untyped)
+        )
 
 
 @dataclass(frozen=True)
 class ScoredSentence:
+    """A sentence of a passage, what it is scored from, and its score."""
+
     passage: int  # index into the hits
     start: int
     end: int
     text: str
-    cosine: float
+    cosine: float  # to the question
+    coverage: float  # IDF-weighted share of the question's content terms in it
+    heading: bool  # a run-in heading rather than a sentence (no closing punctuation)
+    typed: bool  # holds the kind of answer the question asks for (or it asks for none)
     score: float
+
+    def rescored(self, weights: SentenceWeights) -> "ScoredSentence":
+        return replace(self, score=weights.sentence_score(self.cosine, self.coverage, self.heading, self.typed))
 
 
 def question_terms(question: str) -> set[str]:
@@ -80,24 +102,25 @@ def score_sentences(
     term_weights: Mapping[str, float],
     hits: Sequence[Hit],
     articles: Mapping[str, Article],
-    encode: Callable[[list[str]], np.ndarray],
+    sentence_vectors: np.ndarray,
+    wanted: AnswerType | None = None,
     weights: SentenceWeights = SentenceWeights(),
 ) -> list[ScoredSentence]:
-    """Every sentence of the hits, scored against the question (one batch through the model)."""
+    """Every sentence of the hits, scored against the question; ``sentence_vectors`` has one
+    row per sentence of the hits' chunks, in order; ``wanted``: the question's answer type."""
     spans = [(i, start, end) for i, hit in enumerate(hits) for start, end in hit.chunk.sentences]
     if not spans:
         return []
     texts = [articles[hits[i].chunk.article_id].text[start:end] for i, start, end in spans]
-    cosines = encode(texts) @ question_vector
-    return [
-        ScoredSentence(
-            passage=i, start=start, end=end, text=text, cosine=float(cosine),
-            score=float(cosine)
-            + weights.lexical * term_coverage(term_weights, text)
-            - (weights.heading if not text.rstrip().endswith(HEADING_END) else 0.0),
+    cosines = np.asarray(sentence_vectors, dtype=np.float32) @ question_vector
+    scored = []
+    for (i, start, end), text, cosine in zip(spans, texts, cosines):
+        features = (
+            float(cosine), term_coverage(term_weights, text), not text.rstrip().endswith(HEADING_END),
+            holds_type(text, wanted),
         )
-        for (i, start, end), text, cosine in zip(spans, texts, cosines)
-    ]
+        scored.append(ScoredSentence(i, start, end, text, *features, weights.sentence_score(*features)))
+    return scored
 
 
 def rerank(
@@ -137,35 +160,45 @@ class Signals:
     sentence: float  # cosine of the chosen answer sentence
     coverage: float  # IDF-weighted share of the question's terms in the best passage
     agreement: float  # 1 / rank of the dense leg's best passage in the keyword leg (0: absent)
+    typed: float = 1.0  # 1: the answer holds the kind of answer asked for, or none is asked for
 
-    def vector(self) -> list[float]:
-        return [self.dense_top, self.sentence, self.coverage, self.agreement]
+    def vector(self, features: Sequence[str] = ()) -> list[float]:
+        """The named signals (all of :data:`FEATURES` by default), in that order."""
+        return [float(getattr(self, name)) for name in features or FEATURES]
 
 
-FEATURES = ("dense_top", "sentence", "coverage", "agreement")
+FEATURES = ("dense_top", "sentence", "coverage", "agreement", "typed")
 CALIBRATION = Path(__file__).with_name("abstain.json")
 
 
 @dataclass(frozen=True)
 class Abstainer:
-    """p(answerable) = sigmoid(bias + coefficients · signals); abstain below ``threshold``."""
+    """Abstain when the answer is not of the kind the question asks for (no number for "how
+    many", no year for "which year": no sentence like that can answer), or when the calibrated
+    p(answerable) = sigmoid(bias + coefficients · signals) is below ``threshold``."""
 
+    features: tuple[str, ...]
     coefficients: tuple[float, ...]
     bias: float
     threshold: float
 
     def probability(self, signals: Signals) -> float:
-        z = self.bias + sum(c * x for c, x in zip(self.coefficients, signals.vector()))
+        z = self.bias + sum(c * x for c, x in zip(self.coefficients, signals.vector(self.features)))
         return 1.0 / (1.0 + math.exp(-z))
 
     def abstains(self, signals: Signals) -> bool:
-        return self.probability(signals) < self.threshold
+        return signals.typed < 1.0 or self.probability(signals) < self.threshold
 
     @classmethod
     def from_json(cls, data: dict) -> "Abstainer":
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError(f"abstention model has features {data['features']}, expected {FEATURES}")
-        return cls(tuple(float(c) for c in data["coefficients"]), float(data["bias"]), float(data["threshold"]))
+        features = tuple(data["features"])
+        unknown = sorted(set(features) - set(FEATURES))
+        if unknown or len(features) != len(data["coefficients"]):
+            raise ValueError(
+                f"abstention model has features {list(features)} with {len(data['coefficients'])} coefficients;"
+                f" known features: {', '.join(FEATURES)}"
+            )
+        return cls(features, tuple(float(c) for c in data["coefficients"]), float(data["bias"]), float(data["threshold"]))
 
 
 @lru_cache(maxsize=1)

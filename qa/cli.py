@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="corpus (default: seeds/)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    serve.add_argument("--auth", metavar="USER:PASSWORD",
+                       help="require this login (needed to listen on any address but the loopback)")
+    serve.add_argument("--auth-file", type=Path, metavar="FILE",
+                       help="require one of the USER:PASSWORD logins listed in FILE, one a line"
+                       " (keeps the password out of the process list)")
     store_option(serve)
     common(serve)
 
@@ -145,14 +150,14 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def refresh_index(
-    settings: Settings, *, rebuild: bool = False, progress: bool = True, engine: str = "local",
+    settings: Settings, *, rebuild: bool = False, progress: bool = True, embedder=None, engine: str = "local",
     ray_address: str | None = None,
 ):
     """Run the incremental indexer and print what it did (shared by `index` and `serve`)."""
     from qa.embed import SentenceTransformerEmbedder
     from qa.indexer import update_index
 
-    embedder = SentenceTransformerEmbedder(settings.resolved_model_dir(), settings.batch_size)
+    embedder = embedder or SentenceTransformerEmbedder(settings.resolved_model_dir(), settings.batch_size)
     runner = None
     if engine == "ray":
         from qa.ray_engine import RayEngine
@@ -290,10 +295,17 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    refresh_index(settings)
-    from qa.ui import launch
+    import time
 
-    launch(settings, host=args.host, port=args.port)
+    from qa.embed import SentenceTransformerEmbedder
+    from qa.ui import launch, server_auth
+
+    started = time.perf_counter()
+    auth = server_auth(args.host, args.auth, args.auth_file)  # refuses before any slow work
+    # One embedder for the refresh and the chat: the model (loaded on first use) loads once.
+    embedder = SentenceTransformerEmbedder(settings.resolved_model_dir(), settings.batch_size)
+    refresh_index(settings, embedder=embedder)
+    launch(settings, host=args.host, port=args.port, auth=auth, embedder=embedder, started=started)
     return EXIT_OK
 
 

@@ -19,6 +19,9 @@ import numpy as np
 from qa.chunk import model_window
 
 
+Span = tuple[int, int]  # character offsets [start, end) within a text
+
+
 class Embedder(Protocol):
     """What the index needs from a model: a name, a dimension and ``encode``."""
 
@@ -29,6 +32,34 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """One L2-normalised float32 row per text."""
         ...
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], *, progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """What ``encode`` gives, and for each text one L2-normalised row per character span
+        of it: the mean of the span's contextual token embeddings (see :func:`pool_spans`)."""
+        ...
+
+
+
+def pool_spans(token_embeddings: np.ndarray, offsets: Sequence[Span], spans: Sequence[Span]) -> np.ndarray:
+    """One L2-normalised vector per character span: the mean of the final-layer embeddings of
+    the tokens that start inside it ("late chunking"). The tokens were read with the whole
+    passage around them, so a sentence vector knows its context ("he" is the general), and it
+    costs no forward pass beyond the passage's own. A span with no token (cut off, or empty)
+    gets the mean of all the text's tokens."""
+    offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    n = min(len(offsets), len(token_embeddings))
+    starts, ends = offsets[:n, 0], offsets[:n, 1]
+    real = ends > starts  # special tokens have empty offsets
+    tokens = np.asarray(token_embeddings[:n], dtype=np.float32)
+    whole = tokens[real].mean(axis=0) if real.any() else tokens.mean(axis=0)
+    pooled = np.empty((len(spans), tokens.shape[1]), dtype=np.float32)
+    for i, (start, end) in enumerate(spans):
+        inside = real & (starts >= start) & (starts < end)
+        pooled[i] = tokens[inside].mean(axis=0) if inside.any() else whole
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return pooled / np.where(norms == 0, 1, norms)
 
 
 def model_fingerprint(model_dir: Path) -> str:
@@ -109,3 +140,23 @@ class SentenceTransformerEmbedder:
             normalize_embeddings=True,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], *, progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        outputs = self.model.encode(
+            list(texts), batch_size=self.batch_size, show_progress_bar=progress, output_value=None
+        )
+        # The same tokenizer call sentence-transformers makes, for the tokens' character offsets.
+        offsets = self.model.tokenizer(
+            list(texts), return_offsets_mapping=True, truncation=True, max_length=self.max_tokens
+        )["offset_mapping"]
+        vectors = np.stack([output["sentence_embedding"].float().numpy() for output in outputs])
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        pooled = [
+            pool_spans(output["token_embeddings"].float().numpy(), text_offsets, text_spans)
+            for output, text_offsets, text_spans in zip(outputs, offsets, spans)
+        ]
+        return np.ascontiguousarray(vectors, dtype=np.float32), pooled

@@ -14,19 +14,33 @@ import numpy as np
 
 from qa.chunk import Chunker, TokenCounter
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.embed import Embedder, Span
 from qa.types import Article, Chunk
 
 
+Sentences = list[np.ndarray]  # per chunk: one L2-normalised row per sentence of it (qa.embed.pool_spans)
+
+
 class Engine(Protocol):
-    """Articles in; their chunks (by article id) and one vector per chunk out."""
+    """Articles in; their chunks (by article id), one vector per chunk and the vectors of each
+    chunk's sentences out."""
 
     def chunk_and_embed(
         self, articles: Sequence[Article], *, progress: bool = False
-    ) -> tuple[dict[str, list[Chunk]], np.ndarray]:
-        """Chunks of each article, and the vectors of all chunks: the chunks of
-        ``articles[0]`` first, each article's in order (L2-normalised float32 rows)."""
+    ) -> tuple[dict[str, list[Chunk]], np.ndarray, Sentences]:
+        """Chunks of each article, and the vectors of all chunks and of their sentences: the
+        chunks of ``articles[0]`` first, each article's in order."""
         ...
+
+
+def embedded_texts(chunker: Chunker, article: Article, chunks: Sequence[Chunk]) -> tuple[list[str], list[list[Span]]]:
+    """What is embedded for each chunk, and its sentences as offsets in that text."""
+    texts, spans = [], []
+    for chunk in chunks:
+        texts.append(chunker.embedded(article, chunk))
+        shift = len(texts[-1]) - len(chunk.text) - chunk.start  # the title prefix
+        spans.append([(start + shift, end + shift) for start, end in chunk.sentences])
+    return texts, spans
 
 
 class LocalEngine:
@@ -38,10 +52,14 @@ class LocalEngine:
 
     def chunk_and_embed(
         self, articles: Sequence[Article], *, progress: bool = False
-    ) -> tuple[dict[str, list[Chunk]], np.ndarray]:
+    ) -> tuple[dict[str, list[Chunk]], np.ndarray, Sentences]:
         chunks: dict[str, list[Chunk]] = {}
         texts: list[str] = []
+        spans: list[list[Span]] = []
         for article in articles:
             chunks[article.id] = self.chunker.chunk(article)
-            texts.extend(self.chunker.embedded(article, chunk) for chunk in chunks[article.id])
-        return chunks, self.embedder.encode(texts, progress=progress and len(texts) > 64)
+            article_texts, article_spans = embedded_texts(self.chunker, article, chunks[article.id])
+            texts += article_texts
+            spans += article_spans
+        vectors, sentences = self.embedder.encode_spans(texts, spans, progress=progress and len(texts) > 64)
+        return chunks, vectors, sentences

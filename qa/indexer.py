@@ -128,7 +128,7 @@ def update_index(
         engine = engine or LocalEngine(settings, embedder)
         articles = sorted(corpus.articles, key=lambda a: a.id)  # the row order of the store
         fresh = {article.id for article in articles} - set(diff.unchanged)
-        new_chunks, new_vectors = engine.chunk_and_embed(
+        new_chunks, new_vectors, new_sentences = engine.chunk_and_embed(
             [article for article in articles if article.id in fresh], progress=progress
         )
 
@@ -167,7 +167,7 @@ def update_index(
         manifest.build_seconds = round(time.perf_counter() - started, 3)
         update = StoreUpdate(
             manifest, articles, chunks, np.array(ids, dtype=np.int64), np.array(is_fresh, dtype=bool),
-            new_vectors, np.array(kept_rows, dtype=np.int64),
+            new_vectors, new_sentences, np.array(kept_rows, dtype=np.int64),
         )
         store = write_store(settings.index_dir, update, previous)
         return IndexReport(

@@ -14,7 +14,8 @@
 
 The index directory holds what it holds for FAISS minus the vectors: manifest.json (whose
 ``store`` names the Milvus URI and collection), articles.jsonl and chunks.jsonl (the article
-texts the answer sentence is cut from, and the row order), and df.json, the document frequency
+texts the answer sentence is cut from, and the row order), sentences.npy (the sentence vectors
+the answer step scores), and df.json, the document frequency
 of every term, from which the answer step weighs question words (the same IDF bm25s gives),
 kept locally because it is read for every question and changes only when the index does.
 
@@ -37,12 +38,12 @@ import numpy as np
 from qa.chunk import embed_text
 from qa.errors import ConfigError, IndexMismatchError, IndexMissingError
 from qa.keyword import analyze
-from qa.store import IndexRows, Manifest, read_generation, rebuild_hint, write_generation
+from qa.store import SENTENCES, IndexRows, Manifest, read_generation, rebuild_hint, write_generation
 from qa.stores import Store, StoreUpdate, require
 from qa.types import Article, Chunk
 
 DF_FILE = "df.json"
-FILES = ("articles.jsonl", "chunks.jsonl", DF_FILE)
+FILES = ("articles.jsonl", "chunks.jsonl", SENTENCES, DF_FILE)
 BATCH = 1000  # entities per insert, delete or query request (well under the 64 MB message limit)
 BM25 = {"bm25_k1": 0.9, "bm25_b": 0.4}  # as qa.keyword.KeywordIndex
 RRF_K = 60
@@ -161,9 +162,10 @@ class MilvusStore(IndexRows):
         ids: np.ndarray,
         client: Any,
         keyword: DocumentFrequencies,
+        sentence_vectors: np.ndarray,
     ) -> None:
         """Use :meth:`load` or :meth:`write`."""
-        super().__init__(manifest, articles, chunks, ids)
+        super().__init__(manifest, articles, chunks, ids, sentence_vectors)
         self.client = client
         self.keyword = keyword
         self.collection = manifest.store["collection"]
@@ -174,7 +176,7 @@ class MilvusStore(IndexRows):
     def load(cls, index_dir: Path) -> "MilvusStore":
         """Load the local files, connect, and check that Milvus holds what the manifest says."""
         index_dir = Path(index_dir)
-        manifest, folder, articles, chunks, ids, problems = read_generation(index_dir, FILES)
+        manifest, folder, articles, chunks, ids, sentences, problems = read_generation(index_dir, FILES)
         hint = rebuild_hint(index_dir)
         if problems:
             raise IndexMismatchError(f"the index in {index_dir} is inconsistent: {'; '.join(problems)}: {hint}")
@@ -194,7 +196,7 @@ class MilvusStore(IndexRows):
             keyword = DocumentFrequencies.load(folder / DF_FILE)
         except (KeyError, TypeError, ValueError, OSError) as error:
             raise IndexMismatchError(f"{folder / DF_FILE} is damaged ({error}): {hint}")
-        store = cls(manifest, articles, chunks, ids, client, keyword)
+        store = cls(manifest, articles, chunks, ids, client, keyword, sentences)
         store.directory = index_dir
         return store
 
@@ -308,11 +310,12 @@ class MilvusStore(IndexRows):
             ])
         client.flush(collection)
         client.load_collection(collection)
+        sentences = update.all_sentences(previous)
         write_generation(
-            Path(index_dir), update.manifest, update.articles, update.chunks, update.ids,
+            Path(index_dir), update.manifest, update.articles, update.chunks, update.ids, sentences,
             lambda staging: keyword.save(staging / DF_FILE),
         )
-        store = cls(update.manifest, update.articles, update.chunks, update.ids, client, keyword)
+        store = cls(update.manifest, update.articles, update.chunks, update.ids, client, keyword, sentences)
         store.directory = Path(index_dir)
         return store
 

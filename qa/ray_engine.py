@@ -5,7 +5,7 @@ is new or changed (content hashes, as always), and only those articles go to the
 ``map_batches`` runs :class:`ChunkEmbedActor` on a pool of actors, each holding one chunker and
 one encoder (the model is loaded once per actor, not once per batch); a batch is a few articles,
 enough chunks for the encoder's own batches to stay full. The result comes back as chunk
-records (qa.store's JSONL form) and vectors, and the indexer stores it exactly as the local
+records (qa.store's JSONL form), their vectors and their sentences' vectors, and the indexer stores it exactly as the local
 engine's: same chunks, vectors equal up to float rounding of other batch shapes (the tests
 hold them to 1e-5 per component, cosine 1 - 1e-6).
 
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from qa.config import Settings
+from qa.engine import Sentences
 from qa.errors import ConfigError
 from qa.stores import require
 from qa.types import Article, Chunk
@@ -57,20 +58,25 @@ class ChunkEmbedActor:
         self.chunker = Chunker(TokenCounter(model_dir), ChunkSettings(**settings["chunking"]))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from qa.engine import embedded_texts
         from qa.store import chunk_record
 
-        positions, records, texts = [], [], []
+        positions, records, texts, spans = [], [], [], []
         for position, fields in zip(batch["position"], batch["article"]):
             article = Article(**json.loads(fields))
-            for chunk in self.chunker.chunk(article):
-                positions.append(int(position))
-                records.append(json.dumps(chunk_record(chunk, 0)))
-                texts.append(self.chunker.embedded(article, chunk))
-        vectors = self.embedder.encode(texts)
+            chunks = self.chunker.chunk(article)
+            article_texts, article_spans = embedded_texts(self.chunker, article, chunks)
+            positions += [int(position)] * len(chunks)
+            records += [json.dumps(chunk_record(chunk, 0)) for chunk in chunks]
+            texts += article_texts
+            spans += article_spans
+        vectors, sentences = self.embedder.encode_spans(texts, spans)
         return {
             "position": np.array(positions, dtype=np.int64),
             "chunk": np.array(records, dtype=object),
             "vector": vectors,
+            # a chunk's sentence vectors, float32 bytes: a ragged column Arrow carries as binary
+            "sentences": np.array([np.asarray(rows, np.float32).tobytes() for rows in sentences], dtype=object),
         }
 
 
@@ -135,13 +141,13 @@ class RayEngine:
 
     def chunk_and_embed(
         self, articles: Sequence[Article], *, progress: bool = False
-    ) -> tuple[dict[str, list[Chunk]], np.ndarray]:
+    ) -> tuple[dict[str, list[Chunk]], np.ndarray, Sentences]:
         from qa.embed import SentenceTransformerEmbedder
         from qa.store import chunk_from_record
 
         dim = SentenceTransformerEmbedder(self.settings.resolved_model_dir()).dim
         if not articles:
-            return {}, np.zeros((0, dim), dtype=np.float32)
+            return {}, np.zeros((0, dim), dtype=np.float32), []
         ray = self._start()
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = progress
@@ -164,11 +170,12 @@ class RayEngine:
             concurrency=self.actors,
             num_cpus=self.cpus_per_actor,
         )
-        positions, records, pieces = [], [], []
+        positions, records, pieces, sentences = [], [], [], []
         for batch in dataset.iter_batches(batch_format="numpy", batch_size=None):
             positions.extend(int(p) for p in batch["position"])
             records.extend(json.loads(r) for r in batch["chunk"])
             pieces.append(np.asarray(batch["vector"], dtype=np.float32).reshape(len(batch["position"]), dim))
+            sentences.extend(np.frombuffer(rows, dtype=np.float32).reshape(-1, dim) for rows in batch["sentences"])
         by_id = {article.id: article for article in articles}
         order = sorted(range(len(records)), key=lambda i: (positions[i], records[i]["n"]))
         chunks: dict[str, list[Chunk]] = {article.id: [] for article in articles}
@@ -176,7 +183,7 @@ class RayEngine:
             chunk = chunk_from_record(records[i], by_id)
             chunks[chunk.article_id].append(chunk)
         vectors = np.concatenate(pieces)[order] if pieces else np.zeros((0, dim), dtype=np.float32)
-        return chunks, np.ascontiguousarray(vectors)
+        return chunks, np.ascontiguousarray(vectors), [sentences[i] for i in order]
 
     def close(self) -> None:
         """Disconnect from the cluster (and stop the local instance, if this engine started it)."""

@@ -1,53 +1,138 @@
-"""HTML for answers, shared by the web chat. Every piece of corpus text goes through
-:func:`html.escape`; markup is only ever added around escaped text."""
+"""HTML for the web chat: replies and the source viewer. Every piece of corpus text goes
+through :func:`html.escape`; markup is only ever added around escaped text, and the only
+attributes that carry corpus data (a button's ``value``: the chunk id; ``href``) are escaped
+with ``quote=True``. The chat's sanitiser (DOMPurify) drops ``data-*`` attributes and inline
+handlers but keeps ``value``, so that is where a citation keeps the chunk it opens."""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping, Sequence
 
-from qa.types import Hit, Result
+from qa.types import Article, Chunk, Hit, Result
+
+ABSTAIN_TEXT = "The corpus does not answer this."
+RETRIEVERS = {"dense": "dense", "bm25": "BM25"}
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def marked(text: str, offset: int, spans: Sequence[tuple[int, int, str]]) -> str:
+    """``text`` (which starts at ``offset`` in its article) escaped, with each ``(start, end,
+    css_class)`` span (article offsets) wrapped in ``<mark class=css_class>``. Spans may nest
+    or overlap: the text is cut at every span boundary and each piece is wrapped in the marks
+    that cover it, outermost (earliest listed) first."""
+    spans = [(max(s - offset, 0), min(e - offset, len(text)), c) for s, e, c in spans]
+    spans = [(s, e, c) for s, e, c in spans if s < e]
+    cuts = sorted({0, len(text), *(s for s, _, _ in spans), *(e for _, e, _ in spans)})
+    out = []
+    for left, right in zip(cuts, cuts[1:]):
+        piece = escape(text[left:right])
+        for start, end, css in reversed(spans):
+            if start <= left and right <= end:
+                piece = f'<mark class="{css}">{piece}</mark>'
+        out.append(piece)
+    return "".join(out)
 
 
 def highlighted(text: str, offset: int, start: int, end: int) -> str:
     """``text`` (which starts at ``offset`` in its article) with ``[start, end)`` in <mark>."""
-    left, right = max(start - offset, 0), max(min(end - offset, len(text)), 0)
-    if left >= right:
-        return html.escape(text)
-    return (
-        html.escape(text[:left])
-        + '<mark class="qa-answer">'
-        + html.escape(text[left:right])
-        + "</mark>"
-        + html.escape(text[right:])
-    )
+    return marked(text, offset, [(start, end, "qa-answer")])
 
 
-def passage_html(hit: Hit, result: Result) -> str:
+def found_by_text(found_by: Mapping[str, int]) -> str:
+    """"dense #1, BM25 #3": the rank each retriever gave a passage."""
+    return ", ".join(f"{RETRIEVERS.get(leg, leg)} #{rank}" for leg, rank in sorted(found_by.items())) or "—"
+
+
+def source_line(article: Article | None) -> str:
+    """Where an article comes from: its source and date, a link to its URL (http and https
+    only, so a ``javascript:`` URL in the corpus is shown as text), else its file."""
+    if article is None:
+        return ""
+    parts = [escape(part) for part in (article.source, article.date) if part]
+    url = article.url or ""
+    if url.startswith(("https://", "http://")):
+        parts.append(f'<a href="{escape(url)}" target="_blank" rel="noopener noreferrer nofollow">{escape(url)}</a>')
+    elif url:
+        parts.append(escape(url))
+    parts.append(escape(article.path or article.id))
+    return " · ".join(parts)
+
+
+def passage_html(hit: Hit, result: Result, articles: Mapping[str, Article] | None = None, *, card: bool = False) -> str:
+    """One passage: title, source, rank, score, the retrievers that found it and a button
+    that opens it in the source viewer; the answer sentence marked if it is in it. As a card
+    (``card=True``) it is a closed ``<details>`` whose summary says the same in one line."""
     answer = result.answer
-    if answer and answer.chunk_id == hit.chunk.id:
-        body = highlighted(hit.chunk.text, hit.chunk.start, answer.start, answer.end)
-    else:
-        body = html.escape(hit.chunk.text)
+    spans = [(answer.start, answer.end, "qa-answer")] if answer and answer.chunk_id == hit.chunk.id else []
+    body = marked(hit.chunk.text, hit.chunk.start, spans)
+    article = (articles or {}).get(hit.chunk.article_id)
+    meta = (
+        f'<span class="qa-cite">#{hit.rank} · score {hit.score:.3f} · found by {found_by_text(hit.found_by)}'
+        f" · {escape(hit.chunk.id)}</span>"
+    )
+    source = source_line(article)
+    open_button = (
+        f'<button class="qa-open" type="button" value="{escape(hit.chunk.id)}">Show in article</button>'
+    )
+    if card:
+        return (
+            f'<details class="qa-card"><summary>{meta}<span class="qa-title">{escape(hit.title)}</span></summary>'
+            + (f'<div class="qa-from">{source}</div>' if source else "")
+            + f'<p class="qa-text">{body}</p>{open_button}</details>'
+        )
     return (
-        f'<div class="qa-passage"><div class="qa-source">{html.escape(hit.title)}'
-        f' <span class="qa-cite">[{html.escape(hit.chunk.id)} · score {hit.score:.3f}]</span></div>'
-        f"<p>{body}</p></div>"
+        f'<div class="qa-passage"><div class="qa-source"><span class="qa-title">{escape(hit.title)}</span> {meta}</div>'
+        + (f'<div class="qa-from">{source}</div>' if source else "")
+        + f'<p class="qa-text">{body}</p>{open_button}</div>'
     )
 
 
-def result_html(result: Result) -> str:
-    """The chat reply: the answer sentence, then its passage with the sentence marked."""
+def result_html(result: Result, articles: Mapping[str, Article] | None = None) -> str:
+    """The chat reply: the answer sentence, its passage with the sentence marked, then the
+    other passages as cards. An abstention says so and shows the closest passages as cards.
+    ``articles`` (by id) add each passage's source; without them the file id is shown."""
     if not result.hits:
-        return "<p>The index is empty: add articles and run <code>qa index</code>.</p>"
+        return '<p class="qa-empty">The index is empty: add articles in the Corpus tab (or run <code>qa index</code>).</p>'
     if result.abstained or result.answer is None:
-        parts = ["<p><strong>The corpus does not answer this.</strong> The closest passages:</p>"]
-    else:
-        parts = [f'<p class="qa-answer-line"><strong>{html.escape(result.answer.text)}</strong></p>']
-    parts.append(passage_html(answer_hit(result), result))
-    return "\n".join(parts)
+        parts = [f'<p class="qa-abstain"><strong>{ABSTAIN_TEXT}</strong> The closest passages:</p>']
+        parts += [passage_html(hit, result, articles, card=True) for hit in result.hits]
+        return '<div class="qa-reply">' + "\n".join(parts) + "</div>"
+    first = answer_hit(result)
+    parts = [
+        f'<p class="qa-answer-line"><strong>{escape(result.answer.text)}</strong></p>',
+        passage_html(first, result, articles),
+    ]
+    others = [hit for hit in result.hits if hit is not first]
+    if others:
+        parts.append('<p class="qa-more">More passages:</p>')
+        parts += [passage_html(hit, result, articles, card=True) for hit in others]
+    return '<div class="qa-reply">' + "\n".join(parts) + "</div>"
 
 
 def answer_hit(result: Result) -> Hit:
     """The passage the answer sentence was taken from (it may not be the first one)."""
     chunk_id = result.answer.chunk_id if result.answer else None
     return next((hit for hit in result.hits if hit.chunk.id == chunk_id), result.hits[0])
+
+
+def source_html(article: Article, chunk: Chunk | None = None, answer: tuple[int, int] | None = None) -> str:
+    """The whole article for the source viewer: the passage (``chunk``) and the answer sentence
+    (``answer``: article offsets) marked. The answer's first mark (else the passage's) has the id
+    the page scrolls to."""
+    spans = []
+    if chunk is not None:
+        spans.append((chunk.start, chunk.end, "qa-in-passage"))
+    if answer is not None:
+        spans.append((answer[0], answer[1], "qa-answer"))
+    target = f'<mark class="{spans[-1][2]}"' if spans else "<mark"
+    body = marked(article.text, 0, spans).replace(target, target.replace("<mark", '<mark id="qa-scroll-target"'), 1)
+    where = f' <span class="qa-cite">{escape(chunk.id)}</span>' if chunk is not None else ""
+    return (
+        f'<article class="qa-article"><h3 class="qa-title">{escape(article.title)}</h3>'
+        f'<div class="qa-from">{source_line(article)}{where}</div>'
+        f'<div class="qa-article-text">{body}</div></article>'
+    )

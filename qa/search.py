@@ -11,6 +11,7 @@ import numpy as np
 from qa.answer import (
     Abstainer, Signals, best_sentence, default_abstainer, question_terms, rerank, score_sentences, term_coverage,
 )
+from qa.answer_type import expected_type
 from qa.config import SearchSettings, Settings
 from qa.conversation import contextualize
 from qa.embed import Embedder, SentenceTransformerEmbedder
@@ -129,7 +130,9 @@ class Searcher:
             return Result(question=question, answer=None, hits=(), abstained=True)
         terms = self.store.keyword.idf(question_terms(retrieval.query))
         head, tail = retrieval.hits[: self.settings.rerank_passages], retrieval.hits[self.settings.rerank_passages :]
-        sentences = score_sentences(retrieval.vector, terms, head, self.store.articles, self.embedder.encode)
+        vectors = np.concatenate([self.store.sentence_vectors(hit.chunk) for hit in head])
+        wanted = expected_type(question)
+        sentences = score_sentences(retrieval.vector, terms, head, self.store.articles, vectors, wanted)
         head, order = rerank(head, sentences)
         hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
         chosen = best_sentence(sentences, order, self.settings.answer_passages)
@@ -142,6 +145,7 @@ class Searcher:
             sentence=chosen.cosine if chosen else 0.0,
             coverage=term_coverage(terms, hits[0].chunk.text),
             agreement=retrieval.agreement,
+            typed=float(chosen.typed) if chosen else 0.0,
         )
         abstained = self.abstainer.abstains(signals) if self.abstainer else False
         return Result(

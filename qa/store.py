@@ -12,10 +12,13 @@ Layout of an index directory::
       articles.jsonl       one article per line, sorted by id, with its full text
       chunks.jsonl         one chunk per line: faiss id, chunk id, offsets, sentence offsets
       vectors.faiss        IndexIDMap2(IndexFlatIP): explicit int64 id per chunk
+      sentences.npy        float16, one row per sentence of each chunk, in chunk row order: the
+                           sentence's vector pooled from its chunk's tokens (qa.embed.pool_spans)
       bm25/                the keyword index (bm25s: .npy arrays without pickle, JSON vocabulary)
 
 Invariant: row *i* of chunks.jsonl is vector *i* of vectors.faiss and document *i* of bm25/,
-and its ``id`` field is that vector's FAISS id. Ids are kept across incremental updates and never reused, so a chunk can be
+and its ``id`` field is that vector's FAISS id; the rows of sentences.npy are the sentences of
+chunk 0, then those of chunk 1, and so on. Ids are kept across incremental updates and never reused, so a chunk can be
 removed by id. A write makes a new generation folder and then swaps the manifest, so a reader
 (or a crash) never sees a half-written index. No pickle: JSON, JSONL and FAISS's own format.
 """
@@ -42,11 +45,12 @@ from qa.errors import IndexLockedError, IndexMismatchError, IndexMissingError
 from qa.keyword import KeywordIndex
 from qa.types import Article, Chunk
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 LOCK = ".lock"
-FILES = ("articles.jsonl", "chunks.jsonl", "vectors.faiss", "bm25/n_docs.txt")
+FILES = ("articles.jsonl", "chunks.jsonl", "vectors.faiss", "sentences.npy", "bm25/n_docs.txt")
 KEYWORD_FOLDER = "bm25"
+SENTENCES = "sentences.npy"
 VERSIONED_PACKAGES = ("qa", "faiss-cpu", "numpy", "sentence-transformers", "tokenizers", "torch")
 
 
@@ -115,16 +119,22 @@ def read_manifest(index_dir: Path) -> Manifest:
 
 
 class IndexRows:
-    """What every store keeps in memory: the manifest, articles by id, chunks in row order and
-    the id of each row's chunk (FAISS id / Milvus primary key)."""
+    """What every store keeps in memory: the manifest, articles by id, chunks in row order, the
+    id of each row's chunk (FAISS id / Milvus primary key) and the vectors of their sentences."""
 
-    def __init__(self, manifest: Manifest, articles: Sequence[Article], chunks: Sequence[Chunk], ids: np.ndarray) -> None:
+    def __init__(
+        self, manifest: Manifest, articles: Sequence[Article], chunks: Sequence[Chunk], ids: np.ndarray,
+        sentence_vectors: np.ndarray,
+    ) -> None:
         self.manifest = manifest
         self.articles = {article.id: article for article in articles}
         self.chunks = list(chunks)
         self.ids = np.asarray(ids, dtype=np.int64)
         self.directory = Path(".")  # where it was loaded from or saved to
         self._row_of_id = {int(chunk_id): row for row, chunk_id in enumerate(self.ids)}
+        self._row_of_chunk = {chunk.id: row for row, chunk in enumerate(self.chunks)}
+        self.sentence_matrix = sentence_vectors
+        self._sentence_start = np.cumsum([0] + [len(chunk.sentences) for chunk in self.chunks])
 
     @property
     def dim(self) -> int:
@@ -132,6 +142,17 @@ class IndexRows:
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def sentence_vectors(self, chunk: Chunk) -> np.ndarray:
+        """The vectors of the chunk's sentences (float32, one row per ``chunk.sentences``)."""
+        row = self._row_of_chunk[chunk.id]
+        return np.asarray(self.sentence_matrix[self._sentence_start[row] : self._sentence_start[row + 1]], np.float32)
+
+    def sentence_rows(self, rows: Sequence[int]) -> np.ndarray:
+        """The sentence vectors of the given chunk rows, concatenated (float16, as stored)."""
+        if not len(rows):
+            return np.zeros((0, self.dim), dtype=np.float16)
+        return np.concatenate([self.sentence_matrix[self._sentence_start[r] : self._sentence_start[r + 1]] for r in rows])
 
 
 class FaissStore(IndexRows):
@@ -145,27 +166,39 @@ class FaissStore(IndexRows):
         ids: np.ndarray,
         index: Any,
         keyword: KeywordIndex,
+        sentence_vectors: np.ndarray,
     ) -> None:
         """Use :meth:`build` (from vectors) or :meth:`load` (from disk)."""
-        super().__init__(manifest, articles, chunks, ids)
+        super().__init__(manifest, articles, chunks, ids, sentence_vectors)
         self.index = index
         self.keyword = keyword
 
     @classmethod
     def build(
-        cls, manifest: Manifest, articles: Sequence[Article], chunks: Sequence[Chunk], ids: np.ndarray, vectors: np.ndarray
+        cls,
+        manifest: Manifest,
+        articles: Sequence[Article],
+        chunks: Sequence[Chunk],
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
     ) -> "FaissStore":
-        """A store over these chunks; ``ids[i]`` is the FAISS id of ``chunks[i]`` and ``vectors[i]``."""
+        """A store over these chunks; ``ids[i]`` is the FAISS id of ``chunks[i]`` and ``vectors[i]``;
+        ``sentence_vectors`` has a row per sentence of each chunk, in chunk order."""
         import faiss
 
         if not (len(chunks) == len(ids) == len(vectors)):
             raise ValueError(f"{len(chunks)} chunks, {len(ids)} ids and {len(vectors)} vectors")
+        n_sentences = sum(len(chunk.sentences) for chunk in chunks)
+        if len(sentence_vectors) != n_sentences:
+            raise ValueError(f"{len(sentence_vectors)} sentence vectors for {n_sentences} sentences")
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest.dim))
         if len(vectors):
             index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
         titles = {article.id: article.title for article in articles}
         keyword = KeywordIndex.build([embed_text(titles[chunk.article_id], chunk.text) for chunk in chunks])
-        return cls(manifest, articles, chunks, ids, index, keyword)
+        sentences = np.asarray(sentence_vectors, dtype=np.float16).reshape(n_sentences, manifest.dim)
+        return cls(manifest, articles, chunks, ids, index, keyword, sentences)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -175,7 +208,7 @@ class FaissStore(IndexRows):
         import faiss
 
         index_dir = Path(index_dir)
-        manifest, folder, articles, chunks, ids, problems = read_generation(index_dir, FILES)
+        manifest, folder, articles, chunks, ids, sentences, problems = read_generation(index_dir, FILES)
         hint = rebuild_hint(index_dir)
         try:
             index = faiss.read_index(str(folder / "vectors.faiss"))
@@ -194,7 +227,7 @@ class FaissStore(IndexRows):
                 problems.append("the chunk ids in chunks.jsonl and vectors.faiss differ")
         if problems:
             raise IndexMismatchError(f"the index in {index_dir} is inconsistent: {'; '.join(problems)}: {hint}")
-        store = cls(manifest, articles, chunks, ids, index, keyword)
+        store = cls(manifest, articles, chunks, ids, index, keyword, sentences)
         store.directory = index_dir
         return store
 
@@ -232,15 +265,18 @@ class FaissStore(IndexRows):
             self.keyword.save(staging / KEYWORD_FOLDER)
 
         self.directory = Path(index_dir)
-        write_generation(self.directory, self.manifest, self.articles.values(), self.chunks, self.ids, write_vectors)
+        write_generation(
+            self.directory, self.manifest, self.articles.values(), self.chunks, self.ids, self.sentence_matrix,
+            write_vectors,
+        )
 
 
 def read_generation(
     index_dir: Path, required: Sequence[str]
-) -> tuple[Manifest, Path, list[Article], list[Chunk], np.ndarray, list[str]]:
-    """The manifest, live generation folder, articles, chunks and chunk ids of an index, with
-    the files checked against the manifest (``required`` must exist whatever it says), and the
-    count problems found, for the caller to report with its own."""
+) -> tuple[Manifest, Path, list[Article], list[Chunk], np.ndarray, np.ndarray, list[str]]:
+    """The manifest, live generation folder, articles, chunks, chunk ids and sentence vectors
+    (memory-mapped) of an index, with the files checked against the manifest (``required`` must
+    exist whatever it says), and the problems found, for the caller to report with its own."""
     manifest = read_manifest(index_dir)
     folder = index_dir / manifest.generation
     hint = rebuild_hint(index_dir)
@@ -259,6 +295,7 @@ def read_generation(
         records = list(read_jsonl(folder / "chunks.jsonl"))
         chunks = [chunk_from_record(record, by_id) for record in records]
         ids = np.array([record["id"] for record in records], dtype=np.int64)
+        sentences = np.load(folder / SENTENCES, mmap_mode="r", allow_pickle=False)
     except (KeyError, TypeError, ValueError, OSError) as error:
         raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")
     problems = []
@@ -266,7 +303,13 @@ def read_generation(
         problems.append(f"{len(articles)} articles, the manifest says {manifest.n_articles}")
     if len(chunks) != manifest.n_chunks:
         problems.append(f"{len(chunks)} chunks, the manifest says {manifest.n_chunks}")
-    return manifest, folder, articles, chunks, ids, problems
+    n_sentences = sum(len(chunk.sentences) for chunk in chunks)
+    if sentences.shape != (n_sentences, manifest.dim) or sentences.dtype != np.float16:
+        problems.append(
+            f"sentence vectors of shape {sentences.shape} ({sentences.dtype}),"
+            f" expected ({n_sentences}, {manifest.dim}) float16"
+        )
+    return manifest, folder, articles, chunks, ids, sentences, problems
 
 
 def write_generation(
@@ -275,10 +318,11 @@ def write_generation(
     articles: Iterable[Article],
     chunks: Sequence[Chunk],
     ids: np.ndarray,
+    sentence_vectors: np.ndarray,
     write_more: Callable[[Path], None],
 ) -> None:
-    """Write articles.jsonl, chunks.jsonl and whatever ``write_more`` puts in the staging
-    folder as a new generation, then point the manifest at it; remove older generations."""
+    """Write articles.jsonl, chunks.jsonl, sentences.npy and whatever ``write_more`` puts in the
+    staging folder as a new generation, then point the manifest at it; remove older generations."""
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     generation = f"gen-{_last_generation_number(index_dir) + 1:06d}"
@@ -288,6 +332,7 @@ def write_generation(
     articles = sorted(articles, key=lambda a: a.id)
     write_jsonl(staging / "articles.jsonl", (asdict(a) for a in articles))
     write_jsonl(staging / "chunks.jsonl", (chunk_record(c, int(i)) for c, i in zip(chunks, ids)))
+    np.save(staging / SENTENCES, np.ascontiguousarray(sentence_vectors, dtype=np.float16), allow_pickle=False)
     write_more(staging)
     manifest.generation = generation
     manifest.n_articles = len(articles)

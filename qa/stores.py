@@ -58,6 +58,14 @@ class Store(Protocol):
         """All vectors in row order (used only to move an index from one store to another)."""
         ...
 
+    def sentence_vectors(self, chunk: Chunk) -> np.ndarray:
+        """The vectors of the chunk's sentences (float32, one row per ``chunk.sentences``)."""
+        ...
+
+    def sentence_rows(self, rows: Sequence[int]) -> np.ndarray:
+        """The sentence vectors of the given chunk rows, concatenated (float16, as stored)."""
+        ...
+
 
 @dataclass(frozen=True)
 class StoreUpdate:
@@ -70,6 +78,7 @@ class StoreUpdate:
     ids: np.ndarray  # int64, one per chunk: FAISS id / Milvus primary key, never reused
     fresh: np.ndarray  # bool, one per chunk
     fresh_vectors: np.ndarray  # one row per True in ``fresh``, in order
+    fresh_sentences: list[np.ndarray]  # the sentence vectors of each True in ``fresh``, in order
     kept_rows: np.ndarray  # the previous store's row of each False in ``fresh``, in order
 
     def all_vectors(self, previous: Store | None) -> np.ndarray:
@@ -80,6 +89,15 @@ class StoreUpdate:
             assert previous is not None, "kept rows without a previous store"
             vectors[~self.fresh] = previous.vectors()[self.kept_rows]
         return vectors
+
+    def all_sentences(self, previous: Store | None) -> np.ndarray:
+        """Every chunk's sentence vectors, chunk after chunk (float16), the kept ones from ``previous``."""
+        fresh, kept = iter(self.fresh_sentences), iter(self.kept_rows)
+        pieces = [
+            np.asarray(next(fresh), np.float16) if is_fresh else previous.sentence_rows([next(kept)])
+            for is_fresh in self.fresh
+        ]
+        return np.concatenate(pieces) if pieces else np.zeros((0, self.manifest.dim), np.float16)
 
 
 def parse_store(spec: str | None) -> dict[str, str]:
@@ -129,7 +147,8 @@ def write_store(index_dir: Path, update: StoreUpdate, previous: Store | None) ->
 
         return MilvusStore.write(index_dir, update, previous)
     store = FaissStore.build(
-        update.manifest, update.articles, update.chunks, update.ids, update.all_vectors(previous)
+        update.manifest, update.articles, update.chunks, update.ids, update.all_vectors(previous),
+        update.all_sentences(previous),
     )
     store.save(index_dir)
     return store

@@ -1,65 +1,319 @@
-"""The web chat (Gradio). A thin shell over :class:`qa.search.Searcher`.
+"""The web chat (Gradio): a thin shell over :class:`qa.service.ChatService`.
 
-It makes no request beyond the machine: analytics are off and the theme uses the system's
-fonts, not a font CDN. All corpus text is escaped in :mod:`qa.render`.
+Three tabs: Chat (with the source viewer beside it), Corpus (upload, list, delete) and
+Evaluate. It makes no request beyond the machine: analytics are off and the theme uses the
+system's fonts, not a font CDN. All corpus text is escaped in :mod:`qa.render`.
+
+Importing this module does not import Gradio; :func:`build_app` and :func:`launch` do.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from qa.config import Settings
-from qa.render import result_html
-from qa.search import Searcher, open_searcher
+from qa.config import MODES, Settings
+from qa.errors import ConfigError, QAError
+from qa.ingest import SUPPORTED_SUFFIXES, Rejected
+from qa.render import escape, result_html, source_html
+from qa.service import MAX_UPLOAD_MB, SHIPPED_QUESTIONS, ChatService, Update, corpus_folder
 
 EXAMPLES = [
     "Who is the chief of staff of the Iranian armed forces?",
     "Where will the joint naval exercises be held?",
     "How long did the visit to Pakistan last?",
+    "Where can Tehran and Islamabad establish joint bases?",
 ]
+SOURCE_PLACEHOLDER = '<p class="qa-hint">Ask a question: the article it is answered from opens here.</p>'
 CSS = """
-.qa-answer { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 2px; }
-.qa-source { font-weight: 600; margin-top: .5em; }
-.qa-cite { font-weight: 400; opacity: .7; font-size: .9em; }
+.qa-reply { display: flex; flex-direction: column; gap: .45em; }
+.qa-reply p { margin: 0; }
+mark.qa-answer { background: #fde68a; color: #1f2937; padding: 0 2px; border-radius: 2px; }
+mark.qa-in-passage { background: rgba(59, 130, 246, .14); color: inherit; }
+.qa-title { font-weight: 600; }
+.qa-cite { font-weight: 400; opacity: .7; font-size: .85em; }
+.qa-from { font-size: .85em; opacity: .8; overflow-wrap: anywhere; }
+.qa-passage, .qa-card { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: .4em .6em; }
+.qa-card summary { cursor: pointer; }
+.qa-card summary .qa-title { display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-weight: 500; }
+.qa-card summary .qa-cite { opacity: .85; }
+.qa-card[open] summary { margin-bottom: .3em; }
+.qa-text { white-space: pre-wrap; }
+.qa-more { font-size: .9em; opacity: .8; }
+.qa-abstain { border-left: 4px solid #f59e0b; padding-left: .6em; }
+.qa-answer-line { border-left: 4px solid #facc15; padding-left: .6em; }
+button.qa-open { font-size: .85em; margin-top: .3em; padding: 1px 10px; border-radius: 4px; cursor: pointer;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary); }
+#qa-source .qa-article-text { white-space: pre-wrap; max-height: 68vh; overflow-y: auto; line-height: 1.55; }
+#qa-source h3 { margin: 0 0 .2em; }
+.qa-hint { opacity: .7; }
+.qa-status ul { margin: .2em 0 .2em 1.2em; }
+@media (max-width: 640px) {
+  #qa-source .qa-article-text { max-height: 50vh; }
+  .qa-cite { display: block; }
+}
+"""
+# Citations in the chat are plain buttons whose value is the chunk id (the chat's sanitiser
+# drops inline handlers and data attributes), so one listener on the page hands a click to the hidden "open" box, whose
+# change event asks the server for the article. The time stamp makes a repeated click count.
+PAGE_JS = """
+() => {
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest && event.target.closest('button.qa-open');
+    if (!button) return;
+    const box = document.querySelector('#qa-open-chunk textarea, #qa-open-chunk input');
+    if (!box) return;
+    box.value = button.value + '|' + Date.now();
+    box.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+}
+"""
+# After an answer: the chat shows the question and the start of the reply (its answer line,
+# not its last card; the chat's own autoscroll is off for that), and the source panel its marked sentence. Only
+# those two boxes scroll; the page stays where it is.
+SCROLL_PANEL_JS = """
+() => { setTimeout(() => {
+  const scrollable = (node) => {
+    while (node && node !== document.body) {
+      if (node.scrollHeight > node.clientHeight + 1 && getComputedStyle(node).overflowY !== 'visible') return node;
+      node = node.parentElement;
+    }
+    return null;
+  };
+  const replies = document.querySelectorAll('#qa-chat .qa-reply, #qa-chat .qa-empty');
+  const reply = replies[replies.length - 1];
+  const row = reply && reply.closest('.message-row');
+  const start = (row && row.previousElementSibling) || reply;  // the question asked, when found
+  const chat = reply && scrollable(reply.parentElement);
+  if (chat) chat.scrollTop += start.getBoundingClientRect().top - chat.getBoundingClientRect().top - 8;
+  const mark = document.getElementById('qa-scroll-target');
+  const box = mark && mark.closest('.qa-article-text');
+  if (box) box.scrollTop = mark.offsetTop - box.offsetTop - box.clientHeight / 3;
+}, 150); }
+"""
+# After a click on "Show in article": bring the marked sentence into view, page included.
+SCROLL_INTO_VIEW_JS = """
+() => { setTimeout(() => {
+  const mark = document.getElementById('qa-scroll-target');
+  if (mark) mark.scrollIntoView({ block: 'center' });
+}, 60); }
 """
 
 
-def build_app(searcher: Searcher, k: int = 5):
+def build_app(service: ChatService) -> Any:
+    """The Gradio Blocks of the chat (returns a ``gr.Blocks``)."""
     import gradio as gr
+
+    settings = service.settings
 
     def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
         """Answer a question (``history``: the previous questions, oldest first); returns the
         same JSON object as `qa ask --json`."""
         turns = [str(turn) for turn in history or [] if isinstance(turn, str)]
-        return searcher.ask(question, k, history=turns).to_json()
+        return service.ask(question, settings.k, history=turns).to_json()
 
-    def respond(question: str, messages: list[dict[str, Any]]):
+    def respond(question: str, messages: list[dict[str, Any]], k: float, mode: str, answers: dict[str, list[int]]):
         question = (question or "").strip()
         if not question:
-            return "", messages
+            return "", messages, gr.skip(), answers
         previous = [message_text(m.get("content")) for m in messages if m.get("role") == "user"]
-        result = searcher.ask(question, k, history=previous)
+        result = service.ask(question, int(k), mode=mode, history=previous)
+        articles = service.searcher.store.articles
         messages = messages + [
             {"role": "user", "content": question},
-            {"role": "assistant", "content": result_html(result)},
+            {"role": "assistant", "content": result_html(result, articles)},
         ]
-        return "", messages
+        if result.answer is not None:
+            answers = {**answers, result.answer.chunk_id: [result.answer.start, result.answer.end]}
+            source = show(result.answer.chunk_id, answers)
+        elif result.hits:
+            source = show(result.hits[0].chunk.id, answers)
+        else:
+            source = SOURCE_PLACEHOLDER
+        return "", messages, source, answers
+
+    def show(chunk_id: str, answers: dict[str, list[int]]) -> str:
+        """The whole article of a chunk, the chunk and (if it holds one) the answer marked."""
+        store = service.searcher.store
+        chunk = next((c for c in store.chunks if c.id == chunk_id), None)
+        if chunk is None:
+            return f'<p class="qa-hint">{escape(chunk_id)} is no longer in the index (its article was deleted).</p>'
+        span = answers.get(chunk_id)
+        return source_html(store.articles[chunk.article_id], chunk, tuple(span) if span else None)
+
+    def open_chunk(request: str, answers: dict[str, list[int]]) -> str:
+        chunk_id = (request or "").rpartition("|")[0]
+        return show(chunk_id, answers) if chunk_id else gr.skip()
+
+    def add_files(files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)):
+        if not files:
+            return status_html(error="Choose one or more files first."), *corpus_views(), gr.skip()
+        progress(0.05, desc="Saving the files into the corpus folder")
+        try:
+            update = service.add([(Path(name).name, Path(name)) for name in files], progress=True)
+        except QAError as error:
+            return status_html(error=str(error)), *corpus_views(), None
+        progress(1.0, desc="Indexed")
+        return status_html(update), *corpus_views(), None
+
+    def delete_article(article_id: str | None, progress: gr.Progress = gr.Progress(track_tqdm=True)):
+        if not article_id:
+            return status_html(error="Pick the article to delete first."), *corpus_views()
+        progress(0.1, desc=f"Deleting {article_id}")
+        try:
+            update = service.delete(article_id, progress=True)
+        except QAError as error:
+            return status_html(error=str(error)), *corpus_views()
+        return status_html(update), *corpus_views()
+
+    def corpus_views():
+        rows = service.articles()
+        return (
+            gr.Dataframe(value=rows or [["", 0, "", ""]]),
+            gr.Dropdown(choices=[row[0] for row in rows], value=None),
+        )
+
+    def run_evaluation(upload: str | None, mode: str, progress: gr.Progress = gr.Progress(track_tqdm=True)):
+        path = Path(upload) if upload else SHIPPED_QUESTIONS
+        modes = list(MODES) if mode == "all" else [mode]
+        progress(0, desc=f"Asking the questions of {path.name}")
+        try:
+            out_dir = Path(tempfile.mkdtemp(prefix="qa-eval-"))
+            title = path.name if upload else f"{path.parent.name}/{path.name}"
+            report, written = service.evaluate(path, modes, out_dir, title=title, progress=True)
+        except QAError as error:
+            return f"**The evaluation could not run:** {error}", None, None
+        from qa.evaluate import format_markdown
+
+        plot = next(path for path in written if path.suffix == ".png")
+        return format_markdown(report), str(plot), [str(path) for path in written]
 
     with gr.Blocks(title="qa", analytics_enabled=False) as app:
-        gr.Markdown("## qa: ask the news corpus")
-        chat = gr.Chatbot(label="Conversation", height=520, sanitize_html=True, render_markdown=False)
-        with gr.Row():
-            box = gr.Textbox(placeholder="Ask a question about the articles", show_label=False, scale=8)
-            send = gr.Button("Ask", variant="primary", scale=1)
-        gr.Examples(EXAMPLES, inputs=box)
-        box.submit(respond, [box, chat], [box, chat], api_visibility="private")
-        send.click(respond, [box, chat], [box, chat], api_visibility="private")
+        gr.Markdown("## qa · ask the news corpus", elem_id="qa-header")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=320):
+                        chat = gr.Chatbot(
+                            label="Conversation", show_label=False, height=560, sanitize_html=True,
+                            render_markdown=False, layout="panel", autoscroll=False,
+                            elem_id="qa-chat",
+                        )
+                        with gr.Row():
+                            box = gr.Textbox(
+                                placeholder="Ask a question about the articles", show_label=False, scale=8,
+                                elem_id="qa-question",
+                            )
+                            send = gr.Button("Ask", variant="primary", scale=1, min_width=80)
+                        gr.Examples(EXAMPLES, inputs=box, label="Example questions")
+                        with gr.Accordion("Settings", open=False, elem_id="qa-settings"):
+                            k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages per answer (k)",
+                                          elem_id="qa-k")
+                            mode = gr.Radio(list(MODES), value=settings.search.mode, label="Retrieval",
+                                            info="hybrid: dense and BM25 fused; dense: embeddings only; bm25: keywords only",
+                                            elem_id="qa-mode")
+                        clear = gr.Button("New conversation", size="sm")
+                    with gr.Column(scale=2, min_width=320):
+                        gr.Markdown("**Source**")
+                        source = gr.HTML(SOURCE_PLACEHOLDER, elem_id="qa-source", js_on_load=None)
+                answers = gr.State({})
+                chunk_request = gr.Textbox(visible="hidden", elem_id="qa-open-chunk")
+            with gr.Tab("Corpus", id="corpus"):
+                gr.Markdown(corpus_intro(settings))
+                files = gr.File(label="Articles to add", file_count="multiple", type="filepath", height=150,
+                                elem_id="qa-upload")
+                add = gr.Button("Add and index", variant="primary")
+                status = gr.HTML("", elem_id="qa-corpus-status")
+                rows = service.articles()
+                table = gr.Dataframe(
+                    value=rows or [["", 0, "", ""]], headers=["article", "chunks", "title", "file"],
+                    datatype=["str", "number", "str", "str"], interactive=False, label="Indexed articles",
+                    elem_id="qa-articles", wrap=True, column_widths=["220px", "80px", "480px", "200px"],
+                )
+                with gr.Row():
+                    victim = gr.Dropdown(choices=[row[0] for row in rows], value=None, label="Article to delete",
+                                         info="its file is removed from the corpus folder (a .jsonl file: all of its articles)",
+                                         scale=3, elem_id="qa-delete-choice")
+                    delete = gr.Button("Delete article", variant="stop", scale=1, min_width=120)
+            with gr.Tab("Evaluate", id="evaluate"):
+                gr.Markdown(
+                    "Score a question set against the current index, as `qa eval` does: the shipped"
+                    f" `{SHIPPED_QUESTIONS.parent.name}/{SHIPPED_QUESTIONS.name}`, or your own JSONL file"
+                    " (one `{\"id\", \"question\", \"answers\"}` object per line; see the README)."
+                )
+                with gr.Row():
+                    questions = gr.File(label="Question set (leave empty for the shipped one)", file_count="single",
+                                        file_types=[".jsonl"], type="filepath", scale=2, elem_id="qa-eval-questions")
+                    eval_mode = gr.Radio([*MODES, "all"], value=settings.search.mode, label="Retrieval", scale=1)
+                run = gr.Button("Run evaluation", variant="primary")
+                with gr.Row(equal_height=False):  # side by side on a laptop, one above the other on a phone
+                    with gr.Column(scale=3, min_width=320):
+                        report = gr.Markdown(elem_id="qa-eval-report")
+                    with gr.Column(scale=2, min_width=320):
+                        plot = gr.Image(label="hit@k", type="filepath", interactive=False, elem_id="qa-eval-plot")
+                downloads = gr.File(label="Results (report.md, results per mode, the plot)", file_count="multiple",
+                                    interactive=False)
+
+        for event in (box.submit, send.click):
+            event(respond, [box, chat, k, mode, answers], [box, chat, source, answers], api_visibility="private").then(
+                None, js=SCROLL_PANEL_JS
+            )
+        clear.click(lambda: ([], SOURCE_PLACEHOLDER, {}), None, [chat, source, answers], api_visibility="private")
+        chunk_request.change(open_chunk, [chunk_request, answers], source, api_visibility="private").then(
+            None, js=SCROLL_INTO_VIEW_JS
+        )
+        add.click(add_files, files, [status, table, victim, files], api_visibility="private")
+        delete.click(delete_article, victim, [status, table, victim], api_visibility="private")
+        run.click(run_evaluation, [questions, eval_mode], [report, plot, downloads], api_visibility="private")
+        app.load(corpus_views, None, [table, victim], api_visibility="private")
+
         question_in = gr.Textbox(visible=False)
         history_in = gr.JSON(visible=False)
         answer_out = gr.JSON(visible=False)
         question_in.submit(ask, [question_in, history_in], answer_out, api_name="ask")
     return app
+
+
+def corpus_intro(settings: Settings) -> str:
+    try:
+        folder = f"`{corpus_folder(settings)}`"
+    except ConfigError:
+        folder = "the corpus folder (the chat was started without one: adding is not possible)"
+    formats = " ".join(sorted(SUPPORTED_SUFFIXES))
+    return (
+        f"Add articles to {folder}: {formats}; several at once, at most {MAX_UPLOAD_MB} MB each."
+        " They are indexed at once (only what is new or changed is embedded) and the chat answers from them."
+    )
+
+
+def status_html(update: Update | None = None, *, error: str | None = None) -> str:
+    """What a corpus change did, as escaped HTML (file names come from the uploader)."""
+    if error:
+        return f'<div class="qa-status"><strong>{escape(error)}</strong></div>'
+    assert update is not None
+    parts = []
+    if update.saved:
+        parts.append(f"Added {escape(', '.join(update.saved))}.")
+    if update.deleted:
+        parts.append(f"Deleted {escape(', '.join(update.deleted))}.")
+    report = update.report
+    if report is not None:
+        parts.append(
+            f"The index holds {report.n_articles} articles in {report.n_chunks} chunks"
+            f" ({report.embedded} embedded just now, {report.seconds:.1f} s)."
+        )
+    rejected: list[Rejected] = [*update.rejected, *(report.rejected if report else [])]
+    html_parts = [f"<p>{' '.join(parts) or 'Nothing was added.'}</p>"]
+    if rejected:
+        items = "".join(f"<li>{escape(r.path)}: {escape(r.reason)}</li>" for r in rejected)
+        html_parts.append(f"<p><strong>Rejected ({len(rejected)}):</strong></p><ul>{items}</ul>")
+    return '<div class="qa-status">' + "".join(html_parts) + "</div>"
 
 
 def message_text(content: Any) -> str:
@@ -71,20 +325,96 @@ def message_text(content: Any) -> str:
     return ""
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is only reachable from this machine (localhost, 127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def parse_credentials(text: str, where: str) -> tuple[str, str]:
+    user, colon, password = text.strip().partition(":")
+    if not colon or not user or not password:
+        raise ConfigError(f"{where}: expected USER:PASSWORD with both parts non-empty")
+    return user, password
+
+
+def server_auth(host: str, auth: str | None = None, auth_file: Path | None = None) -> list[tuple[str, str]] | None:
+    """The credentials to require, from ``--auth USER:PASSWORD`` and/or ``--auth-file FILE``
+    (one USER:PASSWORD a line; blank lines and ``#`` comments skipped). Refuses to serve on
+    an address other machines can reach without any."""
+    credentials = []
+    if auth:
+        credentials.append(parse_credentials(auth, "--auth"))
+    if auth_file:
+        try:
+            lines = Path(auth_file).read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise ConfigError(f"cannot read the auth file {auth_file}: {error.strerror or error}")
+        for number, line in enumerate(lines, start=1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                credentials.append(parse_credentials(line, f"{auth_file}:{number}"))
+        if not credentials:
+            raise ConfigError(f"the auth file {auth_file} holds no USER:PASSWORD line")
+    if not credentials and not is_loopback(host):
+        raise ConfigError(
+            f"refusing to serve on {host} without a password: other machines could reach the chat."
+            " Add --auth USER:PASSWORD or --auth-file FILE, or listen on 127.0.0.1 (the default)"
+        )
+    return credentials or None
+
+
 def launch_options() -> dict[str, Any]:
     """Options for ``app.launch``: a theme on the system's fonts (the default theme loads
-    fonts from a CDN) and the chat's CSS."""
+    fonts from a CDN), the chat's CSS and page script, and the upload size limit."""
     import gradio as gr
 
     theme = gr.themes.Default(
         font=[gr.themes.Font("system-ui"), "sans-serif"],
         font_mono=[gr.themes.Font("ui-monospace"), "monospace"],
     )
-    return {"theme": theme, "css": CSS, "footer_links": ["api"], "show_error": False}
+    return {
+        "theme": theme, "css": CSS, "js": PAGE_JS, "footer_links": ["api"], "show_error": False,
+        "max_file_size": f"{MAX_UPLOAD_MB}mb",
+    }
 
 
-def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
+def launch(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    *,
+    auth: Sequence[tuple[str, str]] | None = None,
+    embedder: Any = None,
+    started: float | None = None,
+    notify: Callable[[str], None] = print,
+) -> None:
+    """Load the index, serve the chat, and load the model in the background meanwhile.
+    ``started``: ``time.perf_counter()`` when the command began, for the timing lines."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    app = build_app(open_searcher(settings), settings.k)
-    print(f"qa chat on http://{host}:{port}", flush=True)
-    app.launch(server_name=host, server_port=port, **launch_options())
+    started = time.perf_counter() if started is None else started
+
+    def say(message: str) -> None:
+        notify(f"qa: {message} ({time.perf_counter() - started:.1f} s after start)")
+
+    service = ChatService(settings, embedder)
+    store = service.searcher.store
+    say(f"index loaded: {len(store.articles)} articles in {len(store)} chunks")
+    # The model loads once the page is served, while the browser loads it and the user types.
+    # Not sooner: on a small machine, importing sentence-transformers beside Gradio (one
+    # interpreter lock) delayed the page by seconds and gave the first answer no sooner
+    # (docs/BENCHMARKS.md). Questions that come first wait for it.
+    page_up = threading.Event()
+    service.warm_up(say, after=page_up)
+    app = build_app(service)
+    say("page built")
+    app.launch(
+        server_name=host, server_port=port, auth=list(auth) if auth else None, prevent_thread_lock=True,
+        **launch_options(),
+    )
+    page_up.set()
+    say(f"chat on http://{host}:{port}" + (" (password required)" if auth else ""))
+    app.block_thread()

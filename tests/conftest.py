@@ -38,6 +38,15 @@ class FakeEmbedder:
 
     def encode(self, texts, *, progress: bool = False) -> np.ndarray:
         self.calls.append(len(texts))
+        return self.vectors(texts)
+
+    def encode_spans(self, texts, spans, *, progress: bool = False):
+        """Each text's vector, and each span's vector as if the span were a text of its own."""
+        self.calls.append(len(texts))
+        pooled = [self.vectors([text[start:end] for start, end in text_spans]) for text, text_spans in zip(texts, spans)]
+        return self.vectors(texts), pooled
+
+    def vectors(self, texts) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in re.findall(r"\w+", text.lower()):

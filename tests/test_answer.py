@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-from qa.answer import Abstainer, ScoredSentence, Signals, best_sentence, question_terms, rerank, term_coverage
+from qa.answer import (
+    Abstainer, ScoredSentence, SentenceWeights, Signals, best_sentence, question_terms, rerank, term_coverage,
+)
 from qa.search import Searcher
 from qa.store import FaissStore
 from qa.types import Chunk, Hit
@@ -18,7 +20,18 @@ def hit(rank: int, score: float, start: int) -> Hit:
 
 
 def sentence(passage: int, score: float, start: int = 0) -> ScoredSentence:
-    return ScoredSentence(passage=passage, start=start, end=start + 5, text="s", cosine=score, score=score)
+    return ScoredSentence(
+        passage=passage, start=start, end=start + 5, text="s", cosine=score, coverage=0.0, heading=False,
+        typed=True, score=score,
+    )
+
+
+def test_sentence_score_adds_coverage_and_takes_off_penalties() -> None:
+    weights = SentenceWeights(lexical=1.0, heading=0.3, untyped=0.2)
+    assert weights.sentence_score(0.5, 0.25, heading=False, typed=True) == pytest.approx(0.75)
+    assert weights.sentence_score(0.5, 0.25, heading=True, typed=False) == pytest.approx(0.75 - 0.3 - 0.2)
+    rescored = sentence(0, 0.5).rescored(SentenceWeights(untyped=0.4))
+    assert rescored.score == pytest.approx(0.5)  # coverage 0, no heading, typed
 
 
 def test_question_terms_leave_out_question_words() -> None:
@@ -33,12 +46,12 @@ def test_term_coverage_is_weighted() -> None:
 
 def test_rerank_adds_the_best_sentence_to_the_normalised_fused_score() -> None:
     hits = [hit(1, 0.9, 0), hit(2, 0.5, 20), hit(3, 0.1, 40)]
-    # normalised fused scores: 1.0, 0.5, 0.0; best sentences: 0.1, 0.9, 0.2
+    # normalised fused scores: 1.0, 0.5, 0.0; best sentences: 0.1, 0.9, 0.2, weighted by 2
     sentences = [sentence(0, 0.1), sentence(1, 0.9), sentence(1, 0.3), sentence(2, 0.2)]
     reranked, order = rerank(hits, sentences)
     assert order == [1, 0, 2]
     assert [h.rank for h in reranked] == [1, 2, 3]
-    assert [h.score for h in reranked] == pytest.approx([0.5 + 0.9, 1.0 + 0.1, 0.0 + 0.2])
+    assert [h.score for h in reranked] == pytest.approx([0.5 + 2 * 0.9, 1.0 + 2 * 0.1, 0.0 + 2 * 0.2])
     assert [h.chunk.id for h in reranked] == ["a#2", "a#1", "a#3"]
 
 
@@ -52,17 +65,26 @@ def test_best_sentence_adds_a_rank_prior_within_the_first_passages() -> None:
     assert best_sentence(sentences, order=[2, 0, 1], n_passages=1).passage == 2
 
 
-def test_abstainer_is_a_logistic_model() -> None:
-    model = Abstainer(coefficients=(2.0, 1.0, 0.0, -1.0), bias=-1.0, threshold=0.5)
-    signals = Signals(dense_top=0.5, sentence=0.5, coverage=0.9, agreement=1.0)
-    z = -1.0 + 2.0 * 0.5 + 1.0 * 0.5 + 0.0 * 0.9 - 1.0 * 1.0
+def test_abstainer_is_a_logistic_model_over_named_signals() -> None:
+    model = Abstainer(features=("dense_top", "sentence", "agreement"), coefficients=(2.0, 1.0, -1.0), bias=-1.0, threshold=0.5)
+    signals = Signals(dense_top=0.5, sentence=0.5, coverage=0.9, agreement=1.0, typed=1.0)
+    z = -1.0 + 2.0 * 0.5 + 1.0 * 0.5 - 1.0 * 1.0
     assert model.probability(signals) == pytest.approx(1 / (1 + math.exp(-z)))
     assert model.abstains(signals)  # z = -0.5: p = 0.38 < 0.5
+    assert not Abstainer(("dense_top",), (10.0,), 0.0, 0.5).abstains(signals)  # p = 0.99
 
 
-def test_abstainer_refuses_other_features() -> None:
+def test_an_answer_of_the_wrong_kind_always_abstains() -> None:
+    confident = Abstainer(("dense_top",), (10.0,), 0.0, 0.5)
+    untyped = Signals(dense_top=0.9, sentence=0.9, coverage=1.0, agreement=1.0, typed=0.0)
+    assert confident.probability(untyped) > 0.99 and confident.abstains(untyped)
+
+
+def test_abstainer_refuses_unknown_features() -> None:
     with pytest.raises(ValueError, match="features"):
         Abstainer.from_json({"features": ["x"], "coefficients": [1.0], "bias": 0.0, "threshold": 0.5})
+    with pytest.raises(ValueError, match="coefficients"):
+        Abstainer.from_json({"features": ["typed"], "coefficients": [1.0, 2.0], "bias": 0.0, "threshold": 0.5})
 
 
 SEED_ANSWERS = {

@@ -63,7 +63,7 @@ QUESTIONS = [
 
 
 class CountingEmbedder:
-    """Wraps an embedder and records how many texts each encode() call got."""
+    """Wraps an embedder and records how many texts each encode() or encode_spans() call got."""
 
     def __init__(self, inner) -> None:
         self.inner = inner
@@ -76,6 +76,10 @@ class CountingEmbedder:
     def encode(self, texts, *, progress: bool = False) -> np.ndarray:
         self.calls.append(len(texts))
         return self.inner.encode(texts, progress=progress)
+
+    def encode_spans(self, texts, spans, *, progress: bool = False):
+        self.calls.append(len(texts))
+        return self.inner.encode_spans(texts, spans, progress=progress)
 
 
 # -- incremental update against full rebuild, with the real model --------------------------
@@ -160,6 +164,10 @@ def test_incremental_has_the_vectors_of_a_full_rebuild(walk, step) -> None:
     inc, full = s.inc_store.vectors(), s.full_store.vectors()
     assert inc.shape == full.shape == (len(s.full_store), 384)
     assert np.allclose(inc, full, atol=1e-5, rtol=0), float(np.abs(inc - full).max())
+    inc_sentences, full_sentences = s.inc_store.sentence_matrix, s.full_store.sentence_matrix
+    assert inc_sentences.shape == full_sentences.shape == (sum(len(c.sentences) for c in s.full_store.chunks), 384)
+    # float16 as stored: equal to within its precision
+    assert np.allclose(inc_sentences, full_sentences, atol=2e-3, rtol=0)
 
 
 @pytest.mark.parametrize("step", STEPS)

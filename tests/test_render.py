@@ -1,7 +1,7 @@
 """The chat's HTML: corpus text escaped, the answer marked inside the passage it came from."""
 
-from qa.render import result_html
-from qa.types import Answer, Chunk, Hit, Result
+from qa.render import marked, result_html, source_html, source_line
+from qa.types import Answer, Article, Chunk, Hit, Result
 
 TEXT = "First <b>passage</b>. Second one. The answer is <script>alert(1)</script> here."
 
@@ -25,3 +25,54 @@ def test_no_answer_says_so_and_shows_the_closest_passage() -> None:
     assert "The corpus does not answer this." in page
     assert "First &lt;b&gt;passage&lt;/b&gt;." in page
     assert "<mark" not in page
+
+
+def test_the_next_passages_are_closed_cards_with_rank_score_and_retrievers() -> None:
+    first, second = hit(1, 0, 33), hit(2, 34, len(TEXT))
+    second = Hit(rank=2, score=0.25, chunk=second.chunk, title=second.title, found_by={"dense": 4, "bm25": 1})
+    answer = Answer("First <b>passage</b>.", "a.txt#0", "a.txt", 0, 21)
+    page = result_html(Result("q", answer, (first, second)))
+    assert page.count("<details") == 1 and "<details open" not in page
+    card = page[page.index("<details"):]
+    assert "#2 · score 0.250 · found by BM25 #1, dense #4 · a.txt#1" in card
+    assert '<button class="qa-open" type="button" value="a.txt#1">' in card
+    assert "<mark" not in card  # the answer is in the first passage, not this one
+
+
+def test_an_abstention_shows_every_closest_passage_as_a_card() -> None:
+    page = result_html(Result("q", None, (hit(1, 0, 33), hit(2, 34, len(TEXT))), abstained=True))
+    assert page.index("The corpus does not answer this.") < page.index("<details")
+    assert page.count('<details class="qa-card">') == 2
+    assert "qa-answer-line" not in page
+
+
+def test_source_line_links_only_http_urls_and_escapes_them() -> None:
+    article = Article("a.txt", "T", TEXT, "0", path="a.txt", source="Daily <News>", url='https://x.test/?a="1"&b')
+    line = source_line(article)
+    assert line.startswith("Daily &lt;News&gt; · <a href=\"https://x.test/?a=&quot;1&quot;&amp;b\"")
+    assert 'rel="noopener noreferrer nofollow"' in line
+    unsafe = source_line(Article("a.txt", "T", TEXT, "0", path="a.txt", url="javascript:alert(1)"))
+    assert "<a" not in unsafe and "javascript:alert(1)" in unsafe
+
+
+def test_the_source_viewer_marks_passage_and_answer_and_targets_the_answer() -> None:
+    article = Article("a.txt", "A <i>title</i>", TEXT, "0", path="a.txt")
+    chunk = hit(2, 21, len(TEXT)).chunk
+    page = source_html(article, chunk, (34, len(TEXT)))
+    assert '<mark class="qa-in-passage"> Second one. </mark>' in page
+    assert (
+        '<mark class="qa-in-passage"><mark id="qa-scroll-target" class="qa-answer">The answer is'
+        " &lt;script&gt;alert(1)&lt;/script&gt; here.</mark></mark>"
+    ) in page
+    assert page.count("qa-scroll-target") == 1
+    assert "First &lt;b&gt;passage&lt;/b&gt;." in page and "<b>" not in page and "<i>" not in page
+    only_passage = source_html(article, chunk)
+    assert '<mark id="qa-scroll-target" class="qa-in-passage">' in only_passage
+
+
+def test_marked_cuts_overlapping_spans_into_nested_marks() -> None:
+    text = "abcdefgh"
+    assert marked(text, 10, [(11, 15, "p"), (13, 17, "a")]) == (
+        'a<mark class="p">bc</mark><mark class="p"><mark class="a">de</mark></mark><mark class="a">fg</mark>h'
+    )
+    assert marked("a<b", 0, []) == "a&lt;b"

@@ -62,7 +62,7 @@ ARTICLES = {
 }
 # Small chunks, so every article has several and sentence offsets and overlaps are exercised.
 CHUNKING = ChunkSettings(target_tokens=40)
-GENERATION_ENTRIES = ["articles.jsonl", "bm25", "chunks.jsonl", "vectors.faiss"]
+GENERATION_ENTRIES = ["articles.jsonl", "bm25", "chunks.jsonl", "sentences.npy", "vectors.faiss"]
 
 
 def write_corpus(folder: Path, articles: dict[str, str] = ARTICLES) -> Path:
@@ -158,7 +158,8 @@ def test_search_gives_same_rows_and_scores_after_load(settings: Settings, fake_e
         chunking=CHUNKING.to_json(),
         next_id=int(ids[-1]) + 1,
     )
-    before = FaissStore.build(manifest, corpus.articles, chunks, ids, fake_embedder.encode(texts))
+    sentences = np.concatenate([fake_embedder.encode([c.text]).repeat(len(c.sentences), axis=0) for c in chunks])
+    before = FaissStore.build(manifest, corpus.articles, chunks, ids, fake_embedder.encode(texts), sentences)
     queries = fake_embedder.encode(
         ["harbour bridge repairs cost", "record apple harvest", "chess championship final round"]
     )
@@ -189,7 +190,7 @@ def test_manifest_describes_the_index(built: Settings) -> None:
     store = FaissStore.load(index_dir)
     corpus = {article.id: article for article in read_corpus(built.corpus).articles}
 
-    assert data["format_version"] == FORMAT_VERSION == 2
+    assert data["format_version"] == FORMAT_VERSION == 3
     assert data["model"] == "fake-bag-of-words"
     assert data["model_fingerprint"] == "fake0001"
     assert data["dim"] == 64
@@ -209,6 +210,9 @@ def test_manifest_describes_the_index(built: Settings) -> None:
     folder = index_dir / data["generation"]
     on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     assert set(data["files"]) == on_disk and set(FILES) <= on_disk
+    sentences = np.load(folder / "sentences.npy", allow_pickle=False)
+    assert sentences.shape == (sum(len(chunk.sentences) for chunk in store.chunks), 64)
+    assert sentences.dtype == np.float16
     for name, entry in data["files"].items():
         assert entry == {"bytes": (folder / name).stat().st_size, "sha256": file_sha256(folder / name)}
     assert data["versions"]["numpy"] == metadata.version("numpy") == np.__version__
@@ -335,7 +339,7 @@ CORRUPTIONS = [
     (remove_manifest, IndexMissingError, "no index in"),
     (manifest_not_json, IndexMismatchError, "is not valid JSON"),
     (manifest_not_object, IndexMismatchError, "is not a JSON object"),
-    (format_99, IndexMismatchError, "has index format 99; this qa reads format 2"),
+    (format_99, IndexMismatchError, "has index format 99; this qa reads format 3"),
     (manifest_incomplete, IndexMismatchError, "is incomplete"),
     (n_chunks_edited, IndexMismatchError, "chunks, the manifest says"),
     (vectors_truncated, IndexMismatchError, "bytes, the manifest says"),
