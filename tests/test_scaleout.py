@@ -47,6 +47,7 @@ from qa.ray_engine import RayEngine  # noqa: E402
 SEED_ID = SEED_ARTICLE.name
 QUESTIONS = read_questions(ROOT / "eval" / "seeds.jsonl")
 VECTOR_TOLERANCE = 1e-5  # per component; both engines run the same model, in batches of other shapes
+SENTENCE_TOLERANCE = 1e-3  # sentence vectors are stored as float16: a float32 difference can flip one ulp
 BIN = Path(sys.executable).parent
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1"}
@@ -230,6 +231,8 @@ def assert_same_index(ours, theirs) -> None:
     assert ours.articles == theirs.articles
     assert ours.manifest.next_id == theirs.manifest.next_id
     assert np.abs(ours.vectors() - theirs.vectors()).max() <= VECTOR_TOLERANCE
+    sentences = np.abs(ours.sentence_matrix.astype(np.float32) - theirs.sentence_matrix.astype(np.float32))
+    assert sentences.max() <= SENTENCE_TOLERANCE
 
 
 def test_ray_incremental_sends_only_new_and_changed(tmp_path: Path, engine: RayEngine, ray_cluster, embedder) -> None:
@@ -282,10 +285,11 @@ def test_milvus_store_is_recorded_and_opened(milvus_seed_index: Settings, seed_i
         "collection": "qa_chunks",
     }
     folder = milvus_seed_index.index_dir / store.manifest.generation
-    assert sorted(p.name for p in folder.iterdir()) == ["articles.jsonl", "chunks.jsonl", "df.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["articles.jsonl", "chunks.jsonl", "df.json", "sentences.npy"]
     faiss_store = FaissStore.load(seed_index.index_dir)
     assert store.chunks == faiss_store.chunks
     np.testing.assert_array_equal(store.vectors(), faiss_store.vectors())  # stored and read back exactly
+    np.testing.assert_array_equal(store.sentence_matrix, faiss_store.sentence_matrix)
 
 
 def test_milvus_bm25_scores_are_bm25s_scores(milvus_seed_index: Settings, seed_index: Settings) -> None:
