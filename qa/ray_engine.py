@@ -167,7 +167,7 @@ class RayEngine:
                                    "threads": self.cpus_per_actor},
             batch_size=self.articles_per_batch,
             batch_format="numpy",
-            concurrency=self.actors,
+            compute=ray.data.ActorPoolStrategy(size=self.actors),
             num_cpus=self.cpus_per_actor,
         )
         positions, records, pieces, sentences = [], [], [], []
