@@ -193,11 +193,14 @@ def print_index_report(report, settings: Settings) -> None:
 
 
 def shortlist(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:LIST_LIMIT])
+    from qa.ingest import printable
+
+    shown = ", ".join(printable(name) for name in names[:LIST_LIMIT])
     return shown + (f" … and {len(names) - LIST_LIMIT} more" if len(names) > LIST_LIMIT else "")
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.question import clean_question
     from qa.search import open_searcher
 
     if (args.question is None) == (args.questions is None):
@@ -205,6 +208,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     if args.k < 1:
         print(f"qa ask: -k must be at least 1, not {args.k}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.question is not None and not clean_question(args.question):
+        print("qa ask: the question is empty: ask something about the articles", file=sys.stderr)
         return EXIT_USAGE
     history = parse_history(args.history)
     questions = read_questions(args.questions) if args.questions else None

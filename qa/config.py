@@ -52,6 +52,26 @@ class ChunkSettings:
         }
 
 
+@dataclass(frozen=True)
+class IngestLimits:
+    """How large a file or an article may be before `qa index` refuses it, with the reason.
+
+    Embedding runs at about 12 chunks a second on two cores, so one 50 MB text file would keep
+    `qa index` busy for hours: a file over ``max_file_mb`` is refused without being read, and an
+    article longer than ``max_article_chars`` after reading (about 80,000 words, some 600 chunks)
+    is refused before it is chunked. Set QA_MAX_FILE_MB / QA_MAX_ARTICLE_CHARS to change them."""
+
+    max_file_mb: float = 20.0
+    max_article_chars: int = 500_000
+
+    def __post_init__(self) -> None:
+        if self.max_file_mb <= 0 or self.max_article_chars <= 0:
+            raise ConfigError(
+                f"the size limits must be positive (max_file_mb {self.max_file_mb},"
+                f" max_article_chars {self.max_article_chars})"
+            )
+
+
 MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("convex", "rrf", "milvus-rrf", "milvus-weighted")  # milvus-*: hybrid_search in a Milvus store
 
@@ -85,6 +105,7 @@ class Settings:
     model_dir: Path | None = None  # None: the packaged all-MiniLM-L6-v2
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
+    limits: IngestLimits = field(default_factory=IngestLimits)
     batch_size: int = 32
     k: int = 5
     store: str | None = None  # `qa index --store`: None keeps the index where it is (qa.stores)
@@ -105,7 +126,8 @@ class Settings:
 
 
 def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
-    """Settings from the environment: QA_INDEX_DIR, QA_MODEL, QA_BATCH_SIZE.
+    """Settings from the environment: QA_INDEX_DIR, QA_MODEL, QA_BATCH_SIZE, QA_MAX_FILE_MB,
+    QA_MAX_ARTICLE_CHARS.
 
     Also makes sure nothing tries to reach the Hugging Face hub.
     """
@@ -123,4 +145,16 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
             settings = replace(settings, batch_size=int(env["QA_BATCH_SIZE"]))
         except ValueError:
             raise ConfigError(f"QA_BATCH_SIZE must be a whole number, not {env['QA_BATCH_SIZE']!r}")
+    limits = {}
+    for variable, key, kind in (
+        ("QA_MAX_FILE_MB", "max_file_mb", float),
+        ("QA_MAX_ARTICLE_CHARS", "max_article_chars", int),
+    ):
+        if env.get(variable):
+            try:
+                limits[key] = kind(env[variable])
+            except ValueError:
+                raise ConfigError(f"{variable} must be a number, not {env[variable]!r}")
+    if limits:
+        settings = replace(settings, limits=replace(settings.limits, **limits))
     return settings

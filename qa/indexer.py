@@ -7,6 +7,7 @@ full rebuild (same chunks, same vectors up to float rounding), which the tests c
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,9 +18,10 @@ import numpy as np
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.engine import Engine, LocalEngine
-from qa.errors import IndexMismatchError, IndexMissingError
+from qa.errors import IndexMismatchError, IndexMissingError, QAError
+from qa.faults import checkpoint
 from qa.ingest import Corpus, Rejected, read_corpus
-from qa.store import Manifest, read_manifest, write_lock
+from qa.store import Manifest, read_manifest, remove_stale_generations, write_lock
 from qa.stores import Store, StoreUpdate, open_store, parse_store, write_store
 from qa.types import Article, Chunk
 
@@ -70,7 +72,7 @@ def corpus_status(settings: Settings) -> tuple[Manifest, CorpusDiff, list[Reject
     """The index's manifest and how the corpus it was built from has changed since."""
     manifest = read_manifest(settings.index_dir)
     roots = [Path(root) for root in manifest.corpus] or list(settings.corpus)
-    corpus = read_corpus(roots)
+    corpus = read_corpus(roots, settings.limits)
     return manifest, diff_corpus(corpus.articles, manifest.articles), corpus.rejected
 
 
@@ -101,7 +103,10 @@ def update_index(
     reusing the vectors it has."""
     started = time.perf_counter()
     with write_lock(settings.index_dir):
-        corpus = corpus if corpus is not None else read_corpus(settings.corpus)
+        checkpoint("locked")
+        with contextlib.suppress(QAError):  # what killed writes left; with no usable manifest, keep all
+            remove_stale_generations(settings.index_dir, keep=read_manifest(settings.index_dir).generation)
+        corpus = corpus if corpus is not None else read_corpus(settings.corpus, settings.limits)
         previous, reason = None, "requested with --rebuild" if rebuild else None
         if not rebuild:
             try:
@@ -116,6 +121,7 @@ def update_index(
         indexed = previous.manifest.articles if previous else {}
         diff = diff_corpus(corpus.articles, indexed)
         roots = [str(root) for root in settings.corpus]
+        checkpoint("read")
         where = parse_store(settings.store) if settings.store is not None else None
         if where is None:
             where = previous.manifest.store if previous else {}
@@ -131,6 +137,7 @@ def update_index(
         new_chunks, new_vectors, new_sentences = engine.chunk_and_embed(
             [article for article in articles if article.id in fresh], progress=progress
         )
+        checkpoint("embedded")
 
         manifest = Manifest(
             model=embedder.name,
@@ -169,6 +176,7 @@ def update_index(
             manifest, articles, chunks, np.array(ids, dtype=np.int64), np.array(is_fresh, dtype=bool),
             new_vectors, new_sentences, np.array(kept_rows, dtype=np.int64),
         )
+        checkpoint("built")
         store = write_store(settings.index_dir, update, previous)
         return IndexReport(
             diff, corpus.rejected, len(store.articles), len(store), len(new_vectors),

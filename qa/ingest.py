@@ -2,6 +2,9 @@
 
 A file that cannot be read is reported (:class:`Rejected`, with the reason) and skipped;
 it never stops the run. Walks are sorted, so the same folder always gives the same articles.
+An article whose content (title, text and metadata) equals an earlier one's is stored once:
+the later copy is reported as a duplicate of the first. Files and articles beyond the
+:class:`~qa.config.IngestLimits` are refused with the limit named.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ import io
 import json
 import os
 import re
+import stat
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qa.config import IngestLimits
 from qa.types import Article
 
 TEXT_SUFFIXES = {".txt", ".text"}
@@ -32,7 +38,16 @@ class Rejected:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
+        return f"{printable(self.path)}: {self.reason}"
+
+
+def printable(name: str) -> str:
+    """A file name fit for one line of a report: control characters (a newline in a name)
+    shown escaped, so one name cannot pose as two lines."""
+    if all(unicodedata.category(char) != "Cc" for char in name):
+        return name
+    return "".join(char.encode("unicode_escape").decode("ascii") if unicodedata.category(char) == "Cc" else char
+                   for char in name)
 
 
 @dataclass
@@ -203,27 +218,33 @@ READERS = {
 }
 
 
-def corpus_files(roots: Iterable[Path]) -> Iterator[tuple[Path, str]]:
+def corpus_files(roots: Iterable[Path], rejected: list[Rejected] | None = None) -> Iterator[tuple[Path, str]]:
     """(file, id) for every file under the roots, sorted by id; hidden files and folders are
     skipped. The id is the path relative to the root (the file name when the root is a file);
     with several roots, relative to the folder that holds them all, so ids stay distinct.
-    Symbolic links to folders are not followed, so a link loop cannot trap the walk."""
+    Symbolic links to folders are not followed, so a link loop cannot trap the walk; each is
+    reported in ``rejected`` when given."""
     roots = [Path(root) for root in roots if Path(root).exists()]
     if not roots:
         return
     bases = [root if root.is_dir() else root.parent for root in roots]
     base = os.path.commonpath([os.path.abspath(b) for b in bases]) if len(roots) > 1 else os.path.abspath(bases[0])
     found = {}
+    links = []
     for root in roots:
         if root.is_file():
             found[relative_id(root, base)] = root
             continue
         for folder, dirs, files in os.walk(root):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
+            links += [relative_id(Path(folder) / d, base) for d in dirs if os.path.islink(os.path.join(folder, d))]
             for name in files:
                 if not name.startswith("."):
                     path = Path(folder) / name
                     found[relative_id(path, base)] = path
+    if rejected is not None:
+        reason = "a link to a folder: not followed (a link loop would never end)"
+        rejected.extend(Rejected(link, reason) for link in sorted(links))
     for file_id in sorted(found):
         yield found[file_id], file_id
 
@@ -233,27 +254,40 @@ def relative_id(path: Path, base: str) -> str:
     return Path(os.path.relpath(os.path.abspath(path), base)).as_posix()
 
 
-def read_corpus(roots: Iterable[Path]) -> Corpus:
-    """Every article under the roots, and every file that was skipped with the reason."""
+def read_corpus(roots: Iterable[Path], limits: IngestLimits | None = None) -> Corpus:
+    """Every article under the roots, and every file that was skipped with the reason.
+
+    Articles with the same content hash as an earlier one (in id order) are skipped as
+    duplicates of it, so identical articles are stored once."""
+    limits = limits or IngestLimits()
     corpus = Corpus()
     roots = list(roots)
     for root in roots:
         if not Path(root).exists():
             corpus.rejected.append(Rejected(str(root), "no such file or folder"))
     seen: dict[str, str] = {}
-    for path, file_id in corpus_files(roots):
-        for article in read_file(path, file_id, corpus.rejected):
+    by_content: dict[str, str] = {}
+    for path, file_id in corpus_files(roots, corpus.rejected):
+        for article in read_file(path, file_id, corpus.rejected, limits):
             if article.id in seen:
                 corpus.rejected.append(
                     Rejected(article.path, f"duplicate article id {article.id!r} (first in {seen[article.id]})")
                 )
                 continue
+            if article.sha256 in by_content:
+                first = by_content[article.sha256]
+                corpus.rejected.append(
+                    Rejected(article.path, f"duplicate of {first!r} (same title and text): stored once, as {first!r}")
+                )
+                continue
             seen[article.id] = article.path
+            by_content[article.sha256] = article.id
             corpus.articles.append(article)
     return corpus
 
 
-def read_file(path: Path, file_id: str, rejected: list[Rejected]) -> list[Article]:
+def read_file(path: Path, file_id: str, rejected: list[Rejected], limits: IngestLimits | None = None) -> list[Article]:
+    limits = limits or IngestLimits()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         kind = f"'{suffix}'" if suffix else "a file with no extension"
@@ -261,12 +295,40 @@ def read_file(path: Path, file_id: str, rejected: list[Rejected]) -> list[Articl
         rejected.append(Rejected(file_id, f"unsupported file type {kind} (supported: {supported})"))
         return []
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, limits)
         if suffix == ".jsonl":
-            return list(read_jsonl(data, file_id, rejected))
-        return list(READERS[suffix](data, file_id))
+            articles = list(read_jsonl(data, file_id, rejected))
+        else:
+            articles = list(READERS[suffix](data, file_id))
     except UnreadableError as error:
         rejected.append(Rejected(file_id, str(error)))
+        return []
     except OSError as error:
         rejected.append(Rejected(file_id, f"cannot read it ({error.strerror or error})"))
-    return []
+        return []
+    kept = []
+    for article in articles:
+        if len(article.text) > limits.max_article_chars:
+            rejected.append(Rejected(article.path, (
+                f"too long: {len(article.text):,} characters, the limit is {limits.max_article_chars:,}"
+                " (split it, or raise QA_MAX_ARTICLE_CHARS)"
+            )))
+        else:
+            kept.append(article)
+    return kept
+
+
+def read_bounded(path: Path, limits: IngestLimits) -> bytes:
+    """The bytes of a regular file no larger than the limit. A pipe or device would block or
+    never end, and a huge file would take hours to embed, so neither is read at all."""
+    info = os.stat(path)  # follows links; a link loop raises OSError (ELOOP)
+    if not stat.S_ISREG(info.st_mode):
+        raise UnreadableError("not a regular file (a pipe, socket or device)")
+    limit = int(limits.max_file_mb * 1_000_000)
+    if info.st_size > limit:
+        raise UnreadableError(
+            f"too large: {info.st_size / 1e6:.1f} MB, the limit is {limits.max_file_mb:g} MB"
+            " (split it, or raise QA_MAX_FILE_MB)"
+        )
+    with path.open("rb") as handle:
+        return handle.read(limit + 1)

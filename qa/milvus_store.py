@@ -38,7 +38,7 @@ import numpy as np
 from qa.chunk import embed_text
 from qa.errors import ConfigError, IndexMismatchError, IndexMissingError
 from qa.keyword import analyze
-from qa.store import SENTENCES, IndexRows, Manifest, read_generation, rebuild_hint, write_generation
+from qa.store import SENTENCES, IndexRows, Manifest, checked_load, read_generation, rebuild_hint, write_generation
 from qa.stores import Store, StoreUpdate, require
 from qa.types import Article, Chunk
 
@@ -173,10 +173,14 @@ class MilvusStore(IndexRows):
     # -- reading -----------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, index_dir: Path) -> "MilvusStore":
-        """Load the local files, connect, and check that Milvus holds what the manifest says."""
-        index_dir = Path(index_dir)
-        manifest, folder, articles, chunks, ids, sentences, problems = read_generation(index_dir, FILES)
+    def load(cls, index_dir: Path, *, verify: bool = True) -> "MilvusStore":
+        """Load the local files (checked as FaissStore checks them), connect, and check that
+        Milvus holds what the manifest says."""
+        return checked_load(Path(index_dir), cls._load_generation, verify)
+
+    @classmethod
+    def _load_generation(cls, index_dir: Path, manifest: Manifest, verify: bool) -> "MilvusStore":
+        folder, articles, chunks, ids, sentences, problems = read_generation(index_dir, manifest, FILES, verify)
         hint = rebuild_hint(index_dir)
         if problems:
             raise IndexMismatchError(f"the index in {index_dir} is inconsistent: {'; '.join(problems)}: {hint}")

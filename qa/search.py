@@ -17,6 +17,7 @@ from qa.conversation import contextualize
 from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import ConfigError, IndexMismatchError
 from qa.fusion import convex, rrf
+from qa.question import clean_question
 from qa.store import rebuild_hint
 from qa.stores import Store, open_store
 from qa.types import Answer, Hit, Result
@@ -73,6 +74,7 @@ class Searcher:
     ) -> Retrieval:
         """The k best passages for the question, without near-duplicates."""
         mode = mode or self.settings.mode
+        question, history = clean_question(question), [clean_question(turn) for turn in history or ()]
         query = contextualize(question, history)
         vector = self.embedder.encode([query])[0]
         pool = max(self.settings.candidates, 2 * k)
@@ -124,7 +126,11 @@ class Searcher:
         self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()
     ) -> Result:
         """The top k passages, re-ranked by their best sentence; the sentence that answers;
-        and whether to abstain."""
+        and whether to abstain. An empty question (nothing left after
+        :func:`~qa.question.clean_question`) gets no passages and an abstention."""
+        question = clean_question(question)
+        if not question:
+            return Result(question=question, answer=None, hits=(), abstained=True)
         retrieval = self.retrieve(question, max(k, self.settings.rerank_passages), mode=mode, history=history)
         if not retrieval.hits:
             return Result(question=question, answer=None, hits=(), abstained=True)
@@ -135,7 +141,8 @@ class Searcher:
         sentences = score_sentences(retrieval.vector, terms, head, self.store.articles, vectors, wanted)
         head, order = rerank(head, sentences)
         hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
-        chosen = best_sentence(sentences, order, self.settings.answer_passages)
+        # the answer comes from a passage the caller is shown: among the first min(answer_passages, k)
+        chosen = best_sentence(sentences, order, min(self.settings.answer_passages, k))
         answer = None
         if chosen is not None:
             chunk = retrieval.hits[chosen.passage].chunk

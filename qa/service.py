@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from qa.types import Result
 
 MAX_UPLOAD_MB = 20
-MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1_000_000  # megabytes as `qa index` counts them (IngestLimits)
 SHIPPED_QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "seeds.jsonl"
 WARM_UP_QUESTION = "What is this about?"
 
@@ -49,7 +49,7 @@ def upload_problem(name: str, size: int) -> str | None:
         kind = f"'{suffix}'" if suffix else "a file with no extension"
         return f"unsupported file type {kind} (supported: {' '.join(sorted(SUPPORTED_SUFFIXES))})"
     if size > MAX_UPLOAD_BYTES:
-        return f"{size / 1024 / 1024:.1f} MB is over the {MAX_UPLOAD_MB} MB limit for one file"
+        return f"{size / 1e6:.1f} MB is over the {MAX_UPLOAD_MB} MB limit for one file"
     return None
 
 

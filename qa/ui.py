@@ -115,7 +115,7 @@ def build_app(service: ChatService) -> Any:
     def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
         """Answer a question (``history``: the previous questions, oldest first); returns the
         same JSON object as `qa ask --json`."""
-        turns = [str(turn) for turn in history or [] if isinstance(turn, str)]
+        turns = [turn for turn in history if isinstance(turn, str)] if isinstance(history, list) else []
         return service.ask(question, settings.k, history=turns).to_json()
 
     def respond(question: str, messages: list[dict[str, Any]], k: float, mode: str, answers: dict[str, list[int]]):

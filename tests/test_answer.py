@@ -111,6 +111,14 @@ def test_answer_sentence_holds_the_answer(seed_searcher: Searcher, question: str
     assert all(a.score >= b.score for a, b in zip(result.hits, result.hits[1:]))
 
 
+@pytest.mark.parametrize("k", [1, 2])
+def test_the_answer_comes_from_a_passage_that_is_shown(seed_searcher: Searcher, k: int) -> None:
+    for question in SEED_ANSWERS:
+        result = seed_searcher.ask(question, k)
+        assert len(result.hits) == k
+        assert result.answer.chunk_id in {hit.chunk.id for hit in result.hits}
+
+
 def test_follow_up_finds_the_subject_in_the_previous_question(seed_searcher: Searcher) -> None:
     alone = seed_searcher.ask("Where will they be held?", 3)
     followed = seed_searcher.ask(

@@ -416,12 +416,15 @@ def test_seeds_folder_gives_one_article() -> None:
 # ---- hashes and newlines ---------------------------------------------------------------------
 
 
-def test_same_content_under_two_names_gives_two_articles_with_one_hash(corpus_dir: Path) -> None:
+def test_same_content_under_two_names_is_stored_once(corpus_dir: Path) -> None:
     write(corpus_dir / "copy1.txt", "Twin\nSame words.")
     write(corpus_dir / "copy2.txt", "Twin\nSame words.")
-    first, second = read_corpus([corpus_dir]).articles
-    assert (first.id, second.id) == ("copy1.txt", "copy2.txt")
-    assert first.sha256 == second.sha256  # the hash covers content, not the file name
+    corpus = read_corpus([corpus_dir])
+    # the hash covers content, not the file name: the first in id order is kept
+    assert [a.id for a in corpus.articles] == ["copy1.txt"]
+    assert corpus.rejected == [
+        Rejected("copy2.txt", "duplicate of 'copy1.txt' (same title and text): stored once, as 'copy1.txt'")
+    ]
 
 
 def test_hash_is_stable_for_identical_input(corpus_dir: Path) -> None:
@@ -463,8 +466,11 @@ def test_newlines_are_normalised(corpus_dir: Path, newline: bytes) -> None:
 def test_crlf_and_lf_versions_have_the_same_hash(corpus_dir: Path) -> None:
     write(corpus_dir / "dos.txt", b"Title\r\nBody.\r\n")
     write(corpus_dir / "unix.txt", b"Title\nBody.\n")
-    dos, unix = read_corpus([corpus_dir]).articles
-    assert dos.sha256 == unix.sha256
+    corpus = read_corpus([corpus_dir])
+    assert [a.id for a in corpus.articles] == ["dos.txt"]
+    assert [r.reason for r in corpus.rejected] == [
+        "duplicate of 'dos.txt' (same title and text): stored once, as 'dos.txt'"
+    ]
 
 
 def test_several_roots_get_ids_relative_to_their_common_folder(corpus_dir: Path) -> None:
