@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="corpus folders or files")
     index.add_argument("--rebuild", action="store_true", help="re-embed everything")
     index.add_argument("--quiet", action="store_true", help="no progress bar")
+    index.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="where chunking and embedding run: this process (default) or Ray (needs qa[ray])")
+    index.add_argument("--ray-address", metavar="ADDR", help="with --engine ray: an existing cluster"
+                       " (default: RAY_ADDRESS, else a local Ray instance on 127.0.0.1)")
+    store_option(index)
     common(index)
 
     ask = commands.add_parser("ask", help="answer a question", description="Answer a question from the index.")
@@ -74,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth-file", type=Path, metavar="FILE",
                        help="require one of the USER:PASSWORD logins listed in FILE, one a line"
                        " (keeps the password out of the process list)")
+    store_option(serve)
     common(serve)
 
     evaluate = commands.add_parser(
@@ -103,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", help="BEIR: the qrels split (default: test)")
     evaluate.add_argument("--queries-limit", type=int, metavar="N", help="BEIR: the first N judged queries")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
+    store_option(evaluate)
     common(evaluate)
 
     bench = commands.add_parser(
@@ -118,10 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def store_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--store", metavar="STORE", help="where the index keeps vectors and BM25: faiss (default for a"
+                     " new index), milvus://PATH.db (Milvus Lite) or milvus://HOST:PORT (needs qa[milvus]);"
+                     " an existing index moves there without re-embedding")
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     settings = settings_from_env()
     paths = tuple(getattr(args, "paths", None) or ()) or None
-    return settings.with_(index_dir=args.index_dir, model_dir=args.model, corpus=paths, backend=args.backend)
+    return settings.with_(
+        index_dir=args.index_dir, model_dir=args.model, corpus=paths, store=getattr(args, "store", None),
+        backend=args.backend,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,17 +154,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    report = refresh_index(settings, rebuild=args.rebuild, progress=not args.quiet)
+    if args.ray_address and args.engine != "ray":
+        print("qa index: --ray-address needs --engine ray", file=sys.stderr)
+        return EXIT_USAGE
+    report = refresh_index(
+        settings, rebuild=args.rebuild, progress=not args.quiet, engine=args.engine, ray_address=args.ray_address
+    )
     return EXIT_REJECTED if report.rejected else EXIT_OK
 
 
-def refresh_index(settings: Settings, *, rebuild: bool = False, progress: bool = True, embedder=None):
+def refresh_index(
+    settings: Settings, *, rebuild: bool = False, progress: bool = True, embedder=None, engine: str = "local",
+    ray_address: str | None = None,
+):
     """Run the incremental indexer and print what it did (shared by `index` and `serve`)."""
     from qa.embed import make_embedder
     from qa.indexer import update_index
 
     embedder = embedder or make_embedder(settings)
-    report = update_index(settings, embedder, rebuild=rebuild, progress=progress)
+    runner = None
+    if engine == "ray":
+        from qa.ray_engine import RayEngine
+
+        runner = RayEngine(settings, embedder.fingerprint, address=ray_address)
+    try:
+        report = update_index(settings, embedder, rebuild=rebuild, progress=progress, engine=runner)
+    finally:
+        if runner is not None:
+            runner.close()
     print_index_report(report, settings)
     return report
 
@@ -253,6 +286,7 @@ def format_result(result) -> str:
 
 def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     from qa.indexer import corpus_status
+    from qa.stores import describe as describe_store
 
     manifest, diff, rejected = corpus_status(settings)
     if args.json:
@@ -267,6 +301,7 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  {manifest.n_articles} articles in {manifest.n_chunks} chunks, {size / 1e6:.1f} MB on disk")
     print(f"  built {manifest.built_at} in {manifest.build_seconds:.1f} s from {', '.join(manifest.corpus)}")
     print(f"  model {manifest.model} ({manifest.dim} dimensions, fingerprint {manifest.model_fingerprint})")
+    print(f"  store {describe_store(manifest.store)}")
     print("  chunking " + ", ".join(f"{key} {value}" for key, value in manifest.chunking.items()))
     print("  built with " + ", ".join(f"{name} {version}" for name, version in manifest.versions.items()))
     if diff.empty:

@@ -84,6 +84,7 @@ class IngestLimits:
 
 
 MODES = ("hybrid", "dense", "bm25")
+FUSIONS = ("convex", "rrf", "milvus-rrf", "milvus-weighted")  # milvus-*: hybrid_search in a Milvus store
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class SearchSettings:
     """How questions are answered. Defaults are the measured best (docs/EVALUATION.md)."""
 
     mode: str = "hybrid"
-    fusion: str = "convex"  # "convex" (weighted, normalised scores) or "rrf"
+    fusion: str = "convex"  # "convex" (weighted, normalised scores), "rrf", or Milvus's hybrid_search
     dense_weight: float = 0.4  # share of the dense leg in convex fusion
     candidates: int = 100  # rows taken from each leg before fusion
     rerank_passages: int = 10  # passages re-ranked by their best sentence
@@ -100,8 +101,8 @@ class SearchSettings:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ConfigError(f"unknown retrieval mode {self.mode!r}: choose one of {', '.join(MODES)}")
-        if self.fusion not in ("convex", "rrf"):
-            raise ConfigError(f"unknown fusion {self.fusion!r}: choose convex or rrf")
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"unknown fusion {self.fusion!r}: choose one of {', '.join(FUSIONS)}")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ConfigError(f"dense_weight must be between 0 and 1, not {self.dense_weight}")
 
@@ -118,6 +119,7 @@ class Settings:
     limits: IngestLimits = field(default_factory=IngestLimits)
     batch_size: int = 32
     k: int = 5
+    store: str | None = None  # `qa index --store`: None keeps the index where it is (qa.stores)
     backend: str | None = None  # None: the index's own backend, else DEFAULT_BACKEND
     cache_dir: Path = field(default_factory=default_cache_dir)
 

@@ -71,7 +71,8 @@ from qa.embed import Embedder
 from qa.errors import ConfigError, QAError
 from qa.ingest import Corpus, Rejected, make_article, normalize_newlines
 from qa.metrics import HIT_CURVE, RETRIEVAL_METRICS, evaluate_rankings, mean
-from qa.store import MANIFEST, FaissStore, read_manifest
+from qa.store import MANIFEST, read_manifest
+from qa.stores import Store, open_store
 from qa.types import Answer, Article, Chunk, Hit, Result
 
 if TYPE_CHECKING:
@@ -560,7 +561,7 @@ def default_embedder(settings: Settings) -> Embedder:
     return make_embedder(settings)
 
 
-def make_searcher(store: FaissStore, settings: Settings, embedder: Embedder) -> Searcher:
+def make_searcher(store: Store, settings: Settings, embedder: Embedder) -> Searcher:
     from qa.search import Searcher
 
     return Searcher(store, CachingEmbedder(embedder), settings.search)
@@ -576,7 +577,7 @@ def default_index_dir(dataset: Path) -> Path:
 
 def index_benchmark(
     settings: Settings, corpus: Corpus, source: Path, embedder: Embedder, *, progress: bool, notify: Notify
-) -> FaissStore:
+) -> Store:
     """Bring ``settings.index_dir`` up to date with a benchmark corpus read from ``source`` and
     load it. Refuses a directory that holds the index of another corpus, so a news index is never
     overwritten by a benchmark."""
@@ -599,10 +600,10 @@ def index_benchmark(
         f"{'Indexed' if report.written else 'Up to date:'} {report.n_articles} documents in {report.n_chunks}"
         f" chunks ({report.embedded} embedded, {report.seconds:.1f} s)"
     )
-    return FaissStore.load(index_dir)
+    return open_store(index_dir)
 
 
-def index_summary(store: FaissStore) -> dict[str, Any]:
+def index_summary(store: Store) -> dict[str, Any]:
     manifest = store.manifest
     return {
         "directory": str(store.directory),
@@ -919,7 +920,7 @@ def evaluate_question_file(
     notify: Notify = _quiet,
 ) -> EvalReport:
     """Score a JSONL question set against the existing index of ``settings.index_dir``."""
-    store = FaissStore.load(settings.index_dir)
+    store = open_store(settings.index_dir)
     questions = sample_questions(load_question_set(path, store.articles), sample)
     notify(
         f"Evaluating {len(questions)} questions of {path} against {settings.index_dir} ({', '.join(modes)})"

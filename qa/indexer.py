@@ -15,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.chunk import Chunker, TokenCounter
 from qa.config import Settings
 from qa.embed import Embedder
+from qa.engine import Engine, LocalEngine
 from qa.errors import IndexMismatchError, IndexMissingError, QAError
 from qa.faults import checkpoint
 from qa.ingest import Corpus, Rejected, read_corpus
-from qa.store import FaissStore, Manifest, read_manifest, remove_stale_generations, write_lock
+from qa.store import Manifest, read_manifest, remove_stale_generations, write_lock
+from qa.stores import Store, StoreUpdate, open_store, parse_store, write_store
 from qa.types import Article, Chunk
 
 
@@ -93,8 +94,13 @@ def update_index(
     rebuild: bool = False,
     progress: bool = False,
     corpus: Corpus | None = None,
+    engine: Engine | None = None,
 ) -> IndexReport:
-    """Bring the index in ``settings.index_dir`` up to date with ``settings.corpus``."""
+    """Bring the index in ``settings.index_dir`` up to date with ``settings.corpus``.
+
+    ``engine`` chunks and embeds the new and changed articles (default: in this process);
+    ``settings.store`` moves the index to another store (None keeps the one it is in),
+    reusing the vectors it has."""
     started = time.perf_counter()
     with write_lock(settings.index_dir):
         checkpoint("locked")
@@ -104,7 +110,7 @@ def update_index(
         previous, reason = None, "requested with --rebuild" if rebuild else None
         if not rebuild:
             try:
-                previous = FaissStore.load(settings.index_dir)
+                previous = open_store(settings.index_dir)
                 reason = incompatibility(previous.manifest, embedder, settings)
             except IndexMissingError:
                 reason = None
@@ -116,27 +122,21 @@ def update_index(
         diff = diff_corpus(corpus.articles, indexed)
         roots = [str(root) for root in settings.corpus]
         checkpoint("read")
-        if previous is not None and diff.empty and previous.manifest.corpus == roots:
+        where = parse_store(settings.store) if settings.store is not None else None
+        if where is None:
+            where = previous.manifest.store if previous else {}
+        if previous is not None and diff.empty and previous.manifest.corpus == roots and previous.manifest.store == where:
             return IndexReport(
                 diff, corpus.rejected, len(previous.articles), len(previous), 0,
                 time.perf_counter() - started, written=False,
             )
 
-        counter = TokenCounter(settings.resolved_model_dir())
-        chunker = Chunker(counter, settings.chunking)
+        engine = engine or LocalEngine(settings, embedder)
         articles = sorted(corpus.articles, key=lambda a: a.id)  # the row order of the store
         fresh = {article.id for article in articles} - set(diff.unchanged)
-        new_chunks: dict[str, list[Chunk]] = {}
-        texts: list[str] = []
-        spans: list[list[tuple[int, int]]] = []  # each chunk's sentences, as offsets in its text
-        for article in articles:
-            if article.id in fresh:
-                new_chunks[article.id] = chunker.chunk(article)
-                for chunk in new_chunks[article.id]:
-                    texts.append(chunker.embedded(article, chunk))
-                    shift = len(texts[-1]) - len(chunk.text) - chunk.start  # the title prefix
-                    spans.append([(start + shift, end + shift) for start, end in chunk.sentences])
-        new_vectors, new_sentences = embedder.encode_spans(texts, spans, progress=progress and len(texts) > 64)
+        new_chunks, new_vectors, new_sentences = engine.chunk_and_embed(
+            [article for article in articles if article.id in fresh], progress=progress
+        )
         checkpoint("embedded")
 
         manifest = Manifest(
@@ -147,51 +147,45 @@ def update_index(
             chunking=settings.chunking.to_json(),
             corpus=roots,
             next_id=previous.manifest.next_id if previous else 0,
+            store=where,
         )
         old_rows = _rows_by_article(previous) if previous else {}
-        old_vectors = previous.vectors() if previous else None
         chunks: list[Chunk] = []
         ids: list[int] = []
-        pieces: list[np.ndarray] = []
-        sentence_pieces: list[np.ndarray] = []
-        cursor = 0
+        is_fresh: list[bool] = []
+        kept_rows: list[int] = []
         for article in articles:
             if article.id in fresh:
                 article_chunks = new_chunks[article.id]
                 ids.extend(range(manifest.next_id, manifest.next_id + len(article_chunks)))
                 manifest.next_id += len(article_chunks)
-                pieces.append(new_vectors[cursor : cursor + len(article_chunks)])
-                sentence_pieces.extend(new_sentences[cursor : cursor + len(article_chunks)])
-                cursor += len(article_chunks)
             else:
                 rows = old_rows[article.id]
                 article_chunks = [previous.chunks[row] for row in rows]
                 ids.extend(int(previous.ids[row]) for row in rows)
-                pieces.append(old_vectors[rows])
-                sentence_pieces.append(previous.sentence_rows(rows))
+                kept_rows.extend(rows)
+            is_fresh.extend([article.id in fresh] * len(article_chunks))
             chunks.extend(article_chunks)
             manifest.articles[article.id] = {
                 "sha256": article.sha256,
                 "n_chunks": len(article_chunks),
                 "path": article.path,
             }
-        vectors = np.concatenate(pieces) if pieces else np.zeros((0, embedder.dim), np.float32)
-        sentence_vectors = (
-            np.concatenate([piece.astype(np.float16) for piece in sentence_pieces])
-            if sentence_pieces else np.zeros((0, embedder.dim), np.float16)
-        )
         manifest.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         manifest.build_seconds = round(time.perf_counter() - started, 3)
-        store = FaissStore.build(manifest, articles, chunks, np.array(ids, dtype=np.int64), vectors, sentence_vectors)
+        update = StoreUpdate(
+            manifest, articles, chunks, np.array(ids, dtype=np.int64), np.array(is_fresh, dtype=bool),
+            new_vectors, new_sentences, np.array(kept_rows, dtype=np.int64),
+        )
         checkpoint("built")
-        store.save(settings.index_dir)
+        store = write_store(settings.index_dir, update, previous)
         return IndexReport(
-            diff, corpus.rejected, len(store.articles), len(store), len(texts),
+            diff, corpus.rejected, len(store.articles), len(store), len(new_vectors),
             time.perf_counter() - started, written=True, rebuild_reason=reason,
         )
 
 
-def _rows_by_article(store: FaissStore) -> dict[str, list[int]]:
+def _rows_by_article(store: Store) -> dict[str, list[int]]:
     rows: dict[str, list[int]] = {}
     for row, chunk in enumerate(store.chunks):
         rows.setdefault(chunk.article_id, []).append(row)

@@ -53,7 +53,11 @@ class KeywordIndex:
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
         if texts:
             # bm25s needs at least one term per document; an empty one gets a placeholder
-            retriever.index([analyze(text) or ["\u2205"] for text in texts], show_progress=False)
+            documents = [analyze(text) or ["\u2205"] for text in texts]
+            # a sorted vocabulary: bm25s numbers terms in set order, which changes from run to run
+            vocab = {term: i for i, term in enumerate(sorted({term for terms in documents for term in terms}))}
+            ids = [[vocab[term] for term in terms] for terms in documents]
+            retriever.index((ids, vocab), show_progress=False)
         return cls(retriever, len(texts))
 
     def save(self, folder: Path) -> None:

@@ -20,7 +20,8 @@ from qa.config import Settings
 from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import QAError
 from qa.search import Searcher
-from qa.store import MANIFEST, FaissStore
+from qa.store import MANIFEST
+from qa.stores import Store, open_store
 from qa.types import Hit, Result
 
 
@@ -46,7 +47,7 @@ class LiveSearcher:
         self._searcher = self._open()
 
     def _open(self) -> Searcher:
-        return Searcher(FaissStore.load(self.settings.index_dir), self.embedder, self.settings.search)
+        return Searcher(open_store(self.settings.index_dir), self.embedder, self.settings.search)
 
     @property
     def generation(self) -> str:
@@ -54,7 +55,7 @@ class LiveSearcher:
         return self._searcher.store.manifest.generation
 
     @property
-    def store(self) -> FaissStore:
+    def store(self) -> Store:
         """The store now answering (so a LiveSearcher can stand where a Searcher is read)."""
         return self.current().store
 

@@ -15,11 +15,14 @@ from qa.answer_type import expected_type
 from qa.config import SearchSettings, Settings
 from qa.conversation import contextualize
 from qa.embed import Embedder, index_backend, make_embedder
-from qa.errors import IndexMismatchError
+from qa.errors import ConfigError, IndexMismatchError
 from qa.fusion import convex, rrf
 from qa.question import clean_question
-from qa.store import FaissStore, rebuild_hint
+from qa.store import rebuild_hint
+from qa.stores import Store, open_store
 from qa.types import Answer, Hit, Result
+
+STORE_FUSION = {"milvus-rrf": "rrf", "milvus-weighted": "weighted"}  # fusion -> the store's ranker
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class Searcher:
 
     def __init__(
         self,
-        store: FaissStore,
+        store: Store,
         embedder: Embedder,
         settings: SearchSettings | None = None,
         abstainer: Abstainer | None = None,
@@ -56,6 +59,8 @@ class Searcher:
         self.store = store
         self.embedder = embedder
         self.settings = settings or SearchSettings()
+        if self.settings.fusion in STORE_FUSION and not hasattr(store, "search_hybrid"):
+            raise ConfigError(f"fusion {self.settings.fusion} needs an index in Milvus (qa index --store milvus://...)")
         self.abstainer = (abstainer or default_abstainer()) if abstain else None
 
     def search(
@@ -83,6 +88,11 @@ class Searcher:
             ranked = sorted(keyword.items(), key=lambda item: (-item[1], item[0]))
         elif self.settings.fusion == "rrf":
             ranked = rrf({"dense": list(dense), "bm25": list(keyword)})
+        elif self.settings.fusion in STORE_FUSION:  # fused inside the store (Milvus hybrid_search)
+            scores, rows = self.store.search_hybrid(
+                vector, query, pool, ranker=STORE_FUSION[self.settings.fusion], dense_weight=self.settings.dense_weight
+            )
+            ranked = [(int(row), float(score)) for score, row in zip(scores, rows)]
         else:
             ranked = convex(dense, keyword, self.settings.dense_weight)
         ranks = {
@@ -169,7 +179,7 @@ def covered(start: int, end: int, spans: list[tuple[int, int]]) -> int:
 def open_searcher(settings: Settings, embedder: Embedder | None = None) -> Searcher:
     """Load the index named by the settings, with the settings' model unless one is given,
     on the backend the settings name or else the one that built the index."""
-    store = FaissStore.load(settings.index_dir)
+    store = open_store(settings.index_dir)
     if embedder is None:
         embedder = make_embedder(settings, settings.backend or index_backend(store.manifest))  # this index's
     return Searcher(store, embedder, settings.search)

@@ -2,7 +2,9 @@
 
 This module is the one boundary between qa and where vectors live. Everything above it asks
 a :class:`FaissStore` for chunks, articles and nearest neighbours; a different backend (Milvus,
-for a corpus beyond one machine) implements the same methods.
+for a corpus beyond one machine, :mod:`qa.milvus_store`) implements the same methods, the
+protocol :class:`qa.stores.Store`, and reuses :func:`checked_load`, :func:`read_generation` and
+:func:`write_generation`.
 
 Layout of an index directory::
 
@@ -33,7 +35,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -52,6 +54,7 @@ MANIFEST = "manifest.json"
 LOCK = ".lock"
 FILES = ("articles.jsonl", "chunks.jsonl", "vectors.faiss", "sentences.npy", "bm25/n_docs.txt")
 KEYWORD_FOLDER = "bm25"
+SENTENCES = "sentences.npy"
 GENERATION = re.compile(r"gen-\d{6}")
 VERSIONED_PACKAGES = ("qa", "faiss-cpu", "numpy", "sentence-transformers", "tokenizers", "torch", "onnxruntime")
 EXACT_VECTORS = "vectors.npy"
@@ -147,6 +150,7 @@ class Manifest:
     versions: dict[str, str] = field(default_factory=library_versions)
     built_at: str = ""
     build_seconds: float = 0.0
+    store: dict[str, str] = field(default_factory=dict)  # {} = FAISS here; else qa.stores.parse_store
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -180,7 +184,44 @@ def read_manifest(index_dir: Path) -> Manifest:
     return Manifest.from_json(data, path)
 
 
-class FaissStore:
+class IndexRows:
+    """What every store keeps in memory: the manifest, articles by id, chunks in row order, the
+    id of each row's chunk (FAISS id / Milvus primary key) and the vectors of their sentences."""
+
+    def __init__(
+        self, manifest: Manifest, articles: Sequence[Article], chunks: Sequence[Chunk], ids: np.ndarray,
+        sentence_vectors: np.ndarray,
+    ) -> None:
+        self.manifest = manifest
+        self.articles = {article.id: article for article in articles}
+        self.chunks = list(chunks)
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.directory = Path(".")  # where it was loaded from or saved to
+        self._row_of_id = {int(chunk_id): row for row, chunk_id in enumerate(self.ids)}
+        self._row_of_chunk = {chunk.id: row for row, chunk in enumerate(self.chunks)}
+        self.sentence_matrix = sentence_vectors
+        self._sentence_start = np.cumsum([0] + [len(chunk.sentences) for chunk in self.chunks])
+
+    @property
+    def dim(self) -> int:
+        return self.manifest.dim
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def sentence_vectors(self, chunk: Chunk) -> np.ndarray:
+        """The vectors of the chunk's sentences (float32, one row per ``chunk.sentences``)."""
+        row = self._row_of_chunk[chunk.id]
+        return np.asarray(self.sentence_matrix[self._sentence_start[row] : self._sentence_start[row + 1]], np.float32)
+
+    def sentence_rows(self, rows: Sequence[int]) -> np.ndarray:
+        """The sentence vectors of the given chunk rows, concatenated (float16, as stored)."""
+        if not len(rows):
+            return np.zeros((0, self.dim), dtype=np.float16)
+        return np.concatenate([self.sentence_matrix[self._sentence_start[r] : self._sentence_start[r + 1]] for r in rows])
+
+
+class FaissStore(IndexRows):
     """An index in memory: articles by id, chunks in row order, and their FAISS vectors."""
 
     def __init__(
@@ -196,18 +237,10 @@ class FaissStore:
     ) -> None:
         """Use :meth:`build` (from vectors) or :meth:`load` (from disk). ``exact`` holds the
         float32 vectors in row order when the FAISS index is approximate."""
-        self.manifest = manifest
-        self.articles = {article.id: article for article in articles}
-        self.chunks = list(chunks)
-        self.ids = np.asarray(ids, dtype=np.int64)
+        super().__init__(manifest, articles, chunks, ids, sentence_vectors)
         self.index = index
         self.keyword = keyword
         self.exact = exact
-        self.directory = Path(".")  # where it was loaded from or saved to
-        self._row_of_id = {int(chunk_id): row for row, chunk_id in enumerate(self.ids)}
-        self._row_of_chunk = {chunk.id: row for row, chunk in enumerate(self.chunks)}
-        self.sentence_matrix = sentence_vectors
-        self._sentence_start = np.cumsum([0] + [len(chunk.sentences) for chunk in self.chunks])
 
     @classmethod
     def build(
@@ -253,66 +286,15 @@ class FaissStore:
         0.1 s for the 25 MB BBC index), so a file damaged without changing its size is refused
         instead of giving wrong answers, and FAISS never parses damaged bytes. A writer that
         swaps in a new generation while this reads the old one makes it read the new one."""
-        index_dir = Path(index_dir)
-        for _ in range(5):
-            manifest = read_manifest(index_dir)
-            try:
-                return cls._checked_load(index_dir, manifest, verify)
-            except IndexMismatchError:
-                with contextlib.suppress(IndexMissingError, IndexMismatchError):
-                    if read_manifest(index_dir).generation != manifest.generation:
-                        continue  # a writer replaced the generation under us: read the new one
-                raise
-        raise IndexMismatchError(f"{index_dir} changed five times while being read: try again")
-
-    @classmethod
-    def _checked_load(cls, index_dir: Path, manifest: Manifest, verify: bool) -> "FaissStore":
-        """:meth:`_load_generation`, with a hand-edited manifest's wrong types (a list where
-        a mapping belongs) or a generation name outside the index directory refused."""
-        if not isinstance(manifest.generation, str) or not GENERATION.fullmatch(manifest.generation):
-            raise IndexMismatchError(
-                f"{index_dir / MANIFEST} names the generation {manifest.generation!r}, not one like"
-                f" 'gen-000001': {rebuild_hint(index_dir)}"
-            )
-        try:
-            return cls._load_generation(index_dir, manifest, verify)
-        except (AttributeError, TypeError, KeyError, ValueError) as error:
-            raise IndexMismatchError(
-                f"{index_dir / MANIFEST} does not describe an index qa can read ({type(error).__name__}:"
-                f" {error}): {rebuild_hint(index_dir)}"
-            ) from error
-        except OSError as error:  # e.g. a writer removed the generation while it was being checked
-            raise IndexMismatchError(f"cannot read {error.filename or index_dir} ({error.strerror or error}):"
-                                     f" {rebuild_hint(index_dir)}") from error
+        return checked_load(Path(index_dir), cls._load_generation, verify)
 
     @classmethod
     def _load_generation(cls, index_dir: Path, manifest: Manifest, verify: bool) -> "FaissStore":
         import faiss
 
-        folder = index_dir / manifest.generation
+        folder, articles, chunks, ids, sentences, problems = read_generation(index_dir, manifest, FILES, verify)
         hint = rebuild_hint(index_dir)
-        unlisted = sorted(set(FILES) - set(manifest.files))
-        if unlisted:
-            raise IndexMismatchError(
-                f"{index_dir / MANIFEST} lists no size or checksum for {', '.join(unlisted)}: {hint}"
-            )
-        for name in sorted(set(FILES) | set(manifest.files)):
-            path = folder / name
-            if not path.is_file():
-                raise IndexMismatchError(f"{path} is missing: {hint}")
-            expected = manifest.files.get(name, {})
-            if expected.get("bytes") is not None and path.stat().st_size != expected["bytes"]:
-                raise IndexMismatchError(
-                    f"{path} has {path.stat().st_size} bytes, the manifest says {expected['bytes']}: {hint}"
-                )
-            if verify and expected.get("sha256") and file_sha256(path) != expected["sha256"]:
-                raise IndexMismatchError(f"{path} is damaged (its sha256 differs from the manifest's): {hint}")
         try:
-            articles = [Article(**record) for record in read_jsonl(folder / "articles.jsonl")]
-            by_id = {article.id: article for article in articles}
-            records = list(read_jsonl(folder / "chunks.jsonl"))
-            chunks = [chunk_from_record(record, by_id) for record in records]
-            ids = np.array([record["id"] for record in records], dtype=np.int64)
             # memory-mapped: the vectors stay in the page cache, not in this process's heap.
             # A memory-mapped index is read-only; updates build a new one (qa/indexer.py).
             index = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
@@ -320,14 +302,8 @@ class FaissStore:
             if manifest.index_type != "flat":
                 exact = np.load(folder / EXACT_VECTORS, mmap_mode="r", allow_pickle=False)
             keyword = KeywordIndex.load(folder / KEYWORD_FOLDER, mmap=True)
-            sentences = np.load(folder / "sentences.npy", mmap_mode="r", allow_pickle=False)
         except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
             raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")
-        problems = []
-        if len(articles) != manifest.n_articles:
-            problems.append(f"{len(articles)} articles, the manifest says {manifest.n_articles}")
-        if len(chunks) != manifest.n_chunks:
-            problems.append(f"{len(chunks)} chunks, the manifest says {manifest.n_chunks}")
         if index.ntotal != len(chunks):
             problems.append(f"{index.ntotal} vectors for {len(chunks)} chunks")
         if index.d != manifest.dim:
@@ -336,12 +312,6 @@ class FaissStore:
             problems.append(f"{EXACT_VECTORS} has shape {exact.shape} for {len(chunks)} chunks")
         if keyword.n_docs != len(chunks):
             problems.append(f"{keyword.n_docs} keyword-index documents for {len(chunks)} chunks")
-        n_sentences = sum(len(chunk.sentences) for chunk in chunks)
-        if sentences.shape != (n_sentences, manifest.dim) or sentences.dtype != np.float16:
-            problems.append(
-                f"sentence vectors of shape {sentences.shape} ({sentences.dtype}),"
-                f" expected ({n_sentences}, {manifest.dim}) float16"
-            )
         if not problems and len(ids):
             stored_ids = faiss.vector_to_array(faiss.downcast_index(index).id_map)
             if not np.array_equal(stored_ids, ids):
@@ -352,13 +322,6 @@ class FaissStore:
         store.directory = index_dir
         return store
 
-    @property
-    def dim(self) -> int:
-        return self.manifest.dim
-
-    def __len__(self) -> int:
-        return len(self.chunks)
-
     def vectors(self) -> np.ndarray:
         """All vectors, in row order."""
         import faiss
@@ -368,17 +331,6 @@ class FaissStore:
         if self.exact is not None:  # an approximate index only reconstructs approximations
             return np.asarray(self.exact, dtype=np.float32)
         return faiss.downcast_index(self.index.index).reconstruct_n(0, len(self.chunks))
-
-    def sentence_vectors(self, chunk: Chunk) -> np.ndarray:
-        """The vectors of the chunk's sentences (float32, one row per ``chunk.sentences``)."""
-        row = self._row_of_chunk[chunk.id]
-        return np.asarray(self.sentence_matrix[self._sentence_start[row] : self._sentence_start[row + 1]], np.float32)
-
-    def sentence_rows(self, rows: Sequence[int]) -> np.ndarray:
-        """The sentence vectors of the given chunk rows, concatenated (float16, as stored)."""
-        if not len(rows):
-            return np.zeros((0, self.dim), dtype=np.float16)
-        return np.concatenate([self.sentence_matrix[self._sentence_start[r] : self._sentence_start[r + 1]] for r in rows])
 
     def search_keyword(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """BM25: (scores, rows) of the k best rows, best first."""
@@ -432,39 +384,17 @@ class FaissStore:
         """Write a new generation, then point the manifest at it; remove older generations."""
         import faiss
 
-        index_dir = Path(index_dir)
-        index_dir.mkdir(parents=True, exist_ok=True)
-        self.directory = index_dir
-        generation = f"gen-{_last_generation_number(index_dir) + 1:06d}"
-        staging = index_dir / f"{generation}.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        write_jsonl(staging / "articles.jsonl", (asdict(a) for a in sorted(self.articles.values(), key=lambda a: a.id)))
-        checkpoint("staging")
-        write_jsonl(staging / "chunks.jsonl", (chunk_record(c, int(i)) for c, i in zip(self.chunks, self.ids)))
-        faiss.write_index(self.index, str(staging / "vectors.faiss"))
-        if self.exact is not None:
-            np.save(staging / EXACT_VECTORS, np.asarray(self.exact, dtype=np.float32), allow_pickle=False)
-        self.keyword.save(staging / KEYWORD_FOLDER)
-        np.save(staging / "sentences.npy", np.ascontiguousarray(self.sentence_matrix, dtype=np.float16), allow_pickle=False)
-        self.manifest.generation = generation
-        self.manifest.n_articles = len(self.articles)
-        self.manifest.n_chunks = len(self.chunks)
-        self.manifest.files = {}
-        for path in sorted(p for p in staging.rglob("*") if p.is_file()):
-            name = path.relative_to(staging).as_posix()
-            _fsync(path)
-            self.manifest.files[name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
-        _fsync(staging / KEYWORD_FOLDER)
-        _fsync(staging)
-        checkpoint("staged")
-        os.replace(staging, index_dir / generation)
-        _fsync(index_dir)
-        checkpoint("renamed")
-        atomic_write_text(index_dir / MANIFEST, json.dumps(self.manifest.to_json(), indent=2, ensure_ascii=False) + "\n")
-        checkpoint("swapped")
-        remove_stale_generations(index_dir, keep=generation)
-        checkpoint("cleaned")
+        def write_vectors(staging: Path) -> None:
+            faiss.write_index(self.index, str(staging / "vectors.faiss"))
+            if self.exact is not None:
+                np.save(staging / EXACT_VECTORS, np.asarray(self.exact, dtype=np.float32), allow_pickle=False)
+            self.keyword.save(staging / KEYWORD_FOLDER)
+
+        self.directory = Path(index_dir)
+        write_generation(
+            self.directory, self.manifest, self.articles.values(), self.chunks, self.ids, self.sentence_matrix,
+            write_vectors,
+        )
 
 
 def _last_generation_number(index_dir: Path) -> int:

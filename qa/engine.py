@@ -1,0 +1,65 @@
+"""Ingestion engines: what turns articles into chunks and their vectors.
+
+The indexer decides *which* articles need it (new or changed ones, by content hash) and keeps
+everything else; an engine only does the work. :class:`LocalEngine` runs in this process;
+:class:`qa.ray_engine.RayEngine` runs the same chunker and model on a Ray cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from qa.chunk import Chunker, TokenCounter
+from qa.config import Settings
+from qa.embed import Embedder, Span
+from qa.types import Article, Chunk
+
+
+Sentences = list[np.ndarray]  # per chunk: one L2-normalised row per sentence of it (qa.embed.pool_spans)
+
+
+class Engine(Protocol):
+    """Articles in; their chunks (by article id), one vector per chunk and the vectors of each
+    chunk's sentences out."""
+
+    def chunk_and_embed(
+        self, articles: Sequence[Article], *, progress: bool = False
+    ) -> tuple[dict[str, list[Chunk]], np.ndarray, Sentences]:
+        """Chunks of each article, and the vectors of all chunks and of their sentences: the
+        chunks of ``articles[0]`` first, each article's in order."""
+        ...
+
+
+def embedded_texts(chunker: Chunker, article: Article, chunks: Sequence[Chunk]) -> tuple[list[str], list[list[Span]]]:
+    """What is embedded for each chunk, and its sentences as offsets in that text."""
+    texts, spans = [], []
+    for chunk in chunks:
+        texts.append(chunker.embedded(article, chunk))
+        shift = len(texts[-1]) - len(chunk.text) - chunk.start  # the title prefix
+        spans.append([(start + shift, end + shift) for start, end in chunk.sentences])
+    return texts, spans
+
+
+class LocalEngine:
+    """Chunking and embedding in this process, with the given embedder."""
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.chunker = Chunker(TokenCounter(settings.resolved_model_dir()), settings.chunking)
+        self.embedder = embedder
+
+    def chunk_and_embed(
+        self, articles: Sequence[Article], *, progress: bool = False
+    ) -> tuple[dict[str, list[Chunk]], np.ndarray, Sentences]:
+        chunks: dict[str, list[Chunk]] = {}
+        texts: list[str] = []
+        spans: list[list[Span]] = []
+        for article in articles:
+            chunks[article.id] = self.chunker.chunk(article)
+            article_texts, article_spans = embedded_texts(self.chunker, article, chunks[article.id])
+            texts += article_texts
+            spans += article_spans
+        vectors, sentences = self.embedder.encode_spans(texts, spans, progress=progress and len(texts) > 64)
+        return chunks, vectors, sentences

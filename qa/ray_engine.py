@@ -1,0 +1,192 @@
+"""Chunking and embedding on a Ray cluster, as a Ray Data pipeline.
+
+``qa index --engine ray [--ray-address ADDR]``: the indexer reads the corpus and works out what
+is new or changed (content hashes, as always), and only those articles go to the cluster. There
+``map_batches`` runs :class:`ChunkEmbedActor` on a pool of actors, each holding one chunker and
+one encoder (the model is loaded once per actor, not once per batch); a batch is a few articles,
+enough chunks for the encoder's own batches to stay full. The result comes back as chunk
+records (qa.store's JSONL form), their vectors and their sentences' vectors, and the indexer stores it exactly as the local
+engine's: same chunks, vectors equal up to float rounding of other batch shapes (the tests
+hold them to 1e-5 per component, cosine 1 - 1e-6).
+
+Without an address (and no ``RAY_ADDRESS``), a local Ray instance is started, listening on
+127.0.0.1 only, with no dashboard and usage statistics off; it stops when the engine closes. With one, the engine
+connects to that cluster, whose nodes need qa's dependencies and the model (the packaged
+all-MiniLM-L6-v2 is found by package there; a ``--model`` directory must exist at the same path);
+qa's own code is shipped with the job, so the cluster runs the driver's qa.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.config import Settings
+from qa.engine import Sentences
+from qa.errors import ConfigError
+from qa.stores import require
+from qa.types import Article, Chunk
+
+LOOPBACK = ("127.0.0.1", "localhost")
+ARTICLES_PER_BATCH = 16  # ~60 chunks of news: several full encoder batches of 32 per call
+
+
+class ChunkEmbedActor:
+    """One Ray actor: a chunker and an encoder, loaded once, applied to batches of articles."""
+
+    def __init__(self, settings: dict[str, Any], fingerprint: str, threads: int) -> None:
+        import torch
+
+        from qa.chunk import Chunker, TokenCounter
+        from qa.config import ChunkSettings
+        from qa.embed import SentenceTransformerEmbedder
+
+        torch.set_num_threads(threads)  # one actor per CPU it was given: no oversubscription
+        model_dir = Path(settings["model_dir"]) if settings["model_dir"] else Settings().resolved_model_dir()
+        self.embedder = SentenceTransformerEmbedder(model_dir, settings["batch_size"])
+        if self.embedder.fingerprint != fingerprint:
+            raise ConfigError(
+                f"the model at {model_dir} on this Ray node ({self.embedder.fingerprint}) is not the"
+                f" driver's ({fingerprint}): install the same model on every node"
+            )
+        self.chunker = Chunker(TokenCounter(model_dir), ChunkSettings(**settings["chunking"]))
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from qa.engine import embedded_texts
+        from qa.store import chunk_record
+
+        positions, records, texts, spans = [], [], [], []
+        for position, fields in zip(batch["position"], batch["article"]):
+            article = Article(**json.loads(fields))
+            chunks = self.chunker.chunk(article)
+            article_texts, article_spans = embedded_texts(self.chunker, article, chunks)
+            positions += [int(position)] * len(chunks)
+            records += [json.dumps(chunk_record(chunk, 0)) for chunk in chunks]
+            texts += article_texts
+            spans += article_spans
+        vectors, sentences = self.embedder.encode_spans(texts, spans)
+        return {
+            "position": np.array(positions, dtype=np.int64),
+            "chunk": np.array(records, dtype=object),
+            "vector": vectors,
+            # a chunk's sentence vectors, float32 bytes: a ragged column Arrow carries as binary
+            "sentences": np.array([np.asarray(rows, np.float32).tobytes() for rows in sentences], dtype=object),
+        }
+
+
+class RayEngine:
+    """The :class:`qa.engine.Engine` that runs on Ray; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        fingerprint: str,
+        *,
+        address: str | None = None,
+        cpus_per_actor: int = 1,
+        articles_per_batch: int = ARTICLES_PER_BATCH,
+        temp_dir: Path | None = None,
+    ) -> None:
+        if cpus_per_actor < 1 or articles_per_batch < 1:
+            raise ConfigError("--engine ray needs at least one CPU per actor and one article per batch")
+        self.settings = settings
+        self.fingerprint = fingerprint
+        self.address = address
+        self.cpus_per_actor = cpus_per_actor
+        self.articles_per_batch = articles_per_batch
+        self.temp_dir = temp_dir
+        self.actors = 0  # the size of the last run's actor pool
+        self._ray: Any = None
+
+    def _start(self) -> Any:
+        if self._ray is not None:
+            return self._ray
+        # Ray reads these when it is imported and started: never report usage; and, on this
+        # machine, take 127.0.0.1 as the node's address (Ray otherwise resolves it to the external
+        # one and listens there), so a local instance and a local cluster listen on 127.0.0.1 only
+        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+        address = self.address or os.environ.get("RAY_ADDRESS")
+        if address is None or address.rpartition(":")[0] in LOOPBACK:
+            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        ray = require("ray", "ray", "--engine ray")
+        require("ray.data", "ray", "--engine ray")
+        import qa
+
+        options: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "configure_logging": False,
+            "runtime_env": {"py_modules": [str(Path(qa.__file__).parent)], "env_vars": {"HF_HUB_OFFLINE": "1",
+                            "TRANSFORMERS_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}},
+        }
+        if address is None:
+            options["_node_ip_address"] = "127.0.0.1"
+            if self.temp_dir is not None:
+                options["_temp_dir"] = str(self.temp_dir)
+        try:
+            ray.init(address=self.address, **options)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise ConfigError(
+                f"cannot start or reach Ray at {self.address or os.environ.get('RAY_ADDRESS') or 'a local instance'}"
+                f" ({error}): check --ray-address / RAY_ADDRESS, or drop it to run Ray on this machine"
+            ) from None
+        self._ray = ray
+        return ray
+
+    def chunk_and_embed(
+        self, articles: Sequence[Article], *, progress: bool = False
+    ) -> tuple[dict[str, list[Chunk]], np.ndarray, Sentences]:
+        from qa.embed import SentenceTransformerEmbedder
+        from qa.store import chunk_from_record
+
+        dim = SentenceTransformerEmbedder(self.settings.resolved_model_dir()).dim
+        if not articles:
+            return {}, np.zeros((0, dim), dtype=np.float32), []
+        ray = self._start()
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = progress
+        context.execution_options.preserve_order = True
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        batches = -(-len(articles) // self.articles_per_batch)
+        self.actors = max(1, min(cpus // self.cpus_per_actor, batches))
+        items = [{"position": i, "article": json.dumps(asdict(a), ensure_ascii=False)} for i, a in enumerate(articles)]
+        settings = {
+            "model_dir": str(self.settings.model_dir) if self.settings.model_dir else None,
+            "batch_size": self.settings.batch_size,
+            "chunking": self.settings.chunking.to_json(),
+        }
+        dataset = ray.data.from_items(items, override_num_blocks=batches).map_batches(
+            ChunkEmbedActor,
+            fn_constructor_kwargs={"settings": settings, "fingerprint": self.fingerprint,
+                                   "threads": self.cpus_per_actor},
+            batch_size=self.articles_per_batch,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=self.actors),
+            num_cpus=self.cpus_per_actor,
+        )
+        positions, records, pieces, sentences = [], [], [], []
+        for batch in dataset.iter_batches(batch_format="numpy", batch_size=None):
+            positions.extend(int(p) for p in batch["position"])
+            records.extend(json.loads(r) for r in batch["chunk"])
+            pieces.append(np.asarray(batch["vector"], dtype=np.float32).reshape(len(batch["position"]), dim))
+            sentences.extend(np.frombuffer(rows, dtype=np.float32).reshape(-1, dim) for rows in batch["sentences"])
+        by_id = {article.id: article for article in articles}
+        order = sorted(range(len(records)), key=lambda i: (positions[i], records[i]["n"]))
+        chunks: dict[str, list[Chunk]] = {article.id: [] for article in articles}
+        for i in order:
+            chunk = chunk_from_record(records[i], by_id)
+            chunks[chunk.article_id].append(chunk)
+        vectors = np.concatenate(pieces)[order] if pieces else np.zeros((0, dim), dtype=np.float32)
+        return chunks, np.ascontiguousarray(vectors), [sentences[i] for i in order]
+
+    def close(self) -> None:
+        """Disconnect from the cluster (and stop the local instance, if this engine started it)."""
+        if self._ray is not None:
+            self._ray.shutdown()
+            self._ray = None
