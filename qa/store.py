@@ -397,6 +397,129 @@ class FaissStore(IndexRows):
         )
 
 
+def checked_load(index_dir: Path, load_generation: Callable[[Path, Manifest, bool], Any], verify: bool) -> Any:
+    """``load_generation(index_dir, manifest, verify)`` for the live manifest, again for the new
+    one if a writer swapped generations meanwhile; a hand-edited manifest's wrong types (a list
+    where a mapping belongs) or a generation name outside the index directory refused."""
+    hint = rebuild_hint(index_dir)
+    for _ in range(5):
+        manifest = read_manifest(index_dir)
+        try:
+            if not isinstance(manifest.generation, str) or not GENERATION.fullmatch(manifest.generation):
+                raise IndexMismatchError(
+                    f"{index_dir / MANIFEST} names the generation {manifest.generation!r}, not one like"
+                    f" 'gen-000001': {hint}"
+                )
+            try:
+                return load_generation(index_dir, manifest, verify)
+            except (AttributeError, TypeError, KeyError, ValueError) as error:
+                raise IndexMismatchError(
+                    f"{index_dir / MANIFEST} does not describe an index qa can read ({type(error).__name__}:"
+                    f" {error}): {hint}"
+                ) from error
+            except OSError as error:  # e.g. a writer removed the generation while it was being checked
+                raise IndexMismatchError(
+                    f"cannot read {error.filename or index_dir} ({error.strerror or error}): {hint}"
+                ) from error
+        except IndexMismatchError:
+            with contextlib.suppress(IndexMissingError, IndexMismatchError):
+                if read_manifest(index_dir).generation != manifest.generation:
+                    continue  # a writer replaced the generation under us: read the new one
+            raise
+    raise IndexMismatchError(f"{index_dir} changed five times while being read: try again")
+
+
+def read_generation(
+    index_dir: Path, manifest: Manifest, required: Sequence[str], verify: bool
+) -> tuple[Path, list[Article], list[Chunk], np.ndarray, np.ndarray, list[str]]:
+    """The live generation folder, articles, chunks, chunk ids and sentence vectors
+    (memory-mapped) of an index, with every file checked against the manifest (``required`` must
+    be listed and exist; ``verify`` checks sha256 too), and the count problems found, for the
+    caller to report with its own."""
+    folder = index_dir / manifest.generation
+    hint = rebuild_hint(index_dir)
+    unlisted = sorted(set(required) - set(manifest.files))
+    if unlisted:
+        raise IndexMismatchError(f"{index_dir / MANIFEST} lists no size or checksum for {', '.join(unlisted)}: {hint}")
+    for name in sorted(set(required) | set(manifest.files)):
+        path = folder / name
+        if not path.is_file():
+            raise IndexMismatchError(f"{path} is missing: {hint}")
+        expected = manifest.files.get(name, {})
+        if expected.get("bytes") is not None and path.stat().st_size != expected["bytes"]:
+            raise IndexMismatchError(
+                f"{path} has {path.stat().st_size} bytes, the manifest says {expected['bytes']}: {hint}"
+            )
+        if verify and expected.get("sha256") and file_sha256(path) != expected["sha256"]:
+            raise IndexMismatchError(f"{path} is damaged (its sha256 differs from the manifest's): {hint}")
+    try:
+        articles = [Article(**record) for record in read_jsonl(folder / "articles.jsonl")]
+        by_id = {article.id: article for article in articles}
+        records = list(read_jsonl(folder / "chunks.jsonl"))
+        chunks = [chunk_from_record(record, by_id) for record in records]
+        ids = np.array([record["id"] for record in records], dtype=np.int64)
+        sentences = np.load(folder / SENTENCES, mmap_mode="r", allow_pickle=False)
+    except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
+        raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")
+    problems = []
+    if len(articles) != manifest.n_articles:
+        problems.append(f"{len(articles)} articles, the manifest says {manifest.n_articles}")
+    if len(chunks) != manifest.n_chunks:
+        problems.append(f"{len(chunks)} chunks, the manifest says {manifest.n_chunks}")
+    n_sentences = sum(len(chunk.sentences) for chunk in chunks)
+    if sentences.shape != (n_sentences, manifest.dim) or sentences.dtype != np.float16:
+        problems.append(
+            f"sentence vectors of shape {sentences.shape} ({sentences.dtype}),"
+            f" expected ({n_sentences}, {manifest.dim}) float16"
+        )
+    return folder, articles, chunks, ids, sentences, problems
+
+
+def write_generation(
+    index_dir: Path,
+    manifest: Manifest,
+    articles: Iterable[Article],
+    chunks: Sequence[Chunk],
+    ids: np.ndarray,
+    sentence_vectors: np.ndarray,
+    write_more: Callable[[Path], None],
+) -> None:
+    """Write articles.jsonl, chunks.jsonl, sentences.npy and whatever ``write_more`` puts in the
+    staging folder as a new generation, then point the manifest at it; remove older generations.
+    The checkpoints are where the crash tests stop a writer (qa.faults)."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    generation = f"gen-{_last_generation_number(index_dir) + 1:06d}"
+    staging = index_dir / f"{generation}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    articles = sorted(articles, key=lambda a: a.id)
+    write_jsonl(staging / "articles.jsonl", (asdict(a) for a in articles))
+    checkpoint("staging")
+    write_jsonl(staging / "chunks.jsonl", (chunk_record(c, int(i)) for c, i in zip(chunks, ids)))
+    write_more(staging)
+    np.save(staging / SENTENCES, np.ascontiguousarray(sentence_vectors, dtype=np.float16), allow_pickle=False)
+    manifest.generation = generation
+    manifest.n_articles = len(articles)
+    manifest.n_chunks = len(chunks)
+    manifest.files = {}
+    for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+        name = path.relative_to(staging).as_posix()
+        _fsync(path)
+        manifest.files[name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    for folder in sorted((p for p in staging.rglob("*") if p.is_dir()), reverse=True):
+        _fsync(folder)
+    _fsync(staging)
+    checkpoint("staged")
+    os.replace(staging, index_dir / generation)
+    _fsync(index_dir)
+    checkpoint("renamed")
+    atomic_write_text(index_dir / MANIFEST, json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n")
+    checkpoint("swapped")
+    remove_stale_generations(index_dir, keep=generation)
+    checkpoint("cleaned")
+
+
 def _last_generation_number(index_dir: Path) -> int:
     """The highest generation number in use, by the manifest or by any folder: a crash may
     have left a complete folder the manifest never came to name, which must not be reused."""
