@@ -67,7 +67,7 @@ def engines(corpus: list[Path], work: Path) -> dict:
                         "articles": report.n_articles}
     results["encoder_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     remote = settings.with_(index_dir=base / "ray")
-    engine = RayEngine(remote, embedder.fingerprint, temp_dir=base / "ray-tmp")
+    engine = RayEngine(remote, embedder, temp_dir=base / "ray-tmp")
     started = time.perf_counter()
     try:
         report = update_index(remote, embedder, progress=False, engine=engine)

@@ -176,7 +176,7 @@ def refresh_index(
     if engine == "ray":
         from qa.ray_engine import RayEngine
 
-        runner = RayEngine(settings, embedder.fingerprint, address=ray_address)
+        runner = RayEngine(settings, embedder, address=ray_address)
     try:
         report = update_index(settings, embedder, rebuild=rebuild, progress=progress, engine=runner)
     finally:

@@ -23,7 +23,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from qa.errors import ConfigError
 from qa.stores import require
 from qa.types import Article, Chunk
 
+if TYPE_CHECKING:
+    from qa.embed import Embedder
+
 LOOPBACK = ("127.0.0.1", "localhost")
 ARTICLES_PER_BATCH = 16  # ~60 chunks of news: several full encoder batches of 32 per call
 
@@ -41,15 +44,23 @@ class ChunkEmbedActor:
     """One Ray actor: a chunker and an encoder, loaded once, applied to batches of articles."""
 
     def __init__(self, settings: dict[str, Any], fingerprint: str, threads: int) -> None:
-        import torch
-
         from qa.chunk import Chunker, TokenCounter
         from qa.config import ChunkSettings
         from qa.embed import SentenceTransformerEmbedder
+        from qa.onnx_backend import OnnxEmbedder
 
-        torch.set_num_threads(threads)  # one actor per CPU it was given: no oversubscription
         model_dir = Path(settings["model_dir"]) if settings["model_dir"] else Settings().resolved_model_dir()
-        self.embedder = SentenceTransformerEmbedder(model_dir, settings["batch_size"])
+        # The driver's backend; one actor per CPU it was given: no oversubscription.
+        if settings["backend"] == "torch":
+            import torch
+
+            torch.set_num_threads(threads)
+            self.embedder = SentenceTransformerEmbedder(model_dir, settings["batch_size"])
+        else:
+            self.embedder = OnnxEmbedder(
+                model_dir, quantized=settings["backend"] == "onnx-int8", cache_dir=Path(settings["cache_dir"]),
+                batch_size=settings["batch_size"], threads=threads, workers=1,
+            )
         if self.embedder.fingerprint != fingerprint:
             raise ConfigError(
                 f"the model at {model_dir} on this Ray node ({self.embedder.fingerprint}) is not the"
@@ -86,7 +97,7 @@ class RayEngine:
     def __init__(
         self,
         settings: Settings,
-        fingerprint: str,
+        embedder: "Embedder",
         *,
         address: str | None = None,
         cpus_per_actor: int = 1,
@@ -96,7 +107,17 @@ class RayEngine:
         if cpus_per_actor < 1 or articles_per_batch < 1:
             raise ConfigError("--engine ray needs at least one CPU per actor and one article per batch")
         self.settings = settings
-        self.fingerprint = fingerprint
+        # The actors build the driver's embedder: the same model (checked by fingerprint) on
+        # the same backend; an ONNX export is made once, here, before any actor needs it.
+        self.fingerprint = embedder.fingerprint
+        self.backend = getattr(embedder, "backend", "torch")
+        if self.backend != "torch":
+            from qa.onnx_backend import ensure_onnx_model
+
+            ensure_onnx_model(
+                settings.resolved_model_dir(), settings.cache_dir, embedder.base_fingerprint,
+                quantized=self.backend == "onnx-int8",
+            )
         self.address = address
         self.cpus_per_actor = cpus_per_actor
         self.articles_per_batch = articles_per_batch
@@ -160,6 +181,8 @@ class RayEngine:
             "model_dir": str(self.settings.model_dir) if self.settings.model_dir else None,
             "batch_size": self.settings.batch_size,
             "chunking": self.settings.chunking.to_json(),
+            "backend": self.backend,
+            "cache_dir": str(self.settings.cache_dir),
         }
         dataset = ray.data.from_items(items, override_num_blocks=batches).map_batches(
             ChunkEmbedActor,

@@ -146,7 +146,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def engine(ray_cluster: str, embedder) -> Iterator[RayEngine]:
     """The Ray engine connected to the module's cluster, once both nodes have joined."""
-    runner = RayEngine(Settings(), embedder.fingerprint, address=ray_cluster, articles_per_batch=1)
+    runner = RayEngine(Settings(), embedder, address=ray_cluster, articles_per_batch=1)
     ray = runner._start()
     deadline = time.monotonic() + 90
     while sum(node["Alive"] for node in ray.nodes()) < 2 and time.monotonic() < deadline:
@@ -261,6 +261,30 @@ def test_ray_incremental_sends_only_new_and_changed(tmp_path: Path, engine: RayE
         assert_same_index(FaissStore.load(remote.index_dir), FaissStore.load(local.index_dir))
     assert expected.embedded == 1 and expected.diff.changed == ["football.txt"]
     assert expected.diff.removed == ["bank.txt"]
+
+
+def test_ray_actors_embed_with_the_drivers_backend(tmp_path: Path, ray_cluster) -> None:
+    """With the default ONNX int8 backend the actors run int8 too (the fingerprints would not
+    match otherwise): the same chunks as a local int8 build, vectors alike. Dynamic int8 scales
+    activations per batch, and Ray batches differently, so equal means cosine >= 0.99."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_corpus(corpus, "build")
+    stores = {}
+    for where, extra in (("local", []), ("ray", ["--engine", "ray", "--ray-address", ray_cluster])):
+        run = subprocess.run(
+            [str(BIN / "qa"), "index", str(corpus), "--index-dir", str(tmp_path / where), "--backend", "onnx-int8",
+             "--quiet", *extra],
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600,
+        )
+        assert run.returncode == 0, run.stderr
+        stores[where] = FaissStore.load(tmp_path / where)
+    local, remote = stores["local"], stores["ray"]
+    assert remote.manifest.backend == local.manifest.backend == "onnx-int8"
+    assert remote.manifest.model_fingerprint == local.manifest.model_fingerprint
+    assert [c.id for c in remote.chunks] == [c.id for c in local.chunks]
+    cosines = np.sum(remote.vectors() * local.vectors(), axis=1)
+    assert cosines.min() >= 0.99, cosines.min()
 
 
 # -- Milvus: the same answers as FAISS ----------------------------------------------------------
