@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from qa.store import Manifest
 
 
+SPAN_SLICE = 256  # texts per sentence-transformers call in encode_spans
 Span = tuple[int, int]  # character offsets [start, end) within a text
 
 
@@ -154,20 +155,29 @@ class SentenceTransformerEmbedder:
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
-        outputs = self.model.encode(
-            list(texts), batch_size=self.batch_size, show_progress_bar=progress, output_value=None
-        )
-        # The same tokenizer call sentence-transformers makes, for the tokens' character offsets.
-        offsets = self.model.tokenizer(
-            list(texts), return_offsets_mapping=True, truncation=True, max_length=self.max_tokens
-        )["offset_mapping"]
-        vectors = np.stack([output["sentence_embedding"].float().numpy() for output in outputs])
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        pooled = [
-            pool_spans(output["token_embeddings"].float().numpy(), text_offsets, text_spans)
-            for output, text_offsets, text_spans in zip(outputs, offsets, spans)
-        ]
-        return np.ascontiguousarray(vectors, dtype=np.float32), pooled
+        # A slice at a time: every token embedding of a whole corpus would not fit in memory
+        # (sentence-transformers keeps them all until the end of encode).
+        from tqdm import tqdm
+
+        vectors, pooled = [], []
+        bar = tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not progress)
+        for first in range(0, len(texts), SPAN_SLICE):
+            part, part_spans = list(texts[first : first + SPAN_SLICE]), spans[first : first + SPAN_SLICE]
+            outputs = self.model.encode(part, batch_size=self.batch_size, output_value=None)
+            # The same tokenizer call sentence-transformers makes, for the tokens' character offsets.
+            offsets = self.model.tokenizer(
+                part, return_offsets_mapping=True, truncation=True, max_length=self.max_tokens
+            )["offset_mapping"]
+            vectors.extend(output["sentence_embedding"].float().numpy() for output in outputs)
+            pooled.extend(
+                pool_spans(output["token_embeddings"].float().numpy(), text_offsets, text_spans)
+                for output, text_offsets, text_spans in zip(outputs, offsets, part_spans)
+            )
+            bar.update(len(part))
+        bar.close()
+        matrix = np.stack(vectors)
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        return np.ascontiguousarray(matrix, dtype=np.float32), pooled
 
 def index_backend(manifest: "Manifest") -> str:
     """The backend that built an index (indexes from before it was recorded: by fingerprint)."""
