@@ -74,7 +74,7 @@ def main() -> int:
 
     from qa.answer import Signals
     from qa.config import Settings, settings_from_env
-    from qa.embed import SentenceTransformerEmbedder
+    from qa.embed import make_embedder
     from qa.evaluate import load_squad
     from qa.indexer import update_index
     from qa.search import Searcher
@@ -84,7 +84,7 @@ def main() -> int:
         settings: Settings = settings_from_env().with_(index_dir=args.index_dir, corpus=(args.squad,))
         corpus, questions = calibration_corpus(load_squad(args.squad))
         questions = random.Random(0).sample(questions, min(args.sample, len(questions)))
-        embedder = SentenceTransformerEmbedder(settings.resolved_model_dir(), settings.batch_size)
+        embedder = make_embedder(settings)
         update_index(settings, embedder, corpus=corpus, progress=True)
         searcher = Searcher(FaissStore.load(args.index_dir), embedder, settings.search, abstain=False)
         args.signals.parent.mkdir(parents=True, exist_ok=True)
