@@ -49,7 +49,7 @@ def timed(function, repeat: int = 3) -> dict[str, float]:
 
 def engines(corpus: list[Path], work: Path) -> dict:
     from qa.config import settings_from_env
-    from qa.embed import SentenceTransformerEmbedder
+    from qa.embed import make_embedder
     from qa.indexer import update_index
     from qa.ray_engine import RayEngine
     from qa.store import FaissStore
@@ -58,8 +58,8 @@ def engines(corpus: list[Path], work: Path) -> dict:
     for name in ("local", "ray", "ray-tmp"):
         shutil.rmtree(base / name, ignore_errors=True)
     settings = settings_from_env().with_(corpus=tuple(corpus))
-    embedder = SentenceTransformerEmbedder(settings.resolved_model_dir(), settings.batch_size)
-    results = {"corpus": [str(path) for path in corpus], "cpus": os.cpu_count()}
+    embedder = make_embedder(settings)  # the default backend (QA_BACKEND to choose another)
+    results = {"corpus": [str(path) for path in corpus], "cpus": os.cpu_count(), "backend": embedder.backend}
     local = settings.with_(index_dir=base / "local")
     started = time.perf_counter()
     report = update_index(local, embedder, progress=False)
@@ -80,6 +80,8 @@ def engines(corpus: list[Path], work: Path) -> dict:
     a, b = FaissStore.load(local.index_dir), FaissStore.load(remote.index_dir)
     results["identical_chunks"] = a.chunks == b.chunks
     results["max_vector_difference"] = float(np.abs(a.vectors() - b.vectors()).max())
+    # int8 scales activations per batch, and Ray batches differently: compare by cosine too
+    results["min_vector_cosine"] = float(np.sum(a.vectors() * b.vectors(), axis=1).min())
     results["chunk_chars_mean"] = round(float(np.mean([len(chunk.text) for chunk in a.chunks])), 1)
     results["faiss_index_dir_mb"] = round(
         sum(p.stat().st_size for p in (base / "local").rglob("*") if p.is_file()) / 1e6, 1)
