@@ -222,11 +222,10 @@ def test_chat_highlights_the_answer_cites_it_and_opens_the_source(server: App, b
         page.screenshot(path=str(ARTIFACTS / "source.png"), full_page=True)
         # The settings panel: k and the retrieval mode are honoured.
         page.locator("#qa-settings").get_by_text("Settings").click()
-        k_box = page.locator("#qa-k input[type=number]")
-        k_box.fill("2")
-        k_box.press("Enter")
-        # the slider takes the typed value on its own time: ask only once it shows it
-        page.wait_for_function("() => document.querySelector('#qa-k input[type=range]').value === '2'", timeout=WAIT_MS)
+        # Set k on the slider itself (typing into its number box is applied on the box's own
+        # time, which made the test flaky), then ask only once the number box shows it too.
+        page.locator("#qa-k input[type=range]").fill("2")
+        page.wait_for_function("() => document.querySelector('#qa-k input[type=number]').value === '2'", timeout=WAIT_MS)
         page.locator("#qa-mode").get_by_label("bm25").check()
         reply = ask(page, "Where will the joint naval exercises be held?")
         assert reply.locator(".qa-passage, details.qa-card").count() == 2
