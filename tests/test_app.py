@@ -222,15 +222,28 @@ def test_chat_highlights_the_answer_cites_it_and_opens_the_source(server: App, b
         page.screenshot(path=str(ARTIFACTS / "source.png"), full_page=True)
         # The settings panel: k and the retrieval mode are honoured.
         page.locator("#qa-settings").get_by_text("Settings").click()
-        # Set k on the slider itself (typing into its number box is applied on the box's own
-        # time, which made the test flaky), then ask only once the number box shows it too.
-        page.locator("#qa-k input[type=range]").fill("2")
-        page.wait_for_function("() => document.querySelector('#qa-k input[type=number]').value === '2'", timeout=WAIT_MS)
+        set_slider(page, "#qa-k", 2)
         page.locator("#qa-mode").get_by_label("bm25").check()
         reply = ask(page, "Where will the joint naval exercises be held?")
         assert reply.locator(".qa-passage, details.qa-card").count() == 2
         assert reply.locator("mark.qa-answer").count() == 1
         assert dialogs == []
+
+
+def set_slider(page, selector: str, value: int) -> None:
+    """Set a Gradio slider through both of its inputs until both show the value: a typed or
+    dragged value is applied on the slider's own time, which made a single attempt flaky."""
+    wanted = str(value)
+    shown = "() => [...document.querySelectorAll('%s input')].map(input => input.value)" % selector
+    for _ in range(20):
+        page.locator(f"{selector} input[type=range]").fill(wanted)
+        number = page.locator(f"{selector} input[type=number]")
+        number.fill(wanted)
+        number.press("Tab")
+        page.wait_for_timeout(250)
+        if set(page.evaluate(shown)) == {wanted}:
+            return
+    raise AssertionError(f"the slider {selector} shows {page.evaluate(shown)}, not {wanted}")
 
 
 def test_phone_width_layout(server: App, browser) -> None:
