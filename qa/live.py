@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa.config import Settings
-from qa.embed import Embedder, SentenceTransformerEmbedder
+from qa.embed import Embedder
 from qa.errors import QAError
-from qa.search import Searcher
+from qa.search import Searcher, open_searcher
 from qa.store import MANIFEST
 from qa.stores import Store, open_store
 from qa.types import Hit, Result
@@ -40,11 +40,11 @@ class LiveSearcher:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or SentenceTransformerEmbedder(settings.resolved_model_dir(), settings.batch_size)
         self.problem: str | None = None  # why the newest index on disk is not the one in use
         self._lock = threading.Lock()
         self._stamp = manifest_stamp(settings.index_dir)
-        self._searcher = self._open()
+        self._searcher = open_searcher(settings, embedder)  # the index's own backend unless one is given
+        self.embedder = self._searcher.embedder
 
     def _open(self) -> Searcher:
         return Searcher(open_store(self.settings.index_dir), self.embedder, self.settings.search)

@@ -122,11 +122,12 @@ class ChatService:
     """The chat's state: the settings, the model (loaded once) and the current searcher."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
-        from qa.search import open_searcher
+        from qa.live import LiveSearcher
 
         self.settings = settings
-        self.searcher: Searcher = open_searcher(settings, embedder)
-        self.embedder = self.searcher.embedder
+        # Follows the index on disk: the chat's own updates and `qa index` runs from a shell.
+        self.live = LiveSearcher(settings, embedder)
+        self.embedder = self.live.embedder
         self._writing = threading.Lock()  # one corpus update at a time in this process
         self._ready = threading.Event()
         self._ready.set()
@@ -162,11 +163,14 @@ class ChatService:
         self._ready.wait()
         return self.searcher.ask(question, k or self.settings.k, mode=mode, history=history)
 
-    def reload(self) -> None:
-        """Serve from the index on disk: a new searcher over it, with the same model."""
-        from qa.search import open_searcher
+    @property
+    def searcher(self) -> Searcher:
+        """The searcher over the newest usable index on disk."""
+        return self.live.current()
 
-        self.searcher = open_searcher(self.settings, self.embedder)
+    def reload(self) -> None:
+        """Serve from the index on disk (a new generation, if one was written), same model."""
+        self.live.reload()
 
     def add(self, uploads: Iterable[tuple[str, Path]], *, progress: bool = False) -> Update:
         """Save uploaded files into the corpus folder and index what changed."""
