@@ -8,7 +8,7 @@ last 24 are left for reporting (`qa eval --squad ... --articles last`).
 
     qa eval --squad ../shared/datasets/squad-v1.1-dev/dev-v1.1.json.zip --index-dir /tmp/ev-squad \
         --sample 2000 --articles first          # builds the index once
-    python benchmarks/tune_rerank.py --index-dir /tmp/ev-squad --sample 1000
+    python benchmarks/tune_rerank.py --index-dir /tmp/ev-squad --sample 2000
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SQUAD = ROOT.parent / "shared" / "datasets" / "squad-v1.1-dev" / "dev-v1.1.json.zip"
 GRID = {
-    "lexical": (0.3, 0.6, 1.0, 1.5),
-    "passage": (1.0, 2.0, 3.0),
-    "untyped": (0.0, 0.1, 0.2, 0.4),
-    "rank": (0.05, 0.1, 0.2),
+    "lexical": (0.6, 1.0, 1.5),
+    "passage": (2.0, 3.0),
+    "untyped": (0.1, 0.2),
+    "rank": (0.05, 0.1),
+    "fused": (0.5, 1.0),
+    "coverage": (0.0, 0.5, 1.0),
 }
 
 
@@ -40,6 +42,7 @@ class Case:
     wanted: object
     gold_passages: list[bool]
     gold_sentences: list[list[bool]]
+    coverages: list[float]
     sentences: list = field(default_factory=list)
 
 
@@ -47,15 +50,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad", type=Path, default=SQUAD)
     parser.add_argument("--index-dir", type=Path, required=True, help="a SQuAD index built by qa eval --squad")
-    parser.add_argument("--sample", type=int, default=1000)
-    parser.add_argument("--depth", type=int, default=10, help="passages re-ranked")
+    parser.add_argument("--sample", type=int, default=2000)
+    parser.add_argument("--depth", type=int, default=20, help="passages re-ranked")
     parser.add_argument("--top", type=int, default=10, help="combinations printed")
     args = parser.parse_args()
 
     import numpy as np
     from tqdm import tqdm
 
-    from qa.answer import SentenceWeights, best_sentence, question_terms, rerank, score_sentences
+    from qa.answer import SentenceWeights, best_sentence, question_terms, rerank, score_sentences, term_coverage
     from qa.answer_type import expected_type
     from qa.config import settings_from_env
     from qa.evaluate import (
@@ -76,14 +79,16 @@ def main() -> int:
         gold = gold_occurrences(question, store.articles)
         retrieval = searcher.retrieve(question.question, args.depth)
         hits = retrieval.hits
+        terms = store.keyword.idf(question_terms(retrieval.query))
         cases.append(Case(
             hits=hits,
             sentence_vectors=np.concatenate([store.sentence_vectors(hit.chunk) for hit in hits]),
             vector=retrieval.vector,
-            terms=store.keyword.idf(question_terms(retrieval.query)),
+            terms=terms,
             wanted=expected_type(question.question),
             gold_passages=[holds_gold(chunk_span(hit.chunk), gold) for hit in hits],
             gold_sentences=[[holds_gold((hit.chunk.article_id, s, e), gold) for s, e in hit.chunk.sentences] for hit in hits],
+            coverages=[term_coverage(terms, hit.chunk.text) for hit in hits],
         ))
 
     for case in cases:  # the features of every sentence, computed once
@@ -95,7 +100,7 @@ def main() -> int:
         first = correct = 0
         for case in cases:
             sentences = [sentence.rescored(weights) for sentence in case.sentences]
-            _, order = rerank(case.hits, sentences, weights)
+            _, order = rerank(case.hits, sentences, weights, case.coverages)
             first += case.gold_passages[order[0]]
             chosen = best_sentence(sentences, order, settings.search.answer_passages, weights)
             if chosen is not None:

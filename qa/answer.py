@@ -46,14 +46,17 @@ QUESTION_WORDS = frozenset(
 class SentenceWeights:
     """sentence score = cosine + lexical * weighted coverage - heading penalty
     - untyped penalty (when the question wants a number, year, date or time and it has none);
-    passage score = fused score + passage * its best sentence score;
+    passage score = fused * normalised fused score + passage * its best sentence score
+    + coverage * the passage's own weighted coverage (question terms spread over sentences);
     answer = best of (sentence score + rank / passage rank) over the first passages."""
 
-    lexical: float = 1.0
+    lexical: float = 0.6
     heading: float = 0.3
     untyped: float = 0.2
-    passage: float = 2.0
+    passage: float = 3.0
     rank: float = 0.1
+    fused: float = 0.5
+    coverage: float = 1.0
 
     def sentence_score(self, cosine: float, coverage: float, heading: bool, typed: bool) -> float:
         return (
@@ -124,15 +127,22 @@ def score_sentences(
 
 
 def rerank(
-    hits: Sequence[Hit], sentences: Sequence[ScoredSentence], weights: SentenceWeights = SentenceWeights()
+    hits: Sequence[Hit],
+    sentences: Sequence[ScoredSentence],
+    weights: SentenceWeights = SentenceWeights(),
+    coverages: Sequence[float] | None = None,
 ) -> tuple[list[Hit], list[int]]:
-    """Hits re-ordered by fused score + their best sentence's score, with ranks renumbered;
-    and, for each new position, the hit's old index."""
+    """Hits re-ordered by fused score, their best sentence's score and their own coverage of
+    the question (``coverages``, one per hit; none: 0), with ranks renumbered; and, for each new
+    position, the hit's old index."""
     best = [max((s.score for s in sentences if s.passage == i), default=0.0) for i in range(len(hits))]
     fused = [hit.score for hit in hits]
     low, high = min(fused, default=0.0), max(fused, default=0.0)
     norm = [(score - low) / (high - low) if high > low else 1.0 for score in fused]
-    totals = [n + weights.passage * b for n, b in zip(norm, best)]
+    coverages = coverages or [0.0] * len(hits)
+    totals = [
+        weights.fused * n + weights.passage * b + weights.coverage * c for n, b, c in zip(norm, best, coverages)
+    ]
     order = sorted(range(len(hits)), key=lambda i: (-totals[i], i))
     reranked = [
         Hit(rank=new + 1, score=totals[old], chunk=hits[old].chunk, title=hits[old].title, found_by=hits[old].found_by)

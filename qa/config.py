@@ -95,7 +95,7 @@ class SearchSettings:
     fusion: str = "convex"  # "convex" (weighted, normalised scores), "rrf", or Milvus's hybrid_search
     dense_weight: float = 0.4  # share of the dense leg in convex fusion
     candidates: int = 100  # rows taken from each leg before fusion
-    rerank_passages: int = 10  # passages re-ranked by their best sentence
+    rerank_passages: int = 20  # passages re-ranked by their best sentence
     answer_passages: int = 3  # passages whose sentences compete for the answer
 
     def __post_init__(self) -> None:

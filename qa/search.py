@@ -139,7 +139,7 @@ class Searcher:
         vectors = np.concatenate([self.store.sentence_vectors(hit.chunk) for hit in head])
         wanted = expected_type(question)
         sentences = score_sentences(retrieval.vector, terms, head, self.store.articles, vectors, wanted)
-        head, order = rerank(head, sentences)
+        head, order = rerank(head, sentences, coverages=[term_coverage(terms, hit.chunk.text) for hit in head])
         hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
         # the answer comes from a passage the caller is shown: among the first min(answer_passages, k)
         chosen = best_sentence(sentences, order, min(self.settings.answer_passages, k))

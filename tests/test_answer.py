@@ -48,11 +48,22 @@ def test_rerank_adds_the_best_sentence_to_the_normalised_fused_score() -> None:
     hits = [hit(1, 0.9, 0), hit(2, 0.5, 20), hit(3, 0.1, 40)]
     # normalised fused scores: 1.0, 0.5, 0.0; best sentences: 0.1, 0.9, 0.2, weighted by 2
     sentences = [sentence(0, 0.1), sentence(1, 0.9), sentence(1, 0.3), sentence(2, 0.2)]
-    reranked, order = rerank(hits, sentences)
+    reranked, order = rerank(hits, sentences, SentenceWeights(passage=2.0, fused=1.0))
     assert order == [1, 0, 2]
     assert [h.rank for h in reranked] == [1, 2, 3]
     assert [h.score for h in reranked] == pytest.approx([0.5 + 2 * 0.9, 1.0 + 2 * 0.1, 0.0 + 2 * 0.2])
     assert [h.chunk.id for h in reranked] == ["a#2", "a#1", "a#3"]
+
+
+def test_rerank_weighs_the_fused_score_and_the_passages_own_coverage() -> None:
+    hits = [hit(1, 0.9, 0), hit(2, 0.5, 20), hit(3, 0.1, 40)]
+    sentences = [sentence(0, 0.3), sentence(1, 0.3), sentence(2, 0.3)]  # best sentences tie
+    weights = SentenceWeights(passage=3.0, fused=0.5, coverage=1.0)
+    # 0.5 * (1.0, 0.5, 0.0) + 3 * 0.3 + 1.0 * (0.0, 0.0, 0.8): the third passage covers the question
+    reranked, order = rerank(hits, sentences, weights, coverages=[0.0, 0.0, 0.8])
+    assert order == [2, 0, 1]
+    assert [h.score for h in reranked] == pytest.approx([0.9 + 0.8, 0.5 + 0.9, 0.25 + 0.9])
+    assert rerank(hits, sentences, weights)[1] == [0, 1, 2]  # without coverages: fused order
 
 
 def test_best_sentence_adds_a_rank_prior_within_the_first_passages() -> None:
