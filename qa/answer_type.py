@@ -48,6 +48,31 @@ AGE_RE = re.compile(
     rf"|\b(?:in\s+)?(?:his|her|their)\s+(?:teens|twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties)\b",
     re.IGNORECASE,
 )
+# Measures: a count of kilometres needs a length ("4 km", "900 miles"), a count of tonnes a
+# weight. Another unit of the same measure answers ("how many kilometres" with miles); no unit
+# at all does not ("four days" says nothing about how long a border is). Units of time are
+# left out: "how many years" is often answered by two dates.
+MEASURES = {
+    "length": (
+        "kilometre kilometres kilometer kilometers km kms mile miles metre metres meter meters centimetre "
+        "centimetres cm millimetre millimetres mm foot feet ft yard yards inch inches"
+    ),
+    "area": "acre acres hectare hectares km2 sq",
+    "weight": "tonne tonnes ton tons kilogram kilograms kg kilo kilos gram grams lb lbs ounce ounces",
+    "volume": "litre litres liter liters gallon gallons barrel barrels",
+    "share": "percent per_cent percentage %",
+    "temperature": "degree degrees °",
+}
+UNIT_RE = {
+    measure: re.compile(
+        r"(?<![^\W\d_])(?:"
+        + "|".join(re.escape(unit).replace("_", r"\s") for unit in sorted(units.split(), key=len, reverse=True))
+        + r")(?![^\W\d_])",
+        re.IGNORECASE,
+    )
+    for measure, units in MEASURES.items()
+}
+MEASURE_OF_STEM = {stem: measure for measure, units in MEASURES.items() for stem in analyze(units.replace("_", ""))}
 TIME_RE = re.compile(rf"\b(?:{'|'.join(TIME_WORDS)})\b", re.IGNORECASE)
 WORD_RE = re.compile(r"[\w'’-]+")
 
@@ -94,7 +119,8 @@ def holds_type(text: str, wanted: AnswerType | None) -> bool:
 
     A count is a number; when the counted noun itself occurs in the text, the number must
     stand just before it ("12 ships", "two Iranian ships"): a text that names the ships but
-    gives no number beside them does not count them.
+    gives no number beside them does not count them. A count of a unit of measure needs a unit
+    of that measure (:data:`MEASURES`).
     """
     if wanted is None:
         return True
@@ -119,6 +145,9 @@ def _counts(text: str, focus: str | None) -> bool:
     stems = [analyze(word) for word in words]
     places = [i for i, stem in enumerate(stems) if focus and focus in stem]
     if not places:
+        measure = MEASURE_OF_STEM.get(focus or "")
+        if measure:  # "how many kilometres": a length, whatever its unit ("900 miles", "4km")
+            return bool(UNIT_RE[measure].search(text))
         return True  # the text counts something else by another name ("a 20-member delegation")
     # "12 ships", "two Iranian ships", or one compound word: "four-day", "20-member"
     return any(numbers[j] for i in places for j in range(max(0, i - 3), i + 1))

@@ -43,6 +43,12 @@ def test_expected_type(question: str, wanted: AnswerType | None) -> None:
         ("The four-day trip ended.", AnswerType("count", "day"), True),
         ("Coordination will take place immediately.", AnswerType("time"), True),
         ("The delegation arrived.", AnswerType("count", "peopl"), False),
+        # a count of a unit of measure needs a unit of that measure, any unit of it
+        ("The four-day trip ended.", AnswerType("count", "kilometr"), False),
+        ("The border runs for 959 km.", AnswerType("count", "kilometr"), True),
+        ("The border is about 600 miles long.", AnswerType("count", "kilometr"), True),
+        ("Turnout rose 5 per cent.", AnswerType("count", "percent"), True),
+        ("Turnout rose by five points.", AnswerType("count", "percent"), False),
         ("The four-day trip ended on Friday.", AnswerType("number"), True),
         ("He led the delegation.", AnswerType("number"), False),
         ("The 63-year-old general spoke.", AnswerType("age"), True),
