@@ -3,7 +3,8 @@
     python benchmarks/scaleout.py engines CORPUS_DIR... --work DIR [--out benchmarks/results/scaleout-engines.json]
     python benchmarks/scaleout.py stores --index-dir DIR [--sizes 10000 100000]
                                          [--out benchmarks/results/scaleout-stores.json]
-    python benchmarks/scaleout.py parse CORPUS_DIR... [--html 200] [--out benchmarks/results/scaleout-parse.json]
+    python benchmarks/scaleout.py parse CORPUS_DIR... [--html 200] [--ray]
+                                        [--out benchmarks/results/scaleout-parse.json]
 
 ``engines`` indexes the corpus twice from scratch into DIR/local and DIR/ray (kept, for ``stores``),
 once with the local engine and once with the Ray engine on a local Ray instance (127.0.0.1, one actor per CPU, one
@@ -18,7 +19,9 @@ real questions (embedded once), after one warm-up each. Times are wall-clock med
 percentiles; run it on a quiet machine for figures to compare. ``parse`` times, in this process,
 what the Ray engine's driver does per file (list and read the bytes) against what it sends to the
 cluster (parse them), on the corpus and on the first ``--html`` of its articles written as simple
-HTML pages (title, nav, paragraphs, footer), so extraction with trafilatura is timed too.
+HTML pages (title, nav, paragraphs, footer), so extraction with trafilatura is timed too; with
+``--ray``, also the Ray engine's whole read_corpus on a local Ray instance, once with the workers
+cold and once warm, and whether it gave the local articles and report.
 """
 
 from __future__ import annotations
@@ -101,11 +104,13 @@ def engines(corpus: list[Path], work: Path) -> dict:
     return results
 
 
-def parse(corpus: list[Path], html_pages: int) -> dict:
+def parse(corpus: list[Path], html_pages: int, ray: bool) -> dict:
     import html
 
-    from qa.config import IngestLimits
-    from qa.ingest import list_corpus, load_file, parse_file
+    from qa.config import IngestLimits, settings_from_env
+    from qa.embed import make_embedder
+    from qa.ingest import list_corpus, load_file, parse_file, read_corpus
+    from qa.ray_engine import RayEngine
 
     limits = IngestLimits()
     started = time.perf_counter()
@@ -123,18 +128,36 @@ def parse(corpus: list[Path], html_pages: int) -> dict:
         pages.append((file_id + ".html", (
             f"<html><head><title>{title}</title></head><body><nav><a href='/'>Home</a></nav>"
             f"<article><h1>{title}</h1>{paragraphs}</article><footer>(c)</footer></body></html>").encode()))
-    parse_file(*pages[0], limits)  # trafilatura's import
+    parse_file(pages[0][1], pages[0][0], limits)  # trafilatura's import
     started = time.perf_counter()
     for file_id, data in pages:
         parse_file(data, file_id, limits)
     extracted = time.perf_counter() - started
-    return {
+    results = {
         "corpus": [str(path) for path in corpus], "files": len(files),
         "megabytes": round(sum(len(data) for _, data in loaded) / 1e6, 1),
         "list_and_read_seconds": round(read, 3), "parse_seconds": round(parsed, 3),
         "read_ms_per_file": round(read / len(files) * 1000, 3),
         "html_pages": len(pages), "html_parse_ms_per_page": round(extracted / len(pages) * 1000, 1),
     }
+    if ray:
+        local = read_corpus(corpus, limits)
+        settings = settings_from_env()
+        with tempfile.TemporaryDirectory() as temp:
+            engine = RayEngine(settings, make_embedder(settings), temp_dir=Path(temp))
+            try:
+                started = time.perf_counter()
+                engine._start()
+                results["ray_start_seconds"] = round(time.perf_counter() - started, 1)
+                for run in ("cold", "warm"):
+                    started = time.perf_counter()
+                    remote = engine.read_corpus(corpus, limits)
+                    results[f"ray_read_corpus_{run}_seconds"] = round(time.perf_counter() - started, 2)
+            finally:
+                engine.close()
+        results["ray_same_articles_and_report"] = (
+            (remote.articles, remote.rejected) == (local.articles, local.rejected))
+    return results
 
 
 def rss_mb() -> float:
@@ -218,6 +241,7 @@ def main() -> None:
     parse_parser = commands.add_parser("parse")
     parse_parser.add_argument("corpus", nargs="+", type=Path)
     parse_parser.add_argument("--html", type=int, default=200, help="articles written as HTML pages")
+    parse_parser.add_argument("--ray", action="store_true", help="time the Ray engine's parse stage too")
     parse_parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scaleout-parse.json"))
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -226,7 +250,7 @@ def main() -> None:
     if args.command == "engines":
         results = engines(args.corpus, args.work)
     elif args.command == "parse":
-        results = parse(args.corpus, args.html)
+        results = parse(args.corpus, args.html, args.ray)
     else:
         results = stores(args.index_dir, args.sizes)
     results["load_average_at_start"] = [round(x, 1) for x in load]
