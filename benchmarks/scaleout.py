@@ -3,17 +3,25 @@
     python benchmarks/scaleout.py engines CORPUS_DIR... --work DIR [--out benchmarks/results/scaleout-engines.json]
     python benchmarks/scaleout.py stores --index-dir DIR [--sizes 10000 100000]
                                          [--out benchmarks/results/scaleout-stores.json]
+    python benchmarks/scaleout.py parse CORPUS_DIR... [--html 200] [--ray]
+                                        [--out benchmarks/results/scaleout-parse.json]
 
 ``engines`` indexes the corpus twice from scratch into DIR/local and DIR/ray (kept, for ``stores``),
 once with the local engine and once with the Ray engine on a local Ray instance (127.0.0.1, one actor per CPU, one
-torch thread each), and reports wall time, chunks per second, the largest vector difference and
+torch thread each), and reports wall time, chunks per second, the time of parsing alone (the Ray engine's
+parse stage timed once more with Ray already up), the largest vector difference and
 whether the chunks are identical; plus the peak memory of one process holding the model (what
 one Ray actor needs). ``stores`` takes the vectors and chunk texts of an existing FAISS index and
 grows them to each size with perturbed copies (each copy of a vector gets Gaussian noise, sigma
 0.02 per component, and is normalised again; texts are reused), writes a FAISS store and a Milvus
 Lite store of that size, and times dense top-100, BM25 top-100 and Milvus hybrid_search for
 real questions (embedded once), after one warm-up each. Times are wall-clock medians and 95th
-percentiles; run it on a quiet machine for figures to compare.
+percentiles; run it on a quiet machine for figures to compare. ``parse`` times, in this process,
+what the Ray engine's driver does per file (list and read the bytes) against what it sends to the
+cluster (parse them), on the corpus and on the first ``--html`` of its articles written as simple
+HTML pages (title, nav, paragraphs, footer), so extraction with trafilatura is timed too; with
+``--ray``, also the Ray engine's whole read_corpus on a local Ray instance, once with the workers
+cold and once warm, and whether it gave the local articles and report.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ def engines(corpus: list[Path], work: Path) -> dict:
     from qa.config import settings_from_env
     from qa.embed import make_embedder
     from qa.indexer import update_index
+    from qa.ingest import read_corpus
     from qa.ray_engine import RayEngine
     from qa.store import FaissStore
 
@@ -65,6 +74,9 @@ def engines(corpus: list[Path], work: Path) -> dict:
     report = update_index(local, embedder, progress=False)
     results["local"] = {"seconds": round(time.perf_counter() - started, 1), "chunks": report.n_chunks,
                         "articles": report.n_articles}
+    started = time.perf_counter()
+    read_corpus(local.corpus, local.limits)
+    results["local"]["parse_seconds"] = round(time.perf_counter() - started, 2)
     results["encoder_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     remote = settings.with_(index_dir=base / "ray")
     engine = RayEngine(remote, embedder, temp_dir=base / "ray-tmp")
@@ -73,6 +85,9 @@ def engines(corpus: list[Path], work: Path) -> dict:
         report = update_index(remote, embedder, progress=False, engine=engine)
         results["ray"] = {"seconds": round(time.perf_counter() - started, 1), "chunks": report.n_chunks,
                           "actors": engine.actors}
+        started = time.perf_counter()  # the parse stage alone, Ray already up
+        engine.read_corpus(remote.corpus, remote.limits)
+        results["ray"]["parse_seconds"] = round(time.perf_counter() - started, 2)
     finally:
         engine.close()
     for name in ("local", "ray"):
@@ -86,6 +101,62 @@ def engines(corpus: list[Path], work: Path) -> dict:
     results["faiss_index_dir_mb"] = round(
         sum(p.stat().st_size for p in (base / "local").rglob("*") if p.is_file()) / 1e6, 1)
     shutil.rmtree(base / "ray-tmp", ignore_errors=True)
+    return results
+
+
+def parse(corpus: list[Path], html_pages: int, ray: bool) -> dict:
+    import html
+
+    from qa.config import IngestLimits, settings_from_env
+    from qa.embed import make_embedder
+    from qa.ingest import list_corpus, load_file, parse_file, read_corpus
+    from qa.ray_engine import RayEngine
+
+    limits = IngestLimits()
+    started = time.perf_counter()
+    files, _ = list_corpus(corpus)
+    loaded = [(file_id, load_file(path, file_id, limits)) for path, file_id in files]
+    read = time.perf_counter() - started
+    started = time.perf_counter()
+    for file_id, data in loaded:
+        parse_file(data, file_id, limits)
+    parsed = time.perf_counter() - started
+    pages = []
+    for file_id, data in loaded[:html_pages]:
+        title, _, body = html.escape(data.decode("utf-8", errors="replace")).partition("\n")
+        paragraphs = "".join(f"<p>{line}</p>" for line in body.split("\n") if line.strip())
+        pages.append((file_id + ".html", (
+            f"<html><head><title>{title}</title></head><body><nav><a href='/'>Home</a></nav>"
+            f"<article><h1>{title}</h1>{paragraphs}</article><footer>(c)</footer></body></html>").encode()))
+    parse_file(pages[0][1], pages[0][0], limits)  # trafilatura's import
+    started = time.perf_counter()
+    for file_id, data in pages:
+        parse_file(data, file_id, limits)
+    extracted = time.perf_counter() - started
+    results = {
+        "corpus": [str(path) for path in corpus], "files": len(files),
+        "megabytes": round(sum(len(data) for _, data in loaded) / 1e6, 1),
+        "list_and_read_seconds": round(read, 3), "parse_seconds": round(parsed, 3),
+        "read_ms_per_file": round(read / len(files) * 1000, 3),
+        "html_pages": len(pages), "html_parse_ms_per_page": round(extracted / len(pages) * 1000, 1),
+    }
+    if ray:
+        local = read_corpus(corpus, limits)
+        settings = settings_from_env()
+        with tempfile.TemporaryDirectory() as temp:
+            engine = RayEngine(settings, make_embedder(settings), temp_dir=Path(temp))
+            try:
+                started = time.perf_counter()
+                engine._start()
+                results["ray_start_seconds"] = round(time.perf_counter() - started, 1)
+                for run in ("cold", "warm"):
+                    started = time.perf_counter()
+                    remote = engine.read_corpus(corpus, limits)
+                    results[f"ray_read_corpus_{run}_seconds"] = round(time.perf_counter() - started, 2)
+            finally:
+                engine.close()
+        results["ray_same_articles_and_report"] = (
+            (remote.articles, remote.rejected) == (local.articles, local.rejected))
     return results
 
 
@@ -167,12 +238,19 @@ def main() -> None:
     store_parser.add_argument("--index-dir", type=Path, required=True)
     store_parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     store_parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scaleout-stores.json"))
+    parse_parser = commands.add_parser("parse")
+    parse_parser.add_argument("corpus", nargs="+", type=Path)
+    parse_parser.add_argument("--html", type=int, default=200, help="articles written as HTML pages")
+    parse_parser.add_argument("--ray", action="store_true", help="time the Ray engine's parse stage too")
+    parse_parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scaleout-parse.json"))
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     load = os.getloadavg()
     if args.command == "engines":
         results = engines(args.corpus, args.work)
+    elif args.command == "parse":
+        results = parse(args.corpus, args.html, args.ray)
     else:
         results = stores(args.index_dir, args.sizes)
     results["load_average_at_start"] = [round(x, 1) for x in load]

@@ -1,20 +1,24 @@
-"""Ingestion engines: what turns articles into chunks and their vectors.
+"""Ingestion engines: what turns corpus files into articles, and articles into chunks and their
+vectors.
 
-The indexer decides *which* articles need it (new or changed ones, by content hash) and keeps
-everything else; an engine only does the work. :class:`LocalEngine` runs in this process;
-:class:`qa.ray_engine.RayEngine` runs the same chunker and model on a Ray cluster.
+The indexer decides *which* articles need chunking and embedding (new or changed ones, by
+content hash) and keeps everything else; an engine only does the work. :class:`LocalEngine`
+runs in this process; :class:`qa.ray_engine.RayEngine` runs the same parsers, chunker and model
+on a Ray cluster.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from qa.chunk import Chunker, TokenCounter
-from qa.config import Settings
+from qa.config import IngestLimits, Settings
 from qa.embed import Embedder, Span
+from qa.ingest import Corpus, read_corpus
 from qa.types import Article, Chunk
 
 
@@ -22,8 +26,14 @@ Sentences = list[np.ndarray]  # per chunk: one L2-normalised row per sentence of
 
 
 class Engine(Protocol):
-    """Articles in; their chunks (by article id), one vector per chunk and the vectors of each
-    chunk's sentences out."""
+    """Corpus folders in, articles out (:func:`qa.ingest.read_corpus`'s outcome); then articles in,
+    their chunks (by article id), one vector per chunk and the vectors of each chunk's sentences
+    out."""
+
+    def read_corpus(self, roots: Iterable[Path], limits: IngestLimits, *, progress: bool = False) -> Corpus:
+        """The articles under the roots and the files skipped, exactly as
+        :func:`qa.ingest.read_corpus` gives them."""
+        ...
 
     def chunk_and_embed(
         self, articles: Sequence[Article], *, progress: bool = False
@@ -44,11 +54,14 @@ def embedded_texts(chunker: Chunker, article: Article, chunks: Sequence[Chunk]) 
 
 
 class LocalEngine:
-    """Chunking and embedding in this process, with the given embedder."""
+    """Parsing, chunking and embedding in this process, with the given embedder."""
 
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
         self.chunker = Chunker(TokenCounter(settings.resolved_model_dir()), settings.chunking)
         self.embedder = embedder
+
+    def read_corpus(self, roots: Iterable[Path], limits: IngestLimits, *, progress: bool = False) -> Corpus:
+        return read_corpus(roots, limits)
 
     def chunk_and_embed(
         self, articles: Sequence[Article], *, progress: bool = False

@@ -98,15 +98,18 @@ def update_index(
 ) -> IndexReport:
     """Bring the index in ``settings.index_dir`` up to date with ``settings.corpus``.
 
-    ``engine`` chunks and embeds the new and changed articles (default: in this process);
-    ``settings.store`` moves the index to another store (None keeps the one it is in),
+    ``engine`` reads the corpus, then chunks and embeds the new and changed articles (default:
+    in this process); ``settings.store`` moves the index to another store (None keeps the one it is in),
     reusing the vectors it has."""
     started = time.perf_counter()
     with write_lock(settings.index_dir):
         checkpoint("locked")
         with contextlib.suppress(QAError):  # what killed writes left; with no usable manifest, keep all
             remove_stale_generations(settings.index_dir, keep=read_manifest(settings.index_dir).generation)
-        corpus = corpus if corpus is not None else read_corpus(settings.corpus, settings.limits)
+        if corpus is None and engine is not None:  # it parses where it runs (Ray: on the cluster)
+            corpus = engine.read_corpus(settings.corpus, settings.limits, progress=progress)
+        elif corpus is None:
+            corpus = read_corpus(settings.corpus, settings.limits)
         previous, reason = None, "requested with --rebuild" if rebuild else None
         if not rebuild:
             try:

@@ -18,7 +18,7 @@ import stat
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from qa.config import IngestLimits
 from qa.types import Article
@@ -254,21 +254,44 @@ def relative_id(path: Path, base: str) -> str:
     return Path(os.path.relpath(os.path.abspath(path), base)).as_posix()
 
 
+def list_corpus(roots: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Rejected]]:
+    """The files to read under the roots, as (file, id) sorted by id, and what was refused before
+    any file is read: roots that do not exist, and links to folders."""
+    roots = list(roots)
+    rejected = [Rejected(str(root), "no such file or folder") for root in roots if not Path(root).exists()]
+    files = list(corpus_files(roots, rejected))
+    return files, rejected
+
+
 def read_corpus(roots: Iterable[Path], limits: IngestLimits | None = None) -> Corpus:
     """Every article under the roots, and every file that was skipped with the reason.
 
     Articles with the same content hash as an earlier one (in id order) are skipped as
     duplicates of it, so identical articles are stored once."""
     limits = limits or IngestLimits()
-    corpus = Corpus()
-    roots = list(roots)
-    for root in roots:
-        if not Path(root).exists():
-            corpus.rejected.append(Rejected(str(root), "no such file or folder"))
+    files, rejected = list_corpus(roots)
+    return merge_files(rejected, (read_file(path, file_id, limits) for path, file_id in files))
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """What one file gave: its articles, and what of it was refused (the file, some of its JSONL
+    lines, or its articles over the length limit), in the order they were found."""
+
+    articles: tuple[Article, ...] = ()
+    rejected: tuple[Rejected, ...] = ()
+
+
+def merge_files(rejected: Iterable[Rejected], parsed: Iterable[ParsedFile]) -> Corpus:
+    """The corpus made of the files' articles, taken in order (the files sorted by id): an
+    article whose id or content an earlier one had is refused as its duplicate. ``rejected``
+    comes first in the report, then each file's refusals and duplicates in turn."""
+    corpus = Corpus(rejected=list(rejected))
     seen: dict[str, str] = {}
     by_content: dict[str, str] = {}
-    for path, file_id in corpus_files(roots, corpus.rejected):
-        for article in read_file(path, file_id, corpus.rejected, limits):
+    for file in parsed:
+        corpus.rejected.extend(file.rejected)
+        for article in file.articles:
             if article.id in seen:
                 corpus.rejected.append(
                     Rejected(article.path, f"duplicate article id {article.id!r} (first in {seen[article.id]})")
@@ -286,26 +309,42 @@ def read_corpus(roots: Iterable[Path], limits: IngestLimits | None = None) -> Co
     return corpus
 
 
-def read_file(path: Path, file_id: str, rejected: list[Rejected], limits: IngestLimits | None = None) -> list[Article]:
+def read_file(path: Path, file_id: str, limits: IngestLimits | None = None) -> ParsedFile:
+    """One file read (:func:`load_file`) and parsed (:func:`parse_file`)."""
     limits = limits or IngestLimits()
-    suffix = path.suffix.lower()
+    try:
+        data = load_file(path, file_id, limits)
+    except UnreadableError as error:
+        return ParsedFile(rejected=(Rejected(file_id, str(error)),))
+    return parse_file(data, file_id, limits)
+
+
+def load_file(path: Path, file_id: str, limits: IngestLimits) -> bytes:
+    """The bytes of a file of a supported type, within the size limit; :class:`UnreadableError`
+    with the reason otherwise. Nothing in it is decoded yet."""
+    suffix = PurePosixPath(file_id).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         kind = f"'{suffix}'" if suffix else "a file with no extension"
         supported = " ".join(sorted(SUPPORTED_SUFFIXES))
-        rejected.append(Rejected(file_id, f"unsupported file type {kind} (supported: {supported})"))
-        return []
+        raise UnreadableError(f"unsupported file type {kind} (supported: {supported})")
     try:
-        data = read_bounded(path, limits)
+        return read_bounded(path, limits)
+    except OSError as error:
+        raise UnreadableError(f"cannot read it ({error.strerror or error})") from error
+
+
+def parse_file(data: bytes, file_id: str, limits: IngestLimits) -> ParsedFile:
+    """The articles in the bytes of the file ``file_id`` (its suffix says the format), and what
+    was refused. Needs no file system: the Ray engine runs it where the bytes were sent."""
+    suffix = PurePosixPath(file_id).suffix.lower()
+    rejected: list[Rejected] = []
+    try:
         if suffix == ".jsonl":
             articles = list(read_jsonl(data, file_id, rejected))
         else:
             articles = list(READERS[suffix](data, file_id))
     except UnreadableError as error:
-        rejected.append(Rejected(file_id, str(error)))
-        return []
-    except OSError as error:
-        rejected.append(Rejected(file_id, f"cannot read it ({error.strerror or error})"))
-        return []
+        return ParsedFile(rejected=(*rejected, Rejected(file_id, str(error))))
     kept = []
     for article in articles:
         if len(article.text) > limits.max_article_chars:
@@ -315,7 +354,7 @@ def read_file(path: Path, file_id: str, rejected: list[Rejected], limits: Ingest
             )))
         else:
             kept.append(article)
-    return kept
+    return ParsedFile(tuple(kept), tuple(rejected))
 
 
 def read_bounded(path: Path, limits: IngestLimits) -> bytes:

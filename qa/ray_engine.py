@@ -1,13 +1,24 @@
-"""Chunking and embedding on a Ray cluster, as a Ray Data pipeline.
+"""Parsing, chunking and embedding on a Ray cluster, as Ray Data pipelines.
 
-``qa index --engine ray [--ray-address ADDR]``: the indexer reads the corpus and works out what
-is new or changed (content hashes, as always), and only those articles go to the cluster. There
-``map_batches`` runs :class:`ChunkEmbedActor` on a pool of actors, each holding one chunker and
-one encoder (the model is loaded once per actor, not once per batch); a batch is a few articles,
-enough chunks for the encoder's own batches to stay full. The result comes back as chunk
-records (qa.store's JSONL form), their vectors and their sentences' vectors, and the indexer stores it exactly as the local
-engine's: same chunks, vectors equal up to float rounding of other batch shapes (the tests
-hold them to 1e-5 per component, cosine 1 - 1e-6).
+``qa index --engine ray [--ray-address ADDR]`` runs ingestion in two stages, with the
+incremental diff between them on the driver:
+
+1. **Parse.** The driver lists the corpus files (:func:`qa.ingest.list_corpus`: sorted walk,
+   hidden names skipped, links to folders refused) and reads each one's bytes
+   (:func:`qa.ingest.load_file`: type, regular file and size limit checked first); Ray tasks
+   (:func:`parse_batch`) turn the bytes into articles (:func:`qa.ingest.parse_file`: decoding,
+   HTML and PDF extraction, JSONL lines, content hashes, the length limit) and refusals. The
+   bytes travel with the job, so the nodes need no view of the driver's files. The driver merges
+   the results in file order (:func:`qa.ingest.merge_files`: duplicates), so the articles and the
+   report are :func:`qa.ingest.read_corpus`'s.
+2. **Chunk and embed.** The indexer compares content hashes with the manifest as always, and
+   only new and changed articles go back to the cluster. There ``map_batches`` runs
+   :class:`ChunkEmbedActor` on a pool of actors, each holding one chunker and one encoder (the
+   model is loaded once per actor, not once per batch); a batch is a few articles, enough chunks
+   for the encoder's own batches to stay full. The result comes back as chunk records
+   (qa.store's JSONL form), their vectors and their sentences' vectors, and the indexer stores it
+   exactly as the local engine's: same chunks, vectors equal up to float rounding of other batch
+   shapes (the tests hold them to 1e-5 per component, cosine 1 - 1e-6).
 
 Without an address (and no ``RAY_ADDRESS``), a local Ray instance is started, listening on
 127.0.0.1 only, with no dashboard and usage statistics off; it stops when the engine closes. With one, the engine
@@ -20,16 +31,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.config import Settings
+from qa.config import IngestLimits, Settings
 from qa.engine import Sentences
 from qa.errors import ConfigError
+from qa.ingest import Corpus, ParsedFile, Rejected, UnreadableError, list_corpus, load_file, merge_files
 from qa.stores import require
 from qa.types import Article, Chunk
 
@@ -38,6 +50,33 @@ if TYPE_CHECKING:
 
 LOOPBACK = ("127.0.0.1", "localhost")
 ARTICLES_PER_BATCH = 16  # ~60 chunks of news: several full encoder batches of 32 per call
+FILES_PER_BATCH = 32  # one parse task: ~100 kB of news, a few hundred ms of HTML extraction
+BLOCK_BYTES = 16_000_000  # and at most about this much (a few PDFs): more, smaller tasks
+BYTES_PER_PASS = 256_000_000  # file bytes held by the driver and the object store at once
+
+
+def parse_batch(batch: dict[str, np.ndarray], limits: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The parse stage: each file's bytes to its articles and refusals, as JSON (ASCII, so a file
+    name that is not valid UTF-8, kept by Python as surrogates, survives Arrow's strings)."""
+    from qa.ingest import parse_file
+
+    bounds = IngestLimits(**limits)
+    parsed = []
+    for file_id, data in zip(batch["id"], batch["data"]):
+        result = parse_file(bytes(data), json.loads(file_id), bounds)
+        parsed.append(json.dumps({
+            "articles": [asdict(article) for article in result.articles],
+            "rejected": [[rejected.path, rejected.reason] for rejected in result.rejected],
+        }))
+    return {"position": batch["position"], "parsed": np.array(parsed, dtype=object)}
+
+
+def parsed_from_json(text: str) -> ParsedFile:
+    fields = json.loads(text)
+    return ParsedFile(
+        tuple(Article(**article) for article in fields["articles"]),
+        tuple(Rejected(path, reason) for path, reason in fields["rejected"]),
+    )
 
 
 class ChunkEmbedActor:
@@ -102,10 +141,13 @@ class RayEngine:
         address: str | None = None,
         cpus_per_actor: int = 1,
         articles_per_batch: int = ARTICLES_PER_BATCH,
+        files_per_batch: int = FILES_PER_BATCH,
+        bytes_per_pass: int = BYTES_PER_PASS,
         temp_dir: Path | None = None,
     ) -> None:
-        if cpus_per_actor < 1 or articles_per_batch < 1:
-            raise ConfigError("--engine ray needs at least one CPU per actor and one article per batch")
+        if cpus_per_actor < 1 or articles_per_batch < 1 or files_per_batch < 1 or bytes_per_pass < 1:
+            raise ConfigError("--engine ray needs at least one CPU per actor, one article and one file per"
+                              " batch and one byte per pass")
         self.settings = settings
         # The actors build the driver's embedder: the same model (checked by fingerprint) on
         # the same backend; an ONNX export is made once, here, before any actor needs it.
@@ -121,6 +163,8 @@ class RayEngine:
         self.address = address
         self.cpus_per_actor = cpus_per_actor
         self.articles_per_batch = articles_per_batch
+        self.files_per_batch = files_per_batch
+        self.bytes_per_pass = bytes_per_pass
         self.temp_dir = temp_dir
         self.actors = 0  # the size of the last run's actor pool
         self._ray: Any = None
@@ -160,6 +204,66 @@ class RayEngine:
         self._ray = ray
         return ray
 
+    def _pipeline(self, progress: bool) -> Any:
+        """Ray, started, with Ray Data set to keep the input's order and show progress or not."""
+        ray = self._start()
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = progress
+        context.execution_options.preserve_order = True
+        return ray
+
+    def read_corpus(self, roots: Iterable[Path], limits: IngestLimits, *, progress: bool = False) -> Corpus:
+        """The corpus as :func:`qa.ingest.read_corpus` reads it, parsed on the cluster (stage 1 of
+        the module docstring). The driver reads the files' bytes a pass of ``BYTES_PER_PASS`` at a
+        time, so its memory holds one pass of bytes (and, as locally, the parsed articles)."""
+        files, rejected = list_corpus(roots)
+        parsed: list[ParsedFile] = []
+        for window in self._passes(files, limits):
+            parsed += self._parse(window, limits, progress)
+        return merge_files(rejected, parsed)
+
+    def _passes(
+        self, files: Iterable[tuple[Path, str]], limits: IngestLimits
+    ) -> Iterator[list[tuple[str, bytes | ParsedFile]]]:
+        """The files in passes of about ``bytes_per_pass``: (id, bytes) for a file to parse,
+        (id, ParsedFile) for one refused here (its type, size, or reading it)."""
+        window: list[tuple[str, bytes | ParsedFile]] = []
+        size = 0
+        for path, file_id in files:
+            try:
+                data = load_file(path, file_id, limits)
+            except UnreadableError as error:
+                window.append((file_id, ParsedFile(rejected=(Rejected(file_id, str(error)),))))
+                continue
+            window.append((file_id, data))
+            size += len(data)
+            if size >= self.bytes_per_pass:
+                yield window
+                window, size = [], 0
+        if window:
+            yield window
+
+    def _parse(
+        self, window: list[tuple[str, bytes | ParsedFile]], limits: IngestLimits, progress: bool
+    ) -> list[ParsedFile]:
+        """One pass through the parse stage: every file of the window, parsed, in its order."""
+        results: list[Any] = [loaded for _, loaded in window]  # the bytes are replaced below
+        items = [{"position": i, "id": json.dumps(file_id), "data": data}
+                 for i, (file_id, data) in enumerate(window) if isinstance(data, bytes)]
+        if not items:
+            return results
+        ray = self._pipeline(progress)
+        size = sum(len(item["data"]) for item in items)
+        blocks = min(len(items), max(-(-len(items) // self.files_per_batch), -(-size // BLOCK_BYTES)))
+        dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
+            parse_batch, fn_kwargs={"limits": asdict(limits)}, batch_size=None, batch_format="numpy",
+            num_cpus=1,
+        )
+        for batch in dataset.iter_batches(batch_format="numpy", batch_size=None):
+            for position, parsed in zip(batch["position"], batch["parsed"]):
+                results[int(position)] = parsed_from_json(parsed)
+        return results
+
     def chunk_and_embed(
         self, articles: Sequence[Article], *, progress: bool = False
     ) -> tuple[dict[str, list[Chunk]], np.ndarray, Sentences]:
@@ -169,10 +273,7 @@ class RayEngine:
         dim = SentenceTransformerEmbedder(self.settings.resolved_model_dir()).dim
         if not articles:
             return {}, np.zeros((0, dim), dtype=np.float32), []
-        ray = self._start()
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = progress
-        context.execution_options.preserve_order = True
+        ray = self._pipeline(progress)
         cpus = int(ray.cluster_resources().get("CPU", 1))
         batches = -(-len(articles) // self.articles_per_batch)
         self.actors = max(1, min(cpus // self.cpus_per_actor, batches))

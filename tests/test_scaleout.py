@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ import pytest
 from conftest import ROOT, SEED_ARTICLE, SEEDS
 
 from qa.cli import read_questions
-from qa.config import SearchSettings, Settings
+from qa.config import IngestLimits, SearchSettings, Settings
 from qa.conversation import contextualize
 from qa.errors import ConfigError
 from qa.evaluate import CachingEmbedder
@@ -35,6 +36,7 @@ from qa.indexer import update_index
 from qa.search import Searcher
 from qa.store import FaissStore
 from qa.stores import open_store, parse_store, require
+from test_hostile_corpus import DUPLICATE, build_hostile_corpus
 
 for _module, _extra in (("ray", "ray"), ("pymilvus", "milvus")):
     # found, not imported: the Ray engine sets Ray's environment before Ray is first imported
@@ -146,7 +148,9 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def engine(ray_cluster: str, embedder) -> Iterator[RayEngine]:
     """The Ray engine connected to the module's cluster, once both nodes have joined."""
-    runner = RayEngine(Settings(), embedder, address=ray_cluster, articles_per_batch=1)
+    # small batches and passes, so that both nodes parse and embed, and parsing takes several passes
+    runner = RayEngine(Settings(), embedder, address=ray_cluster, articles_per_batch=1, files_per_batch=1,
+                       bytes_per_pass=100_000)
     ray = runner._start()
     deadline = time.monotonic() + 90
     while sum(node["Alive"] for node in ray.nodes()) < 2 and time.monotonic() < deadline:
@@ -261,6 +265,43 @@ def test_ray_incremental_sends_only_new_and_changed(tmp_path: Path, engine: RayE
         assert_same_index(FaissStore.load(remote.index_dir), FaissStore.load(local.index_dir))
     assert expected.embedded == 1 and expected.diff.changed == ["football.txt"]
     assert expected.diff.removed == ["bank.txt"]
+
+
+def test_ray_parses_bad_files_and_duplicates_as_locally(tmp_path: Path, engine: RayEngine, ray_cluster,
+                                                        embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hostile corpus (a bad file of every kind, a duplicate, bad JSONL lines, an article over
+    the length limit, refused on a worker after parsing) read through the cluster: the same
+    report, in the same order, and the same index as locally; the command exits 3 and prints
+    the same skipped files."""
+    root = tmp_path / "corpus"
+    build_hostile_corpus(root, big=False)
+    limits = IngestLimits(max_article_chars=100_000)  # long-line.txt: refused after parsing, on a worker
+    remote = Settings(index_dir=tmp_path / "ray", corpus=(root,), limits=limits)
+    local = replace(remote, index_dir=tmp_path / "local")
+    expected = update_index(local, embedder)
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("parse_file ran on the driver")
+
+    monkeypatch.setattr("qa.ingest.parse_file", not_here)  # the workers import their own qa.ingest
+    report = update_index(remote, embedder, engine=engine)
+    monkeypatch.undo()
+    assert report.rejected == expected.rejected
+    reasons = {rejected.path: rejected.reason for rejected in report.rejected}
+    assert reasons["copy-b.txt"] == DUPLICATE and reasons["long-line.txt"].startswith("too long: 200,000")
+    assert len(reasons) == 18 and reasons["feed.jsonl:2"].startswith("invalid JSON")
+    assert report.diff == expected.diff and len(report.diff.added) == 11
+    assert report.embedded == expected.embedded
+    assert_same_index(FaissStore.load(remote.index_dir), FaissStore.load(local.index_dir))
+    run = subprocess.run(
+        [str(BIN / "qa"), "index", str(root), "--index-dir", str(tmp_path / "cli"), "--engine", "ray",
+         "--ray-address", ray_cluster, "--backend", "torch", "--quiet"],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "QA_MAX_ARTICLE_CHARS": "100000"},
+        capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 3, run.stderr
+    skipped = run.stdout.split("  skipped 18:\n", 1)[1].splitlines()
+    assert skipped == [f"    {rejected}" for rejected in expected.rejected]
 
 
 def test_ray_actors_embed_with_the_drivers_backend(tmp_path: Path, ray_cluster) -> None:
