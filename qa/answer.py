@@ -171,13 +171,15 @@ class Signals:
     coverage: float  # IDF-weighted share of the question's terms in the best passage
     agreement: float  # 1 / rank of the dense leg's best passage in the keyword leg (0: absent)
     typed: float = 1.0  # 1: the answer holds the kind of answer asked for, or none is asked for
+    answer_coverage: float = 0.0  # IDF-weighted share of the question's terms in the answer sentence
+    missing: float = 0.0  # IDF-weighted share of the question's terms in none of the answer passages
 
     def vector(self, features: Sequence[str] = ()) -> list[float]:
         """The named signals (all of :data:`FEATURES` by default), in that order."""
         return [float(getattr(self, name)) for name in features or FEATURES]
 
 
-FEATURES = ("dense_top", "sentence", "coverage", "agreement", "typed")
+FEATURES = ("dense_top", "sentence", "coverage", "agreement", "typed", "answer_coverage", "missing")
 CALIBRATION = Path(__file__).with_name("abstain.json")
 
 

@@ -147,12 +147,15 @@ class Searcher:
         if chosen is not None:
             chunk = retrieval.hits[chosen.passage].chunk
             answer = Answer(chosen.text, chunk.id, chunk.article_id, chosen.start, chosen.end, chosen.score)
+        shown = " ".join(hit.chunk.text for hit in hits[: self.settings.answer_passages])
         signals = Signals(
             dense_top=retrieval.dense_top,
             sentence=chosen.cosine if chosen else 0.0,
             coverage=term_coverage(terms, hits[0].chunk.text),
             agreement=retrieval.agreement,
             typed=float(chosen.typed) if chosen else 0.0,
+            answer_coverage=chosen.coverage if chosen else 0.0,
+            missing=1.0 - term_coverage(terms, shown) if terms else 0.0,
         )
         abstained = self.abstainer.abstains(signals) if self.abstainer else False
         return Result(
