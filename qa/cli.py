@@ -142,6 +142,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # What is printed comes from file names and articles; a name that is not UTF-8 is escaped
+    # where it is reported (qa.ingest.printable), and anything missed is escaped here, not raised.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         settings = settings_from_args(args)
         return COMMANDS[args.command](args, settings)
@@ -187,14 +191,17 @@ def refresh_index(
 
 
 def print_index_report(report, settings: Settings) -> None:
-    corpus = ", ".join(str(path) for path in settings.corpus)
+    from qa.ingest import printable
+
+    corpus = ", ".join(printable(str(path)) for path in settings.corpus)
+    index_dir = printable(str(settings.index_dir))
     diff = report.diff
     if report.rebuild_reason:
         print(f"Rebuilding the index: {report.rebuild_reason}")
     if report.written:
-        print(f"Indexed {corpus} into {settings.index_dir} in {report.seconds:.1f} s")
+        print(f"Indexed {corpus} into {index_dir} in {report.seconds:.1f} s")
     else:
-        print(f"The index in {settings.index_dir} is up to date with {corpus} (checked in {report.seconds:.1f} s)")
+        print(f"The index in {index_dir} is up to date with {corpus} (checked in {report.seconds:.1f} s)")
     for label, names in (("added", diff.added), ("changed", diff.changed), ("removed", diff.removed)):
         if names:
             print(f"  {label} {len(names)}: {shortlist(names)}")
@@ -286,6 +293,7 @@ def format_result(result) -> str:
 
 def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     from qa.indexer import corpus_status
+    from qa.ingest import printable
     from qa.stores import describe as describe_store
 
     manifest, diff, rejected = corpus_status(settings)
@@ -297,7 +305,8 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
         }, ensure_ascii=False, indent=2))
         return EXIT_OK
     size = sum(entry.get("bytes", 0) for entry in manifest.files.values())
-    print(f"Index in {settings.index_dir} (format {manifest.format_version}, {manifest.generation})")
+    where = printable(str(settings.index_dir))
+    print(f"Index in {where} (format {manifest.format_version}, {manifest.generation})")
     print(f"  {manifest.n_articles} articles in {manifest.n_chunks} chunks, {size / 1e6:.1f} MB on disk")
     print(f"  built {manifest.built_at} in {manifest.build_seconds:.1f} s from {', '.join(manifest.corpus)}")
     print(f"  model {manifest.model} ({manifest.dim} dimensions, fingerprint {manifest.model_fingerprint})")

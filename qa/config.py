@@ -126,6 +126,14 @@ class Settings:
     def __post_init__(self) -> None:
         if self.backend is not None and self.backend not in BACKENDS:
             raise ConfigError(f"unknown embedding backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
+        # The manifest records the corpus paths, and FAISS takes the index's path, both as UTF-8;
+        # a name that is not (Linux names are bytes) is refused here, before anything is written.
+        from qa.ingest import escape_undecodable, is_utf8  # qa.ingest imports this module
+
+        paths = [("index directory", self.index_dir), *(("corpus path", root) for root in self.corpus)]
+        for what, path in paths:
+            if not is_utf8(str(path)):
+                raise ConfigError(f"the {what} {escape_undecodable(str(path))} is not valid UTF-8: rename it")
 
     def resolved_model_dir(self) -> Path:
         if self.model_dir is None:

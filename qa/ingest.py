@@ -1,7 +1,11 @@
 """Read a corpus folder into articles: .txt, .md, .html/.htm, .jsonl and .pdf.
 
 A file that cannot be read is reported (:class:`Rejected`, with the reason) and skipped;
-it never stops the run. Walks are sorted, so the same folder always gives the same articles.
+it never stops the run. So is a file or folder whose name is not valid UTF-8 (on Linux a name
+is bytes; Python holds the bytes UTF-8 cannot decode as lone surrogates): the index, the report
+and the chat all write names as UTF-8, so such a name is refused, shown with those bytes
+escaped (``caf\\xe9.txt``), and the user is asked to rename it. Walks are sorted, so the same
+folder always gives the same articles.
 An article whose content (title, text and metadata) equals an earlier one's is stored once:
 the later copy is reported as a duplicate of the first. Files and articles beyond the
 :class:`~qa.config.IngestLimits` are refused with the limit named.
@@ -28,26 +32,69 @@ MARKDOWN_SUFFIXES = {".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | {".jsonl", ".pdf"}
 MAX_TITLE_CHARS = 160
+LINK_TO_FOLDER = "a link to a folder: not followed (a link loop would never end)"
+UNDECODABLE_NAME = "the file name is not valid UTF-8: rename the file"
+UNDECODABLE_FOLDER = "the folder name is not valid UTF-8: not read (rename the folder)"
 
 
 @dataclass(frozen=True)
 class Rejected:
-    """A file (or one line of a JSONL file) that was skipped, and why."""
+    """A file (or one line of a JSONL file) that was skipped, and why.
+
+    ``path`` keeps a name as it is, except what UTF-8 cannot encode (:func:`escape_undecodable`):
+    a report is written to terminals, JSON, HTML and Ray's Arrow columns, all UTF-8."""
 
     path: str
     reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", escape_undecodable(self.path))
 
     def __str__(self) -> str:
         return f"{printable(self.path)}: {self.reason}"
 
 
+def is_utf8(name: str) -> bool:
+    """Whether ``name`` can be written as UTF-8: False for a file name whose bytes are not valid
+    UTF-8 (decoded by Python with ``surrogateescape``) and for any other lone surrogate."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def escape_undecodable(name: str) -> str:
+    """``name`` with what UTF-8 cannot encode shown escaped: a byte of a file name that is not
+    valid UTF-8 as ``\\xNN`` (the byte itself), any other lone surrogate as ``\\uNNNN``."""
+    if is_utf8(name):
+        return name
+    return "".join(
+        f"\\x{ord(char) - 0xDC00:02x}" if "\udc80" <= char <= "\udcff"
+        else f"\\u{ord(char):04x}" if "\ud800" <= char <= "\udfff"
+        else char
+        for char in name
+    )
+
+
 def printable(name: str) -> str:
     """A file name fit for one line of a report: control characters (a newline in a name)
-    shown escaped, so one name cannot pose as two lines."""
+    shown escaped, so one name cannot pose as two lines, and bytes that are not UTF-8 too
+    (:func:`escape_undecodable`), so printing it cannot fail."""
+    name = escape_undecodable(name)
     if all(unicodedata.category(char) != "Cc" for char in name):
         return name
     return "".join(char.encode("unicode_escape").decode("ascii") if unicodedata.category(char) == "Cc" else char
                    for char in name)
+
+
+def replace_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD: pypdf can extract them from a PDF's
+    character map, and a JSON ``"\\ud800"`` escape makes one, but they are not characters and
+    UTF-8 cannot store them. One character for one, so offsets into the text do not move."""
+    if is_utf8(text):
+        return text
+    return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
 
 
 @dataclass
@@ -120,6 +167,8 @@ def require_text(text: str) -> str:
 
 
 def make_article(article_id: str, path: str, title: str, text: str, **meta: str | None) -> Article:
+    text, title = replace_surrogates(text), replace_surrogates(title)
+    meta = {key: value if value is None else replace_surrogates(value) for key, value in meta.items()}
     title = shorten(title) if title.strip() else title_from_text(text)
     return Article(
         id=article_id,
@@ -204,6 +253,10 @@ def read_jsonl(data: bytes, path: str, rejected: list[Rejected]) -> Iterator[Art
         if not isinstance(text, str) or not text.strip():
             rejected.append(Rejected(where, '"text" must be a non-empty string'))
             continue
+        if not is_utf8(str(record["id"])):  # an id is the article's name: not repaired, refused
+            rejected.append(Rejected(where, '"id" has a lone surrogate escape (such as \\ud800), which is not'
+                                            " a character: give the article another id"))
+            continue
         meta = {key: str(record[key]) for key in ("date", "url", "source") if record.get(key)}
         yield make_article(
             str(record["id"]), where, str(record.get("title") or ""), normalize_newlines(text), **meta
@@ -222,7 +275,8 @@ def corpus_files(roots: Iterable[Path], rejected: list[Rejected] | None = None) 
     """(file, id) for every file under the roots, sorted by id; hidden files and folders are
     skipped. The id is the path relative to the root (the file name when the root is a file);
     with several roots, relative to the folder that holds them all, so ids stay distinct.
-    Symbolic links to folders are not followed, so a link loop cannot trap the walk; each is
+    Symbolic links to folders are not followed, so a link loop cannot trap the walk; neither are
+    files and folders whose names are not valid UTF-8 (:func:`is_utf8`) read: each of these is
     reported in ``rejected`` when given."""
     roots = [Path(root) for root in roots if Path(root).exists()]
     if not roots:
@@ -230,21 +284,34 @@ def corpus_files(roots: Iterable[Path], rejected: list[Rejected] | None = None) 
     bases = [root if root.is_dir() else root.parent for root in roots]
     base = os.path.commonpath([os.path.abspath(b) for b in bases]) if len(roots) > 1 else os.path.abspath(bases[0])
     found = {}
-    links = []
+    refused = []  # (id, reason)
     for root in roots:
         if root.is_file():
-            found[relative_id(root, base)] = root
+            file_id = relative_id(root, base)
+            if is_utf8(file_id):
+                found[file_id] = root
+            else:
+                refused.append((file_id, UNDECODABLE_NAME))
             continue
         for folder, dirs, files in os.walk(root):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
-            links += [relative_id(Path(folder) / d, base) for d in dirs if os.path.islink(os.path.join(folder, d))]
+            for name in dirs:
+                if os.path.islink(os.path.join(folder, name)):
+                    refused.append((relative_id(Path(folder) / name, base), LINK_TO_FOLDER))
+                elif not is_utf8(name):
+                    refused.append((relative_id(Path(folder) / name, base), UNDECODABLE_FOLDER))
+            dirs[:] = [d for d in dirs if is_utf8(d)]
             for name in files:
-                if not name.startswith("."):
-                    path = Path(folder) / name
-                    found[relative_id(path, base)] = path
+                if name.startswith("."):
+                    continue
+                path = Path(folder) / name
+                file_id = relative_id(path, base)
+                if is_utf8(file_id):
+                    found[file_id] = path
+                else:
+                    refused.append((file_id, UNDECODABLE_NAME))
     if rejected is not None:
-        reason = "a link to a folder: not followed (a link loop would never end)"
-        rejected.extend(Rejected(link, reason) for link in sorted(links))
+        rejected.extend(Rejected(file_id, reason) for file_id, reason in sorted(refused))
     for file_id in sorted(found):
         yield found[file_id], file_id
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from qa.config import Settings
 from qa.errors import ConfigError
-from qa.ingest import SUPPORTED_SUFFIXES, Rejected, corpus_files
+from qa.ingest import SUPPORTED_SUFFIXES, Rejected, corpus_files, is_utf8
 
 if TYPE_CHECKING:
     from qa.embed import Embedder
@@ -44,6 +44,8 @@ def upload_problem(name: str, size: int) -> str | None:
         return "hidden or empty file names are not accepted: rename the file"
     if any(ord(char) < 32 for char in name):
         return "the file name has control characters: rename the file"
+    if not is_utf8(name):  # `qa index` would refuse it (qa.ingest), so it is not saved at all
+        return "the file name is not valid UTF-8: rename the file"
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         kind = f"'{suffix}'" if suffix else "a file with no extension"

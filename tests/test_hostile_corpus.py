@@ -20,8 +20,9 @@ import pytest
 from conftest import FakeEmbedder
 
 from qa.config import IngestLimits, Settings
+from qa.errors import ConfigError
 from qa.indexer import update_index
-from qa.ingest import Corpus, Rejected, read_corpus
+from qa.ingest import UNDECODABLE_FOLDER, UNDECODABLE_NAME, Corpus, Rejected, read_corpus
 from qa.store import FaissStore, read_manifest
 from test_ingest import PDF_LINES, PNG_1X1, pdf_bytes
 
@@ -288,3 +289,106 @@ def test_qa_index_on_a_hostile_corpus_exits_3_naming_each_bad_file(tmp_path: Pat
     assert manifest.articles["existing.txt"]["n_chunks"] == first_chunks
     store = FaissStore.load(index_dir)
     assert len(store) == manifest.n_chunks
+
+
+def write_bytes_name(folder: Path, name: bytes, content: bytes | None) -> None:
+    """A file whose name is ``name`` as bytes (a folder when ``content`` is None), or the test is
+    skipped where the file system refuses names that are not UTF-8."""
+    path = os.path.join(os.fsencode(folder), name)
+    try:
+        if content is None:
+            os.mkdir(path)
+        else:
+            with open(path, "wb") as out:
+                out.write(content)
+    except OSError as error:  # e.g. EILSEQ: the file system stores names as UTF-8 only
+        pytest.skip(f"the file system refuses a file name that is not valid UTF-8 ({error})")
+
+
+def undecodable_corpus(root: Path) -> dict[str, str]:
+    """Good files next to a file, a folder (holding a good file) and a file with a newline whose
+    names are not valid UTF-8; returns the report lines expected for them, {shown name: reason}."""
+    root.mkdir(parents=True)
+    (root / "good one.txt").write_text(story("Orchard record", "apple harvest"), encoding="utf-8")
+    (root / "новости дня.txt").write_text(story("Новости дня: chess final", "chess final"), encoding="utf-8")
+    write_bytes_name(root, b"caf\xe9.txt", story("Cafe closes", "cafe").encode("utf-8"))  # Latin-1 é
+    write_bytes_name(root, b"news\n\xff.txt", story("Ferry timetable", "ferry timetable").encode("utf-8"))
+    write_bytes_name(root, b"d\xe9p\xf4t", None)
+    depot = story("Depot story", "bus depot").encode("utf-8")
+    write_bytes_name(root / "d\udce9p\udcf4t", b"inside.txt", depot)  # a str path: surrogateescape
+    return {
+        "caf\\xe9.txt": UNDECODABLE_NAME,
+        "d\\xe9p\\xf4t": UNDECODABLE_FOLDER,
+        "news\\n\\xff.txt": UNDECODABLE_NAME,
+    }
+
+
+def test_names_that_are_not_utf8_are_reported_escaped_and_nothing_else_is_lost(tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    undecodable_corpus(root)
+    (root / "feed.jsonl").write_text("\n".join([  # JSON's escapes can make lone surrogates too
+        '{"id": "feed-1", "title": "Dam \\ud800 opens", "text": "The dam \\udce9 opened on Friday."}',
+        '{"id": "feed-\\ud800", "text": "The tram line was approved."}',
+    ]) + "\n", encoding="utf-8")
+
+    corpus = read_corpus([root])
+
+    assert sorted(a.id for a in corpus.articles) == ["feed-1", "good one.txt", "новости дня.txt"]
+    # the report holds the names with the bytes that are not UTF-8 escaped: it can be written anywhere
+    assert corpus.rejected == [
+        Rejected("caf\\xe9.txt", UNDECODABLE_NAME),
+        Rejected("d\\xe9p\\xf4t", UNDECODABLE_FOLDER),
+        Rejected("news\n\\xff.txt", UNDECODABLE_NAME),
+        Rejected("feed.jsonl:2", '"id" has a lone surrogate escape (such as \\ud800), which is not a'
+                                 " character: give the article another id"),
+    ]
+    assert [str(r) for r in corpus.rejected[:3]] == [
+        "caf\\xe9.txt: the file name is not valid UTF-8: rename the file",
+        "d\\xe9p\\xf4t: the folder name is not valid UTF-8: not read (rename the folder)",
+        "news\\n\\xff.txt: the file name is not valid UTF-8: rename the file",
+    ]
+    # in an article's text and title a lone surrogate becomes U+FFFD, one character for one
+    feed = corpus.articles[0]
+    assert (feed.title, feed.text) == ("Dam \ufffd opens", "The dam \ufffd opened on Friday.")
+    # a corpus root or index directory that is not UTF-8 is refused before anything is written
+    with pytest.raises(ConfigError, match=r"^the corpus path .*caf\\xe9\.txt is not valid UTF-8: rename it$"):
+        Settings(corpus=(root / "caf\udce9.txt",))
+    with pytest.raises(ConfigError, match=r"^the index directory idx\\xe9 is not valid UTF-8: rename it$"):
+        Settings(index_dir=Path("idx\udce9"))
+
+
+def test_qa_index_refuses_names_that_are_not_utf8_and_keeps_the_index(tmp_path: Path) -> None:
+    """The bug: `qa index` died with `UnicodeEncodeError: surrogates not allowed` writing
+    articles.jsonl. Now such a file is refused by name, with the reason, and the rest indexed;
+    a second run over the same corpus finds the index up to date and leaves it as it was."""
+    root = tmp_path / "corpus"
+    expected = undecodable_corpus(root)
+    index_dir = tmp_path / "index"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    command = [str(QA), "index", str(root), "--index-dir", str(index_dir), "--quiet"]
+
+
+    def run_qa_index() -> subprocess.CompletedProcess:
+        run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 3, run.stdout + run.stderr  # EXIT_REJECTED: some files were skipped
+        assert "Traceback" not in run.stderr
+        lines = run.stdout.splitlines()
+        skipped = lines[lines.index(f"  skipped {len(expected)}:") + 1 :]
+        assert skipped == [f"    {name}: {reason}" for name, reason in expected.items()]  # one line each
+        return run
+
+    first = run_qa_index()
+    built = read_manifest(index_dir)
+    articles = (index_dir / built.generation / "articles.jsonl").read_bytes()
+    second = run_qa_index()  # nothing changed: it embeds nothing and writes nothing
+
+    assert "  added 2: good one.txt, новости дня.txt" in first.stdout.splitlines()
+    assert sorted(built.articles) == ["good one.txt", "новости дня.txt"]
+    assert f"The index in {index_dir} is up to date with {root}" in second.stdout
+    kept = read_manifest(index_dir)
+    assert (kept.generation, kept.built_at) == (built.generation, built.built_at)
+    assert kept.articles == built.articles
+    assert (index_dir / kept.generation / "articles.jsonl").read_bytes() == articles
+    store = FaissStore.load(index_dir)
+    assert sorted(store.articles) == sorted(built.articles)
+    assert len(store) == built.n_chunks > 0

@@ -32,6 +32,8 @@ def upload(tmp_path: Path, name: str, text: str = "Some article text.\n") -> tup
         ("notes.exe", "unsupported file type '.exe'"),
         ("README", "unsupported file type a file with no extension"),
         ("bad\nname.txt", "control characters"),
+        ("caf\udce9.txt", "the file name is not valid UTF-8: rename the file"),  # the byte 0xE9, not UTF-8
+        ("lone\ud800.txt", "the file name is not valid UTF-8: rename the file"),  # a JSON "\ud800" escape
     ],
 )
 def test_upload_problem_names_the_reason(name: str, reason: str) -> None:
