@@ -313,7 +313,13 @@ class OnnxEmbedder:
             path = self.model_path or ensure_onnx_model(
                 self.model_dir, self.cache_dir, self.base_fingerprint, quantized=self.quantized
             )
-            self._encoder = OnnxEncoder(self.model_dir, path, batch_size=self.batch_size, threads=self.threads)
+            # Dynamic int8 quantisation scales a run's activations by the range of the whole
+            # run (DynamicQuantizeLinear), so a text batched with others would get a vector
+            # that depends on them: a Ray batch, an incremental run or a fresh build would
+            # disagree (min cosine 0.982 measured on BBC). int8 runs each text alone, which
+            # measured as fast here (docs/BENCHMARKS.md); fp32 keeps its batches.
+            batch_size = 1 if self.quantized else self.batch_size
+            self._encoder = OnnxEncoder(self.model_dir, path, batch_size=batch_size, threads=self.threads)
         return self._encoder
 
     @property

@@ -75,6 +75,18 @@ def test_order_and_batching_do_not_change_vectors(onnx_fp32: OnnxEmbedder) -> No
     np.testing.assert_allclose(together, alone, atol=2e-5)
 
 
+def test_int8_vectors_do_not_depend_on_the_batch(onnx_int8: OnnxEmbedder) -> None:
+    # dynamic quantisation scales by the whole run's range: each text runs alone, so a text
+    # gets the same vector (and sentence vectors) whatever it is indexed with
+    together = onnx_int8.encode(TEXTS)
+    assert np.array_equal(together, np.vstack([onnx_int8.encode([text]) for text in TEXTS]))
+    assert np.array_equal(together, onnx_int8.encode(TEXTS[::-1])[::-1])
+    halves = [[(0, len(text) // 2), (len(text) // 2, len(text))] for text in TEXTS]
+    _, spans_together = onnx_int8.encode_spans(TEXTS, halves)
+    for text, span, expected in zip(TEXTS, halves, spans_together):
+        assert np.array_equal(onnx_int8.encode_spans([text], [span])[1][0], expected)
+
+
 def test_fingerprints_separate_backends_whose_vectors_differ(embedder, onnx_fp32, onnx_int8) -> None:
     # fp32 vectors are the reference's, so either may query the other's index; int8 may not
     assert onnx_fp32.fingerprint == embedder.fingerprint
