@@ -306,8 +306,9 @@ def test_ray_parses_bad_files_and_duplicates_as_locally(tmp_path: Path, engine: 
 
 def test_ray_actors_embed_with_the_drivers_backend(tmp_path: Path, ray_cluster) -> None:
     """With the default ONNX int8 backend the actors run int8 too (the fingerprints would not
-    match otherwise): the same chunks as a local int8 build, vectors alike. Dynamic int8 scales
-    activations per batch, and Ray batches differently, so equal means cosine >= 0.99."""
+    match otherwise): the same chunks and the same vectors as a local int8 build. Dynamic int8
+    scales activations by the whole run, so each text runs alone and Ray's other batches
+    change nothing (beyond float rounding in the sentence vectors' float16 storage)."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     write_corpus(corpus, "build")
@@ -324,8 +325,10 @@ def test_ray_actors_embed_with_the_drivers_backend(tmp_path: Path, ray_cluster) 
     assert remote.manifest.backend == local.manifest.backend == "onnx-int8"
     assert remote.manifest.model_fingerprint == local.manifest.model_fingerprint
     assert [c.id for c in remote.chunks] == [c.id for c in local.chunks]
-    cosines = np.sum(remote.vectors() * local.vectors(), axis=1)
-    assert cosines.min() >= 0.99, cosines.min()
+    np.testing.assert_allclose(remote.vectors(), local.vectors(), atol=VECTOR_TOLERANCE)
+    np.testing.assert_allclose(
+        remote.sentence_rows(range(len(remote))), local.sentence_rows(range(len(local))), atol=1e-3
+    )
 
 
 # -- Milvus: the same answers as FAISS ----------------------------------------------------------
