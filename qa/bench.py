@@ -212,15 +212,20 @@ def stage_latency(size: int, work_dir: Path, repeat: int, cache_dir: Path | None
 def dense_recall(store, questions: np.ndarray, k: int = 10) -> float:
     """recall@10 of the store's dense search against exact search over its exact vectors, for
     the questions and a seeded sample of chunk vectors used as queries."""
+    from qa.table import RowReader
+
     k = min(k, len(store))
     vectors = store.exact if store.exact is not None else store.vectors()
     rng = np.random.default_rng(0)
     sample = np.sort(rng.choice(len(store), min(RECALL_QUERIES, len(store)), replace=False))
-    queries = np.vstack([questions, np.asarray(vectors[sample], dtype=np.float32)])
+    reader = RowReader(vectors)
+    queries = np.vstack([questions, np.asarray(reader.take(sample), dtype=np.float32)])
     exact = np.zeros((len(queries), 0), dtype=np.int64)
     scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
-    for first in range(0, len(store), 65536):  # blocks: the mapped file is never copied whole
-        block = read_rows(vectors, first, first + 65536) @ queries.T
+    # blocks, read with plain reads: the file is never copied whole, nor left mapped in this
+    # process (which would put all of it in the serving peak RSS this stage reports)
+    for first in range(0, len(store), 65536):
+        block = np.asarray(reader.span(first, first + 65536), dtype=np.float32) @ queries.T
         rows = np.arange(first, first + len(block))
         scores = np.hstack([scores, block.T])
         exact = np.hstack([exact, np.broadcast_to(rows, (len(queries), len(rows)))])
@@ -229,20 +234,6 @@ def dense_recall(store, questions: np.ndarray, k: int = 10) -> float:
     _, found = store.search(queries, k)
     hits = [len(set(found[q]) & set(exact[q])) for q in range(len(queries))]
     return round(sum(hits) / (k * len(queries)), 4)
-
-
-def read_rows(array: np.ndarray, first: int, last: int) -> np.ndarray:
-    """Rows first..last of an array as float32; of a memory-mapped one, read from its file with
-    plain reads: pages read through the mapping would stay in this process's RSS (and in the
-    serving peak this stage reports), though serving never reads them all."""
-    if not (isinstance(array, np.memmap) and array.filename):
-        return np.asarray(array[first:last], dtype=np.float32)
-    last = min(last, len(array))
-    row = array.dtype.itemsize * int(np.prod(array.shape[1:]))
-    with open(array.filename, "rb") as data:
-        block = np.fromfile(data, dtype=array.dtype, count=(last - first) * row // array.dtype.itemsize,
-                            offset=array.offset + first * row)
-    return block.reshape(last - first, *array.shape[1:]).astype(np.float32)
 
 
 def write_subset(base, size: int, target: Path) -> None:

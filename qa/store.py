@@ -53,7 +53,7 @@ from qa.chunk import embed_text
 from qa.errors import IndexLockedError, IndexMismatchError, IndexMissingError
 from qa.faults import checkpoint
 from qa.keyword import KeywordIndex
-from qa.table import ARTICLE_FILES, CHUNK_COLUMNS, ArticleTable, ChunkTable, load_array
+from qa.table import ARTICLE_FILES, CHUNK_COLUMNS, ArticleTable, ChunkTable, RowReader, load_array
 from qa.types import Article, Chunk
 
 FORMAT_VERSION = 4  # 4: chunk and article tables (qa.table) instead of chunks.jsonl
@@ -210,6 +210,7 @@ class IndexRows:
         self.ids = np.asarray(ids, dtype=np.int64)
         self.directory = Path(".")  # where it was loaded from or saved to
         self.sentence_matrix = sentence_vectors
+        self._sentences = RowReader(sentence_vectors)  # a question's rows, not mapped in for good
         # id -> row by binary search, over the ids themselves while they grow with the rows (a
         # first build), else over a sorted copy; a dict of 1M ids would take ~100 MB
         growing = bool(np.all(self.ids[1:] > self.ids[:-1]))
@@ -244,7 +245,7 @@ class IndexRows:
         """The sentence vectors of the given chunk rows, concatenated (float16, as stored)."""
         if not len(rows):
             return np.zeros((0, self.dim), dtype=np.float16)
-        return np.concatenate([self.sentence_matrix[slice(*self.chunks.sentence_rows(int(r)))] for r in rows])
+        return np.concatenate([self._sentences.span(*self.chunks.sentence_rows(int(r))) for r in rows])
 
 
 class FaissStore(IndexRows):
@@ -267,6 +268,7 @@ class FaissStore(IndexRows):
         self.index = index
         self.keyword = keyword
         self.exact = exact
+        self._exact_rows = RowReader(exact) if exact is not None else None
 
     @classmethod
     def build(
@@ -380,8 +382,8 @@ class FaissStore(IndexRows):
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         rows = np.full((len(queries), k), -1, dtype=np.int64)
         for q, found in enumerate(candidates):
-            found = np.sort(found[found >= 0])  # sorted rows: sequential reads of the mapped file
-            exact = np.asarray(self.exact[found], dtype=np.float32) @ queries[q]
+            found = np.sort(found[found >= 0])  # sorted rows: runs are read at once, in file order
+            exact = np.asarray(self._exact_rows.take(found), dtype=np.float32) @ queries[q]
             best = np.lexsort((found, -exact))[:k]
             scores[q, : len(best)], rows[q, : len(best)] = exact[best], found[best]
         return scores, rows

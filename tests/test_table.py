@@ -15,7 +15,7 @@ from test_store import ARTICLES, CHUNKING
 from qa.chunk import Chunker
 from qa.ingest import read_corpus
 from qa.store import FaissStore, IndexRows, Manifest, chunk_from_record, chunk_record
-from qa.table import ArticleTable, ChunkTable
+from qa.table import ArticleTable, ChunkTable, RowReader
 from qa.types import Article, Chunk
 
 # non-ASCII text and ids: articles.jsonl offsets are bytes, chunk offsets characters
@@ -134,3 +134,16 @@ def test_chunks_that_break_the_id_invariant_are_refused() -> None:
         ChunkTable.of([Chunk(**{**chunk.__dict__, "id": "b#0", "article_id": "b"})], articles)
     with pytest.raises(ValueError, match="two articles with the same id"):
         ArticleTable.of([Article(id="a", title="", text="", sha256="0")] * 2)
+
+
+def test_row_reader_reads_what_indexing_the_mapped_array_gives(tmp_path: Path) -> None:
+    matrix = np.arange(40, dtype=np.float16).reshape(10, 4)
+    np.save(tmp_path / "m.npy", matrix, allow_pickle=False)
+    mapped = np.load(tmp_path / "m.npy", mmap_mode="r", allow_pickle=False)
+    for reader in (RowReader(mapped), RowReader(matrix)):  # pread, and plain indexing in memory
+        np.testing.assert_array_equal(reader.span(2, 5), matrix[2:5])
+        np.testing.assert_array_equal(reader.span(8, 99), matrix[8:])
+        rows = [0, 1, 2, 5, 9, 3]  # runs 0-2, 5, 9, 3
+        np.testing.assert_array_equal(reader.take(rows), matrix[rows])
+        assert reader.take([]).shape == (0, 4) and reader.span(4, 4).shape == (0, 4)
+        assert reader.take(rows).dtype == np.float16
