@@ -90,9 +90,14 @@ class RowReader:
             return np.array(self.array[rows])
         if not len(rows):
             return np.zeros((0, self.array.shape[1]), dtype=self.array.dtype)
-        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-        pieces = [self.span(int(run[0]), int(run[-1]) + 1) for run in np.split(rows, breaks)]
-        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        if rows.min() < 0 or rows.max() >= len(self.array):
+            raise IndexError(f"rows outside 0..{len(self.array) - 1}")
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(rows) != 1) + 1])
+        lengths = np.diff(np.concatenate([starts, [len(rows)]]))
+        size, base = self._row_bytes, self.array.offset
+        data = b"".join([os.pread(self._descriptor, n * size, base + first * size)
+                         for first, n in zip(rows[starts].tolist(), lengths.tolist())])
+        return np.frombuffer(data, dtype=self.array.dtype).reshape(len(rows), self.array.shape[1])
 
 
 class ArticleTable(Mapping[str, Article]):
