@@ -17,7 +17,7 @@ Layout of an index directory::
       chunks/*.npy         the other columns of the chunk table: article, ordinal, offsets,
                            sentence spans (qa.table.ChunkTable; memory-mapped)
       vectors.faiss        IndexIDMap2 over the index type the size calls for (see choose_index_type)
-      vectors.npy          exact float32 vectors, row order (ANN types only; memory-mapped)
+      vectors.npy          exact float32 vectors, row order (ANN types only; rows read with pread)
       sentences.npy        float16, one row per sentence of each chunk, in chunk row order: the
                            sentence's vector pooled from its chunk's tokens (qa.embed.pool_spans)
       bm25/                the keyword index (bm25s: .npy arrays without pickle, JSON vocabulary)
@@ -70,7 +70,7 @@ GENERATION = re.compile(r"gen-\d{6}")
 VERSIONED_PACKAGES = ("qa", "faiss-cpu", "numpy", "sentence-transformers", "tokenizers", "torch", "onnxruntime")
 EXACT_VECTORS = "vectors.npy"
 # Exact search (IndexFlatIP) up to this many chunks, an inverted file of 8-bit scalar-quantised
-# vectors beyond, its candidates re-scored exactly from vectors.npy (memory-mapped). Measured in
+# vectors beyond, its candidates re-scored exactly from vectors.npy (read with pread). Measured in
 # docs/BENCHMARKS.md: flat search costs ~0.26 ms per 1k chunks per query on this CPU (~5 ms at
 # 20k); IVF-SQ8 with ~sqrt(n) lists, 1/16 of them probed, keeps recall@10 >= 0.95 on the BBC
 # vectors and holds 1M chunks in ~0.4 GB of RAM.
@@ -329,7 +329,7 @@ class FaissStore(IndexRows):
             index = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
             exact = None
             if manifest.index_type != "flat":
-                exact = np.load(folder / EXACT_VECTORS, mmap_mode="r", allow_pickle=False)
+                exact = load_array(folder / EXACT_VECTORS)
             keyword = KeywordIndex.load(folder / KEYWORD_FOLDER, mmap=True)
         except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
             raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")

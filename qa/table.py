@@ -60,11 +60,11 @@ def chunk_id(article_id: str, n: int) -> str:
 class RowReader:
     """Rows of a 2-D array; of one memory-mapped from a ``.npy`` file, read with ``os.pread``.
 
-    Why not through the mapping: every page fault maps the pages around it too, and mapped pages
-    count in the process's RSS until it unmaps them. Re-scoring 200 scattered rows of
-    vectors.npy per question left 1.3 GB of it mapped after 30 questions at 1M chunks (1.5 KB
-    rows, 64 KB mapped per fault). Read with pread, the rows pass through the page cache, which
-    the kernel shares and reclaims, and the process keeps only the copy it asked for."""
+    Why not through the mapping: a page fault maps the pages around the one it needs too, and
+    mapped pages count in the process's RSS until it unmaps them. Re-scoring ~200 scattered
+    1.5 KB rows of vectors.npy per question left 1.3 GB of it mapped after 30 questions at 1M
+    chunks. Read with pread, the rows pass through the page cache, which the kernel shares and
+    reclaims, and the process keeps only the copy it asked for."""
 
     def __init__(self, array: np.ndarray) -> None:
         self.array = array
