@@ -93,7 +93,7 @@ def engines(corpus: list[Path], work: Path) -> dict:
     for name in ("local", "ray"):
         results[name]["chunks_per_second"] = round(results[name]["chunks"] / results[name]["seconds"], 1)
     a, b = FaissStore.load(local.index_dir), FaissStore.load(remote.index_dir)
-    results["identical_chunks"] = a.chunks == b.chunks
+    results["identical_chunks"] = list(a.chunks) == list(b.chunks)
     results["max_vector_difference"] = float(np.abs(a.vectors() - b.vectors()).max())
     # int8 scales activations per batch, and Ray batches differently: compare by cosine too
     results["min_vector_cosine"] = float(np.sum(a.vectors() * b.vectors(), axis=1).min())
@@ -195,13 +195,18 @@ def stores(index_dir: Path, sizes: list[int]) -> dict:
         base = Path(tempfile.mkdtemp(prefix=f"qa-stores-{size}-"))
         rows = np.arange(size) % len(source)
         grown, ids = grow(vectors, size), np.arange(size, dtype=np.int64)
-        # copies keep their text and offsets; one sentence each keeps sentences.npy small
-        chunks = [
-            replace(source.chunks[row], id=f"{source.chunks[row].id}~{i}", sentences=(source.chunks[row].sentences[0],))
-            for i, row in enumerate(rows)
-        ]
+        # copy c of a chunk belongs to copy c of its article ("<id>~<c>", the same text), so that
+        # chunk ids stay "<article id>#<n>"; one sentence each keeps sentences.npy small
+        copies = -(-size // len(source))
+        chunks = []
+        for i, row in enumerate(rows):
+            chunk, copy = source.chunks[row], i // len(source)
+            article_id = chunk.article_id if copy == 0 else f"{chunk.article_id}~{copy}"
+            chunks.append(replace(chunk, id=f"{article_id}#{chunk.n}", article_id=article_id,
+                                  sentences=(chunk.sentences[0],)))
         sentences = grown.astype(np.float16)
-        articles = list(source.articles.values())
+        articles = [replace(article, id=article.id if copy == 0 else f"{article.id}~{copy}")
+                    for copy in range(copies) for article in source.articles.values()]
         manifest = replace(source.manifest, store={}, next_id=size)
         started = time.perf_counter()
         faiss_store = FaissStore.build(manifest, articles, chunks, ids, grown, sentences)

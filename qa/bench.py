@@ -212,15 +212,20 @@ def stage_latency(size: int, work_dir: Path, repeat: int, cache_dir: Path | None
 def dense_recall(store, questions: np.ndarray, k: int = 10) -> float:
     """recall@10 of the store's dense search against exact search over its exact vectors, for
     the questions and a seeded sample of chunk vectors used as queries."""
+    from qa.table import RowReader
+
     k = min(k, len(store))
     vectors = store.exact if store.exact is not None else store.vectors()
     rng = np.random.default_rng(0)
     sample = np.sort(rng.choice(len(store), min(RECALL_QUERIES, len(store)), replace=False))
-    queries = np.vstack([questions, np.asarray(vectors[sample], dtype=np.float32)])
+    reader = RowReader(vectors)
+    queries = np.vstack([questions, np.asarray(reader.take(sample), dtype=np.float32)])
     exact = np.zeros((len(queries), 0), dtype=np.int64)
     scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
-    for first in range(0, len(store), 65536):  # blocks: the mapped file is never copied whole
-        block = np.asarray(vectors[first : first + 65536], dtype=np.float32) @ queries.T
+    # blocks, read with plain reads: the file is never copied whole, nor left mapped in this
+    # process (which would put all of it in the serving peak RSS this stage reports)
+    for first in range(0, len(store), 65536):
+        block = np.asarray(reader.span(first, first + 65536), dtype=np.float32) @ queries.T
         rows = np.arange(first, first + len(block))
         scores = np.hstack([scores, block.T])
         exact = np.hstack([exact, np.broadcast_to(rows, (len(queries), len(rows)))])
@@ -236,9 +241,13 @@ def write_subset(base, size: int, target: Path) -> None:
     from qa.store import FaissStore
 
     chunks = base.chunks[:size]
-    article_ids = {chunk.article_id for chunk in chunks}
-    articles = [article for article_id, article in sorted(base.articles.items()) if article_id in article_ids]
-    manifest = replace(base.manifest, articles={}, files={})
+    counts: dict[str, int] = {}
+    for chunk in chunks:
+        counts[chunk.article_id] = counts.get(chunk.article_id, 0) + 1
+    articles = [base.articles[article_id] for article_id in sorted(counts)]
+    # the manifest lists the articles as that of a real index would (its size is part of what is measured)
+    entries = {article_id: {**base.manifest.articles.get(article_id, {}), "n_chunks": n} for article_id, n in counts.items()}
+    manifest = replace(base.manifest, articles=entries, files={})
     sentences = base.sentence_rows(list(range(size)))
     store = FaissStore.build(manifest, articles, chunks, base.ids[:size], base.vectors()[:size], sentences)
     store.save(target)
@@ -246,50 +255,67 @@ def write_subset(base, size: int, target: Path) -> None:
 
 def write_copies(base, size: int, target: Path) -> None:
     """An index of ``size`` chunks: the base's chunks, then perturbed copies of them (see the
-    module docstring), written block by block so that 1M vectors never sit in memory twice."""
+    module docstring), written block by block so that 1M vectors never sit in memory twice.
+    The chunk table is the base's columns, repeated, pointing at the copied articles: no
+    ``Chunk`` object is made."""
     from qa.keyword import KeywordIndex
     from qa.store import FaissStore
-    from qa.types import Article, Chunk
+    from qa.table import ArticleTable, ChunkTable
 
     m = len(base)
     copies = -(-size // m)
+    rows = [min(m, size - c * m) for c in range(copies)]  # chunks of each copy (the last may be partial)
+    table = base.chunks
     source = base.vectors()
-    articles: list[Article] = []
-    chunks: list[Chunk] = []
+    originals = [base.articles.at(i) for i in range(len(base.articles))]
+    counts = [np.bincount(np.asarray(table.article[:n]), minlength=len(originals)) for n in rows]
+
+    def name(i: int, c: int) -> str:
+        return originals[i].id if c == 0 else f"{originals[i].id}~{c}"
+
+    articles = ArticleTable.of(
+        replace(originals[i], id=name(i, c)) for c in range(copies) for i in np.flatnonzero(counts[c]).tolist()
+    )
+    position = np.full((copies, len(originals)), -1, dtype=np.int32)
     for c in range(copies):
-        suffix = "" if c == 0 else f"~{c}"
-        for article in sorted(base.articles.values(), key=lambda a: a.id):
-            articles.append(article if c == 0 else replace(article, id=article.id + suffix))
-        for chunk in base.chunks[: min(m, size - c * m)]:
-            chunks.append(chunk if c == 0 else replace(chunk, id=chunk.article_id + suffix + f"#{chunk.n}",
-                                                       article_id=chunk.article_id + suffix))
-    used = {chunk.article_id for chunk in chunks}
-    articles = [article for article in articles if article.id in used]
+        for i in np.flatnonzero(counts[c]).tolist():
+            position[c, i] = articles.position(name(i, c))
+    per_chunk = np.diff(np.asarray(table.sentence_start))
+    columns = {
+        "article": np.concatenate([position[c][np.asarray(table.article[:n])] for c, n in enumerate(rows)]),
+        "n": np.concatenate([table.n[:n] for n in rows]),
+        "start": np.concatenate([table.start[:n] for n in rows]),
+        "end": np.concatenate([table.end[:n] for n in rows]),
+        "sentence_start": np.concatenate([[0], np.cumsum(np.concatenate([per_chunk[:n] for n in rows]))]),
+        "sentence_spans": np.concatenate([table.sentence_spans[: table.sentence_start[n]] for n in rows]),
+    }
+    chunks = ChunkTable(articles, columns)
     scratch = target.parent / (target.name + ".vectors.npy")
     vectors = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.float32, shape=(size, base.dim))
     rng = np.random.default_rng(0)
-    for c in range(copies):
-        rows = min(m, size - c * m)
-        block = source[:rows].copy()
+    for c, n in enumerate(rows):
+        block = source[:n].copy()
         if c:
             block += rng.standard_normal(block.shape, dtype=np.float32) * NOISE
             block /= np.linalg.norm(block, axis=1, keepdims=True)
-        vectors[c * m : c * m + rows] = block
+        vectors[c * m : c * m + n] = block
     vectors.flush()
     # sentence vectors: copy c's are chunk i's own (float16, as stored), also block by block
-    per_chunk = np.diff(base._sentence_start)
-    total = int(per_chunk.sum()) * (copies - 1) + int(per_chunk[: size - (copies - 1) * m].sum())
     sentence_scratch = target.parent / (target.name + ".sentences.npy")
-    sentences = np.lib.format.open_memmap(sentence_scratch, mode="w+", dtype=np.float16, shape=(total, base.dim))
+    sentences = np.lib.format.open_memmap(sentence_scratch, mode="w+", dtype=np.float16,
+                                          shape=(chunks.n_sentences, base.dim))
     cursor = 0
-    for c in range(copies):
-        rows = min(m, size - c * m)
-        block = np.asarray(base.sentence_matrix[: int(base._sentence_start[rows])])
+    for n in rows:
+        block = np.asarray(base.sentence_matrix[: int(table.sentence_start[n])])
         sentences[cursor : cursor + len(block)] = block
         cursor += len(block)
     sentences.flush()
     keyword = KeywordIndex(tiled_bm25(base.keyword.retriever, m, size), size)
-    manifest = replace(base.manifest, articles={}, files={})
+    entries = {
+        name(i, c): {**base.manifest.articles.get(originals[i].id, {}), "n_chunks": int(counts[c][i])}
+        for c in range(copies) for i in np.flatnonzero(counts[c]).tolist()
+    }  # as a real index's manifest would list them (loading it is part of what is measured)
+    manifest = replace(base.manifest, articles=entries, files={})
     store = FaissStore.build(manifest, articles, chunks, np.arange(size, dtype=np.int64), vectors, sentences,
                              keyword=keyword)
     store.save(target)

@@ -189,7 +189,9 @@ def update_index(
 
 
 def _rows_by_article(store: Store) -> dict[str, list[int]]:
+    """The rows of each article's chunks, from the chunk table's article column (no chunk is built)."""
     rows: dict[str, list[int]] = {}
-    for row, chunk in enumerate(store.chunks):
-        rows.setdefault(chunk.article_id, []).append(row)
+    ids = store.articles.ids
+    for row, position in enumerate(np.asarray(store.chunks.article).tolist()):
+        rows.setdefault(ids[position], []).append(row)
     return rows

@@ -3,7 +3,7 @@
 ``qa index --store milvus://PATH.db`` (Milvus Lite, embedded) or ``--store milvus://HOST:PORT``
 (a Milvus server or cluster: the same client API). One entity per chunk::
 
-    id        INT64 primary key: the chunk's id in chunks.jsonl, kept across updates, never reused
+    id        INT64 primary key: the chunk's id in chunks/ids.npy, kept across updates, never reused
     chunk_id, article_id, n, start, end      where the chunk is (its text can be rebuilt from them)
     text      the chunk text
     terms     qa's own analysed terms of title + text (lower-cased, stopwords out, Snowball
@@ -13,8 +13,8 @@
     dense     the L2-normalised embedding (FLAT index, inner product: exact, as FAISS's flat index)
 
 The index directory holds what it holds for FAISS minus the vectors: manifest.json (whose
-``store`` names the Milvus URI and collection), articles.jsonl and chunks.jsonl (the article
-texts the answer sentence is cut from, and the row order), sentences.npy (the sentence vectors
+``store`` names the Milvus URI and collection), the article and chunk tables (qa.table: the
+article texts the answer sentence is cut from, and the row order), sentences.npy (the sentence vectors
 the answer step scores), and df.json, the document frequency
 of every term, from which the answer step weighs question words (the same IDF bm25s gives),
 kept locally because it is read for every question and changes only when the index does.
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +38,13 @@ import numpy as np
 from qa.chunk import embed_text
 from qa.errors import ConfigError, IndexMismatchError, IndexMissingError
 from qa.keyword import analyze
-from qa.store import SENTENCES, IndexRows, Manifest, checked_load, read_generation, rebuild_hint, write_generation
+from qa.store import ROW_FILES, IndexRows, Manifest, checked_load, read_generation, rebuild_hint, write_generation
 from qa.stores import Store, StoreUpdate, require
+from qa.table import ArticleTable, ChunkTable
 from qa.types import Article, Chunk
 
 DF_FILE = "df.json"
-FILES = ("articles.jsonl", "chunks.jsonl", SENTENCES, DF_FILE)
+FILES = (*ROW_FILES, DF_FILE)
 BATCH = 1000  # entities per insert, delete or query request (well under the 64 MB message limit)
 BM25 = {"bm25_k1": 0.9, "bm25_b": 0.4}  # as qa.keyword.KeywordIndex
 RRF_K = 60
@@ -146,7 +147,7 @@ def disconnect(record: dict[str, str]) -> None:
             server_manager_instance.release_server(record["uri"])
 
 
-def keyword_texts(chunks: Sequence[Chunk], articles: dict[str, Article]) -> list[str]:
+def keyword_texts(chunks: Sequence[Chunk], articles: Mapping[str, Article]) -> list[str]:
     """What BM25 sees of each chunk: the article title, then the chunk text (as FaissStore)."""
     return [embed_text(articles[chunk.article_id].title, chunk.text) for chunk in chunks]
 
@@ -157,8 +158,8 @@ class MilvusStore(IndexRows):
     def __init__(
         self,
         manifest: Manifest,
-        articles: Sequence[Article],
-        chunks: Sequence[Chunk],
+        articles: Iterable[Article] | ArticleTable,
+        chunks: Sequence[Chunk] | ChunkTable,
         ids: np.ndarray,
         client: Any,
         keyword: DocumentFrequencies,
@@ -206,8 +207,8 @@ class MilvusStore(IndexRows):
 
     def _rows(self, hits: list[dict[str, Any]], k: int, sign: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """(scores, rows) of Milvus hits, ids this manifest does not know dropped, padded to k."""
-        pairs = [(sign * float(hit["distance"]), self._row_of_id[int(hit["id"])]) for hit in hits
-                 if int(hit["id"]) in self._row_of_id]
+        rows_of = self.rows_of([int(hit["id"]) for hit in hits])
+        pairs = [(sign * float(hit["distance"]), int(row)) for hit, row in zip(hits, rows_of) if row >= 0]
         scores = np.zeros(k, dtype=np.float32)
         rows = np.full(k, -1, dtype=np.int64)
         for i, (score, row) in enumerate(pairs[:k]):
@@ -240,10 +241,10 @@ class MilvusStore(IndexRows):
             self.collection, data=[" ".join(terms)], anns_field="sparse", limit=min(2 * k, len(self.chunks)),
             output_fields=["terms"], search_params={"metric_type": "BM25"},
         )[0]
-        hits = [hit for hit in hits if int(hit["id"]) in self._row_of_id]
+        rows = self.rows_of(np.array([int(hit["id"]) for hit in hits], dtype=np.int64))
+        hits, rows = [hit for hit, row in zip(hits, rows) if row >= 0], rows[rows >= 0]
         known = [term for term in terms if term in self.keyword.df]
         scores = self.keyword.scores(known, [hit["entity"]["terms"].split(" ") for hit in hits])
-        rows = np.array([self._row_of_id[int(hit["id"])] for hit in hits], dtype=np.int64)
         keep = scores > 0
         order = np.lexsort((rows[keep], -scores[keep]))[:k]
         return scores[keep][order], rows[keep][order]
@@ -276,8 +277,10 @@ class MilvusStore(IndexRows):
         vectors = np.zeros((len(self.ids), self.dim), dtype=np.float32)
         for start in range(0, len(self.ids), BATCH):
             batch = [int(i) for i in self.ids[start : start + BATCH]]
-            for entity in self.client.query(self.collection, filter=f"id in {batch}", output_fields=["id", "dense"]):
-                vectors[self._row_of_id[int(entity["id"])]] = entity["dense"]
+            entities = self.client.query(self.collection, filter=f"id in {batch}", output_fields=["id", "dense"])
+            rows = self.rows_of([int(entity["id"]) for entity in entities])
+            for row, entity in zip(rows, entities):
+                vectors[row] = entity["dense"]
         return vectors
 
     # -- writing -----------------------------------------------------------------------------
@@ -297,7 +300,7 @@ class MilvusStore(IndexRows):
             client.delete(collection, filter=f"id >= {previous.manifest.next_id}")  # a dead run's leftovers
             for start in range(0, len(dropped), BATCH):
                 client.delete(collection, ids=dropped[start : start + BATCH])
-            gone = keyword_texts([previous.chunks[previous._row_of_id[i]] for i in dropped], previous.articles)
+            gone = keyword_texts([previous.chunks[row] for row in previous.rows_of(dropped)], previous.articles)
             keyword = previous.keyword.updated(gone, [texts[row] for row in fresh_rows])
             rows, vectors = fresh_rows, update.fresh_vectors
         else:

@@ -10,19 +10,25 @@ Layout of an index directory::
 
     manifest.json          written last, atomically; names the live generation
     gen-000003/
-      articles.jsonl       one article per line, sorted by id, with its full text
-      chunks.jsonl         one chunk per line: faiss id, chunk id, offsets, sentence offsets
+      articles.jsonl       one article per line, sorted by id, with its full text, and beside it
+      articles.ids.json    their ids and
+      articles.offsets.npy where each line starts (articles are read when asked for: qa.table)
+      chunks/ids.npy       int64, the FAISS id of each chunk (row)
+      chunks/*.npy         the other columns of the chunk table: article, ordinal, offsets,
+                           sentence spans (qa.table.ChunkTable; memory-mapped)
       vectors.faiss        IndexIDMap2 over the index type the size calls for (see choose_index_type)
-      vectors.npy          exact float32 vectors, row order (ANN types only; memory-mapped)
+      vectors.npy          exact float32 vectors, row order (ANN types only; rows read with pread)
       sentences.npy        float16, one row per sentence of each chunk, in chunk row order: the
                            sentence's vector pooled from its chunk's tokens (qa.embed.pool_spans)
       bm25/                the keyword index (bm25s: .npy arrays without pickle, JSON vocabulary)
 
-Invariant: row *i* of chunks.jsonl is vector *i* of vectors.faiss and document *i* of bm25/,
-and its ``id`` field is that vector's FAISS id; the rows of sentences.npy are the sentences of
-chunk 0, then those of chunk 1, and so on. Ids are kept across incremental updates and never reused, so a chunk can be
-removed by id. A write makes a new generation folder and then swaps the manifest, so a reader
-(or a crash) never sees a half-written index. No pickle: JSON, JSONL and FAISS's own format.
+Invariant: row *i* of the chunk table is vector *i* of vectors.faiss and document *i* of bm25/,
+and ``chunks/ids.npy[i]`` is that vector's FAISS id; the rows of sentences.npy are the sentences
+of chunk 0, then those of chunk 1, and so on (``chunks/sentence_start.npy``). Ids are kept across
+incremental updates and never reused, so a chunk can be removed by id. A write makes a new
+generation folder and then swaps the manifest, so a reader (or a crash) never sees a
+half-written index. No pickle: JSON, JSONL, ``.npy`` and FAISS's own format. Loading keeps no
+Python object per chunk or article (see qa.table), so 1M chunks serve in well under 2 GB.
 """
 
 from __future__ import annotations
@@ -47,19 +53,24 @@ from qa.chunk import embed_text
 from qa.errors import IndexLockedError, IndexMismatchError, IndexMissingError
 from qa.faults import checkpoint
 from qa.keyword import KeywordIndex
+from qa.table import ARTICLE_FILES, CHUNK_COLUMNS, ArticleTable, ChunkTable, RowReader, load_array
 from qa.types import Article, Chunk
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: chunk and article tables (qa.table) instead of chunks.jsonl
 MANIFEST = "manifest.json"
 LOCK = ".lock"
-FILES = ("articles.jsonl", "chunks.jsonl", "vectors.faiss", "sentences.npy", "bm25/n_docs.txt")
 KEYWORD_FOLDER = "bm25"
 SENTENCES = "sentences.npy"
+CHUNKS = "chunks"
+CHUNK_IDS = f"{CHUNKS}/ids.npy"
+# the files every store's generation has (qa.milvus_store too), then FaissStore's own
+ROW_FILES = (*ARTICLE_FILES, CHUNK_IDS, *(f"{CHUNKS}/{name}.npy" for name in CHUNK_COLUMNS), SENTENCES)
+FILES = (*ROW_FILES, "vectors.faiss", "bm25/n_docs.txt")
 GENERATION = re.compile(r"gen-\d{6}")
 VERSIONED_PACKAGES = ("qa", "faiss-cpu", "numpy", "sentence-transformers", "tokenizers", "torch", "onnxruntime")
 EXACT_VECTORS = "vectors.npy"
 # Exact search (IndexFlatIP) up to this many chunks, an inverted file of 8-bit scalar-quantised
-# vectors beyond, its candidates re-scored exactly from vectors.npy (memory-mapped). Measured in
+# vectors beyond, its candidates re-scored exactly from vectors.npy (read with pread). Measured in
 # docs/BENCHMARKS.md: flat search costs ~0.26 ms per 1k chunks per query on this CPU (~5 ms at
 # 20k); IVF-SQ8 with ~sqrt(n) lists, 1/16 of them probed, keeps recall@10 >= 0.95 on the BBC
 # vectors and holds 1M chunks in ~0.4 GB of RAM.
@@ -185,22 +196,26 @@ def read_manifest(index_dir: Path) -> Manifest:
 
 
 class IndexRows:
-    """What every store keeps in memory: the manifest, articles by id, chunks in row order, the
-    id of each row's chunk (FAISS id / Milvus primary key) and the vectors of their sentences."""
+    """What every store keeps: the manifest, the articles (by id) and chunks (in row order) as
+    tables (qa.table), the id of each row's chunk (FAISS id / Milvus primary key) and the vectors
+    of their sentences. Loaded from disk, all but the article ids are memory-mapped arrays."""
 
     def __init__(
-        self, manifest: Manifest, articles: Sequence[Article], chunks: Sequence[Chunk], ids: np.ndarray,
-        sentence_vectors: np.ndarray,
+        self, manifest: Manifest, articles: Iterable[Article] | ArticleTable, chunks: Sequence[Chunk] | ChunkTable,
+        ids: np.ndarray, sentence_vectors: np.ndarray,
     ) -> None:
         self.manifest = manifest
-        self.articles = {article.id: article for article in articles}
-        self.chunks = list(chunks)
+        self.articles = ArticleTable.of(articles)
+        self.chunks = ChunkTable.of(chunks, self.articles)
         self.ids = np.asarray(ids, dtype=np.int64)
         self.directory = Path(".")  # where it was loaded from or saved to
-        self._row_of_id = {int(chunk_id): row for row, chunk_id in enumerate(self.ids)}
-        self._row_of_chunk = {chunk.id: row for row, chunk in enumerate(self.chunks)}
         self.sentence_matrix = sentence_vectors
-        self._sentence_start = np.cumsum([0] + [len(chunk.sentences) for chunk in self.chunks])
+        self._sentences = RowReader(sentence_vectors)  # a question's rows, not mapped in for good
+        # id -> row by binary search, over the ids themselves while they grow with the rows (a
+        # first build), else over a sorted copy; a dict of 1M ids would take ~100 MB
+        growing = bool(np.all(self.ids[1:] > self.ids[:-1]))
+        self._id_order = None if growing else np.argsort(self.ids, kind="stable")
+        self._sorted_ids = self.ids if growing else self.ids[self._id_order]
 
     @property
     def dim(self) -> int:
@@ -209,16 +224,28 @@ class IndexRows:
     def __len__(self) -> int:
         return len(self.chunks)
 
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """The row of each chunk id (FAISS id / Milvus primary key), -1 for ids this index does
+        not hold (a search's -1, or a chunk a newer write added); the shape of ``ids``."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(self._sorted_ids):
+            return np.full(ids.shape, -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._sorted_ids, ids), len(self._sorted_ids) - 1)
+        rows = at if self._id_order is None else self._id_order[at]
+        return np.where(self._sorted_ids[at] == ids, rows, -1).astype(np.int64)
+
     def sentence_vectors(self, chunk: Chunk) -> np.ndarray:
         """The vectors of the chunk's sentences (float32, one row per ``chunk.sentences``)."""
-        row = self._row_of_chunk[chunk.id]
-        return np.asarray(self.sentence_matrix[self._sentence_start[row] : self._sentence_start[row + 1]], np.float32)
+        row = self.chunks.row_of(chunk.id)
+        if row is None:
+            raise KeyError(chunk.id)
+        return np.asarray(self.sentence_rows([row]), np.float32)
 
     def sentence_rows(self, rows: Sequence[int]) -> np.ndarray:
         """The sentence vectors of the given chunk rows, concatenated (float16, as stored)."""
         if not len(rows):
             return np.zeros((0, self.dim), dtype=np.float16)
-        return np.concatenate([self.sentence_matrix[self._sentence_start[r] : self._sentence_start[r + 1]] for r in rows])
+        return np.concatenate([self._sentences.span(*self.chunks.sentence_rows(int(r))) for r in rows])
 
 
 class FaissStore(IndexRows):
@@ -227,8 +254,8 @@ class FaissStore(IndexRows):
     def __init__(
         self,
         manifest: Manifest,
-        articles: Sequence[Article],
-        chunks: Sequence[Chunk],
+        articles: Iterable[Article] | ArticleTable,
+        chunks: Sequence[Chunk] | ChunkTable,
         ids: np.ndarray,
         index: Any,
         keyword: KeywordIndex,
@@ -241,13 +268,14 @@ class FaissStore(IndexRows):
         self.index = index
         self.keyword = keyword
         self.exact = exact
+        self._exact_rows = RowReader(exact) if exact is not None else None
 
     @classmethod
     def build(
         cls,
         manifest: Manifest,
-        articles: Sequence[Article],
-        chunks: Sequence[Chunk],
+        articles: Iterable[Article] | ArticleTable,
+        chunks: Sequence[Chunk] | ChunkTable,
         ids: np.ndarray,
         vectors: np.ndarray,
         sentence_vectors: np.ndarray,
@@ -258,18 +286,19 @@ class FaissStore(IndexRows):
         """A store over these chunks; ``ids[i]`` is the FAISS id of ``chunks[i]`` and ``vectors[i]``;
         ``sentence_vectors`` has a row per sentence of each chunk, in chunk order.
         ``index_type`` defaults to :func:`choose_index_type` of the size; ``keyword`` to BM25
-        over the chunks' embedded texts."""
+        over the chunks' embedded texts. ``articles`` and ``chunks`` may be tables already."""
+        articles = ArticleTable.of(articles)
+        chunks = ChunkTable.of(chunks, articles)
         if not (len(chunks) == len(ids) == len(vectors)):
             raise ValueError(f"{len(chunks)} chunks, {len(ids)} ids and {len(vectors)} vectors")
-        n_sentences = sum(len(chunk.sentences) for chunk in chunks)
+        n_sentences = chunks.n_sentences
         if len(sentence_vectors) != n_sentences:
             raise ValueError(f"{len(sentence_vectors)} sentence vectors for {n_sentences} sentences")
         manifest.index_type = index_type or choose_index_type(len(vectors))
         index = build_faiss_index(vectors, ids, manifest.dim, manifest.index_type)
         exact = None if manifest.index_type == "flat" else np.asarray(vectors, dtype=np.float32)
         if keyword is None:
-            titles = {article.id: article.title for article in articles}
-            keyword = KeywordIndex.build([embed_text(titles[chunk.article_id], chunk.text) for chunk in chunks])
+            keyword = KeywordIndex.build([embed_text(articles[chunk.article_id].title, chunk.text) for chunk in chunks])
         sentences = sentence_vectors
         if not (isinstance(sentences, np.ndarray) and sentences.dtype == np.float16):
             sentences = np.asarray(sentence_vectors, dtype=np.float16)
@@ -300,7 +329,7 @@ class FaissStore(IndexRows):
             index = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
             exact = None
             if manifest.index_type != "flat":
-                exact = np.load(folder / EXACT_VECTORS, mmap_mode="r", allow_pickle=False)
+                exact = load_array(folder / EXACT_VECTORS)
             keyword = KeywordIndex.load(folder / KEYWORD_FOLDER, mmap=True)
         except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
             raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")
@@ -315,7 +344,7 @@ class FaissStore(IndexRows):
         if not problems and len(ids):
             stored_ids = faiss.vector_to_array(faiss.downcast_index(index).id_map)
             if not np.array_equal(stored_ids, ids):
-                problems.append("the chunk ids in chunks.jsonl and vectors.faiss differ")
+                problems.append(f"the chunk ids in {CHUNK_IDS} and vectors.faiss differ")
         if problems:
             raise IndexMismatchError(f"the index in {index_dir} is inconsistent: {'; '.join(problems)}: {hint}")
         store = cls(manifest, articles, chunks, ids, index, keyword, sentences, exact)
@@ -353,8 +382,8 @@ class FaissStore(IndexRows):
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         rows = np.full((len(queries), k), -1, dtype=np.int64)
         for q, found in enumerate(candidates):
-            found = np.sort(found[found >= 0])  # sorted rows: sequential reads of the mapped file
-            exact = np.asarray(self.exact[found], dtype=np.float32) @ queries[q]
+            found = np.sort(found[found >= 0])  # sorted rows: runs are read at once, in file order
+            exact = np.asarray(self._exact_rows.take(found), dtype=np.float32) @ queries[q]
             best = np.lexsort((found, -exact))[:k]
             scores[q, : len(best)], rows[q, : len(best)] = exact[best], found[best]
         return scores, rows
@@ -376,7 +405,7 @@ class FaissStore(IndexRows):
             faiss.omp_set_num_threads(threads)
 
     def _rows(self, ids: np.ndarray) -> np.ndarray:
-        return np.vectorize(lambda i: self._row_of_id.get(int(i), -1), otypes=[np.int64])(ids)
+        return self.rows_of(ids)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -392,8 +421,7 @@ class FaissStore(IndexRows):
 
         self.directory = Path(index_dir)
         write_generation(
-            self.directory, self.manifest, self.articles.values(), self.chunks, self.ids, self.sentence_matrix,
-            write_vectors,
+            self.directory, self.manifest, self.articles, self.chunks, self.ids, self.sentence_matrix, write_vectors,
         )
 
 
@@ -431,11 +459,12 @@ def checked_load(index_dir: Path, load_generation: Callable[[Path, Manifest, boo
 
 def read_generation(
     index_dir: Path, manifest: Manifest, required: Sequence[str], verify: bool
-) -> tuple[Path, list[Article], list[Chunk], np.ndarray, np.ndarray, list[str]]:
-    """The live generation folder, articles, chunks, chunk ids and sentence vectors
+) -> tuple[Path, ArticleTable, ChunkTable, np.ndarray, np.ndarray, list[str]]:
+    """The live generation folder, article and chunk tables, chunk ids and sentence vectors
     (memory-mapped) of an index, with every file checked against the manifest (``required`` must
-    be listed and exist; ``verify`` checks sha256 too), and the count problems found, for the
-    caller to report with its own."""
+    be listed and exist; ``verify`` checks sha256 too, reading each file once with plain reads,
+    which leaves it in the page cache, not in this process), and the count problems found, for
+    the caller to report with its own."""
     folder = index_dir / manifest.generation
     hint = rebuild_hint(index_dir)
     unlisted = sorted(set(required) - set(manifest.files))
@@ -453,24 +482,23 @@ def read_generation(
         if verify and expected.get("sha256") and file_sha256(path) != expected["sha256"]:
             raise IndexMismatchError(f"{path} is damaged (its sha256 differs from the manifest's): {hint}")
     try:
-        articles = [Article(**record) for record in read_jsonl(folder / "articles.jsonl")]
-        by_id = {article.id: article for article in articles}
-        records = list(read_jsonl(folder / "chunks.jsonl"))
-        chunks = [chunk_from_record(record, by_id) for record in records]
-        ids = np.array([record["id"] for record in records], dtype=np.int64)
-        sentences = np.load(folder / SENTENCES, mmap_mode="r", allow_pickle=False)
+        articles = ArticleTable.load(folder)
+        chunks = ChunkTable.load(folder / CHUNKS, articles)
+        ids = load_array(folder / CHUNK_IDS)
+        sentences = load_array(folder / SENTENCES)
     except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
         raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")
-    problems = []
+    problems = chunks.problems()
+    if ids.shape != (len(chunks),) or ids.dtype != np.int64:
+        problems.append(f"{CHUNK_IDS} holds {ids.shape} {ids.dtype} for {len(chunks)} chunks")
     if len(articles) != manifest.n_articles:
         problems.append(f"{len(articles)} articles, the manifest says {manifest.n_articles}")
     if len(chunks) != manifest.n_chunks:
         problems.append(f"{len(chunks)} chunks, the manifest says {manifest.n_chunks}")
-    n_sentences = sum(len(chunk.sentences) for chunk in chunks)
-    if sentences.shape != (n_sentences, manifest.dim) or sentences.dtype != np.float16:
+    if not problems and (sentences.shape != (chunks.n_sentences, manifest.dim) or sentences.dtype != np.float16):
         problems.append(
             f"sentence vectors of shape {sentences.shape} ({sentences.dtype}),"
-            f" expected ({n_sentences}, {manifest.dim}) float16"
+            f" expected ({chunks.n_sentences}, {manifest.dim}) float16"
         )
     return folder, articles, chunks, ids, sentences, problems
 
@@ -478,13 +506,13 @@ def read_generation(
 def write_generation(
     index_dir: Path,
     manifest: Manifest,
-    articles: Iterable[Article],
-    chunks: Sequence[Chunk],
+    articles: Iterable[Article] | ArticleTable,
+    chunks: Sequence[Chunk] | ChunkTable,
     ids: np.ndarray,
     sentence_vectors: np.ndarray,
     write_more: Callable[[Path], None],
 ) -> None:
-    """Write articles.jsonl, chunks.jsonl, sentences.npy and whatever ``write_more`` puts in the
+    """Write the article and chunk tables, sentences.npy and whatever ``write_more`` puts in the
     staging folder as a new generation, then point the manifest at it; remove older generations.
     The checkpoints are where the crash tests stop a writer (qa.faults)."""
     index_dir = Path(index_dir)
@@ -493,10 +521,12 @@ def write_generation(
     staging = index_dir / f"{generation}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    articles = sorted(articles, key=lambda a: a.id)
-    write_jsonl(staging / "articles.jsonl", (asdict(a) for a in articles))
+    articles = ArticleTable.of(articles)
+    chunks = ChunkTable.of(chunks, articles)
+    articles.save(staging)
     checkpoint("staging")
-    write_jsonl(staging / "chunks.jsonl", (chunk_record(c, int(i)) for c, i in zip(chunks, ids)))
+    chunks.save(staging / CHUNKS)
+    np.save(staging / CHUNK_IDS, np.asarray(ids, dtype=np.int64), allow_pickle=False)
     write_more(staging)
     np.save(staging / SENTENCES, np.ascontiguousarray(sentence_vectors, dtype=np.float16), allow_pickle=False)
     manifest.generation = generation
@@ -542,6 +572,7 @@ def remove_stale_generations(index_dir: Path, keep: str) -> None:
 
 
 def chunk_record(chunk: Chunk, faiss_id: int) -> dict[str, Any]:
+    """A chunk as a JSON object (how qa.ray_engine's workers send chunks back)."""
     return {
         "id": faiss_id,
         "chunk_id": chunk.id,
@@ -565,19 +596,6 @@ def chunk_from_record(record: dict[str, Any], articles: dict[str, Article]) -> C
         text=text[start:end],
         sentences=tuple((int(s), int(e)) for s, e in record["sentences"]),
     )
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
-
-
-def write_jsonl(path: Path, records: Iterator[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as out:
-        for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def file_sha256(path: Path) -> str:

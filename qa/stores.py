@@ -23,6 +23,7 @@ import numpy as np
 
 from qa.errors import ConfigError
 from qa.store import FaissStore, Manifest, read_manifest
+from qa.table import ArticleTable, ChunkTable
 from qa.types import Article, Chunk
 
 DEFAULT_COLLECTION = "qa_chunks"
@@ -35,16 +36,21 @@ class TermWeights(Protocol):
 
 
 class Store(Protocol):
-    """An index as the search path sees it. Rows are positions in ``chunks``."""
+    """An index as the search path sees it. Rows are positions in ``chunks``; both tables build
+    an article or chunk only when it is asked for (qa.table)."""
 
     manifest: Manifest
-    articles: dict[str, Article]
-    chunks: Sequence[Chunk]
+    articles: ArticleTable
+    chunks: ChunkTable
     ids: np.ndarray  # int64 id of each row's chunk (FAISS id / Milvus primary key)
     keyword: TermWeights
     directory: Path
 
     def __len__(self) -> int: ...
+
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """The row of each chunk id, -1 for ids the index does not hold."""
+        ...
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Inner-product search: (scores, rows), each (n_queries, k); row -1 is no hit."""

@@ -141,10 +141,10 @@ def build_app(service: ChatService) -> Any:
     def show(chunk_id: str, answers: dict[str, list[int]]) -> str:
         """The whole article of a chunk, the chunk and (if it holds one) the answer marked."""
         store = service.searcher.store
-        chunk = next((c for c in store.chunks if c.id == chunk_id), None)
-        if chunk is None:
+        row = store.chunks.row_of(chunk_id)
+        if row is None:
             return f'<p class="qa-hint">{escape(chunk_id)} is no longer in the index (its article was deleted).</p>'
-        span = answers.get(chunk_id)
+        chunk, span = store.chunks[row], answers.get(chunk_id)
         return source_html(store.articles[chunk.article_id], chunk, tuple(span) if span else None)
 
     def open_chunk(request: str, answers: dict[str, list[int]]) -> str:

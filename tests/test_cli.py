@@ -117,7 +117,7 @@ def test_info_reports_corpus_changes(built, tmp_path: Path) -> None:
         run = qa("info", "--json", "--index-dir", index_dir)
         info = json.loads(run.stdout)
         assert info["since_built"] == {"added": ["zz-new.txt"], "changed": [], "removed": []}
-        assert info["manifest"]["format_version"] == 3
+        assert info["manifest"]["format_version"] == 4
     finally:
         extra.unlink()
 

@@ -69,7 +69,9 @@ def assert_says_rebuild(index_dir: Path, fragment: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "name", ["vectors.faiss", "chunks.jsonl", "articles.jsonl", "sentences.npy", "bm25/data.csc.index.npy"]
+    "name",
+    ["vectors.faiss", "chunks/ids.npy", "chunks/sentence_spans.npy", "articles.jsonl", "articles.offsets.npy",
+     "sentences.npy", "bm25/data.csc.index.npy"],
 )
 def test_bytes_changed_in_the_middle_with_the_size_kept_are_refused(index_dir: Path, name: str) -> None:
     path = live(index_dir) / name
@@ -98,7 +100,7 @@ def drop_vectors_entry(data: dict) -> None:
 
 
 def wrong_checksum(data: dict) -> None:
-    data["files"]["chunks.jsonl"]["sha256"] = "0" * 64
+    data["files"]["chunks/ids.npy"]["sha256"] = "0" * 64
 
 
 def generation_elsewhere(data: dict) -> None:
@@ -118,8 +120,8 @@ def generation_outside(data: dict) -> None:
     [
         (set_dim, "vectors of dimension 64, the manifest says 32"),
         (drop_vectors_entry, "lists no size or checksum for vectors.faiss"),
-        (wrong_checksum, "chunks.jsonl is damaged (its sha256 differs"),
-        (generation_elsewhere, "gen-000042/articles.jsonl is missing"),
+        (wrong_checksum, "chunks/ids.npy is damaged (its sha256 differs"),
+        (generation_elsewhere, "gen-000042/articles.ids.json is missing"),
         (files_a_list, "does not describe an index qa can read (AttributeError: "),
         (generation_outside, "names the generation '../elsewhere', not one like 'gen-000001'"),
     ],
@@ -129,23 +131,40 @@ def test_an_edited_manifest_is_refused(index_dir: Path, change, fragment: str) -
     assert_says_rebuild(index_dir, fragment)
 
 
+def edit_column(index_dir: Path, name: str, change) -> None:
+    """Change one column of the chunk table and make the manifest agree with it."""
+    path = live(index_dir) / "chunks" / f"{name}.npy"
+    column = np.load(path, allow_pickle=False)
+    change(column)
+    np.save(path, column, allow_pickle=False)
+    refresh_checksum(index_dir, f"chunks/{name}.npy")
+
+
 def test_chunk_ids_that_disagree_with_the_vectors_are_refused(index_dir: Path) -> None:
-    path = live(index_dir) / "chunks.jsonl"
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    records[0]["id"], records[1]["id"] = records[1]["id"], records[0]["id"]  # rows swapped
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    refresh_checksum(index_dir, "chunks.jsonl")
-    assert_says_rebuild(index_dir, "the chunk ids in chunks.jsonl and vectors.faiss differ")
+    edit_column(index_dir, "ids", lambda ids: ids.__setitem__([0, 1], ids[[1, 0]]))  # rows swapped
+    assert_says_rebuild(index_dir, "the chunk ids in chunks/ids.npy and vectors.faiss differ")
 
 
 def test_a_chunk_of_an_unknown_article_is_refused(index_dir: Path) -> None:
-    path = live(index_dir) / "chunks.jsonl"
-    lines = path.read_text(encoding="utf-8").splitlines()
-    record = json.loads(lines[-1])
-    record["article_id"] = "nowhere.txt"
-    path.write_text("\n".join([*lines[:-1], json.dumps(record)]) + "\n", encoding="utf-8")
-    refresh_checksum(index_dir, "chunks.jsonl")
-    assert_says_rebuild(index_dir, "is damaged ('nowhere.txt')")
+    edit_column(index_dir, "article", lambda article: article.__setitem__(-1, 3))  # there are 3: 0, 1, 2
+    assert_says_rebuild(index_dir, "chunks/article.npy names articles outside 0..2")
+
+
+def test_sentence_offsets_past_the_sentences_are_refused(index_dir: Path) -> None:
+    edit_column(index_dir, "sentence_start", lambda start: start.__setitem__(-1, start[-1] + 1))
+    assert_says_rebuild(index_dir, "chunks/sentence_start.npy does not fit")
+
+
+def test_article_lines_out_of_order_are_refused(index_dir: Path) -> None:
+    """articles.jsonl with its lines in another order than its ids (checksums fixed up)."""
+    path = live(index_dir) / "articles.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([lines[-1], *lines[1:-1], lines[0]]))
+    offsets = np.cumsum([0, len(lines[-1]), *map(len, lines[1:-1]), len(lines[0])])
+    np.save(live(index_dir) / "articles.offsets.npy", offsets.astype(np.int64), allow_pickle=False)
+    refresh_checksum(index_dir, "articles.jsonl")
+    refresh_checksum(index_dir, "articles.offsets.npy")
+    assert_says_rebuild(index_dir, "line 1 of")
 
 
 def test_another_model_is_refused_with_the_rebuild_command(index_dir: Path) -> None:

@@ -362,7 +362,7 @@ def _garble_manifest(index_dir: Path) -> None:
 
 
 def _delete_chunks(index_dir: Path) -> None:
-    (index_dir / read_manifest(index_dir).generation / "chunks.jsonl").unlink()
+    (index_dir / read_manifest(index_dir).generation / "chunks" / "ids.npy").unlink()
 
 
 @pytest.mark.parametrize(
@@ -370,7 +370,7 @@ def _delete_chunks(index_dir: Path) -> None:
     [
         (_truncate_vectors, "bytes, the manifest says"),
         (_garble_manifest, "is not valid JSON"),
-        (_delete_chunks, "chunks.jsonl is missing"),
+        (_delete_chunks, "chunks/ids.npy is missing"),
     ],
 )
 def test_damaged_index_is_rebuilt_with_a_reason(small: Settings, fake_embedder, corrupt, why) -> None:

@@ -181,7 +181,7 @@ def test_cluster_is_two_nodes_on_loopback(engine: RayEngine) -> None:
 
 def test_ray_build_equals_local_build(ray_seed_index: Settings, seed_index: Settings) -> None:
     remote, local = FaissStore.load(ray_seed_index.index_dir), FaissStore.load(seed_index.index_dir)
-    assert remote.chunks == local.chunks and len(local.chunks) == 9
+    assert list(remote.chunks) == list(local.chunks) and len(local.chunks) == 9
     assert remote.ids.tolist() == local.ids.tolist() == list(range(9))
     assert remote.articles == local.articles
     assert np.abs(remote.vectors() - local.vectors()).max() <= VECTOR_TOLERANCE
@@ -230,7 +230,7 @@ def write_corpus(folder: Path, step: str) -> None:
 
 
 def assert_same_index(ours, theirs) -> None:
-    assert ours.chunks == theirs.chunks
+    assert list(ours.chunks) == list(theirs.chunks)
     assert ours.ids.tolist() == theirs.ids.tolist()
     assert ours.articles == theirs.articles
     assert ours.manifest.next_id == theirs.manifest.next_id
@@ -353,9 +353,11 @@ def test_milvus_store_is_recorded_and_opened(milvus_seed_index: Settings, seed_i
         "collection": "qa_chunks",
     }
     folder = milvus_seed_index.index_dir / store.manifest.generation
-    assert sorted(p.name for p in folder.iterdir()) == ["articles.jsonl", "chunks.jsonl", "df.json", "sentences.npy"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "articles.ids.json", "articles.jsonl", "articles.offsets.npy", "chunks", "df.json", "sentences.npy",
+    ]
     faiss_store = FaissStore.load(seed_index.index_dir)
-    assert store.chunks == faiss_store.chunks
+    assert list(store.chunks) == list(faiss_store.chunks)
     np.testing.assert_array_equal(store.vectors(), faiss_store.vectors())  # stored and read back exactly
     np.testing.assert_array_equal(store.sentence_matrix, faiss_store.sentence_matrix)
 

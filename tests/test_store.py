@@ -62,7 +62,9 @@ ARTICLES = {
 }
 # Small chunks, so every article has several and sentence offsets and overlaps are exercised.
 CHUNKING = ChunkSettings(target_tokens=40)
-GENERATION_ENTRIES = ["articles.jsonl", "bm25", "chunks.jsonl", "sentences.npy", "vectors.faiss"]
+GENERATION_ENTRIES = [
+    "articles.ids.json", "articles.jsonl", "articles.offsets.npy", "bm25", "chunks", "sentences.npy", "vectors.faiss",
+]
 
 
 def write_corpus(folder: Path, articles: dict[str, str] = ARTICLES) -> Path:
@@ -190,7 +192,7 @@ def test_manifest_describes_the_index(built: Settings) -> None:
     store = FaissStore.load(index_dir)
     corpus = {article.id: article for article in read_corpus(built.corpus).articles}
 
-    assert data["format_version"] == FORMAT_VERSION == 3
+    assert data["format_version"] == FORMAT_VERSION == 4
     assert data["model"] == "fake-bag-of-words"
     assert data["model_fingerprint"] == "fake0001"
     assert data["dim"] == 64
@@ -312,14 +314,17 @@ def vectors_truncated(index_dir: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
-def chunk_line_removed(index_dir: Path) -> None:
-    """Drop the last line of chunks.jsonl and fix the manifest's bytes and sha256 to match,
-    so only the count checks can notice."""
-    path = _live(index_dir) / "chunks.jsonl"
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    path.write_text("".join(lines[:-1]), encoding="utf-8")
+def chunk_row_removed(index_dir: Path) -> None:
+    """Drop the last row of every column of the chunk table (the last chunk) and fix the
+    manifest's bytes and sha256 to match, so only the count checks can notice."""
     manifest = json.loads((index_dir / MANIFEST).read_text())
-    manifest["files"]["chunks.jsonl"] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    for name in ("ids", "article", "n", "start", "end", "sentence_start"):
+        path = _live(index_dir) / "chunks" / f"{name}.npy"
+        np.save(path, np.load(path)[:-1], allow_pickle=False)
+        manifest["files"][f"chunks/{name}.npy"] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    spans = _live(index_dir) / "chunks" / "sentence_spans.npy"
+    np.save(spans, np.load(spans)[: np.load(_live(index_dir) / "chunks" / "sentence_start.npy")[-1]])
+    manifest["files"]["chunks/sentence_spans.npy"] = {"bytes": spans.stat().st_size, "sha256": file_sha256(spans)}
     (index_dir / MANIFEST).write_text(json.dumps(manifest))
 
 
@@ -339,11 +344,11 @@ CORRUPTIONS = [
     (remove_manifest, IndexMissingError, "no index in"),
     (manifest_not_json, IndexMismatchError, "is not valid JSON"),
     (manifest_not_object, IndexMismatchError, "is not a JSON object"),
-    (format_99, IndexMismatchError, "has index format 99; this qa reads format 3"),
+    (format_99, IndexMismatchError, "has index format 99; this qa reads format 4"),
     (manifest_incomplete, IndexMismatchError, "is incomplete"),
     (n_chunks_edited, IndexMismatchError, "chunks, the manifest says"),
     (vectors_truncated, IndexMismatchError, "bytes, the manifest says"),
-    (chunk_line_removed, IndexMismatchError, "chunks, the manifest says"),
+    (chunk_row_removed, IndexMismatchError, "chunks, the manifest says"),
     (remove_generation, IndexMismatchError, "is missing"),
     *[(remove_file(name), IndexMismatchError, f"{name} is missing") for name in FILES],
 ]
@@ -364,7 +369,7 @@ def test_loading_a_damaged_index_says_what_to_run(built: Settings, corrupt, erro
     assert "qa index" in message and f"--index-dir {index_dir}" in message
     if corrupt is n_chunks_edited:
         assert f"{n_chunks} chunks, the manifest says {n_chunks + 1}" in message
-    if corrupt is chunk_line_removed:
+    if corrupt is chunk_row_removed:
         assert f"{n_chunks - 1} chunks, the manifest says {n_chunks}" in message
         assert f"{n_chunks} vectors for {n_chunks - 1} chunks" in message
 
@@ -392,9 +397,10 @@ def test_index_files_are_json_jsonl_and_faiss_never_pickle(built: Settings) -> N
     for path in files:
         assert not path.read_bytes().startswith(b"\x80"), f"{path} starts like a pickle"
     folder = _live(index_dir)
-    for name in ("articles.jsonl", "chunks.jsonl"):
-        lines = (folder / name).read_text(encoding="utf-8").splitlines()
-        assert lines and all(isinstance(json.loads(line), dict) for line in lines)
+    lines = (folder / "articles.jsonl").read_text(encoding="utf-8").splitlines()
+    assert lines and all(isinstance(json.loads(line), dict) for line in lines)
+    for path in folder.rglob("*.npy"):
+        assert np.load(path, allow_pickle=False).dtype != object
     assert faiss.read_index(str(folder / "vectors.faiss")).ntotal == read_manifest(index_dir).n_chunks
 
 
