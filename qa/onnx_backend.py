@@ -220,8 +220,8 @@ class OnnxEncoder:
         """(positions, encodings, hidden, mask) of every batch, in :meth:`batches` order, with
         up to ``workers`` batches in the session at once (ONNX Runtime runs concurrently and
         releases the GIL). At most 2 x workers results wait, so memory stays bounded."""
-        batches = self.batches(texts)
-        if workers <= 1:
+        batches = list(self.batches(texts))
+        if workers <= 1 or len(batches) == 1:  # one question: no thread pool to start and stop
             for positions, encodings in batches:
                 yield (positions, encodings, *self.token_embeddings(encodings))
             return
