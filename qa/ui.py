@@ -425,6 +425,12 @@ def launch(
     """Load the index, serve the chat, and load the model in the background meanwhile.
     ``started``: ``time.perf_counter()`` when the command began, for the timing lines."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    # Gradio keeps the last 10,000 events for its monitoring page (off here) and, after every
+    # event, copies them into a pandas DataFrame to summarise them: under load that took the
+    # chat from 92 to 62 answers/s as the list filled, and churned the heap. Keep 100 events
+    # and summarise every 100th (docs/RELIABILITY.md, "Load"). Read when gr.Blocks is made.
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "100")
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
     limit_malloc_arenas()
     started = time.perf_counter() if started is None else started
 
