@@ -173,7 +173,8 @@ def memory_summary(samples: list[tuple[float, int, float]], answered: int, warm_
     return {
         "steady_from_answer": steady[0][1],
         "steady_from_second": steady[0][0],
-        "steady_first": values[0], "steady_min": min(values), "steady_max": max(values), "steady_last": values[-1],
+        "steady_first": values[0], "steady_min": min(values), "steady_max": max(values),
+        "steady_last": values[-1],
         "steady_band": round(max(values) - min(values), 1),
         "steady_mb_per_1000_answers": round((values[-1] - values[0]) / served * 1000, 1) if served else None,
         "run_first": samples[0][2], "run_max": max(rss for _, _, rss in samples), "run_last": samples[-1][2],
@@ -281,7 +282,9 @@ def run(args: argparse.Namespace) -> dict:
                 server.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
-    server_cpu = cpu_after[0] - cpu_before[0] if cpu_before[0] is not None and cpu_after[0] is not None else None
+    server_cpu = None
+    if cpu_before[0] is not None and cpu_after[0] is not None:
+        server_cpu = cpu_after[0] - cpu_before[0]
     client_cpu = cpu_after[1] - cpu_before[1]
     machine_cpu = cpu_after[2] - cpu_before[2]
     others_cpu = machine_cpu - client_cpu - (server_cpu or 0.0)
@@ -304,7 +307,9 @@ def run(args: argparse.Namespace) -> dict:
         # rest of the machine. others / seconds above ~0.1 x cores means other jobs shared it.
         "cpu_seconds": {
             "server": round(server_cpu, 1) if server_cpu is not None else None,
-            "server_ms_per_answer": round(server_cpu / len(latencies) * 1000, 2) if server_cpu and latencies else None,
+            "server_ms_per_answer": (
+                round(server_cpu / len(latencies) * 1000, 2) if server_cpu and latencies else None
+            ),
             "load_script": round(client_cpu, 1),
             "others": round(others_cpu, 1),
             "others_average_cores": round(others_cpu / elapsed, 2) if elapsed else None,
@@ -344,7 +349,9 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
     summary = {key: value for key, value in report.items() if key != "rss_mb"}
-    summary["rss_mb"] = {key: value for key, value in report["rss_mb"].items() if not key.startswith("samples")}
+    summary["rss_mb"] = {
+        key: value for key, value in report["rss_mb"].items() if not key.startswith("samples")
+    }
     print(json.dumps(summary, indent=2))
 
 

@@ -342,7 +342,8 @@ class OnnxEmbedder:
                     self.model_dir, self.cache_dir, self.base_fingerprint, quantized=self.quantized
                 )
                 self._encoder = OnnxEncoder(
-                    self.model_dir, path, batch_size=self.batch_size, threads=self.threads, workers=self.workers
+                    self.model_dir, path,
+                    batch_size=self.batch_size, threads=self.threads, workers=self.workers,
                 )
         return self._encoder
 

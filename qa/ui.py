@@ -271,8 +271,8 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
 
         for event in (box.submit, send.click):
             event(
-                respond, [box, chat, k, mode, answers], [box, chat, source, answers], api_visibility="private",
-                **answering,
+                respond, [box, chat, k, mode, answers], [box, chat, source, answers],
+                api_visibility="private", **answering,
             ).then(
                 None, js=SCROLL_PANEL_JS
             )

@@ -132,15 +132,16 @@ def test_questions_asked_at_once_get_the_replies_they_get_alone(
     update_index(settings, fake_embedder)
     service = ChatService(settings, fake_embedder)
     questions = [
-        "When did the harbour bridge reopen?", "How much did the repairs cost?", "Who picked a record apple harvest?",
-        "What do cider makers expect?", "Who won the national chess title?", "How long does she train?",
-        "volcano eruption", "",
+        "When did the harbour bridge reopen?", "How much did the repairs cost?",
+        "Who picked a record apple harvest?", "What do cider makers expect?",
+        "Who won the national chess title?", "How long does she train?", "volcano eruption", "",
     ]
     alone = {question: service.ask(question, 3).to_json() for question in questions}
+    asked = questions * 25
     with ThreadPoolExecutor(8) as askers:
-        together = list(askers.map(lambda question: (question, service.ask(question, 3).to_json()), questions * 25))
-    assert len(together) == 200
-    assert [question for question, reply in together if reply != alone[question]] == []
+        replies = list(askers.map(lambda question: service.ask(question, 3).to_json(), asked))
+    assert len(replies) == 200
+    assert [question for question, reply in zip(asked, replies) if reply != alone[question]] == []
     assert alone["Who won the national chess title?"]["passages"][0]["article_id"] == "chess.md"
 
 
