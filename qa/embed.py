@@ -111,9 +111,9 @@ class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU; the model is loaded on first use.
 
     The model is loaded and run on one thread of the embedder's own (``qa-torch_0``), whichever
-    thread asks: torch keeps state for every thread that runs a model, and a chat answering on
-    Gradio's pool of up to 40 threads grew from 0.8 to 2 GB that way. 100 questions from 16
-    threads added 0.9 GB with the model on the askers' threads, 0.3 GB with it on one thread
+    thread asks: torch keeps state for every thread that runs a model, and the chat answers on
+    Gradio's pool of up to 40 threads. 600 questions from 16 threads added 144 MB to the
+    process with the model on the askers' threads, 65 MB with it on its own
     (docs/RELIABILITY.md, "Load")."""
 
     backend = "torch"

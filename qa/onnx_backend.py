@@ -192,11 +192,10 @@ class OnnxEncoder:
         intra-op threads cost 18.7 ms of CPU per passage for the throughput one thread gives
         at 11.5 ms, and two concurrent one-thread runs give 1.6x that throughput.
 
-        Every run happens on the encoder's own ``workers`` threads (``qa-onnx-N``, started on
-        first use and kept), whichever thread asks: a server answers on many threads, and a
-        model called from each of them would leave per-thread allocator state on every one
-        (docs/RELIABILITY.md, "Load"). It also bounds the runs in the session at any moment
-        to ``workers``, however many questions arrive at once."""
+        Every run happens on the encoder's own ``workers`` threads (``qa-onnx_N``, started on
+        first use and kept), whichever thread asks: a question starts no threads of its own
+        (each made a pool of new ones before), and however many questions arrive at once, at
+        most ``workers`` runs are in the session (docs/RELIABILITY.md, "Load")."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
