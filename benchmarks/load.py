@@ -4,15 +4,27 @@
     python benchmarks/load.py --url http://127.0.0.1:7860/ --pid PID   # an app already running
 
 Starts the app (qa.ui.launch on 127.0.0.1, no re-indexing) over an existing index unless --url
-is given, waits until it answers, then lets --users threads, each with its own gradio_client,
-send --questions questions in all (titles of the index's articles turned into questions, and
-news questions, drawn with a seeded RNG). It is bounded: every request has a timeout and the
-whole run a deadline (--max-minutes), after which the users stop. The server's resident memory
-(VmRSS of the app process) is sampled every --sample-seconds. Prints and writes (--out) a JSON
-report: requests, errors (with the first messages), latency p50/p95/p99/max, throughput, and
-RSS first/min/max/last with the samples; the started app's output goes to OUT.server.log
-beside --out. A started app is stopped at the end. The figures go
-in docs/RELIABILITY.md; speed is never asserted in tests.
+is given, waits until it answers, then lets --users threads (users) send --questions questions
+in all (titles of the index's articles turned into questions, and news questions, drawn with a
+seeded RNG), each user one question at a time in its own session. It is bounded: every request
+has a timeout and the whole run a deadline (--max-minutes), after which the users stop.
+
+Two clients (--client):
+  http           (default) Gradio's per-event HTTP API, as `curl` uses it: POST
+                 /gradio_api/call/ask, then read /gradio_api/call/ask/EVENT to its end; one
+                 keep-alive connection per user. Cheap, so the figures are the server's.
+  gradio_client  one gradio_client.Client per user, as the first runs did. It costs more CPU
+                 than the server on a small machine, and it has a race of its own (a submit
+                 landing while the session's shared event stream closes makes the job end in
+                 CancelledError): see docs/RELIABILITY.md, "Load".
+
+The server's resident memory (VmRSS of the app process) is sampled every --sample-seconds with
+the number answered so far; the report summarises it after warm-up (the first
+--warm-up-share of the answers). CPU seconds of the server, of this script and of the rest of
+the machine are read from /proc, so a busy machine shows in the report. Prints and writes
+(--out) a JSON report; the started app's output goes to OUT.server.log beside --out. A
+started app is stopped at the end. The figures go in docs/RELIABILITY.md; speed is never
+asserted in tests.
 """
 
 from __future__ import annotations
@@ -22,6 +34,8 @@ import json
 import os
 import queue
 import random
+import resource
+import secrets
 import signal
 import subprocess
 import sys
@@ -71,6 +85,102 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used, in seconds (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent busy since boot (/proc/stat: all but idle and iowait)."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class HttpUser:
+    """One user on Gradio's per-event HTTP API: its own session and keep-alive connection, one
+    question at a time, each event's stream read to its end (the server closes it once the
+    session has no event left, so the next question never meets the last one's stream)."""
+
+    def __init__(self, url: str) -> None:
+        import httpx
+
+        self.url = url.rstrip("/") + "/gradio_api/call/ask"
+        self.session = secrets.token_hex(8)
+        self.http = httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
+
+    def ask(self, question: str, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        response = self.http.post(self.url, json={"data": [question, []], "session_hash": self.session})
+        response.raise_for_status()
+        event_id = response.json()["event_id"]
+        event, outcome = None, None
+        with self.http.stream("GET", f"{self.url}/{event_id}") as stream:
+            stream.raise_for_status()
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    outcome = (event, line[5:].strip())
+                if time.monotonic() > deadline:  # heartbeats every 15 s keep a slow stream readable
+                    raise TimeoutError(f"no answer within {timeout:.0f} s")
+        if outcome is None:
+            raise ValueError("the event stream ended without a result")
+        if outcome[0] == "error":
+            raise RuntimeError(f"the app replied with an error: {outcome[1][:200]}")
+        (reply,) = json.loads(outcome[1])
+        return reply
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class GradioClientUser:
+    """One user on gradio_client (one Client, so one session, per user)."""
+
+    def __init__(self, url: str) -> None:
+        from gradio_client import Client
+
+        self.client = Client(url, verbose=False)
+
+    def ask(self, question: str, timeout: float) -> dict:
+        return self.client.submit(question, [], api_name="/ask").result(timeout=timeout)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+USERS = {"http": HttpUser, "gradio_client": GradioClientUser}
+
+
+def memory_summary(samples: list[tuple[float, int, float]], answered: int, warm_up_share: float) -> dict:
+    """RSS over the run: the samples taken once warm_up_share of the answers were in (the
+    steady part), their first, min, max and last, the band (max - min) and the change from
+    the first to the last steady sample per 1,000 answers."""
+    if not samples:
+        return {}
+    steady = [sample for sample in samples if sample[1] >= warm_up_share * answered] or samples[-1:]
+    values = [rss for _, _, rss in steady]
+    served = steady[-1][1] - steady[0][1]
+    return {
+        "steady_from_answer": steady[0][1],
+        "steady_from_second": steady[0][0],
+        "steady_first": values[0], "steady_min": min(values), "steady_max": max(values),
+        "steady_last": values[-1],
+        "steady_band": round(max(values) - min(values), 1),
+        "steady_mb_per_1000_answers": round((values[-1] - values[0]) / served * 1000, 1) if served else None,
+        "run_first": samples[0][2], "run_max": max(rss for _, _, rss in samples), "run_last": samples[-1][2],
+    }
+
+
 def wait_until_up(url: str, seconds: float, server: subprocess.Popen | None) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -86,8 +196,6 @@ def wait_until_up(url: str, seconds: float, server: subprocess.Popen | None) -> 
 
 
 def run(args: argparse.Namespace) -> dict:
-    from gradio_client import Client
-
     server = None
     url = args.url
     if url is None:
@@ -99,9 +207,13 @@ def run(args: argparse.Namespace) -> dict:
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     pid = server.pid if server else args.pid
+    make_user = USERS[args.client]
+    load_before = os.getloadavg()
     try:
         wait_until_up(url, 600, server)
-        Client(url, verbose=False).predict("warm up", [], api_name="/ask")  # loads the model
+        warm = make_user(url)
+        warm.ask("warm up", args.timeout)  # waits for the model
+        warm.close()
         warm_rss = rss_mb(pid) if pid else None
         questions = make_questions(args.index_dir, args.questions, args.seed)
         work: queue.Queue[str] = queue.Queue()
@@ -109,8 +221,9 @@ def run(args: argparse.Namespace) -> dict:
             work.put(question)
         latencies: list[float] = []
         errors: list[str] = []
-        samples: list[tuple[float, float]] = []
+        samples: list[tuple[float, int, float]] = []
         lock = threading.Lock()
+        cpu_before = (cpu_seconds(pid) if pid else None, own_cpu_seconds(), machine_busy_seconds())
         started = time.monotonic()
         deadline = started + args.max_minutes * 60
         done = threading.Event()
@@ -119,26 +232,34 @@ def run(args: argparse.Namespace) -> dict:
             while not done.is_set():
                 value = rss_mb(pid) if pid else None
                 if value is not None:
-                    samples.append((round(time.monotonic() - started, 1), round(value, 1)))
+                    samples.append((round(time.monotonic() - started, 1), len(latencies), round(value, 1)))
                 done.wait(args.sample_seconds)
 
         def user() -> None:
-            client = Client(url, verbose=False)
-            while time.monotonic() < deadline:
-                try:
-                    question = work.get_nowait()
-                except queue.Empty:
-                    return
-                sent = time.monotonic()
-                try:
-                    result = client.submit(question, [], api_name="/ask").result(timeout=args.timeout)
-                    if not isinstance(result, dict) or "passages" not in result:
-                        raise ValueError(f"unexpected reply {str(result)[:200]}")
-                    with lock:
-                        latencies.append(time.monotonic() - sent)
-                except Exception as error:  # noqa: BLE001 - every failure is counted and reported
-                    with lock:
-                        errors.append(f"{type(error).__name__}: {error}"[:300])
+            try:
+                client = make_user(url)
+            except Exception as error:  # noqa: BLE001 - counted like a failed question
+                with lock:
+                    errors.append(f"connecting: {type(error).__name__}: {error}"[:300])
+                return
+            try:
+                while time.monotonic() < deadline:
+                    try:
+                        question = work.get_nowait()
+                    except queue.Empty:
+                        return
+                    sent = time.monotonic()
+                    try:
+                        result = client.ask(question, args.timeout)
+                        if not isinstance(result, dict) or "passages" not in result:
+                            raise ValueError(f"unexpected reply {str(result)[:200]}")
+                        with lock:
+                            latencies.append(time.monotonic() - sent)
+                    except Exception as error:  # noqa: BLE001 - every failure is counted and reported
+                        with lock:
+                            errors.append(f"{type(error).__name__}: {error}"[:300])
+            finally:
+                client.close()
 
         watcher = threading.Thread(target=sampler, daemon=True)
         watcher.start()
@@ -148,8 +269,12 @@ def run(args: argparse.Namespace) -> dict:
         for thread in users:
             thread.join(max(0.0, deadline - time.monotonic()) + args.timeout + 30)
         elapsed = time.monotonic() - started
+        cpu_after = (cpu_seconds(pid) if pid else None, own_cpu_seconds(), machine_busy_seconds())
         done.set()
         watcher.join()
+        value = rss_mb(pid) if pid else None
+        if value is not None:
+            samples.append((round(elapsed, 1), len(latencies), round(value, 1)))
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
@@ -157,9 +282,16 @@ def run(args: argparse.Namespace) -> dict:
                 server.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
-    memory = [value for _, value in samples]
+    server_cpu = None
+    if cpu_before[0] is not None and cpu_after[0] is not None:
+        server_cpu = cpu_after[0] - cpu_before[0]
+    client_cpu = cpu_after[1] - cpu_before[1]
+    machine_cpu = cpu_after[2] - cpu_before[2]
+    others_cpu = machine_cpu - client_cpu - (server_cpu or 0.0)
     return {
         "command": " ".join(["python", "benchmarks/load.py", *sys.argv[1:]]),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "client": args.client,
         "users": args.users,
         "questions": args.questions,
         "answered": len(latencies),
@@ -171,12 +303,22 @@ def run(args: argparse.Namespace) -> dict:
         "latency_seconds": {
             name: round(float(np.percentile(latencies, q)), 3) for name, q in (("p50", 50), ("p95", 95), ("p99", 99))
         } | {"max": round(max(latencies), 3)} if latencies else {},
-        "rss_mb": {
-            "after_warm_up": warm_rss,
-            "first": memory[0], "min": min(memory), "max": max(memory), "last": memory[-1],
-            "samples": samples,
-        } if memory else {},
-        "load_average": os.getloadavg(),
+        # Busy CPU seconds over the run, from /proc: the app, this script (the users) and the
+        # rest of the machine. others / seconds above ~0.1 x cores means other jobs shared it.
+        "cpu_seconds": {
+            "server": round(server_cpu, 1) if server_cpu is not None else None,
+            "server_ms_per_answer": (
+                round(server_cpu / len(latencies) * 1000, 2) if server_cpu and latencies else None
+            ),
+            "load_script": round(client_cpu, 1),
+            "others": round(others_cpu, 1),
+            "others_average_cores": round(others_cpu / elapsed, 2) if elapsed else None,
+        },
+        "rss_mb": {"after_warm_up_question": warm_rss}
+        | memory_summary(samples, len(latencies), args.warm_up_share)
+        | {"samples_seconds_answered_mb": samples},
+        "load_average_before": [round(value, 2) for value in load_before],
+        "load_average_after": [round(value, 2) for value in os.getloadavg()],
     }
 
 
@@ -192,6 +334,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds one request may take")
     parser.add_argument("--max-minutes", type=float, default=90.0, help="the whole run stops after this")
     parser.add_argument("--sample-seconds", type=float, default=5.0)
+    parser.add_argument("--warm-up-share", type=float, default=0.1,
+                        help="the share of the answers after which memory counts as steady")
+    parser.add_argument("--client", choices=sorted(USERS), default="http")
     parser.add_argument("--out", type=Path, help="write the JSON report here")
     args = parser.parse_args()
     if args.url is None and args.index_dir is None:
@@ -204,7 +349,9 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
     summary = {key: value for key, value in report.items() if key != "rss_mb"}
-    summary["rss_mb"] = {key: value for key, value in report.get("rss_mb", {}).items() if key != "samples"}
+    summary["rss_mb"] = {
+        key: value for key, value in report["rss_mb"].items() if not key.startswith("samples")
+    }
     print(json.dumps(summary, indent=2))
 
 

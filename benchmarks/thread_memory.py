@@ -6,8 +6,9 @@
 Loads the index and the model, asks one warm-up question, then lets --threads threads share
 --questions questions (the load script's title questions, seed 1) and prints the process's
 RSS every 50 answers. --lock-model serialises the model calls with a lock; --model-thread makes
-every model call on one dedicated thread. Used to find where the load test's memory growth
-comes from (docs/RELIABILITY.md, "Load"); run with MALLOC_ARENA_MAX=2 to see glibc's share.
+every model call on one dedicated thread (both embedders now do that themselves: qa-torch_0,
+qa-onnx_N). Used to find where the load test's memory growth comes from (docs/RELIABILITY.md,
+"Load"); run with MALLOC_ARENA_MAX=2 to see glibc's share.
 """
 
 from __future__ import annotations

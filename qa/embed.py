@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -106,7 +108,13 @@ def model_dim(model_dir: Path) -> int | None:
 
 
 class SentenceTransformerEmbedder:
-    """sentence-transformers on the CPU; the model is loaded on first use."""
+    """sentence-transformers on the CPU; the model is loaded on first use.
+
+    The model is loaded and run on one thread of the embedder's own (``qa-torch_0``), whichever
+    thread asks: torch keeps state for every thread that runs a model, and the chat answers on
+    Gradio's pool of up to 40 threads. 600 questions from 16 threads added 144 MB to the
+    process with the model on the askers' threads, 65 MB with it on its own
+    (docs/RELIABILITY.md, "Load")."""
 
     backend = "torch"
 
@@ -118,6 +126,16 @@ class SentenceTransformerEmbedder:
         self.max_tokens = model_window(self.model_dir)
         self._model = None
         self._dim: int | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        self._thread_lock = threading.Lock()
+
+    def _on_model_thread(self, call: Callable, *args):
+        """``call(*args)`` on the embedder's own thread (started on first use, then kept)."""
+        with self._thread_lock:
+            if self._thread is None:
+                self._thread = ThreadPoolExecutor(1, thread_name_prefix="qa-torch")
+            thread = self._thread
+        return thread.submit(call, *args).result()
 
     @property
     def model(self):  # -> sentence_transformers.SentenceTransformer
@@ -141,6 +159,9 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        return self._on_model_thread(self._encode, texts, progress)
+
+    def _encode(self, texts: Sequence[str], progress: bool) -> np.ndarray:
         vectors = self.model.encode(
             list(texts),
             batch_size=self.batch_size,
@@ -155,6 +176,11 @@ class SentenceTransformerEmbedder:
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
+        return self._on_model_thread(self._encode_spans, texts, spans, progress)
+
+    def _encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], progress: bool
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
         # A slice at a time: every token embedding of a whole corpus would not fit in memory
         # (sentence-transformers keeps them all until the end of encode).
         from tqdm import tqdm

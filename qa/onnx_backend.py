@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import warnings
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -181,16 +184,24 @@ def quantize(
 class OnnxEncoder:
     """Tokenizer + ONNX Runtime session: texts to token embeddings, pooled as the model says."""
 
-    def __init__(self, model_dir: Path, model_path: Path, *, batch_size: int = 32, threads: int = 1) -> None:
+    def __init__(
+        self, model_dir: Path, model_path: Path, *, batch_size: int = 32, threads: int = 1, workers: int = 1
+    ) -> None:
         """``threads``: ONNX Runtime intra-op threads of one run. One, and one run per core at a
-        time (:meth:`runs`), wastes least: measured on 2 cores, int8, 192 BBC passages, two
+        time (``workers``), wastes least: measured on 2 cores, int8, 192 BBC passages, two
         intra-op threads cost 18.7 ms of CPU per passage for the throughput one thread gives
-        at 11.5 ms, and two concurrent one-thread runs give 1.6x that throughput."""
+        at 11.5 ms, and two concurrent one-thread runs give 1.6x that throughput.
+
+        Every run happens on the encoder's own ``workers`` threads (``qa-onnx_N``, started on
+        first use and kept), whichever thread asks: a question starts no threads of its own
+        (each made a pool of new ones before), and however many questions arrive at once, at
+        most ``workers`` runs are in the session (docs/RELIABILITY.md, "Load")."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.max_tokens = model_window(model_dir)
         self.batch_size = max(1, batch_size)
+        self.workers = max(1, workers)
         self.length_sorted = True  # False only to measure what sorting buys
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         # tokenizer.json pads and truncates to 128; sentence-transformers reads 256 and pads
@@ -204,6 +215,23 @@ class OnnxEncoder:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3  # warnings about unused initialisers are noise
         self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        """The threads every run happens on (made on first use, then kept)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="qa-onnx")
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the encoder's threads (a later run starts them again)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def batches(self, texts: Sequence[str]) -> Iterator[tuple[list[int], list]]:
         """(positions, encodings) in batches of texts of similar length, longest first, so
@@ -216,28 +244,25 @@ class OnnxEncoder:
             positions = order[first : first + self.batch_size]
             yield positions, [encodings[i] for i in positions]
 
-    def runs(self, texts: Sequence[str], workers: int) -> Iterator[tuple[list[int], list, np.ndarray, np.ndarray]]:
-        """(positions, encodings, hidden, mask) of every batch, in :meth:`batches` order, with
-        up to ``workers`` batches in the session at once (ONNX Runtime runs concurrently and
-        releases the GIL). At most 2 x workers results wait, so memory stays bounded."""
-        batches = list(self.batches(texts))
-        if workers <= 1 or len(batches) == 1:  # one question: no thread pool to start and stop
-            for positions, encodings in batches:
-                yield (positions, encodings, *self.token_embeddings(encodings))
-            return
-        from collections import deque
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(workers, thread_name_prefix="qa-onnx") as pool:
-            pending: deque = deque()
-            for positions, encodings in batches:
+    def runs(self, texts: Sequence[str]) -> Iterator[tuple[list[int], list, np.ndarray, np.ndarray]]:
+        """(positions, encodings, hidden, mask) of every batch, in :meth:`batches` order, each
+        run on the encoder's threads, up to ``workers`` at once (ONNX Runtime runs
+        concurrently and releases the GIL). At most 2 x workers results wait, so memory
+        stays bounded."""
+        pool = self.pool
+        pending: deque = deque()
+        try:
+            for positions, encodings in self.batches(texts):
                 pending.append((positions, encodings, pool.submit(self.token_embeddings, encodings)))
-                if len(pending) >= 2 * workers:
+                if len(pending) >= 2 * self.workers:
                     positions, encodings, future = pending.popleft()
                     yield (positions, encodings, *future.result())
             while pending:
                 positions, encodings, future = pending.popleft()
                 yield (positions, encodings, *future.result())
+        finally:
+            for _, _, future in pending:  # the caller stopped early (an error, a closed generator)
+                future.cancel()
 
     def token_embeddings(self, encodings: list) -> tuple[np.ndarray, np.ndarray]:
         """(last hidden state, attention mask) of a batch, padded to its longest text."""
@@ -305,21 +330,25 @@ class OnnxEmbedder:
         self._dim = model_dim(self.model_dir)
         self.model_path = model_path
         self._encoder: OnnxEncoder | None = None
+        self._loading = threading.Lock()  # two first questions at once load the model once
 
     @property
     def encoder(self) -> OnnxEncoder:
         """Exports (first use only) and loads the model on first need."""
-        if self._encoder is None:
-            path = self.model_path or ensure_onnx_model(
-                self.model_dir, self.cache_dir, self.base_fingerprint, quantized=self.quantized
-            )
-            # Dynamic int8 quantisation scales a run's activations by the range of the whole
-            # run (DynamicQuantizeLinear), so a text batched with others would get a vector
-            # that depends on them: a Ray batch, an incremental run or a fresh build would
-            # disagree (min cosine 0.982 measured on BBC). int8 runs each text alone, which
-            # measured as fast here (docs/BENCHMARKS.md); fp32 keeps its batches.
-            batch_size = 1 if self.quantized else self.batch_size
-            self._encoder = OnnxEncoder(self.model_dir, path, batch_size=batch_size, threads=self.threads)
+        with self._loading:
+            if self._encoder is None:
+                path = self.model_path or ensure_onnx_model(
+                    self.model_dir, self.cache_dir, self.base_fingerprint, quantized=self.quantized
+                )
+                # Dynamic int8 quantisation scales a run's activations by the range of the whole
+                # run (DynamicQuantizeLinear), so a text batched with others would get a vector
+                # that depends on them: a Ray batch, an incremental run or a fresh build would
+                # disagree (min cosine 0.982 measured on BBC). int8 runs each text alone, which
+                # measured as fast here (docs/BENCHMARKS.md); fp32 keeps its batches.
+                batch_size = 1 if self.quantized else self.batch_size
+                self._encoder = OnnxEncoder(
+                    self.model_dir, path, batch_size=batch_size, threads=self.threads, workers=self.workers
+                )
         return self._encoder
 
     @property
@@ -359,7 +388,7 @@ class OnnxEmbedder:
             from tqdm import tqdm
 
             bar = tqdm(total=len(texts), desc="Embedding", unit="text")
-        for positions, encodings, hidden, mask in encoder.runs(texts, self.workers):
+        for positions, encodings, hidden, mask in encoder.runs(texts):
             pooled = mean_pool(hidden, mask)
             if vectors.shape[1] == 0:
                 vectors = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)

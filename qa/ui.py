@@ -106,11 +106,20 @@ SCROLL_INTO_VIEW_JS = """
 """
 
 
-def build_app(service: ChatService) -> Any:
-    """The Gradio Blocks of the chat (returns a ``gr.Blocks``)."""
+def build_app(service: ChatService, *, answers_at_once: int | None = None) -> Any:
+    """The Gradio Blocks of the chat (returns a ``gr.Blocks``). ``answers_at_once``: how many
+    questions (the chat's and the ``/ask`` API's together) are answered at the same time;
+    default one per core."""
     import gradio as gr
 
+    from qa.onnx_backend import cpu_count
+
     settings = service.settings
+    # Gradio runs one call of each event at a time unless told otherwise, so 32 users asking
+    # at once queued behind a single answer. Both question events share one limit: the
+    # searcher is safe to call from several threads (tests/test_service.py) and the model runs
+    # on its embedder's own threads. Two at a time on 2 cores: 117 against 106 answers/s.
+    answering = {"concurrency_limit": answers_at_once or cpu_count(), "concurrency_id": "answer"}
 
     def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
         """Answer a question (``history``: the previous questions, oldest first); returns the
@@ -261,7 +270,10 @@ def build_app(service: ChatService) -> Any:
                                     interactive=False)
 
         for event in (box.submit, send.click):
-            event(respond, [box, chat, k, mode, answers], [box, chat, source, answers], api_visibility="private").then(
+            event(
+                respond, [box, chat, k, mode, answers], [box, chat, source, answers],
+                api_visibility="private", **answering,
+            ).then(
                 None, js=SCROLL_PANEL_JS
             )
         clear.click(lambda: ([], SOURCE_PLACEHOLDER, {}), None, [chat, source, answers], api_visibility="private")
@@ -276,7 +288,7 @@ def build_app(service: ChatService) -> Any:
         question_in = gr.Textbox(visible=False)
         history_in = gr.JSON(visible=False)
         answer_out = gr.JSON(visible=False)
-        question_in.submit(ask, [question_in, history_in], answer_out, api_name="ask")
+        question_in.submit(ask, [question_in, history_in], answer_out, api_name="ask", **answering)
     return app
 
 
@@ -367,6 +379,24 @@ def server_auth(host: str, auth: str | None = None, auth_file: Path | None = Non
     return credentials or None
 
 
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Let the threads of this process share ``arenas`` malloc heaps, as ``MALLOC_ARENA_MAX``
+    does (which is left alone when set). glibc gives threads that allocate at once heaps of
+    their own, up to 8 per core, and seldom gives their free space back; Gradio answers on a
+    pool of up to 40 threads and serves on another, so a busy chat's memory rose in steps and
+    swung by ~100 MB. Measured in docs/RELIABILITY.md ("Load"). True when set; a no-op off
+    glibc."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return False
+    return mallopt(-8, arenas) == 1  # -8: M_ARENA_MAX in glibc's malloc.h
+
+
 def launch_options() -> dict[str, Any]:
     """Options for ``app.launch``: a theme on the system's fonts (the default theme loads
     fonts from a CDN), the chat's CSS and page script, and the upload size limit."""
@@ -395,6 +425,13 @@ def launch(
     """Load the index, serve the chat, and load the model in the background meanwhile.
     ``started``: ``time.perf_counter()`` when the command began, for the timing lines."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    # Gradio keeps the last 10,000 events for its monitoring page (off here) and, after every
+    # event, copies them into a pandas DataFrame to summarise them: under load that took the
+    # chat from 92 to 62 answers/s as the list filled, and churned the heap. Keep 100 events
+    # and summarise every 100th (docs/RELIABILITY.md, "Load"). Read when gr.Blocks is made.
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "100")
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
+    limit_malloc_arenas()
     started = time.perf_counter() if started is None else started
 
     def say(message: str) -> None:

@@ -8,6 +8,8 @@ tests ask for mean >= 0.98 and min >= 0.96 on a handful of texts.
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +87,57 @@ def test_int8_vectors_do_not_depend_on_the_batch(onnx_int8: OnnxEmbedder) -> Non
     _, spans_together = onnx_int8.encode_spans(TEXTS, halves)
     for text, span, expected in zip(TEXTS, halves, spans_together):
         assert np.array_equal(onnx_int8.encode_spans([text], [span])[1][0], expected)
+
+
+def asked_from_many_threads(
+    embedder, model, method: str
+) -> tuple[set[threading.Thread], list[np.ndarray], list[np.ndarray]]:
+    """Encode each text alone, then from 8 threads at once (and all of them in one call) while
+    ``model.method`` notes the threads it runs on. Returns (those threads, the vectors asked
+    alone, the vectors asked at once, in the same order)."""
+    callers: set[threading.Thread] = set()  # the threads themselves: a new one may reuse a name
+    original = getattr(model, method)
+
+    def recording(*args, **kwargs):
+        callers.add(threading.current_thread())
+        return original(*args, **kwargs)
+
+    alone = [embedder.encode([text]) for text in TEXTS]
+    setattr(model, method, recording)
+    try:
+        with ThreadPoolExecutor(8, thread_name_prefix="asker") as askers:
+            together = list(askers.map(lambda text: embedder.encode([text]), TEXTS * 4))
+        embedder.encode(TEXTS)  # several batches in one call
+    finally:
+        setattr(model, method, original)
+    return callers, alone * 4, together
+
+
+def test_the_onnx_model_runs_only_on_the_encoders_own_threads(onnx_fp32: OnnxEmbedder) -> None:
+    """A server answers on whichever of its threads is free; the session must still run only
+    on the encoder's `workers` threads (docs/RELIABILITY.md, "Load"), and answers given
+    concurrently must equal the ones given one at a time."""
+    encoder = onnx_fp32.encoder
+
+    class Session:  # a stand-in whose `run` can be replaced (InferenceSession's cannot)
+        run = encoder.session.run
+
+    real, encoder.session = encoder.session, Session()
+    try:
+        callers, alone, together = asked_from_many_threads(onnx_fp32, encoder.session, "run")
+    finally:
+        encoder.session = real
+    assert 1 <= len(callers) <= onnx_fp32.workers, callers
+    assert all(thread.name.startswith("qa-onnx") for thread in callers), callers
+    for vectors, expected in zip(together, alone):
+        np.testing.assert_allclose(vectors, expected, atol=1e-6)
+
+
+def test_the_torch_model_runs_only_on_the_embedders_own_thread(embedder: SentenceTransformerEmbedder) -> None:
+    callers, alone, together = asked_from_many_threads(embedder, embedder.model, "encode")
+    assert [thread.name for thread in callers] == ["qa-torch_0"]
+    for vectors, expected in zip(together, alone):
+        np.testing.assert_allclose(vectors, expected, atol=1e-6)
 
 
 def test_fingerprints_separate_backends_whose_vectors_differ(embedder, onnx_fp32, onnx_int8) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,33 @@ def test_delete_removes_the_file_and_its_articles_from_the_index(service: ChatSe
     assert set(service.searcher.store.articles) == {"harbour.txt"}
     with pytest.raises(ConfigError, match="no article 'wire-1' in the index: pick one from the list"):
         service.delete("wire-1")
+
+
+def test_questions_asked_at_once_get_the_replies_they_get_alone(
+    tmp_path: Path, corpus_dir: Path, fake_embedder
+) -> None:
+    """The app answers several questions at a time on several threads (docs/RELIABILITY.md,
+    "Load"): each reply must be exactly the one the question gets on its own."""
+    from test_store import CHUNKING, write_corpus
+
+    from qa.indexer import update_index
+
+    write_corpus(corpus_dir)
+    settings = Settings(index_dir=tmp_path / "index", corpus=(corpus_dir,), chunking=CHUNKING)
+    update_index(settings, fake_embedder)
+    service = ChatService(settings, fake_embedder)
+    questions = [
+        "When did the harbour bridge reopen?", "How much did the repairs cost?",
+        "Who picked a record apple harvest?", "What do cider makers expect?",
+        "Who won the national chess title?", "How long does she train?", "volcano eruption", "",
+    ]
+    alone = {question: service.ask(question, 3).to_json() for question in questions}
+    asked = questions * 25
+    with ThreadPoolExecutor(8) as askers:
+        replies = list(askers.map(lambda question: service.ask(question, 3).to_json(), asked))
+    assert len(replies) == 200
+    assert [question for question, reply in zip(asked, replies) if reply != alone[question]] == []
+    assert alone["Who won the national chess title?"]["passages"][0]["article_id"] == "chess.md"
 
 
 def test_adding_needs_a_corpus_folder(tmp_path: Path, fake_embedder) -> None:
