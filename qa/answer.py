@@ -5,10 +5,10 @@ its vector (pooled at indexing time from its passage's tokens, so asking encodes
 question) to the question, plus the IDF-weighted share of the question's content terms it contains; a
 sentence that is really a run-in heading (no closing punctuation) is pushed down, and so is one
 without the kind of answer the question asks for (a number for "how many", a year for "which
-year": :mod:`qa.answer_type`). Passages are
-re-ranked by their fused retrieval score, their best sentence's score and how much of the
-question they hold as a whole, and the answer is the best sentence of the first passages (with a small prior for the passage's rank). Weights were
-chosen on the tuning halves of SQuAD and SciFact (docs/EVALUATION.md).
+year": :mod:`qa.answer_type`). Passages are re-ranked by their fused retrieval score, their best
+sentence's score and how much of the question they hold as a whole, and the answer is the best
+sentence of the first passages (with a small prior for the passage's rank). Weights were chosen
+on the tuning halves of SQuAD and SciFact (docs/EVALUATION.md).
 
 Abstention is a logistic model over signals measured for every question (how close the best
 passage and the best sentence are, how much of the question the best passage covers, whether
