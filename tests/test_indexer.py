@@ -384,6 +384,7 @@ def test_damaged_index_is_rebuilt_with_a_reason(small: Settings, fake_embedder, 
     assert report.written
     assert report.rebuild_reason.startswith("the existing index cannot be used (")
     assert why in report.rebuild_reason
+    assert "--rebuild" not in report.rebuild_reason  # it is rebuilding: no advice to rebuild
     assert report.diff == CorpusDiff(added=["bank.txt", "football.txt"])
     assert report.embedded == first.n_chunks == report.n_chunks
     store = FaissStore.load(small.index_dir)
