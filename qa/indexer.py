@@ -21,7 +21,7 @@ from qa.engine import Engine, LocalEngine
 from qa.errors import IndexMismatchError, IndexMissingError, QAError
 from qa.faults import checkpoint
 from qa.ingest import Corpus, Rejected, read_corpus
-from qa.store import Manifest, read_manifest, rebuild_hint, remove_stale_generations, write_lock
+from qa.store import Manifest, read_manifest, remove_stale_generations, write_lock
 from qa.stores import Store, StoreUpdate, open_store, parse_store, write_store
 from qa.types import Article, Chunk
 
@@ -118,9 +118,7 @@ def update_index(
             except IndexMissingError:
                 reason = None
             except IndexMismatchError as error:
-                # the error ends with how to rebuild, which is what happens next: leave that out
-                why = str(error).removesuffix(f": {rebuild_hint(settings.index_dir)}")
-                reason = f"the existing index cannot be used ({why})"
+                reason = f"the existing index cannot be used ({error.reason})"  # no advice to rebuild: it does
             if reason:
                 previous = None
         indexed = previous.manifest.articles if previous else {}

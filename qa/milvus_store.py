@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 
 from qa.chunk import embed_text
-from qa.errors import ConfigError, IndexMismatchError, IndexMissingError
+from qa.errors import ConfigError, IndexMismatchError, IndexMissingError, rebuild_hint
 from qa.keyword import analyze
-from qa.store import ROW_FILES, IndexRows, Manifest, checked_load, read_generation, rebuild_hint, write_generation
+from qa.store import ROW_FILES, IndexRows, Manifest, checked_load, read_generation, write_generation
 from qa.stores import Store, StoreUpdate, require
 from qa.table import ArticleTable, ChunkTable
 from qa.types import Article, Chunk
@@ -182,25 +182,28 @@ class MilvusStore(IndexRows):
     @classmethod
     def _load_generation(cls, index_dir: Path, manifest: Manifest, verify: bool) -> "MilvusStore":
         folder, articles, chunks, ids, sentences, problems = read_generation(index_dir, manifest, FILES, verify)
-        hint = rebuild_hint(index_dir)
         if problems:
-            raise IndexMismatchError(f"the index in {index_dir} is inconsistent: {'; '.join(problems)}: {hint}")
+            raise IndexMismatchError(
+                f"the index in {index_dir} is inconsistent: {'; '.join(problems)}", rebuild=index_dir
+            )
         client = connect(manifest.store)
         collection = manifest.store["collection"]
         if not client.has_collection(collection):
             raise IndexMissingError(
-                f"{manifest.store['uri']} has no collection {collection!r}, which {index_dir} names: {hint}"
+                f"{manifest.store['uri']} has no collection {collection!r}, which {index_dir} names:"
+                f" {rebuild_hint(index_dir)}"
             )
         client.load_collection(collection)
         stored = client.query(collection, filter="", output_fields=["count(*)"])[0]["count(*)"]
         if stored != len(chunks):
             raise IndexMismatchError(
-                f"Milvus collection {collection!r} holds {stored} chunks, {index_dir} has {len(chunks)}: {hint}"
+                f"Milvus collection {collection!r} holds {stored} chunks, {index_dir} has {len(chunks)}",
+                rebuild=index_dir,
             )
         try:
             keyword = DocumentFrequencies.load(folder / DF_FILE)
         except (KeyError, TypeError, ValueError, OSError) as error:
-            raise IndexMismatchError(f"{folder / DF_FILE} is damaged ({error}): {hint}")
+            raise IndexMismatchError(f"{folder / DF_FILE} is damaged ({error})", rebuild=index_dir)
         store = cls(manifest, articles, chunks, ids, client, keyword, sentences)
         store.directory = index_dir
         return store

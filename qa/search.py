@@ -18,7 +18,6 @@ from qa.embed import Embedder, index_backend, make_embedder
 from qa.errors import ConfigError, IndexMismatchError
 from qa.fusion import convex, rrf
 from qa.question import clean_question
-from qa.store import rebuild_hint
 from qa.stores import Store, open_store
 from qa.types import Answer, Hit, Result
 
@@ -54,7 +53,8 @@ class Searcher:
             raise IndexMismatchError(
                 f"the index was built with the model {store.manifest.model!r}"
                 f" ({store.manifest.model_fingerprint}), but the model in use is {embedder.name!r}"
-                f" ({embedder.fingerprint}): {rebuild_hint(store.directory)}"
+                f" ({embedder.fingerprint})",
+                rebuild=store.directory,
             )
         self.store = store
         self.embedder = embedder

@@ -129,10 +129,6 @@ def build_faiss_index(vectors: np.ndarray, ids: np.ndarray, dim: int, index_type
     return index
 
 
-def rebuild_hint(index_dir: Path) -> str:
-    return f"run `qa index --rebuild --index-dir {index_dir}` to build it again"
-
-
 def library_versions() -> dict[str, str]:
     versions = {}
     for package in VERSIONED_PACKAGES:
@@ -172,14 +168,14 @@ class Manifest:
         version = data.get("format_version")
         if version != FORMAT_VERSION:
             raise IndexMismatchError(
-                f"{where} has index format {version!r}; this qa reads format {FORMAT_VERSION}:"
-                f" {rebuild_hint(where.parent)}"
+                f"{where} has index format {version!r}; this qa reads format {FORMAT_VERSION}",
+                rebuild=where.parent,
             )
         names = {name for name in cls.__dataclass_fields__}
         try:
             return cls(**{key: value for key, value in data.items() if key in names})
         except TypeError as error:
-            raise IndexMismatchError(f"{where} is incomplete ({error}): {rebuild_hint(where.parent)}")
+            raise IndexMismatchError(f"{where} is incomplete ({error})", rebuild=where.parent)
 
 
 def read_manifest(index_dir: Path) -> Manifest:
@@ -189,9 +185,9 @@ def read_manifest(index_dir: Path) -> Manifest:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise IndexMismatchError(f"{path} is not valid JSON ({error}): {rebuild_hint(index_dir)}")
+        raise IndexMismatchError(f"{path} is not valid JSON ({error})", rebuild=index_dir)
     if not isinstance(data, dict):
-        raise IndexMismatchError(f"{path} is not a JSON object: {rebuild_hint(index_dir)}")
+        raise IndexMismatchError(f"{path} is not a JSON object", rebuild=index_dir)
     return Manifest.from_json(data, path)
 
 
@@ -322,7 +318,6 @@ class FaissStore(IndexRows):
         import faiss
 
         folder, articles, chunks, ids, sentences, problems = read_generation(index_dir, manifest, FILES, verify)
-        hint = rebuild_hint(index_dir)
         try:
             # memory-mapped: the vectors stay in the page cache, not in this process's heap.
             # A memory-mapped index is read-only; updates build a new one (qa/indexer.py).
@@ -332,7 +327,7 @@ class FaissStore(IndexRows):
                 exact = load_array(folder / EXACT_VECTORS)
             keyword = KeywordIndex.load(folder / KEYWORD_FOLDER, mmap=True)
         except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
-            raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")
+            raise IndexMismatchError(f"the index in {folder} is damaged ({error})", rebuild=index_dir)
         if index.ntotal != len(chunks):
             problems.append(f"{index.ntotal} vectors for {len(chunks)} chunks")
         if index.d != manifest.dim:
@@ -346,7 +341,9 @@ class FaissStore(IndexRows):
             if not np.array_equal(stored_ids, ids):
                 problems.append(f"the chunk ids in {CHUNK_IDS} and vectors.faiss differ")
         if problems:
-            raise IndexMismatchError(f"the index in {index_dir} is inconsistent: {'; '.join(problems)}: {hint}")
+            raise IndexMismatchError(
+                f"the index in {index_dir} is inconsistent: {'; '.join(problems)}", rebuild=index_dir
+            )
         store = cls(manifest, articles, chunks, ids, index, keyword, sentences, exact)
         store.directory = index_dir
         return store
@@ -429,25 +426,26 @@ def checked_load(index_dir: Path, load_generation: Callable[[Path, Manifest, boo
     """``load_generation(index_dir, manifest, verify)`` for the live manifest, again for the new
     one if a writer swapped generations meanwhile; a hand-edited manifest's wrong types (a list
     where a mapping belongs) or a generation name outside the index directory refused."""
-    hint = rebuild_hint(index_dir)
     for _ in range(5):
         manifest = read_manifest(index_dir)
         try:
             if not isinstance(manifest.generation, str) or not GENERATION.fullmatch(manifest.generation):
                 raise IndexMismatchError(
                     f"{index_dir / MANIFEST} names the generation {manifest.generation!r}, not one like"
-                    f" 'gen-000001': {hint}"
+                    f" 'gen-000001'",
+                    rebuild=index_dir,
                 )
             try:
                 return load_generation(index_dir, manifest, verify)
             except (AttributeError, TypeError, KeyError, ValueError) as error:
                 raise IndexMismatchError(
                     f"{index_dir / MANIFEST} does not describe an index qa can read ({type(error).__name__}:"
-                    f" {error}): {hint}"
+                    f" {error})",
+                    rebuild=index_dir,
                 ) from error
             except OSError as error:  # e.g. a writer removed the generation while it was being checked
                 raise IndexMismatchError(
-                    f"cannot read {error.filename or index_dir} ({error.strerror or error}): {hint}"
+                    f"cannot read {error.filename or index_dir} ({error.strerror or error})", rebuild=index_dir
                 ) from error
         except IndexMismatchError:
             with contextlib.suppress(IndexMissingError, IndexMismatchError):
@@ -466,28 +464,29 @@ def read_generation(
     which leaves it in the page cache, not in this process), and the count problems found, for
     the caller to report with its own."""
     folder = index_dir / manifest.generation
-    hint = rebuild_hint(index_dir)
     unlisted = sorted(set(required) - set(manifest.files))
     if unlisted:
-        raise IndexMismatchError(f"{index_dir / MANIFEST} lists no size or checksum for {', '.join(unlisted)}: {hint}")
+        raise IndexMismatchError(
+            f"{index_dir / MANIFEST} lists no size or checksum for {', '.join(unlisted)}", rebuild=index_dir
+        )
     for name in sorted(set(required) | set(manifest.files)):
         path = folder / name
         if not path.is_file():
-            raise IndexMismatchError(f"{path} is missing: {hint}")
+            raise IndexMismatchError(f"{path} is missing", rebuild=index_dir)
         expected = manifest.files.get(name, {})
         if expected.get("bytes") is not None and path.stat().st_size != expected["bytes"]:
             raise IndexMismatchError(
-                f"{path} has {path.stat().st_size} bytes, the manifest says {expected['bytes']}: {hint}"
+                f"{path} has {path.stat().st_size} bytes, the manifest says {expected['bytes']}", rebuild=index_dir
             )
         if verify and expected.get("sha256") and file_sha256(path) != expected["sha256"]:
-            raise IndexMismatchError(f"{path} is damaged (its sha256 differs from the manifest's): {hint}")
+            raise IndexMismatchError(f"{path} is damaged (its sha256 differs from the manifest's)", rebuild=index_dir)
     try:
         articles = ArticleTable.load(folder)
         chunks = ChunkTable.load(folder / CHUNKS, articles)
         ids = load_array(folder / CHUNK_IDS)
         sentences = load_array(folder / SENTENCES)
     except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
-        raise IndexMismatchError(f"the index in {folder} is damaged ({error}): {hint}")
+        raise IndexMismatchError(f"the index in {folder} is damaged ({error})", rebuild=index_dir)
     problems = chunks.problems()
     if ids.shape != (len(chunks),) or ids.dtype != np.int64:
         problems.append(f"{CHUNK_IDS} holds {ids.shape} {ids.dtype} for {len(chunks)} chunks")
