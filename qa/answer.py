@@ -92,11 +92,15 @@ def question_terms(question: str) -> set[str]:
 
 def term_coverage(terms: Mapping[str, float] | set[str], text: str) -> float:
     """The (weighted) share of the question's content terms that occur in ``text``."""
+    return covered_share(terms, set(analyze(text)))
+
+
+def covered_share(terms: Mapping[str, float] | set[str], present: set[str]) -> float:
+    """The (weighted) share of the question's content terms among ``present`` (analysed terms)."""
     weights = terms if isinstance(terms, Mapping) else {term: 1.0 for term in terms}
     total = sum(weights.values())
     if total <= 0:
         return 0.0
-    present = set(analyze(text))
     return sum(weight for term, weight in weights.items() if term in present) / total
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa.answer import (
-    Abstainer, Signals, best_sentence, default_abstainer, question_terms, rerank, score_sentences, term_coverage,
+    Abstainer, Signals, best_sentence, covered_share, default_abstainer, question_terms, rerank, score_sentences,
 )
 from qa.answer_type import expected_type
 from qa.config import SearchSettings, Settings
@@ -17,6 +17,7 @@ from qa.conversation import contextualize
 from qa.embed import Embedder, index_backend, make_embedder
 from qa.errors import ConfigError, IndexMismatchError
 from qa.fusion import convex, rrf
+from qa.keyword import analyze
 from qa.question import clean_question
 from qa.stores import Store, open_store
 from qa.types import Answer, Hit, Result
@@ -139,23 +140,25 @@ class Searcher:
         vectors = np.concatenate([self.store.sentence_vectors(hit.chunk) for hit in head])
         wanted = expected_type(question)
         sentences = score_sentences(retrieval.vector, terms, head, self.store.articles, vectors, wanted)
-        head, order = rerank(head, sentences, coverages=[term_coverage(terms, hit.chunk.text) for hit in head])
+        passage_terms = [set(analyze(hit.chunk.text)) for hit in head]  # each passage analysed once
+        coverages = [covered_share(terms, present) for present in passage_terms]
+        head, order = rerank(head, sentences, coverages=coverages)
         hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
         # the answer comes from a passage the caller is shown: among the first min(answer_passages, k)
-        chosen = best_sentence(sentences, order, min(self.settings.answer_passages, k))
+        shown = order[: min(self.settings.answer_passages, k)]
+        chosen = best_sentence(sentences, order, len(shown))
         answer = None
         if chosen is not None:
             chunk = retrieval.hits[chosen.passage].chunk
             answer = Answer(chosen.text, chunk.id, chunk.article_id, chosen.start, chosen.end, chosen.score)
-        shown = " ".join(hit.chunk.text for hit in hits[: self.settings.answer_passages])
         signals = Signals(
             dense_top=retrieval.dense_top,
             sentence=chosen.cosine if chosen else 0.0,
-            coverage=term_coverage(terms, hits[0].chunk.text),
+            coverage=coverages[order[0]],
             agreement=retrieval.agreement,
             typed=float(chosen.typed) if chosen else 0.0,
             answer_coverage=chosen.coverage if chosen else 0.0,
-            missing=1.0 - term_coverage(terms, shown) if terms else 0.0,
+            missing=1.0 - covered_share(terms, set().union(*(passage_terms[i] for i in shown))) if terms else 0.0,
         )
         abstained = self.abstainer.abstains(signals) if self.abstainer else False
         return Result(
