@@ -111,7 +111,7 @@ def main() -> int:
         "bias": round(float(model.intercept_[0]), 6),
         "threshold": round(threshold, 6),
         "calibration": {
-            "command": "python benchmarks/calibrate_abstention.py " + " ".join(sys.argv[1:]),
+            "command": " ".join(["python benchmarks/calibrate_abstention.py", *sys.argv[1:]]),
             "date": date.today().isoformat(),
             "data": "SQuAD v1.1 dev, first 24 articles with odd paragraphs removed (see the script)",
             "questions": int(len(y)),

@@ -5,10 +5,13 @@ its vector (pooled at indexing time from its passage's tokens, so asking encodes
 question) to the question, plus the IDF-weighted share of the question's content terms it contains; a
 sentence that is really a run-in heading (no closing punctuation) is pushed down, and so is one
 without the kind of answer the question asks for (a number for "how many", a year for "which
-year": :mod:`qa.answer_type`). Passages are re-ranked by their fused retrieval score, their best
-sentence's score and how much of the question they hold as a whole, and the answer is the best
-sentence of the first passages (with a small prior for the passage's rank). Weights were chosen
-on the tuning halves of SQuAD and SciFact (docs/EVALUATION.md).
+year": :mod:`qa.answer_type`). Passages are re-ranked by a linear model over what is measured of
+each (:data:`RERANK_FEATURES`: its fused retrieval score, its best sentences, how much of the
+question it holds, alone, as adjacent pairs of terms and in two neighbouring sentences), fitted
+listwise on the SQuAD tuning half; its coefficients live in ``rerank.json`` beside this file,
+with the command that produced them. The answer is the best sentence of the first passages
+(with a small prior for the passage's rank). Sentence weights were chosen on the tuning halves
+of SQuAD and SciFact (docs/EVALUATION.md).
 
 Abstention is a logistic model over signals measured for every question (how close the best
 passage and the best sentence are, how much of the question the best passage covers, whether
@@ -46,17 +49,12 @@ QUESTION_WORDS = frozenset(
 class SentenceWeights:
     """sentence score = cosine + lexical * weighted coverage - heading penalty
     - untyped penalty (when the question wants a number, year, date or time and it has none);
-    passage score = fused * normalised fused score + passage * its best sentence score
-    + coverage * the passage's own weighted coverage (question terms spread over sentences);
     answer = best of (sentence score + rank / passage rank) over the first passages."""
 
     lexical: float = 0.6
     heading: float = 0.3
     untyped: float = 0.2
-    passage: float = 3.0
     rank: float = 0.1
-    fused: float = 0.5
-    coverage: float = 1.0
 
     def sentence_score(self, cosine: float, coverage: float, heading: bool, typed: bool) -> float:
         return (
@@ -80,6 +78,7 @@ class ScoredSentence:
     heading: bool  # a run-in heading rather than a sentence (no closing punctuation)
     typed: bool  # holds the kind of answer the question asks for (or it asks for none)
     score: float
+    words: tuple[str, ...] = ()  # its terms, analysed as for BM25, in order
 
     def rescored(self, weights: SentenceWeights) -> "ScoredSentence":
         return replace(self, score=weights.sentence_score(self.cosine, self.coverage, self.heading, self.typed))
@@ -93,6 +92,11 @@ def question_terms(question: str) -> set[str]:
 def term_coverage(terms: Mapping[str, float] | set[str], text: str) -> float:
     """The (weighted) share of the question's content terms that occur in ``text``."""
     return covered_share(terms, set(analyze(text)))
+
+
+def term_pairs(words: Sequence[str]) -> set[tuple[str, str]]:
+    """The adjacent pairs of a sequence of analysed terms ("prime minist", "minist pakistan")."""
+    return set(zip(words, words[1:]))
 
 
 def covered_share(terms: Mapping[str, float] | set[str], present: set[str]) -> float:
@@ -122,31 +126,106 @@ def score_sentences(
     cosines = np.asarray(sentence_vectors, dtype=np.float32) @ question_vector
     scored = []
     for (i, start, end), text, cosine in zip(spans, texts, cosines):
+        words = tuple(analyze(text))
         features = (
-            float(cosine), term_coverage(term_weights, text), not text.rstrip().endswith(HEADING_END),
+            float(cosine), covered_share(term_weights, set(words)), not text.rstrip().endswith(HEADING_END),
             holds_type(text, wanted),
         )
-        scored.append(ScoredSentence(i, start, end, text, *features, weights.sentence_score(*features)))
+        scored.append(ScoredSentence(i, start, end, text, *features, weights.sentence_score(*features), words))
     return scored
 
 
-def rerank(
+# What the re-rank measures of each passage; the model (rerank.json) names the ones it uses.
+RERANK_FEATURES = (
+    "fused",  # its fused retrieval score, min-max normalised over the passages re-ranked
+    "best_sentence",  # the score of its best sentence (SentenceWeights)
+    "coverage",  # IDF-weighted share of the question's content terms in the passage
+    "max_cosine",  # the highest cosine of one of its sentences to the question
+    "second_cosine",  # the second highest (0 for a passage of one sentence)
+    "max_sentence_coverage",  # the highest weighted coverage of one of its sentences
+    "window_coverage",  # the highest weighted coverage of two neighbouring sentences together
+    "pairs",  # share of the question's adjacent term pairs found adjacent in the passage
+    "sentence_pairs",  # the highest such share within one sentence
+    "typed",  # 1 if its best sentence holds the kind of answer asked for (or none is asked for)
+)
+RERANK_MODEL = Path(__file__).with_name("rerank.json")
+
+
+def passage_features(
+    question: Sequence[str],
+    term_weights: Mapping[str, float],
     hits: Sequence[Hit],
     sentences: Sequence[ScoredSentence],
-    weights: SentenceWeights = SentenceWeights(),
-    coverages: Sequence[float] | None = None,
-) -> tuple[list[Hit], list[int]]:
-    """Hits re-ordered by fused score, their best sentence's score and their own coverage of
-    the question (``coverages``, one per hit; none: 0), with ranks renumbered; and, for each new
-    position, the hit's old index."""
-    best = [max((s.score for s in sentences if s.passage == i), default=0.0) for i in range(len(hits))]
+    passage_words: Sequence[Sequence[str]],
+) -> list[dict[str, float]]:
+    """:data:`RERANK_FEATURES` of every hit. ``question``: the question's content terms in
+    order (analysed as for BM25); ``passage_words``: each hit's analysed terms, in order."""
+    wanted_pairs = term_pairs([word for word in question if word in term_weights])
+
+    def pair_share(words: Sequence[str]) -> float:
+        return len(wanted_pairs & term_pairs(words)) / len(wanted_pairs) if wanted_pairs else 0.0
+
     fused = [hit.score for hit in hits]
     low, high = min(fused, default=0.0), max(fused, default=0.0)
-    norm = [(score - low) / (high - low) if high > low else 1.0 for score in fused]
-    coverages = coverages or [0.0] * len(hits)
-    totals = [
-        weights.fused * n + weights.passage * b + weights.coverage * c for n, b, c in zip(norm, best, coverages)
-    ]
+    by_passage: list[list[ScoredSentence]] = [[] for _ in hits]
+    for sentence in sentences:
+        by_passage[sentence.passage].append(sentence)
+    rows = []
+    for hit, own, words in zip(hits, by_passage, passage_words):
+        best = max(own, key=lambda s: s.score, default=None)
+        cosines = sorted((s.cosine for s in own), reverse=True) + [0.0, 0.0]
+        coverage = covered_share(term_weights, set(words))
+        windows = [covered_share(term_weights, set(a.words) | set(b.words)) for a, b in zip(own, own[1:])]
+        rows.append({
+            "fused": (hit.score - low) / (high - low) if high > low else 1.0,
+            "best_sentence": best.score if best else 0.0,
+            "coverage": coverage,
+            "max_cosine": cosines[0],
+            "second_cosine": cosines[1],
+            "max_sentence_coverage": max((s.coverage for s in own), default=0.0),
+            "window_coverage": max(windows, default=coverage),
+            "pairs": pair_share(words),
+            "sentence_pairs": max((pair_share(s.words) for s in own), default=0.0),
+            "typed": float(best.typed) if best else 0.0,
+        })
+    return rows
+
+
+@dataclass(frozen=True)
+class Reranker:
+    """Passage score = coefficients · the passage's named :data:`RERANK_FEATURES`."""
+
+    features: tuple[str, ...]
+    coefficients: tuple[float, ...]
+
+    def score(self, row: Mapping[str, float]) -> float:
+        return sum(c * row[name] for name, c in zip(self.features, self.coefficients))
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Reranker":
+        features = tuple(data["features"])
+        unknown = sorted(set(features) - set(RERANK_FEATURES))
+        if unknown or len(features) != len(data["coefficients"]):
+            raise ValueError(
+                f"re-rank model has features {list(features)} with {len(data['coefficients'])} coefficients;"
+                f" known features: {', '.join(RERANK_FEATURES)}"
+            )
+        return cls(features, tuple(float(c) for c in data["coefficients"]))
+
+
+@lru_cache(maxsize=1)
+def default_reranker() -> Reranker:
+    """The model shipped with qa (``rerank.json``, fitted by benchmarks/tune_rerank.py)."""
+    return Reranker.from_json(json.loads(RERANK_MODEL.read_text()))
+
+
+def rerank(
+    hits: Sequence[Hit], rows: Sequence[Mapping[str, float]], model: Reranker | None = None
+) -> tuple[list[Hit], list[int]]:
+    """Hits re-ordered by the model's score of their features (``rows``, one per hit, from
+    :func:`passage_features`), ranks renumbered; and, for each new position, the hit's old index."""
+    model = model or default_reranker()
+    totals = [model.score(row) for row in rows]
     order = sorted(range(len(hits)), key=lambda i: (-totals[i], i))
     reranked = [
         Hit(rank=new + 1, score=totals[old], chunk=hits[old].chunk, title=hits[old].title, found_by=hits[old].found_by)

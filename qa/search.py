@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa.answer import (
-    Abstainer, Signals, best_sentence, covered_share, default_abstainer, question_terms, rerank, score_sentences,
+    Abstainer, Signals, best_sentence, covered_share, default_abstainer, passage_features, question_terms, rerank,
+    score_sentences,
 )
 from qa.answer_type import expected_type
 from qa.config import SearchSettings, Settings
@@ -140,9 +141,9 @@ class Searcher:
         vectors = np.concatenate([self.store.sentence_vectors(hit.chunk) for hit in head])
         wanted = expected_type(question)
         sentences = score_sentences(retrieval.vector, terms, head, self.store.articles, vectors, wanted)
-        passage_terms = [set(analyze(hit.chunk.text)) for hit in head]  # each passage analysed once
-        coverages = [covered_share(terms, present) for present in passage_terms]
-        head, order = rerank(head, sentences, coverages=coverages)
+        passage_words = [analyze(hit.chunk.text) for hit in head]  # each passage analysed once
+        rows = passage_features(analyze(retrieval.query), terms, head, sentences, passage_words)
+        head, order = rerank(head, rows)
         hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
         # the answer comes from a passage the caller is shown: among the first min(answer_passages, k)
         shown = order[: min(self.settings.answer_passages, k)]
@@ -154,11 +155,11 @@ class Searcher:
         signals = Signals(
             dense_top=retrieval.dense_top,
             sentence=chosen.cosine if chosen else 0.0,
-            coverage=coverages[order[0]],
+            coverage=rows[order[0]]["coverage"],
             agreement=retrieval.agreement,
             typed=float(chosen.typed) if chosen else 0.0,
             answer_coverage=chosen.coverage if chosen else 0.0,
-            missing=1.0 - covered_share(terms, set().union(*(passage_terms[i] for i in shown))) if terms else 0.0,
+            missing=1.0 - covered_share(terms, set().union(*(passage_words[i] for i in shown))) if terms else 0.0,
         )
         abstained = self.abstainer.abstains(signals) if self.abstainer else False
         return Result(

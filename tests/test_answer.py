@@ -7,8 +7,10 @@ import math
 import pytest
 
 from qa.answer import (
-    Abstainer, ScoredSentence, SentenceWeights, Signals, best_sentence, question_terms, rerank, term_coverage,
+    RERANK_FEATURES, Abstainer, Reranker, ScoredSentence, SentenceWeights, Signals, best_sentence, default_reranker,
+    passage_features, question_terms, rerank, term_coverage, term_pairs,
 )
+from qa.keyword import analyze
 from qa.search import Searcher
 from qa.store import FaissStore
 from qa.types import Chunk, Hit
@@ -44,26 +46,62 @@ def test_term_coverage_is_weighted() -> None:
     assert term_coverage({}, "anything") == 0.0
 
 
-def test_rerank_adds_the_best_sentence_to_the_normalised_fused_score() -> None:
+def worded(passage: int, score: float, text: str, cosine: float, coverage: float, typed: bool = True) -> ScoredSentence:
+    return ScoredSentence(
+        passage=passage, start=0, end=len(text), text=text, cosine=cosine, coverage=coverage, heading=False,
+        typed=typed, score=score, words=tuple(analyze(text)),
+    )
+
+
+def test_term_pairs_are_adjacent_analysed_terms() -> None:
+    assert term_pairs(analyze("the Prime Minister of Pakistan")) == {("prime", "minist"), ("minist", "pakistan")}
+    assert term_pairs(["naval"]) == set()
+
+
+def test_passage_features_worked_out_by_hand() -> None:
+    question = analyze("Where will the joint naval exercises be held?")  # joint naval exercis held
+    terms = {"joint": 2.0, "naval": 1.0, "exercis": 1.0, "held": 0.0}  # total weight 4
+    hits = [hit(1, 0.9, 0), hit(2, 0.3, 20), hit(3, 0.5, 40)]
+    sentences = [
+        worded(0, 0.7, "Joint naval drills.", cosine=0.5, coverage=0.75),
+        worded(0, 0.4, "The exercises.", cosine=0.4, coverage=0.25, typed=False),
+        worded(1, 0.2, "Nothing here.", cosine=0.2, coverage=0.0),
+    ]  # passage 2 has no sentence
+    words = [analyze("Joint naval drills. The exercises."), analyze("Nothing here."), []]
+    first, second, third = passage_features(question, terms, hits, sentences, words)
+    assert set(first) == set(RERANK_FEATURES)
+    assert first == pytest.approx({
+        "fused": 1.0, "best_sentence": 0.7, "coverage": 1.0, "max_cosine": 0.5, "second_cosine": 0.4,
+        "max_sentence_coverage": 0.75, "window_coverage": 1.0,  # the two sentences hold all four terms
+        "pairs": 1 / 3, "sentence_pairs": 1 / 3,  # of (joint naval), (naval exercis), (exercis held): the first
+        "typed": 1.0,
+    })
+    assert second == pytest.approx({
+        "fused": 0.0, "best_sentence": 0.2, "coverage": 0.0, "max_cosine": 0.2, "second_cosine": 0.0,
+        "max_sentence_coverage": 0.0, "window_coverage": 0.0, "pairs": 0.0, "sentence_pairs": 0.0, "typed": 1.0,
+    })
+    assert third["fused"] == pytest.approx(1 / 3) and third["best_sentence"] == 0.0 and third["typed"] == 0.0
+
+
+def test_rerank_orders_by_the_models_score() -> None:
     hits = [hit(1, 0.9, 0), hit(2, 0.5, 20), hit(3, 0.1, 40)]
-    # normalised fused scores: 1.0, 0.5, 0.0; best sentences: 0.1, 0.9, 0.2, weighted by 2
-    sentences = [sentence(0, 0.1), sentence(1, 0.9), sentence(1, 0.3), sentence(2, 0.2)]
-    reranked, order = rerank(hits, sentences, SentenceWeights(passage=2.0, fused=1.0))
+    rows = [{"fused": 1.0, "coverage": 0.0}, {"fused": 0.5, "coverage": 0.5}, {"fused": 0.0, "coverage": 0.4}]
+    model = Reranker(("fused", "coverage"), (1.0, 2.0))  # scores 1.0, 1.5, 0.8
+    reranked, order = rerank(hits, rows, model)
     assert order == [1, 0, 2]
     assert [h.rank for h in reranked] == [1, 2, 3]
-    assert [h.score for h in reranked] == pytest.approx([0.5 + 2 * 0.9, 1.0 + 2 * 0.1, 0.0 + 2 * 0.2])
+    assert [h.score for h in reranked] == pytest.approx([1.5, 1.0, 0.8])
     assert [h.chunk.id for h in reranked] == ["a#2", "a#1", "a#3"]
+    assert rerank(hits, [{"fused": 0.5, "coverage": 0.0}] * 3, model)[1] == [0, 1, 2]  # ties keep retrieval order
 
 
-def test_rerank_weighs_the_fused_score_and_the_passages_own_coverage() -> None:
-    hits = [hit(1, 0.9, 0), hit(2, 0.5, 20), hit(3, 0.1, 40)]
-    sentences = [sentence(0, 0.3), sentence(1, 0.3), sentence(2, 0.3)]  # best sentences tie
-    weights = SentenceWeights(passage=3.0, fused=0.5, coverage=1.0)
-    # 0.5 * (1.0, 0.5, 0.0) + 3 * 0.3 + 1.0 * (0.0, 0.0, 0.8): the third passage covers the question
-    reranked, order = rerank(hits, sentences, weights, coverages=[0.0, 0.0, 0.8])
-    assert order == [2, 0, 1]
-    assert [h.score for h in reranked] == pytest.approx([0.9 + 0.8, 0.5 + 0.9, 0.25 + 0.9])
-    assert rerank(hits, sentences, weights)[1] == [0, 1, 2]  # without coverages: fused order
+def test_reranker_refuses_unknown_features_and_the_shipped_one_loads() -> None:
+    with pytest.raises(ValueError, match="features"):
+        Reranker.from_json({"features": ["rank"], "coefficients": [1.0]})
+    with pytest.raises(ValueError, match="coefficients"):
+        Reranker.from_json({"features": ["fused"], "coefficients": [1.0, 2.0]})
+    shipped = default_reranker()
+    assert set(shipped.features) <= set(RERANK_FEATURES) and len(shipped.coefficients) == len(shipped.features)
 
 
 def test_best_sentence_adds_a_rank_prior_within_the_first_passages() -> None:
