@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -80,18 +80,10 @@ class ScoredSentence:
     score: float
     words: tuple[str, ...] = ()  # its terms, analysed as for BM25, in order
 
-    def rescored(self, weights: SentenceWeights) -> "ScoredSentence":
-        return replace(self, score=weights.sentence_score(self.cosine, self.coverage, self.heading, self.typed))
-
 
 def question_terms(question: str) -> set[str]:
     """The question's content terms, analysed as for BM25."""
     return set(analyze(question)) - QUESTION_WORDS
-
-
-def term_coverage(terms: Mapping[str, float] | set[str], text: str) -> float:
-    """The (weighted) share of the question's content terms that occur in ``text``."""
-    return covered_share(terms, set(analyze(text)))
 
 
 def term_pairs(words: Sequence[str]) -> set[tuple[str, str]]:
@@ -158,8 +150,8 @@ def passage_features(
     sentences: Sequence[ScoredSentence],
     passage_words: Sequence[Sequence[str]],
 ) -> list[dict[str, float]]:
-    """:data:`RERANK_FEATURES` of every hit. ``question``: the question's content terms in
-    order (analysed as for BM25); ``passage_words``: each hit's analysed terms, in order."""
+    """:data:`RERANK_FEATURES` of every hit. ``question`` and ``passage_words`` (one per hit):
+    terms analysed as for BM25, in order; ``term_weights``: the question's content terms."""
     wanted_pairs = term_pairs([word for word in question if word in term_weights])
 
     def pair_share(words: Sequence[str]) -> float:
