@@ -195,14 +195,20 @@ class Reranker:
 
     @classmethod
     def from_json(cls, data: dict) -> "Reranker":
-        features = tuple(data["features"])
-        unknown = sorted(set(features) - set(RERANK_FEATURES))
-        if unknown or len(features) != len(data["coefficients"]):
-            raise ValueError(
-                f"re-rank model has features {list(features)} with {len(data['coefficients'])} coefficients;"
-                f" known features: {', '.join(RERANK_FEATURES)}"
-            )
-        return cls(features, tuple(float(c) for c in data["coefficients"]))
+        return cls(*linear_terms(data, RERANK_FEATURES, "re-rank"))
+
+
+def linear_terms(data: dict, known: Sequence[str], what: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """(features, coefficients) of a linear model read from JSON, checked against the ``known``
+    feature names: a model fitted for other features would silently score the wrong ones."""
+    features = tuple(data["features"])
+    unknown = sorted(set(features) - set(known))
+    if unknown or len(features) != len(data["coefficients"]):
+        raise ValueError(
+            f"{what} model has features {list(features)} with {len(data['coefficients'])} coefficients;"
+            f" known features: {', '.join(known)}"
+        )
+    return features, tuple(float(c) for c in data["coefficients"])
 
 
 @lru_cache(maxsize=1)
@@ -278,14 +284,7 @@ class Abstainer:
 
     @classmethod
     def from_json(cls, data: dict) -> "Abstainer":
-        features = tuple(data["features"])
-        unknown = sorted(set(features) - set(FEATURES))
-        if unknown or len(features) != len(data["coefficients"]):
-            raise ValueError(
-                f"abstention model has features {list(features)} with {len(data['coefficients'])} coefficients;"
-                f" known features: {', '.join(FEATURES)}"
-            )
-        return cls(features, tuple(float(c) for c in data["coefficients"]), float(data["bias"]), float(data["threshold"]))
+        return cls(*linear_terms(data, FEATURES, "abstention"), float(data["bias"]), float(data["threshold"]))
 
 
 @lru_cache(maxsize=1)
