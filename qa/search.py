@@ -1,5 +1,6 @@
 """Answer questions from an index: dense and keyword retrieval, fused; near-duplicate passages
-removed; the answer sentence marked; abstention when the corpus holds no answer."""
+removed; the first passages re-ranked and read with the question (qa.answer, qa.reader); the
+answer sentence marked; abstention when the corpus holds no answer."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from qa.errors import ConfigError, IndexMismatchError
 from qa.fusion import convex, rrf
 from qa.keyword import analyze
 from qa.question import clean_question
+from qa.reader import Reader, reader_for
 from qa.stores import Store, open_store
 from qa.types import Answer, Hit, Result
 
@@ -48,9 +50,12 @@ class Searcher:
         abstainer: Abstainer | None = None,
         *,
         abstain: bool = True,
+        reader: Reader | None = None,
     ) -> None:
         """``abstainer`` defaults to the calibrated model shipped with qa; ``abstain=False``
-        never abstains (used to measure the signals that calibrate it)."""
+        never abstains (used to measure the signals that calibrate it). ``reader``: reads
+        the first passages' sentences with the question (:func:`qa.reader.reader_for` gives
+        the shipped one); without it, passages and the answer are chosen by the re-rank."""
         if store.manifest.model_fingerprint != embedder.fingerprint:
             raise IndexMismatchError(
                 f"the index was built with the model {store.manifest.model!r}"
@@ -64,6 +69,7 @@ class Searcher:
         if self.settings.fusion in STORE_FUSION and not hasattr(store, "search_hybrid"):
             raise ConfigError(f"fusion {self.settings.fusion} needs an index in Milvus (qa index --store milvus://...)")
         self.abstainer = (abstainer or default_abstainer()) if abstain else None
+        self.reader = reader
 
     def search(
         self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()
@@ -144,6 +150,10 @@ class Searcher:
         passage_words = [analyze(hit.chunk.text) for hit in head]  # each passage analysed once
         rows = passage_features(analyze(retrieval.query), terms, head, sentences, passage_words)
         head, order = rerank(head, rows)
+        if self.reader is not None:
+            head, order, sentences = self.reader.rerank(
+                retrieval.query, head, order, sentences, self.settings.answer_passages
+            )
         hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
         # the answer comes from a passage the caller is shown: among the first min(answer_passages, k)
         shown = order[: min(self.settings.answer_passages, k)]
@@ -160,6 +170,7 @@ class Searcher:
             typed=float(chosen.typed) if chosen else 0.0,
             answer_coverage=chosen.coverage if chosen else 0.0,
             missing=1.0 - covered_share(terms, set().union(*(passage_words[i] for i in shown))) if terms else 0.0,
+            reader=chosen.reader if chosen and chosen.reader is not None else 0.0,
         )
         abstained = self.abstainer.abstains(signals) if self.abstainer else False
         return Result(
@@ -189,4 +200,4 @@ def open_searcher(settings: Settings, embedder: Embedder | None = None) -> Searc
     store = open_store(settings.index_dir)
     if embedder is None:
         embedder = make_embedder(settings, settings.backend or index_backend(store.manifest))  # this index's
-    return Searcher(store, embedder, settings.search)
+    return Searcher(store, embedder, settings.search, reader=reader_for(settings))

@@ -1,0 +1,149 @@
+"""The reader: adapter merge and storage worked out by hand, the re-rank it makes with known
+logits, and the shipped reader on the seed article with the real model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.answer import ScoredSentence
+from qa.cli import build_parser
+from qa.config import SearchSettings, Settings, settings_from_env
+from qa.errors import ConfigError
+from qa.reader import (
+    ADAPTER, Reader, ReaderWeights, merged_state, read_adapter, reader_for, write_adapter,
+)
+from qa.types import Chunk, Hit
+
+from conftest import SEED_ARTICLE
+
+
+def test_merge_adds_the_scaled_low_rank_product() -> None:
+    state = {"layer.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "other.weight": np.ones((2, 2))}
+    adapter = {
+        "layer.weight.lora_A": np.array([[1.0, 0.0, 2.0]], dtype=np.float32),  # rank 1, in 3
+        "layer.weight.lora_B": np.array([[1.0], [-1.0]], dtype=np.float32),  # out 2
+        "head.weight": np.zeros((1, 2)),
+    }
+    merged = merged_state(state, adapter, scale=2.0)
+    # W + 2 * B A = [[0,1,2],[3,4,5]] + 2 * [[1,0,2],[-1,0,-2]]
+    assert merged["layer.weight"].tolist() == [[2, 1, 6], [1, 4, 1]]
+    assert merged["other.weight"] is state["other.weight"]
+    assert state["layer.weight"][0, 0] == 0  # the model's own weights are left alone
+
+
+def test_merge_refuses_an_adapter_for_another_model() -> None:
+    state = {"layer.weight": np.zeros((2, 3), dtype=np.float32)}
+    with pytest.raises(ConfigError, match="does not have"):
+        merged_state(state, {"missing.weight.lora_A": np.zeros((1, 3)), "missing.weight.lora_B": np.zeros((2, 1))}, 1.0)
+    with pytest.raises(ConfigError, match="is \\(4, 3\\)"):
+        merged_state(state, {"layer.weight.lora_A": np.zeros((1, 3)), "layer.weight.lora_B": np.zeros((4, 1))}, 1.0)
+
+
+def test_adapter_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "reader.safetensors"
+    tensors = {"a.weight.lora_A": np.array([[0.5, -1.25]], dtype=np.float32), "head.bias": np.array([3.0])}
+    combine = {"passages": 4, "passage_weight": 0.9, "sentence_weight": 2.5}
+    write_adapter(path, tensors, {"scale": "2.0", "combine": json.dumps(combine)})
+    read, metadata = read_adapter(path)
+    assert read["a.weight.lora_A"].dtype == np.float32 and read["a.weight.lora_A"].tolist() == [[0.5, -1.25]]
+    assert read["head.bias"].tolist() == [3.0]
+    assert ReaderWeights.from_metadata(metadata) == ReaderWeights(4, 0.9, 2.5)
+
+
+class KnownLogits(Reader):
+    """A reader whose logit for a sentence is given by a table (no model)."""
+
+    def __init__(self, table: dict[str, float], weights: ReaderWeights) -> None:
+        self.table, self.weights, self.read = table, weights, []
+
+    def logits(self, question, sentences):
+        self.read += list(sentences)
+        return np.array([self.table[s] for s in sentences], dtype=np.float32)
+
+
+def hit(n: int, score: float) -> Hit:
+    chunk = Chunk(f"a#{n}", "a", n, 10 * n, 10 * n + 5, "text", ((10 * n, 10 * n + 5),))
+    return Hit(rank=n + 1, score=score, chunk=chunk, title="a")
+
+
+def sentence(passage: int, text: str, score: float) -> ScoredSentence:
+    return ScoredSentence(passage, 10 * passage, 10 * passage + 5, text, 0.5, 0.5, False, True, score)
+
+
+def test_rerank_by_known_logits() -> None:
+    # After the re-rank, positions 0..3 hold old hits 2, 0, 3, 1 with scores 3, 2.5, 2, 1.
+    hits = [replace(hit(old, score), rank=new + 1) for new, (old, score) in enumerate([(2, 3.0), (0, 2.5), (3, 2.0), (1, 1.0)])]
+    order = [2, 0, 3, 1]
+    sentences = [
+        sentence(0, "s0a", 0.2), sentence(0, "s0b", 0.4), sentence(1, "s1", 0.9),
+        sentence(2, "s2", 0.6), sentence(3, "s3", 0.1),
+    ]
+    table = {"s0a": 1.0, "s0b": -1.0, "s1": 9.0, "s2": -1.0, "s3": 2.0}
+    reader = KnownLogits(table, ReaderWeights(passages=3, passage_weight=0.5, sentence_weight=2.0))
+    ranked, new_order, rescored = reader.rerank("q", hits, order, sentences, answer_passages=2)
+
+    # read: the first three passages (old 2, 0, 3); old 1 (s1) is not read
+    assert sorted(reader.read) == ["s0a", "s0b", "s2", "s3"]
+    # totals: old 2: 3 + 0.5 * -1 = 2.5; old 0: 2.5 + 0.5 * 1 = 3.0; old 3: 2 + 0.5 * 2 = 3.0
+    assert new_order == [0, 3, 2, 1]  # ties keep the re-rank's order
+    assert [h.chunk.n for h in ranked] == [0, 3, 2, 1] and [h.rank for h in ranked] == [1, 2, 3, 4]
+    assert [h.score for h in ranked] == [3.0, 3.0, 2.5, 1.0]
+    by_text = {s.text: s for s in rescored}
+    assert by_text["s0a"].score == pytest.approx(1.0 + 2.0 * 0.2) and by_text["s0a"].reader == 1.0
+    assert by_text["s3"].score == pytest.approx(2.0 + 2.0 * 0.1)
+    assert by_text["s1"].score == 0.9 and by_text["s1"].reader is None  # unread: untouched
+
+
+def test_rerank_reads_every_passage_that_competes_for_the_answer() -> None:
+    hits = [hit(n, 4.0 - n) for n in range(4)]
+    sentences = [sentence(n, f"s{n}", 0.0) for n in range(4)]
+    reader = KnownLogits({f"s{n}": 0.0 for n in range(4)}, ReaderWeights(passages=1))
+    reader.rerank("q", hits, [0, 1, 2, 3], sentences, answer_passages=3)
+    assert reader.read == ["s0", "s1", "s2"]
+
+
+def test_reader_for_follows_the_settings(tmp_path: Path) -> None:
+    assert reader_for(Settings(search=SearchSettings(reader=False))) is None
+    assert settings_from_env({"QA_READER": "off"}).search.reader is False
+    assert settings_from_env({"QA_READER": "1"}).search.reader is True
+    assert build_parser().parse_args(["ask", "q", "--no-reader"]).no_reader
+    other = tmp_path / "other-model"  # not the model the adapter was trained on
+    other.mkdir()
+    (other / "config.json").write_text("{}")
+    assert reader_for(Settings(model_dir=other, cache_dir=tmp_path / "cache")) is None
+
+
+@pytest.fixture(scope="module")
+def shipped(model_dir: Path) -> Reader:
+    assert ADAPTER.is_file(), "qa/reader.safetensors is part of the package"
+    reader = reader_for(Settings())
+    assert reader is not None
+    return reader
+
+
+def test_the_shipped_reader_finds_the_answering_sentence(shipped: Reader) -> None:
+    text = SEED_ARTICLE.read_text(encoding="utf-8")
+    sentences = [
+        "He added that due to the power vacuum in the country, a plethora of problems may occur in Afghanistan.",
+        "The general noted that now the border between the two countries is much safer than in the past and is"
+        " becoming one of the ideal borders of Iran.",
+        "SA/PA All Content by Mehr News Agency is licensed under a Creative Commons Attribution 4.0 International"
+        " License.",
+    ]
+    assert all(s in text for s in sentences)
+    logits = shipped.logits("Why may a plethora of problems occur in Afghanistan?", sentences)
+    assert logits.shape == (3,) and int(np.argmax(logits)) == 0
+    logits = shipped.logits("Which news agency did Baqeri give an exclusive interview to?", [
+        "At the end of his second official visit to Pakistan, which lasted four days and ended on Friday evening,"
+        " Baqeri said in an exclusive interview with IRNA that Pakistan has a special place.",
+        sentences[2],
+    ])
+    assert logits[0] > logits[1]
+    assert shipped.logits("anything", []).shape == (0,)
+    # a question longer than the reader's window is cut, not refused
+    assert np.isfinite(shipped.logits("Why " + "very " * 400 + "long?", sentences)).all()
