@@ -4,9 +4,9 @@ The reader is all-MiniLM-L6-v2 run as a cross-encoder over (question, sentence) 
 LoRA adapter (rank 8, alpha 16, on every linear layer; peft) and a linear head over the mean of
 the tokens, trained with binary cross-entropy. Its examples come from qa itself: every
 question of the first 24 SQuAD articles is asked (hybrid, 20 passages, the shipped re-rank),
-and the sentences of the first five passages are the candidates. A sentence holding a gold
-answer is a positive; per question, the four best-scored other sentences and three more drawn
-at random are the negatives.
+and the sentences of the first five passages are the candidates. Sentences holding a gold
+answer are the positives (at most two a question); the four best-scored other sentences and
+three more drawn at random are the negatives.
 
 The questions are shuffled (seed 0): the first --train train the reader; the rest are held out,
 read by the int8 ONNX export qa will use, and choose how the reader combines with the re-rank:
@@ -149,8 +149,7 @@ def combine(cases: list[dict], logits: list[np.ndarray], answer_passages: int) -
     """(passage_weight, sentence_weight), each the ratio of two coefficients fitted listwise."""
     matrices, golds = [], []
     for case, values in zip(cases, logits):
-        best = [max((v for s, v in zip(case["sentences"], values) if s["p"] == i), default=-20.0)
-                for i in range(len(case["passages"]))]
+        best = best_logits(case, values)
         gold = np.array([p["gold"] for p in case["passages"]], dtype=float)
         if gold.any() and not gold.all():
             matrices.append(np.array([[p["score"], b] for p, b in zip(case["passages"], best)]))
@@ -174,10 +173,15 @@ def combine(cases: list[dict], logits: list[np.ndarray], answer_passages: int) -
     return passage_weight, b / a
 
 
+def best_logits(case: dict, values: np.ndarray) -> list[float]:
+    """Each passage's best sentence logit (-20, far below any seen, for one with no sentence)."""
+    return [max((v for s, v in zip(case["sentences"], values) if s["p"] == i), default=-20.0)
+            for i in range(len(case["passages"]))]
+
+
 def ordered(case: dict, values: np.ndarray, passage_weight: float) -> list[int]:
     """The passages' positions by re-rank score + passage_weight x best logit."""
-    best = [max((v for s, v in zip(case["sentences"], values) if s["p"] == i), default=-20.0)
-            for i in range(len(case["passages"]))]
+    best = best_logits(case, values)
     totals = [p["score"] + passage_weight * b for p, b in zip(case["passages"], best)]
     return sorted(range(len(totals)), key=lambda i: (-totals[i], i))
 

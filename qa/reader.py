@@ -5,7 +5,7 @@ over both at once, as a cross-encoder, and gives a logit that the sentence answe
 question. It is the shipped model's own weights plus a low-rank adapter (LoRA, rank 8, on
 every linear layer) and a linear head over the mean of the tokens, trained on SQuAD tuning-half
 questions by benchmarks/train_reader.py. ``reader.safetensors`` beside this file holds only the
-adapter and head (1.4 MB), with the command, data and the two weights that combine the reader
+adapter and head (0.7 MB, float16), with the command, data and the two weights that combine the reader
 with the re-rank, chosen on tuning questions held out of its training, in its metadata.
 
 On first use the adapter is merged into the model's weights (W + scale * B A), exported to ONNX
@@ -61,8 +61,8 @@ def adapter_fingerprint(path: Path = ADAPTER) -> str:
 
 def read_adapter(path: Path = ADAPTER) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """(tensors, metadata) of an adapter file, as float32 numpy arrays."""
-    from safetensors.numpy import load_file
     from safetensors import safe_open
+    from safetensors.numpy import load_file
 
     with safe_open(str(path), framework="numpy") as handle:
         metadata = dict(handle.metadata() or {})
@@ -170,9 +170,9 @@ class Reader:
         are one run, and its latency is what the chat shows: 93 ms p50 on one thread, 50 ms on
         two (30 seed questions, int8, quiet)."""
         import onnxruntime as ort
+        from tokenizers import Tokenizer
 
         from qa.onnx_backend import cpu_count
-        from tokenizers import Tokenizer
 
         _, metadata = read_adapter(adapter_path)
         self.weights = ReaderWeights.from_metadata(metadata)
