@@ -147,3 +147,20 @@ def test_the_shipped_reader_finds_the_answering_sentence(shipped: Reader) -> Non
     assert shipped.logits("anything", []).shape == (0,)
     # a question longer than the reader's window is cut, not refused
     assert np.isfinite(shipped.logits("Why " + "very " * 400 + "long?", sentences)).all()
+
+
+def test_first_use_exports_into_an_empty_cache(tmp_path: Path, model_dir: Path, shipped: Reader) -> None:
+    """What a fresh machine does: merge, export, quantise; the same reader as the cached one."""
+    fresh = Reader(model_dir, tmp_path / "cache")
+    folder = tmp_path / "cache" / "onnx"
+    assert [p.name for p in folder.glob("reader-*/*")] == ["model-int8.onnx"]  # no temporary left
+    question = "Where will the joint naval exercises be held?"
+    sentences = [
+        "“In the future, we will hold joint naval exercises both in the Pakistani waters, as well as the southern"
+        " waters of Iran.”",
+        "The top general highlighted that now there are simultaneous and instantaneous lines of communication"
+        " between the two neighbors.",
+    ]
+    logits = fresh.logits(question, sentences)
+    np.testing.assert_allclose(logits, shipped.logits(question, sentences), atol=1e-5)
+    assert logits[0] > logits[1]
