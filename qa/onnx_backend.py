@@ -98,6 +98,52 @@ def publish(temporary: Path, target: Path) -> None:
     os.replace(temporary, target)
 
 
+def load_for_export(model_dir: Path, hint: str = "install them"):
+    """(torch, the model of ``model_dir`` in eval mode) for an ONNX export; ConfigError, with
+    ``hint``, when torch or transformers is missing. Eager attention: a plain MatMul/Softmax
+    graph that ONNX Runtime fuses, with the mask always applied (SDPA's tracing shortcuts can
+    drop a mask that was all ones when traced)."""
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as error:  # pragma: no cover - torch comes with sentence-transformers
+        raise ConfigError(f"exporting the model to ONNX needs torch and transformers ({error}); {hint}") from error
+
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager")
+    model.eval()
+    return torch, model
+
+
+def example_batch(torch):
+    """(input_ids, attention_mask): two texts of 16 tokens, the second padded after 9, so that
+    tracing sees the masked case."""
+    ids = torch.full((2, 16), 1000, dtype=torch.int64)
+    mask = torch.ones((2, 16), dtype=torch.int64)
+    mask[1, 9:] = 0
+    return ids, mask
+
+
+def trace(module, inputs: dict, output: str, output_axes: dict[int, str], target: Path) -> None:
+    """Export ``module`` called on ``inputs`` (name -> batch x sequence int64 tensor, both axes
+    dynamic) to ONNX at ``target``, with one output named ``output``."""
+    import torch
+
+    axes = {0: "batch", 1: "sequence"}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about constant Python values: checked by tests
+        # The TorchScript exporter (dynamo=False): the dynamo one needs onnxscript and gives
+        # the same graph for this model, slower.
+        torch.onnx.export(
+            module, tuple(inputs.values()), str(target),
+            input_names=list(inputs), output_names=[output],
+            dynamic_axes={**{name: axes for name in inputs}, output: output_axes},
+            opset_version=OPSET, do_constant_folding=True, dynamo=False,
+        )
+
+
 def export_onnx(model_dir: Path, target: Path) -> None:
     """Export the transformer of a sentence-transformers model directory to ONNX.
 
@@ -105,22 +151,7 @@ def export_onnx(model_dir: Path, target: Path) -> None:
     output ``last_hidden_state``. token_type_ids are all zero for one-segment input, so they
     are made inside the graph rather than fed.
     """
-    try:
-        import torch
-        from transformers import AutoModel
-    except ImportError as error:  # pragma: no cover - torch comes with sentence-transformers
-        raise ConfigError(
-            f"exporting the model to ONNX needs torch and transformers ({error});"
-            " install them, or use QA_BACKEND=torch"
-        ) from error
-
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
-    # eager attention: a plain MatMul/Softmax graph that ONNX Runtime fuses, with the mask
-    # always applied (SDPA's tracing shortcuts can drop a mask that was all ones when traced)
-    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager")
-    model.eval()
+    torch, model = load_for_export(model_dir, "install them, or use QA_BACKEND=torch")
 
     class LastHiddenState(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
@@ -132,21 +163,11 @@ def export_onnx(model_dir: Path, target: Path) -> None:
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids)
             ).last_hidden_state
 
-    # a padded example batch, so that tracing sees the masked case
-    ids = torch.full((2, 16), 1000, dtype=torch.int64)
-    mask = torch.ones((2, 16), dtype=torch.int64)
-    mask[1, 9:] = 0
-    axes = {0: "batch", 1: "sequence"}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about constant Python values: checked by tests
-        # The TorchScript exporter (dynamo=False): the dynamo one needs onnxscript and gives
-        # the same graph for this model, slower.
-        torch.onnx.export(
-            LastHiddenState(model), (ids, mask), str(target),
-            input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
-            opset_version=OPSET, do_constant_folding=True, dynamo=False,
-        )
+    ids, mask = example_batch(torch)
+    trace(
+        LastHiddenState(model), {"input_ids": ids, "attention_mask": mask}, "last_hidden_state",
+        {0: "batch", 1: "sequence"}, target,
+    )
 
 
 def fuse(source: Path, target: Path, model_dir: Path) -> None:

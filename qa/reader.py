@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -59,14 +58,19 @@ def adapter_fingerprint(path: Path = ADAPTER) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def read_adapter(path: Path = ADAPTER) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """(tensors, metadata) of an adapter file, as float32 numpy arrays."""
+def adapter_metadata(path: Path = ADAPTER) -> dict[str, str]:
+    """The metadata of an adapter file (its header only; no tensor is read)."""
     from safetensors import safe_open
-    from safetensors.numpy import load_file
 
     with safe_open(str(path), framework="numpy") as handle:
-        metadata = dict(handle.metadata() or {})
-    return {name: array.astype(np.float32) for name, array in load_file(str(path)).items()}, metadata
+        return dict(handle.metadata() or {})
+
+
+def read_adapter(path: Path = ADAPTER) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(tensors, metadata) of an adapter file, the tensors as float32 numpy arrays."""
+    from safetensors.numpy import load_file
+
+    return {name: array.astype(np.float32) for name, array in load_file(str(path)).items()}, adapter_metadata(path)
 
 
 def write_adapter(path: Path, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
@@ -98,20 +102,13 @@ def export_reader(model_dir: Path, adapter_path: Path, target: Path) -> None:
     """Export the model with the adapter merged and the head on top to ONNX: inputs
     ``input_ids``, ``attention_mask``, ``token_type_ids`` (batch x sequence), output ``logits``
     (batch)."""
-    try:
-        import torch
-        from transformers import AutoModel
-    except ImportError as error:  # pragma: no cover - torch comes with sentence-transformers
-        raise ConfigError(f"exporting the reader to ONNX needs torch and transformers ({error})") from error
-    from transformers.utils import logging as transformers_logging
+    from qa.onnx_backend import example_batch, load_for_export, trace
 
-    transformers_logging.disable_progress_bar()
+    torch, model = load_for_export(model_dir)
     adapter, metadata = read_adapter(adapter_path)
-    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager")
     state = {name: tensor.numpy() for name, tensor in model.state_dict().items()}
     merged = merged_state(state, adapter, float(metadata["scale"]))
     model.load_state_dict({name: torch.from_numpy(np.asarray(array)) for name, array in merged.items()})
-    model.eval()
     head = torch.nn.Linear(adapter["head.weight"].shape[1], 1)
     head.load_state_dict({"weight": torch.from_numpy(adapter["head.weight"]), "bias": torch.from_numpy(adapter["head.bias"])})
 
@@ -128,20 +125,12 @@ def export_reader(model_dir: Path, adapter_path: Path, target: Path) -> None:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return self.head(pooled).squeeze(-1)
 
-    ids = torch.full((2, 16), 1000, dtype=torch.int64)
-    mask = torch.ones((2, 16), dtype=torch.int64)
-    mask[1, 9:] = 0
+    ids, mask = example_batch(torch)
     types = torch.zeros_like(ids)
-    types[:, 8:] = 1
-    axes = {0: "batch", 1: "sequence"}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            Logits(), (ids, mask, types), str(target),
-            input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "logits": {0: "batch"}},
-            opset_version=17, do_constant_folding=True, dynamo=False,
-        )
+    types[:, 8:] = 1  # a question of 8 tokens, then the sentence
+    trace(
+        Logits(), {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}, "logits", {0: "batch"}, target
+    )
 
 
 def ensure_reader_model(model_dir: Path, cache_dir: Path, adapter_path: Path = ADAPTER) -> Path:
@@ -174,8 +163,7 @@ class Reader:
 
         from qa.onnx_backend import cpu_count
 
-        _, metadata = read_adapter(adapter_path)
-        self.weights = ReaderWeights.from_metadata(metadata)
+        self.weights = ReaderWeights.from_metadata(adapter_metadata(adapter_path))
         self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
         self.tokenizer.no_padding()
         # the longer of the two is cut first: the sentence, unless the question is very long
@@ -209,13 +197,12 @@ class Reader:
         ranked = [replace(hits[i], rank=new + 1, score=totals[i]) for new, i in enumerate(first)]
         ranked += [replace(hit, rank=n + j + 1) for j, hit in enumerate(hits[n:])]
         new_order = [order[i] for i in first] + list(order[n:])
-        read_logit = {id(sentence): float(logit) for sentence, logit in zip(texts, logits)}
-        rescored = [
-            replace(s, score=read_logit[id(s)] + self.weights.sentence_weight * s.score, reader=read_logit[id(s)])
-            if id(s) in read_logit else s
-            for s in sentences
-        ]
+        read_logits = iter(float(logit) for logit in logits)  # in the order of the read sentences
+        rescored = [self._rescored(s, next(read_logits)) if s.passage in read else s for s in sentences]
         return ranked, new_order, rescored
+
+    def _rescored(self, sentence: ScoredSentence, logit: float) -> ScoredSentence:
+        return replace(sentence, score=logit + self.weights.sentence_weight * sentence.score, reader=logit)
 
     def logits(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         """One logit per sentence (higher: more likely to answer the question)."""
@@ -244,7 +231,6 @@ def reader_for(settings: Settings) -> Reader | None:
 def _shipped_reader(model_dir: Path, cache_dir: Path) -> Reader | None:
     from qa.embed import model_fingerprint
 
-    _, metadata = read_adapter(ADAPTER)
-    if metadata.get("model") != model_fingerprint(model_dir):
+    if adapter_metadata(ADAPTER).get("model") != model_fingerprint(model_dir):
         return None
     return Reader(model_dir, cache_dir)
