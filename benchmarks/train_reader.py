@@ -8,13 +8,22 @@ and the sentences of the first five passages are the candidates. Sentences holdi
 answer are the positives (at most two a question); the four best-scored other sentences and
 three more drawn at random are the negatives.
 
+Two ways to re-word the training questions (reword.py, WordNet; tried, not used by the shipped
+adapter: docs/EVALUATION.md): --paraphrase P re-words a share P of them with synonyms for the
+words they share with their answer sentence, and asks them again; --contradict P adds, for a
+share P, a negative pair of the question with one detail changed and its answer sentence.
+
 The questions are shuffled (seed 0): the first --train train the reader; the rest are held out,
 read by the int8 ONNX export qa will use, and choose how the reader combines with the re-rank:
 the weight of a passage's best logit beside its re-rank score, and the weight of the sentence
 score beside the logit for the answer, each fitted listwise (tune_rerank.fit). The last 24
-articles stay untouched for reporting (`qa eval --squad ... --articles last`).
+articles stay untouched for reporting (`qa eval --squad ... --articles last`). Beside the
+combination, the held-out questions measure how often the reader alone picks a sentence with
+the answer, for the questions as written and re-worded, and how often changing one detail of a
+question lowers its answer sentence's logit. --measure ADAPTER prints these for an existing
+adapter without training.
 
-    pip install -e ".[train]"            # peft
+    pip install -e ".[train]"            # peft, nltk and WordNet
     qa eval --squad ../shared/datasets/squad-v1.1-dev/dev-v1.1.json.zip --index-dir /tmp/ev-squad \
         --articles first                  # builds the index once
     python benchmarks/train_reader.py --index-dir /tmp/ev-squad --write
@@ -31,6 +40,7 @@ import random
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -77,6 +87,68 @@ def collect(store, searcher, questions, depth: int, passages: int) -> list[dict]
             ],
         })
     return cases
+
+
+def reworded(cases: list[dict], share: float, rng: random.Random, thesaurus=None) -> list[dict]:
+    """The cases, a ``share`` of them with the question re-worded against its gold sentences
+    (reword.py, with WordNet unless given a ``thesaurus``); the candidates stay those
+    retrieved for the original question until asked again."""
+    from reword import paraphrase
+
+    from qa.keyword import analyze
+
+    out = []
+    for case in cases:
+        shared = {stem for s in case["sentences"] if s["gold"] for stem in analyze(s["text"])}
+        if shared and rng.random() < share:
+            case = {**case, "question": paraphrase(case["question"], shared, rng, thesaurus=thesaurus)}
+        out.append(case)
+    return out
+
+
+def contradicted(case: dict, rng: random.Random, opposite=None) -> tuple[str, str] | None:
+    """(the question with one detail changed, the answer sentence it no longer matches) for a
+    case with a gold sentence (reword.contradict; WordNet antonyms unless given ``opposite``)."""
+    from reword import contradict, names_in
+
+    from qa.keyword import analyze
+
+    gold = next((s["text"] for s in case["sentences"] if s["gold"]), None)
+    if gold is None:
+        return None
+    names = [n for n in names_in(s["text"] for s in case["sentences"] if not s["gold"]) if n not in gold]
+    changed = contradict(case["question"], set(analyze(gold)), names, rng, opposite=opposite)
+    return (changed, gold) if changed else None
+
+
+def contradictions(cases: list[dict], share: float, rng: random.Random, opposite=None) -> list[tuple[str, str, float]]:
+    """For a ``share`` of the cases with a gold sentence: a negative pair of the question with one
+    detail changed and that sentence (:func:`contradicted`)."""
+    pairs = []
+    for case in cases:
+        if not any(s["gold"] for s in case["sentences"]) or rng.random() >= share:
+            continue
+        found = contradicted(case, rng, opposite)
+        if found:
+            pairs.append((*found, 0.0))
+    return pairs
+
+
+def detail_sensitivity(reader, cases: list[dict], rng: random.Random, opposite=None) -> float:
+    """Share of the cases whose answer sentence the reader scores lower for the question with one
+    detail changed (:func:`contradicted`) than for the question itself."""
+    lower = []
+    for case in cases:
+        found = contradicted(case, rng, opposite)
+        if found:
+            changed, gold = found
+            lower.append(reader.logits(changed, [gold])[0] < reader.logits(case["question"], [gold])[0])
+    return float(np.mean(lower))
+
+
+def reader_alone(cases: list[dict], logits: list[np.ndarray]) -> float:
+    """Share of the cases whose best-read sentence (by logit alone) holds a gold answer."""
+    return float(np.mean([c["sentences"][int(np.argmax(v))]["gold"] if len(v) else 0.0 for c, v in zip(cases, logits)]))
 
 
 def training_pairs(cases: list[dict], rng: random.Random) -> list[tuple[str, str, float]]:
@@ -199,6 +271,32 @@ def measure(cases, logits, passage_weight: float, sentence_weight: float, answer
     return first / len(cases), correct / len(cases)
 
 
+def held_out_figures(reader, held_out: list[dict], answer_passages: int) -> dict:
+    """The reader on the held-out questions: the combination weights fitted there, and what they
+    give; printed, and returned (rounded to 4 places) for the adapter's metadata."""
+    logits = [reader.logits(case["question"], [s["text"] for s in case["sentences"]]) for case in held_out]
+    # the same questions re-worded: does the reader alone still find the answer sentence?
+    reworded_cases = reworded(held_out, 1.0, random.Random(1))
+    reworded_logits = [reader.logits(c["question"], [s["text"] for s in c["sentences"]]) for c in reworded_cases]
+    sensitivity = detail_sensitivity(reader, held_out, random.Random(2))
+    passage_weight, sentence_weight = combine(held_out, logits, answer_passages)
+    before = measure(held_out, [np.zeros(len(c["sentences"])) for c in held_out], 0.0, 1e6, answer_passages)
+    after = measure(held_out, logits, passage_weight, sentence_weight, answer_passages)
+    alone = (reader_alone(held_out, logits), reader_alone(reworded_cases, reworded_logits))
+    print(f"held-out tuning questions ({len(held_out)}): hit@1 {before[0]:.3f} -> {after[0]:.3f},"
+          f" answer accuracy {before[1]:.3f} -> {after[1]:.3f}")
+    print(f"the reader alone picks a gold sentence: {alone[0]:.3f} of held-out questions, {alone[1]:.3f} re-worded")
+    print(f"one detail of the question changed lowers the answer sentence's logit: {sensitivity:.3f} of held-out questions")
+    print(f"passage_weight {passage_weight:.4f}, sentence_weight {sentence_weight:.4f}")
+    return {
+        "passage_weight": passage_weight, "sentence_weight": sentence_weight,
+        "hit_at_1": [round(before[0], 4), round(after[0], 4)],
+        "answer_accuracy": [round(before[1], 4), round(after[1], 4)],
+        "reader_alone": [round(alone[0], 4), round(alone[1], 4)],
+        "detail_sensitivity": round(sensitivity, 4),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad", type=Path, default=SQUAD)
@@ -208,6 +306,13 @@ def main() -> int:
     parser.add_argument("--passages", type=int, default=5, help="passages read, from the first after the re-rank")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--paraphrase", type=float, default=0.0,
+                        help="share of the training questions re-worded with WordNet synonyms (reword.py)")
+    parser.add_argument("--contradict", type=float, default=0.0,
+                        help="share of the training questions that also give a negative pair: the question with"
+                             " one detail changed (reword.py) and its answer sentence")
+    parser.add_argument("--measure", type=Path, metavar="ADAPTER",
+                        help="train nothing: print the held-out figures of this adapter (e.g. qa/reader.safetensors)")
     parser.add_argument("--write", action="store_true", help="write qa/reader.safetensors")
     args = parser.parse_args()
 
@@ -229,9 +334,28 @@ def main() -> int:
     prime(searcher, [question.question for question in questions], progress=True)
     cases = collect(store, searcher, questions, 20, args.passages)
     rng = random.Random(0)
-    rng.shuffle(cases)
-    training, held_out = cases[: args.train], cases[args.train :]
+    order = list(range(len(cases)))
+    rng.shuffle(order)
+    held_out = [cases[i] for i in order[args.train :]]
+    if args.measure:
+        with tempfile.TemporaryDirectory() as folder:
+            held_out_figures(Reader(model_dir, Path(folder) / "cache", args.measure, threads=2), held_out,
+                             settings.search.answer_passages)
+        return 0
+    if args.paraphrase:  # re-worded questions are asked again: their candidates are their own
+        chosen = order[: args.train]
+        texts = [case["question"] for case in reworded([cases[i] for i in chosen], args.paraphrase, rng)]
+        changed = [(i, text) for i, text in zip(chosen, texts) if text != cases[i]["question"]]
+        prime(searcher, [text for _, text in changed], progress=True)
+        again = collect(store, searcher, [replace(questions[i], question=text) for i, text in changed], 20, args.passages)
+        for (i, _), case in zip(changed, again):
+            cases[i] = case
+        print(f"{len(changed)} training questions re-worded", file=sys.stderr)
+    training = [cases[i] for i in order[: args.train]]
     pairs = training_pairs(training, rng)
+    if args.contradict:
+        pairs += contradictions(training, args.contradict, rng)
+        rng.shuffle(pairs)
     print(f"{len(training)} questions train ({len(pairs)} pairs), {len(held_out)} are held out", file=sys.stderr)
     started = time.time()
     model, head = train(model_dir, pairs, args.batch, args.lr)
@@ -243,30 +367,25 @@ def main() -> int:
         "lora": json.dumps(LORA),
         "combine": json.dumps({"passages": args.passages, "passage_weight": 1.0, "sentence_weight": 3.0}),
     }
-    answer_passages = settings.search.answer_passages
     with tempfile.TemporaryDirectory() as folder:
         trial = Path(folder) / "reader.safetensors"
         write_adapter(trial, tensors, metadata)
-        reader = Reader(model_dir, Path(folder) / "cache", trial, threads=2)
-        logits = [reader.logits(case["question"], [s["text"] for s in case["sentences"]]) for case in held_out]
-    passage_weight, sentence_weight = combine(held_out, logits, answer_passages)
-    before = measure(held_out, [np.zeros(len(c["sentences"])) for c in held_out], 0.0, 1e6, answer_passages)
-    after = measure(held_out, logits, passage_weight, sentence_weight, answer_passages)
-    print(f"held-out tuning questions ({len(held_out)}): hit@1 {before[0]:.3f} -> {after[0]:.3f},"
-          f" answer accuracy {before[1]:.3f} -> {after[1]:.3f}")
-    print(f"passage_weight {passage_weight:.4f}, sentence_weight {sentence_weight:.4f}; trained in {minutes:.1f} min")
+        figures = held_out_figures(Reader(model_dir, Path(folder) / "cache", trial, threads=2), held_out,
+                                   settings.search.answer_passages)
+    print(f"trained in {minutes:.1f} min")
     if args.write:
         metadata["combine"] = json.dumps({
-            "passages": args.passages, "passage_weight": round(passage_weight, 4),
-            "sentence_weight": round(sentence_weight, 4),
+            "passages": args.passages, "passage_weight": round(figures["passage_weight"], 4),
+            "sentence_weight": round(figures["sentence_weight"], 4),
         })
         metadata["fit"] = json.dumps({
             "command": "python " + " ".join(sys.argv),
             "date": date.today().isoformat(),
             "data": "SQuAD v1.1 dev, questions of the first 24 articles, top 5 passages after the re-rank",
             "train_questions": len(training), "pairs": len(pairs), "held_out": len(held_out),
-            "held_out_hit_at_1": [round(before[0], 4), round(after[0], 4)],
-            "held_out_answer_accuracy": [round(before[1], 4), round(after[1], 4)],
+            "paraphrased_share": args.paraphrase,
+            "contradicted_share": args.contradict,
+            **{f"held_out_{name}": value for name, value in figures.items() if "weight" not in name},
             "minutes": round(minutes, 1),
         })
         write_adapter(ADAPTER, tensors, metadata)
