@@ -274,10 +274,13 @@ def measure(cases, logits, passage_weight: float, sentence_weight: float, answer
 def held_out_figures(reader, held_out: list[dict], answer_passages: int) -> dict:
     """The reader on the held-out questions: the combination weights fitted there, and what they
     give; printed, and returned (rounded to 4 places) for the adapter's metadata."""
-    logits = [reader.logits(case["question"], [s["text"] for s in case["sentences"]]) for case in held_out]
+    def read(cases: list[dict]) -> list[np.ndarray]:
+        return [reader.logits(case["question"], [s["text"] for s in case["sentences"]]) for case in cases]
+
+    logits = read(held_out)
     # the same questions re-worded: does the reader alone still find the answer sentence?
     reworded_cases = reworded(held_out, 1.0, random.Random(1))
-    reworded_logits = [reader.logits(c["question"], [s["text"] for s in c["sentences"]]) for c in reworded_cases]
+    reworded_logits = read(reworded_cases)
     sensitivity = detail_sensitivity(reader, held_out, random.Random(2))
     passage_weight, sentence_weight = combine(held_out, logits, answer_passages)
     before = measure(held_out, [np.zeros(len(c["sentences"])) for c in held_out], 0.0, 1e6, answer_passages)
