@@ -59,21 +59,15 @@ def collect(store, searcher, questions, depth: int, passages: int) -> list[dict]
     sentences (passage position, text, score, gold)."""
     from tqdm import tqdm
 
-    from qa.answer import passage_features, question_terms, rerank, score_sentences
-    from qa.answer_type import expected_type
     from qa.evaluate import chunk_span, gold_occurrences, holds_gold
-    from qa.keyword import analyze
 
     cases = []
     for question in tqdm(questions, desc="retrieving", file=sys.stderr, mininterval=5):
         gold = gold_occurrences(question, store.articles)
         retrieval = searcher.retrieve(question.question, depth)
         hits = retrieval.hits
-        terms = store.keyword.idf(question_terms(retrieval.query))
-        vectors = np.concatenate([store.sentence_vectors(hit.chunk) for hit in hits])
-        sentences = score_sentences(retrieval.vector, terms, hits, store.articles, vectors, expected_type(question.question))
-        rows = passage_features(analyze(retrieval.query), terms, hits, sentences, [analyze(h.chunk.text) for h in hits])
-        reranked, order = rerank(hits, rows)
+        ranked = searcher.rerank_hits(question.question, retrieval, hits)
+        reranked, order, sentences = ranked.hits, ranked.order, ranked.sentences
         position = {old: new for new, old in enumerate(order[:passages])}
         cases.append({
             "question": retrieval.query,

@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from qa.config import BACKENDS, DEFAULT_BACKEND, MODES, Settings, settings_from_env
@@ -147,7 +146,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         backend=args.backend,
     )
     if getattr(args, "no_reader", False):
-        settings = replace(settings, search=replace(settings.search, reader=False))
+        settings = settings.without_reader()
     return settings
 
 

@@ -150,10 +150,14 @@ class Settings:
     def with_(self, **changes: object) -> "Settings":
         return replace(self, **{key: value for key, value in changes.items() if value is not None})
 
+    def without_reader(self) -> "Settings":
+        """These settings with the reader turned off (``--no-reader``, ``QA_READER=0``)."""
+        return replace(self, search=replace(self.search, reader=False))
+
 
 def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
     """Settings from the environment: QA_INDEX_DIR, QA_MODEL, QA_BATCH_SIZE, QA_MAX_FILE_MB,
-    QA_MAX_ARTICLE_CHARS, QA_BACKEND, QA_CACHE_DIR.
+    QA_MAX_ARTICLE_CHARS, QA_BACKEND, QA_CACHE_DIR, QA_READER (0 turns the reader off).
 
     Also makes sure nothing tries to reach the Hugging Face hub.
     """
@@ -188,5 +192,5 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
     if env.get("QA_CACHE_DIR"):
         settings = replace(settings, cache_dir=Path(env["QA_CACHE_DIR"]))
     if env.get("QA_READER", "1").strip().lower() in ("0", "false", "no", "off"):
-        settings = replace(settings, search=replace(settings.search, reader=False))
+        settings = settings.without_reader()
     return settings

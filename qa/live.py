@@ -19,10 +19,9 @@ from pathlib import Path
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import QAError
-from qa.reader import reader_for
 from qa.search import Searcher, open_searcher
 from qa.store import MANIFEST
-from qa.stores import Store, open_store
+from qa.stores import Store
 from qa.types import Hit, Result
 
 
@@ -48,9 +47,7 @@ class LiveSearcher:
         self.embedder = self._searcher.embedder
 
     def _open(self) -> Searcher:
-        return Searcher(
-            open_store(self.settings.index_dir), self.embedder, self.settings.search, reader=reader_for(self.settings)
-        )
+        return open_searcher(self.settings, self.embedder)
 
     @property
     def generation(self) -> str:

@@ -27,7 +27,7 @@ import tempfile
 import threading
 import warnings
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -59,23 +59,24 @@ def export_dir(cache_dir: Path, fingerprint: str) -> Path:
 def ensure_onnx_model(model_dir: Path, cache_dir: Path, fingerprint: str, *, quantized: bool) -> Path:
     """The path of the exported (and, if asked, quantised) model; made on first use."""
     folder = export_dir(cache_dir, fingerprint)
-    fp32 = folder / "model-fp32.onnx"
-    if not fp32.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        with _temporary(folder, ".onnx") as temporary:
-            export_onnx(model_dir, temporary)
-            publish(temporary, fp32)
+    fp32 = made_once(folder / "model-fp32.onnx", lambda temporary: export_onnx(model_dir, temporary))
     if not quantized:
         return fp32
-    int8 = folder / "model-int8.onnx"
-    if not int8.is_file():
-        with _temporary(folder, ".onnx") as temporary:
-            quantize(fp32, temporary, **QUANTIZE_OPTIONS)
-            publish(temporary, int8)
-    return int8
+    return made_once(folder / "model-int8.onnx", lambda temporary: quantize(fp32, temporary, **QUANTIZE_OPTIONS))
 
 
-class _temporary:
+def made_once(target: Path, make: Callable[[Path], None]) -> Path:
+    """``target``; the first time, ``make`` writes it to a temporary file beside it, which is
+    then published atomically, so a crash never leaves a half-written file at ``target``."""
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with temporary_path(target.parent, target.suffix) as temporary:
+            make(temporary)
+            publish(temporary, target)
+    return target
+
+
+class temporary_path:
     """A temporary file name in ``folder`` (same file system, so ``os.replace`` is atomic),
     removed on the way out unless it was renamed."""
 

@@ -135,17 +135,15 @@ def export_reader(model_dir: Path, adapter_path: Path, target: Path) -> None:
 
 def ensure_reader_model(model_dir: Path, cache_dir: Path, adapter_path: Path = ADAPTER) -> Path:
     """The int8 ONNX reader for this model and adapter, exported on first use and cached."""
-    from qa.onnx_backend import QUANTIZE_OPTIONS, _temporary, publish, quantize
+    from qa.onnx_backend import QUANTIZE_OPTIONS, made_once, quantize, temporary_path
+
+    def make(target: Path) -> None:
+        with temporary_path(target.parent, ".onnx") as fp32:
+            export_reader(model_dir, adapter_path, fp32)
+            quantize(fp32, target, **QUANTIZE_OPTIONS)
 
     folder = Path(cache_dir) / "onnx" / f"reader-{adapter_fingerprint(adapter_path)}-v{EXPORT_VERSION}"
-    int8 = folder / "model-int8.onnx"
-    if not int8.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        with _temporary(folder, ".onnx") as fp32, _temporary(folder, ".onnx") as temporary:
-            export_reader(model_dir, adapter_path, fp32)
-            quantize(fp32, temporary, **QUANTIZE_OPTIONS)
-            publish(temporary, int8)
-    return int8
+    return made_once(folder / "model-int8.onnx", make)
 
 
 class Reader:

@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa.answer import (
-    Abstainer, Signals, best_sentence, covered_share, default_abstainer, passage_features, question_terms, rerank,
-    score_sentences,
+    Abstainer, ScoredSentence, Signals, best_sentence, covered_share, default_abstainer, passage_features,
+    question_terms, rerank, score_sentences,
 )
 from qa.answer_type import expected_type
 from qa.config import SearchSettings, Settings
@@ -37,6 +37,18 @@ class Retrieval:
     vector: np.ndarray
     dense_top: float  # best cosine of the dense leg
     agreement: float  # 1 / rank, in the keyword leg, of the dense leg's best row (0: absent)
+
+
+@dataclass(frozen=True)
+class Reranked:
+    """Passages re-ranked by their sentences (:meth:`Searcher.rerank_hits`)."""
+
+    hits: list[Hit]  # re-ordered, ranks renumbered
+    order: list[int]  # for each new position, the passage's index among the hits given
+    sentences: list[ScoredSentence]  # every sentence of the hits, scored; ``passage`` is that index
+    rows: list[dict[str, float]]  # the re-rank features of each hit given (qa.answer.RERANK_FEATURES)
+    terms: dict[str, float]  # the question's content terms, IDF-weighted
+    passage_words: list[list[str]]  # each hit's terms, analysed as for BM25
 
 
 class Searcher:
@@ -130,6 +142,17 @@ class Searcher:
                 break
         return hits
 
+    def rerank_hits(self, question: str, retrieval: Retrieval, hits: Sequence[Hit]) -> Reranked:
+        """``hits`` (from ``retrieval``) re-ranked by the learned model over their sentences'
+        scores against the question (qa.answer); the reader is not involved."""
+        terms = self.store.keyword.idf(question_terms(retrieval.query))
+        vectors = np.concatenate([self.store.sentence_vectors(hit.chunk) for hit in hits])
+        sentences = score_sentences(retrieval.vector, terms, hits, self.store.articles, vectors, expected_type(question))
+        passage_words = [analyze(hit.chunk.text) for hit in hits]  # each passage analysed once
+        rows = passage_features(analyze(retrieval.query), terms, hits, sentences, passage_words)
+        reranked, order = rerank(hits, rows)
+        return Reranked(reranked, order, sentences, rows, terms, passage_words)
+
     def ask(
         self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()
     ) -> Result:
@@ -142,14 +165,9 @@ class Searcher:
         retrieval = self.retrieve(question, max(k, self.settings.rerank_passages), mode=mode, history=history)
         if not retrieval.hits:
             return Result(question=question, answer=None, hits=(), abstained=True)
-        terms = self.store.keyword.idf(question_terms(retrieval.query))
         head, tail = retrieval.hits[: self.settings.rerank_passages], retrieval.hits[self.settings.rerank_passages :]
-        vectors = np.concatenate([self.store.sentence_vectors(hit.chunk) for hit in head])
-        wanted = expected_type(question)
-        sentences = score_sentences(retrieval.vector, terms, head, self.store.articles, vectors, wanted)
-        passage_words = [analyze(hit.chunk.text) for hit in head]  # each passage analysed once
-        rows = passage_features(analyze(retrieval.query), terms, head, sentences, passage_words)
-        head, order = rerank(head, rows)
+        ranked = self.rerank_hits(question, retrieval, head)
+        head, order, sentences = ranked.hits, ranked.order, ranked.sentences
         if self.reader is not None:
             head, order, sentences = self.reader.rerank(
                 retrieval.query, head, order, sentences, self.settings.answer_passages
@@ -165,11 +183,12 @@ class Searcher:
         signals = Signals(
             dense_top=retrieval.dense_top,
             sentence=chosen.cosine if chosen else 0.0,
-            coverage=rows[order[0]]["coverage"],
+            coverage=ranked.rows[order[0]]["coverage"],
             agreement=retrieval.agreement,
             typed=float(chosen.typed) if chosen else 0.0,
             answer_coverage=chosen.coverage if chosen else 0.0,
-            missing=1.0 - covered_share(terms, set().union(*(passage_words[i] for i in shown))) if terms else 0.0,
+            missing=1.0 - covered_share(ranked.terms, set().union(*(ranked.passage_words[i] for i in shown)))
+            if ranked.terms else 0.0,
             reader=chosen.reader if chosen and chosen.reader is not None else 0.0,
         )
         abstained = self.abstainer.abstains(signals) if self.abstainer else False
