@@ -158,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="backslashreplace")
     try:
         settings = settings_from_args(args)
+        if args.command in ("ask", "eval", "serve"):
+            warn_if_unfitted(settings)
         return COMMANDS[args.command](args, settings)
     except QAError as error:
         print(f"qa: error: {error}", file=sys.stderr)
@@ -165,6 +167,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130
+
+
+def warn_if_unfitted(settings: Settings) -> None:
+    """Say so when answers come from a model the re-rank and abstention were not fitted to."""
+    from qa.search import fitted_to_model
+
+    if not fitted_to_model(settings):
+        print(
+            f"qa: note: {settings.resolved_model_dir()} is not the packaged all-MiniLM-L6-v2 that the"
+            " re-rank, the reader and abstention were fitted to: the reader is off, and passage order"
+            " and abstention are uncalibrated for this model (benchmarks/tune_rerank.py and"
+            " benchmarks/calibrate_abstention.py refit them)",
+            file=sys.stderr,
+        )
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:

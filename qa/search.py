@@ -14,9 +14,9 @@ from qa.answer import (
     question_terms, rerank, score_sentences,
 )
 from qa.answer_type import expected_type
-from qa.config import SearchSettings, Settings
+from qa.config import SearchSettings, Settings, packaged_model_dir
 from qa.conversation import contextualize
-from qa.embed import Embedder, index_backend, make_embedder
+from qa.embed import Embedder, index_backend, make_embedder, model_fingerprint
 from qa.errors import ConfigError, IndexMismatchError
 from qa.fusion import convex, rrf
 from qa.keyword import analyze
@@ -211,6 +211,16 @@ def covered(start: int, end: int, spans: list[tuple[int, int]]) -> int:
             inside += span_end - span_start
             cursor = span_end
     return inside
+
+
+def fitted_to_model(settings: Settings) -> bool:
+    """Is the model in use the packaged all-MiniLM-L6-v2, the one the re-rank (``rerank.json``),
+    abstention (``abstain.json``) and the reader were fitted to? Their weights are in that
+    model's scale of scores; with another model the reader turns itself off and the other two
+    still run, uncalibrated (benchmarks/tune_rerank.py and calibrate_abstention.py refit them)."""
+    if settings.model_dir is None:
+        return True
+    return model_fingerprint(settings.resolved_model_dir()) == model_fingerprint(packaged_model_dir())
 
 
 def open_searcher(settings: Settings, embedder: Embedder | None = None) -> Searcher:
