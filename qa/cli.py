@@ -158,8 +158,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="backslashreplace")
     try:
         settings = settings_from_args(args)
-        if args.command in ("ask", "eval", "serve"):
-            warn_if_unfitted(settings)
         return COMMANDS[args.command](args, settings)
     except QAError as error:
         print(f"qa: error: {error}", file=sys.stderr)
@@ -170,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def warn_if_unfitted(settings: Settings) -> None:
-    """Say so when answers come from a model the re-rank and abstention were not fitted to."""
+    """Say so when answers come from a model the re-rank and abstention were not fitted to
+    (once the index has opened with it: an index of another model is an error of its own)."""
     from qa.search import fitted_to_model
 
     if not fitted_to_model(settings):
@@ -262,6 +261,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     history = parse_history(args.history)
     questions = read_questions(args.questions) if args.questions else None
     searcher = open_searcher(settings)
+    warn_if_unfitted(settings)
     if questions is None:
         result = searcher.ask(args.question, args.k, mode=args.mode, history=history)
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2) if args.json else format_result(result))
@@ -360,6 +360,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # One embedder for the refresh and the chat: the model (loaded on first use) loads once.
     embedder = make_embedder(settings)
     refresh_index(settings, embedder=embedder)
+    warn_if_unfitted(settings)
     launch(settings, host=args.host, port=args.port, auth=auth, embedder=embedder, started=started)
     return EXIT_OK
 
@@ -388,6 +389,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             settings, args.questions, modes, k=args.k, sample=args.sample, **options
         )
     report.command = eval_command(args)
+    warn_if_unfitted(settings)
     if args.json:
         print(json.dumps(evaluate.report_json(report), ensure_ascii=False))
     else:
