@@ -13,6 +13,10 @@ adapter: docs/EVALUATION.md): --paraphrase P re-words a share P of them with syn
 words they share with their answer sentence, and asks them again; --contradict P adds, for a
 share P, a negative pair of the question with one detail changed and its answer sentence.
 
+--mined FILE adds questions mined from BBC News (mine_news_pairs.py; tried, not used by the
+shipped adapter either): cloze questions answered by a sentence of another article in other
+words, with the sentences around it as negatives.
+
 The questions are shuffled (seed 0): the first --train train the reader; the rest are held out,
 read by the int8 ONNX export qa will use, and choose how the reader combines with the re-rank:
 the weight of a passage's best logit beside its re-rank score, and the weight of the sentence
@@ -155,6 +159,17 @@ def training_pairs(cases: list[dict], rng: random.Random) -> list[tuple[str, str
         pairs += [(case["question"], s["text"], 1.0) for s in positives[:2]]
         pairs += [(case["question"], s["text"], 0.0) for s in chosen]
     rng.shuffle(pairs)
+    return pairs
+
+
+def mined_pairs(path: Path) -> list[tuple[str, str, float]]:
+    """The questions of a mine_news_pairs.py file as pairs: with their answer sentence (1) and
+    with each of their negatives (0)."""
+    pairs = []
+    for line in path.read_text().splitlines():
+        item = json.loads(line)
+        pairs.append((item["question"], item["positive"], 1.0))
+        pairs += [(item["question"], negative, 0.0) for negative in item["negatives"]]
     return pairs
 
 
@@ -308,6 +323,8 @@ def main() -> int:
     parser.add_argument("--contradict", type=float, default=0.0,
                         help="share of the training questions that also give a negative pair: the question with"
                              " one detail changed (reword.py) and its answer sentence")
+    parser.add_argument("--mined", type=Path, metavar="FILE",
+                        help="also train on the questions mined from news by mine_news_pairs.py")
     parser.add_argument("--measure", type=Path, metavar="ADAPTER",
                         help="train nothing: print the held-out figures of this adapter (e.g. qa/reader.safetensors)")
     parser.add_argument("--write", action="store_true", help="write qa/reader.safetensors")
@@ -350,6 +367,9 @@ def main() -> int:
         print(f"{len(changed)} training questions re-worded", file=sys.stderr)
     training = [cases[i] for i in order[: args.train]]
     pairs = training_pairs(training, rng)
+    if args.mined:
+        pairs += mined_pairs(args.mined)
+        rng.shuffle(pairs)
     if args.contradict:
         pairs += contradictions(training, args.contradict, rng)
         rng.shuffle(pairs)
@@ -382,6 +402,7 @@ def main() -> int:
             "train_questions": len(training), "pairs": len(pairs), "held_out": len(held_out),
             "paraphrased_share": args.paraphrase,
             "contradicted_share": args.contradict,
+            "mined": str(args.mined) if args.mined else None,
             **{f"held_out_{name}": value for name, value in figures.items() if "weight" not in name},
             "minutes": round(minutes, 1),
         })
