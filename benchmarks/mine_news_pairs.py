@@ -25,7 +25,7 @@ import argparse
 import json
 import re
 import sys
-import tarfile
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,8 +38,11 @@ from qa.sentences import split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 BBC = ROOT.parent / "shared" / "datasets" / "bbc-news" / "bbc-fulltext.tar.gz"
-# A name (capitalised words, "of"/"de" inside: "Bank of England") or a number ("800,000", "4.75%")
-ANSWER = re.compile(r"(?<![\w-])(?:[A-Z][\w'’.-]*(?:\s+(?:of\s+|de\s+)?[A-Z][\w'’.-]*)*|\d[\d,.]*%?)(?![\w-])")
+# A name (capitalised words, "of"/"de" inside: "Bank of England") or a whole number ("800,000",
+# "4.75%"; not the "14" of "$14.5bn")
+ANSWER = re.compile(
+    r"(?<![\w-])(?:[A-Z][\w'’.-]*(?:\s+(?:of\s+|de\s+)?[A-Z][\w'’.-]*)*|\d(?:[\d,.]*\d)?%?)(?![\w-]|[.,]\d)"
+)
 QUOTES = "\"'‘“"
 NEGATIVES = 7  # sentences around the answer sentence, at most this many
 AROUND = 6  # how far from it they may be
@@ -53,17 +56,15 @@ class Sentence:
 
 
 def read_articles(tarball: Path = BBC) -> list[str]:
-    """The articles' texts (title line dropped), in name order; an article whose text repeats
-    an earlier one is left out (the BBC set has 98 such copies)."""
-    texts, seen = [], set()
-    with tarfile.open(tarball) as archive:
-        members = [m for m in archive.getmembers() if m.isfile() and m.name.endswith(".txt")]
-        for member in sorted(members, key=lambda m: m.name):
-            text = archive.extractfile(member).read().decode("latin-1")
-            if text not in seen:
-                seen.add(text)
-                texts.append(text.split("\n", 1)[1] if "\n" in text else text)
-    return texts
+    """The articles' texts without their title line, in id order, read as ``qa index`` reads
+    them (:func:`qa.bench.bbc_corpus`, :func:`qa.ingest.read_corpus`): an article repeating an
+    earlier one is stored once (the BBC set has 98 such copies)."""
+    from qa.bench import bbc_corpus
+    from qa.ingest import read_corpus
+
+    with tempfile.TemporaryDirectory() as work:
+        articles = read_corpus(bbc_corpus(Path(work), tarball)).articles
+    return [article.text.split("\n", 1)[1] if "\n" in article.text else article.text for article in articles]
 
 
 def sentences_of(texts: Sequence[str]) -> list[Sentence]:

@@ -35,6 +35,12 @@ def test_cloze_takes_whole_names_and_numbers_and_skips_first_words_and_quotes() 
     assert cloze("Rates are set by the Bank of England.", "The Bank decided.") is None
 
 
+def test_cloze_takes_a_number_whole_or_not_at_all() -> None:
+    # "$14.5bn" holds no whole number: its "14" is not one
+    assert cloze("They owe $14.5bn in taxes.", "The bill is 14 pages long.") is None
+    assert cloze("Profits reached 2,500 in 2004.", "Some 2,500 were sold.") == ("Profits reached how many in 2004?", "2,500")
+
+
 def test_overlap_is_the_jaccard_overlap_of_bm25_terms() -> None:
     assert overlap("ships sailed", "ship sails") == 1.0  # stemmed alike
     assert overlap("the ships sailed", "ships docked") == 1 / 3  # ship / ship, sail, dock
