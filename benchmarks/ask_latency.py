@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.bench import QUESTIONS  # the same ten news questions `qa bench` asks
+from qa.eval.bench import QUESTIONS  # the same ten news questions `qa bench` asks
 
 
 def percentiles(seconds: list[float]) -> str:
@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from qa.config import settings_from_env
-    from qa.search import open_searcher
+    from qa.search.searcher import open_searcher
 
     started = time.perf_counter()
     searcher = open_searcher(settings_from_env().with_(index_dir=args.index_dir))

@@ -1,4 +1,4 @@
-"""Fit the abstention model (qa/abstain.json) on SQuAD questions whose answer is, or is not,
+"""Fit the abstention model (qa/search/abstain.json) on SQuAD questions whose answer is, or is not,
 in the corpus.
 
 Calibration corpus: the 48 SQuAD v1.1 dev articles, where each of the first 24 (the tuning half)
@@ -15,7 +15,7 @@ synonyms (as answerable as it was) and the question with one detail changed (una
 benchmarks/reword.py, WordNet from the train extra). Tried, not used for the shipped model:
 docs/EVALUATION.md, "Abstention".
 
-Writes qa/abstain.json: the logistic model over the chosen signals (qa.answer.FEATURES) and the
+Writes qa/search/abstain.json: the logistic model over the chosen signals (qa.search.answer.FEATURES) and the
 threshold at which qa's whole decision (an answer of the wrong kind, or a low probability)
 abstains on at most --max-false-abstain of the answerable calibration questions. The signals of
 every question are kept in --signals (JSONL), and read back from there when it exists, so other
@@ -39,7 +39,7 @@ SQUAD = ROOT.parent / "shared" / "datasets" / "squad-v1.1-dev" / "dev-v1.1.json.
 
 def calibration_corpus(squad):
     """(articles, questions with an answerable flag) as described in the module docstring."""
-    from qa.ingest import Corpus, make_article
+    from qa.ingest.corpus import Corpus, make_article
 
     tuning = set(squad.article_ids[: len(squad.article_ids) // 2])
     corpus, dropped = Corpus(), {}
@@ -69,7 +69,7 @@ def reworded_questions(squad, questions, share: float, rng: random.Random):
 
     from reword import contradict, names_in, paraphrase
 
-    from qa.keyword import analyze
+    from qa.index.keyword import analyze
 
     texts = {article.id: article.text for article in squad.corpus.articles}
     out = []
@@ -97,7 +97,7 @@ def main() -> int:
     parser.add_argument("--index-dir", type=Path, default=ROOT / ".qa-eval" / "abstain-calibration")
     parser.add_argument("--sample", type=int, default=1500, help="questions used (seeded sample)")
     parser.add_argument("--max-false-abstain", type=float, default=0.05)
-    parser.add_argument("--out", type=Path, default=ROOT / "qa" / "abstain.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "qa" / "search" / "abstain.json")
     parser.add_argument("--features", default="dense_top,sentence,agreement,typed",
                         help="comma-separated signals of the model (default leaves out coverage: see EVALUATION.md)")
     parser.add_argument("--reworded", type=float, default=0.0,
@@ -109,14 +109,14 @@ def main() -> int:
     from sklearn.linear_model import LogisticRegression
     from tqdm import tqdm
 
-    from qa.answer import Signals
+    from qa.search.answer import Signals
     from qa.config import Settings, settings_from_env
-    from qa.embed import make_embedder
-    from qa.evaluate import load_squad
-    from qa.indexer import update_index
-    from qa.reader import reader_for
-    from qa.search import Searcher
-    from qa.store import FaissStore
+    from qa.embed.backends import make_embedder
+    from qa.eval.run import load_squad
+    from qa.index.indexer import update_index
+    from qa.search.reader import reader_for
+    from qa.search.searcher import Searcher
+    from qa.index.faiss_store import FaissStore
 
     if not args.signals.is_file():
         settings: Settings = settings_from_env().with_(index_dir=args.index_dir, corpus=(args.squad,))

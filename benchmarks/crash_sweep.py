@@ -4,7 +4,7 @@
 
 Indexes a copy of seeds/ with the real `qa index` and model, then, again and again: adds one
 small article to the corpus, starts `qa index`, and kills it with SIGKILL, either when it reports
-reaching a stage (QA_PAUSE_AT, see qa/faults.py) or after a random delay (seeded) spread over a
+reaching a stage (QA_PAUSE_AT, see qa/index/faults.py) or after a random delay (seeded) spread over a
 whole run. After every kill it checks that the index loads (sizes, sha256, counts and ids all
 verified), that it holds exactly the articles of the run before or of the killed run (never a
 mix), and that it still answers the seed questions it answered before, with the same answer
@@ -138,8 +138,8 @@ class Checker:
         self.baseline: dict[str, tuple[str, str]] = {}  # question -> (answer text, chunk id)
 
     def answers(self) -> dict[str, tuple[str, str]]:
-        from qa.search import Searcher
-        from qa.store import FaissStore
+        from qa.search.searcher import Searcher
+        from qa.index.faiss_store import FaissStore
 
         searcher = Searcher(FaissStore.load(self.index_dir), self.embedder)
         out = {}
@@ -150,8 +150,8 @@ class Checker:
 
     def set_baseline(self, limit: int = 4) -> None:
         """The seed fact questions whose answer sentence holds a gold span on the first index."""
-        from qa.search import Searcher
-        from qa.store import FaissStore
+        from qa.search.searcher import Searcher
+        from qa.index.faiss_store import FaissStore
 
         searcher = Searcher(FaissStore.load(self.index_dir), self.embedder)
         for line in SEED_QUESTIONS.read_text(encoding="utf-8").splitlines():
@@ -171,7 +171,7 @@ class Checker:
     def check(self, expected: Expectation) -> tuple[str, str]:
         """Raise AssertionError unless the index is whole and answers as before; return
         ("before" or "after", generation)."""
-        from qa.store import FaissStore, read_manifest
+        from qa.index.faiss_store import FaissStore, read_manifest
 
         store = FaissStore.load(self.index_dir)  # sizes, sha256, counts and ids verified
         manifest = read_manifest(self.index_dir)
@@ -251,7 +251,7 @@ def sweep(embedder, work: Path, plan: list[tuple[str, object]], seed: int) -> di
 def plan_for(kills: int, seed: int) -> list[tuple[str, object]]:
     """Every stage in order, then random moments, repeated up to ``kills``; ends with
     "swapped" so that the final run finds nothing new and must still clean up."""
-    from qa.faults import STAGES
+    from qa.index.faults import STAGES
 
     plan: list[tuple[str, object]] = []
     while len(plan) < kills - 1:
@@ -267,7 +267,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from qa.config import packaged_model_dir
-    from qa.embed import SentenceTransformerEmbedder
+    from qa.embed.backends import SentenceTransformerEmbedder
 
     started = time.monotonic()
     embedder = SentenceTransformerEmbedder(packaged_model_dir())

@@ -3,7 +3,7 @@
     python benchmarks/load.py --index-dir /tmp/m-bbc [--users 32] [--questions 2000]
     python benchmarks/load.py --url http://127.0.0.1:7860/ --pid PID   # an app already running
 
-Starts the app (qa.ui.launch on 127.0.0.1, no re-indexing) over an existing index unless --url
+Starts the app (qa.web.app.launch on 127.0.0.1, no re-indexing) over an existing index unless --url
 is given, waits until it answers, then lets --users threads (users) send --questions questions
 in all (titles of the index's articles turned into questions, and news questions, drawn with a
 seeded RNG), each user one question at a time in its own session. It is bounded: every request
@@ -52,7 +52,7 @@ SERVER = """
 import sys
 from pathlib import Path
 from qa.config import settings_from_env
-from qa.ui import launch
+from qa.web.app import launch
 launch(settings_from_env().with_(index_dir=Path(sys.argv[1])), host="127.0.0.1", port=int(sys.argv[2]))
 """
 

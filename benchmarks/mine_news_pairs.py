@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.keyword import analyze
-from qa.sentences import split_sentences
+from qa.index.keyword import analyze
+from qa.text.sentences import split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 BBC = ROOT.parent / "shared" / "datasets" / "bbc-news" / "bbc-fulltext.tar.gz"
@@ -57,10 +57,10 @@ class Sentence:
 
 def read_articles(tarball: Path = BBC) -> list[str]:
     """The articles' texts without their title line, in id order, read as ``qa index`` reads
-    them (:func:`qa.bench.bbc_corpus`, :func:`qa.ingest.read_corpus`): an article repeating an
+    them (:func:`qa.eval.bench.bbc_corpus`, :func:`qa.ingest.corpus.read_corpus`): an article repeating an
     earlier one is stored once (the BBC set has 98 such copies)."""
-    from qa.bench import bbc_corpus
-    from qa.ingest import read_corpus
+    from qa.eval.bench import bbc_corpus
+    from qa.ingest.corpus import read_corpus
 
     with tempfile.TemporaryDirectory() as work:
         articles = read_corpus(bbc_corpus(Path(work), tarball)).articles
@@ -155,7 +155,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from qa.config import settings_from_env
-    from qa.embed import make_embedder
+    from qa.embed.backends import make_embedder
 
     shortest, longest = (int(n) for n in args.words.split("-"))
     sentences = sentences_of(read_articles(args.bbc))

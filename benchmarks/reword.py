@@ -35,7 +35,7 @@ from collections.abc import Callable, Collection, Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from qa.keyword import analyze
+from qa.index.keyword import analyze
 
 WORD = re.compile(r"[A-Za-z][\w'’-]*")
 NAME_OR_WORD = re.compile(r"[A-Za-z][\w-]*")  # words, not numbers in digits; "Iran's": "Iran", then "'s"

@@ -57,11 +57,11 @@ def timed(function, repeat: int = 3) -> dict[str, float]:
 
 def engines(corpus: list[Path], work: Path) -> dict:
     from qa.config import settings_from_env
-    from qa.embed import make_embedder
-    from qa.indexer import update_index
-    from qa.ingest import read_corpus
-    from qa.ray_engine import RayEngine
-    from qa.store import FaissStore
+    from qa.embed.backends import make_embedder
+    from qa.index.indexer import update_index
+    from qa.ingest.corpus import read_corpus
+    from qa.index.ray_engine import RayEngine
+    from qa.index.faiss_store import FaissStore
 
     base = Path(work)
     for name in ("local", "ray", "ray-tmp"):
@@ -108,9 +108,9 @@ def parse(corpus: list[Path], html_pages: int, ray: bool) -> dict:
     import html
 
     from qa.config import IngestLimits, settings_from_env
-    from qa.embed import make_embedder
-    from qa.ingest import list_corpus, load_file, parse_file, read_corpus
-    from qa.ray_engine import RayEngine
+    from qa.embed.backends import make_embedder
+    from qa.ingest.corpus import list_corpus, load_file, parse_file, read_corpus
+    from qa.index.ray_engine import RayEngine
 
     limits = IngestLimits()
     started = time.perf_counter()
@@ -177,10 +177,10 @@ def stores(index_dir: Path, sizes: list[int]) -> dict:
     from dataclasses import replace
 
     from qa.config import settings_from_env
-    from qa.embed import SentenceTransformerEmbedder
-    from qa.milvus_store import MilvusStore, disconnect
-    from qa.store import FaissStore
-    from qa.stores import StoreUpdate, parse_store
+    from qa.embed.backends import SentenceTransformerEmbedder
+    from qa.index.milvus_store import MilvusStore, disconnect
+    from qa.index.faiss_store import FaissStore
+    from qa.index.stores import StoreUpdate, parse_store
 
     before = rss_mb()
     source = FaissStore.load(index_dir)

@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from qa.config import settings_from_env
-    from qa.search import open_searcher
+    from qa.search.searcher import open_searcher
 
     searcher = open_searcher(settings_from_env().with_(index_dir=args.index_dir))
     searcher.ask("warm up", 5)

@@ -1,4 +1,4 @@
-"""Train the reader (qa/reader.safetensors) on the SQuAD tuning half.
+"""Train the reader (qa/search/reader.safetensors) on the SQuAD tuning half.
 
 The reader is all-MiniLM-L6-v2 run as a cross-encoder over (question, sentence) pairs, with a
 LoRA adapter (rank 8, alpha 16, on every linear layer; peft) and a linear head over the mean of
@@ -63,7 +63,7 @@ def collect(store, searcher, questions, depth: int, passages: int) -> list[dict]
     sentences (passage position, text, score, gold)."""
     from tqdm import tqdm
 
-    from qa.evaluate import chunk_span, gold_occurrences, holds_gold
+    from qa.eval.run import chunk_span, gold_occurrences, holds_gold
 
     cases = []
     for question in tqdm(questions, desc="retrieving", file=sys.stderr, mininterval=5):
@@ -93,7 +93,7 @@ def reworded(cases: list[dict], share: float, rng: random.Random, thesaurus=None
     retrieved for the original question until asked again."""
     from reword import paraphrase
 
-    from qa.keyword import analyze
+    from qa.index.keyword import analyze
 
     out = []
     for case in cases:
@@ -109,7 +109,7 @@ def contradicted(case: dict, rng: random.Random, opposite=None) -> tuple[str, st
     case with a gold sentence (reword.contradict; WordNet antonyms unless given ``opposite``)."""
     from reword import contradict, names_in
 
-    from qa.keyword import analyze
+    from qa.index.keyword import analyze
 
     gold = next((s["text"] for s in case["sentences"] if s["gold"]), None)
     if gold is None:
@@ -212,8 +212,8 @@ def train(model_dir: Path, pairs, batch: int, lr: float):
 
 
 def adapter_tensors(model, head) -> dict[str, np.ndarray]:
-    """peft's LoRA matrices renamed for qa.reader (``<weight name>.lora_A`` / ``.lora_B``), and the head."""
-    from qa.reader import LORA_A, LORA_B
+    """peft's LoRA matrices renamed for qa.search.reader (``<weight name>.lora_A`` / ``.lora_B``), and the head."""
+    from qa.search.reader import LORA_A, LORA_B
 
     tensors = {}
     for name, tensor in model.state_dict().items():
@@ -326,18 +326,18 @@ def main() -> int:
     parser.add_argument("--mined", type=Path, metavar="FILE",
                         help="also train on the questions mined from news by mine_news_pairs.py")
     parser.add_argument("--measure", type=Path, metavar="ADAPTER",
-                        help="train nothing: print the held-out figures of this adapter (e.g. qa/reader.safetensors)")
-    parser.add_argument("--write", action="store_true", help="write qa/reader.safetensors")
+                        help="train nothing: print the held-out figures of this adapter (e.g. qa/search/reader.safetensors)")
+    parser.add_argument("--write", action="store_true", help="write qa/search/reader.safetensors")
     args = parser.parse_args()
 
     import torch
 
     from qa.config import settings_from_env
-    from qa.embed import model_fingerprint
-    from qa.evaluate import CachingEmbedder, default_embedder, load_squad, prime, sample_questions, squad_questions
-    from qa.reader import ADAPTER, Reader, write_adapter
-    from qa.search import Searcher
-    from qa.store import FaissStore
+    from qa.embed.backends import model_fingerprint
+    from qa.eval.run import CachingEmbedder, default_embedder, load_squad, prime, sample_questions, squad_questions
+    from qa.search.reader import ADAPTER, Reader, write_adapter
+    from qa.search.searcher import Searcher
+    from qa.index.faiss_store import FaissStore
 
     torch.set_num_threads(2)
     settings = settings_from_env()
@@ -379,7 +379,7 @@ def main() -> int:
     minutes = (time.time() - started) / 60
     tensors = adapter_tensors(model, head)
     metadata = {
-        "model": model_fingerprint(model_dir),  # qa.reader uses the adapter only on this model
+        "model": model_fingerprint(model_dir),  # qa.search.reader uses the adapter only on this model
         "scale": str(LORA["lora_alpha"] / LORA["r"]),
         "lora": json.dumps(LORA),
         "combine": json.dumps({"passages": args.passages, "passage_weight": 1.0, "sentence_weight": 3.0}),

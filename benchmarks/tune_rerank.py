@@ -1,7 +1,7 @@
-"""Fit the passage re-rank (qa/rerank.json) on the SQuAD tuning half.
+"""Fit the passage re-rank (qa/search/rerank.json) on the SQuAD tuning half.
 
 The passages of each question are retrieved once (hybrid, the default settings, 20 deep), and
-every passage is described by qa.answer.RERANK_FEATURES. A linear model is fitted listwise:
+every passage is described by qa.search.answer.RERANK_FEATURES. A linear model is fitted listwise:
 for each question, a softmax over its passages' scores, maximising the probability of the
 passages that hold a gold answer (questions with no such passage, or only such passages, teach
 nothing and are left out), with a small L2 penalty. The script prints hit@1 (the first passage
@@ -72,25 +72,25 @@ def main() -> int:
     parser.add_argument("--depth", type=int, default=20, help="passages re-ranked")
     parser.add_argument("--l2", type=float, default=1e-4)
     parser.add_argument("--features", default=None, help="comma-separated RERANK_FEATURES (default: all)")
-    parser.add_argument("--write", action="store_true", help="write the fitted model to qa/rerank.json")
+    parser.add_argument("--write", action="store_true", help="write the fitted model to qa/search/rerank.json")
     args = parser.parse_args()
 
     import numpy as np
     from tqdm import tqdm
 
-    from qa.answer import (
+    from qa.search.answer import (
         RERANK_FEATURES, RERANK_MODEL, Reranker, best_sentence, default_reranker, passage_features, question_terms,
         rerank, score_sentences,
     )
-    from qa.answer_type import expected_type
+    from qa.search.answer_type import expected_type
     from qa.config import settings_from_env
-    from qa.evaluate import (
+    from qa.eval.run import (
         CachingEmbedder, chunk_span, default_embedder, gold_occurrences, holds_gold, load_squad, prime,
         sample_questions, squad_questions,
     )
-    from qa.keyword import analyze
-    from qa.search import Searcher
-    from qa.store import FaissStore
+    from qa.index.keyword import analyze
+    from qa.search.searcher import Searcher
+    from qa.index.faiss_store import FaissStore
 
     features = tuple(args.features.split(",")) if args.features else RERANK_FEATURES
     settings = settings_from_env()

@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "eval", help="measure retrieval and answers on labelled questions",
-        description="Score a span-labelled question set (JSONL, format in qa/evaluate.py) against an existing"
+        description="Score a span-labelled question set (JSONL, format in qa/eval/run.py) against an existing"
         " index, or a benchmark: a BEIR folder (--beir) or SQuAD v1.1 (--squad), each indexed into its own"
         " directory (default .qa-eval/NAME, reused while up to date).",
         epilog='A question set has one JSON object per line: {"id", "question", "kind", "answers":'
@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         " p50/p95/p99 at several index sizes (real vectors up to the corpus size, perturbed copies beyond),"
         " peak RSS and size on disk at each size, and cold start. Each measurement runs in its own process.",
     )
-    from qa.bench import add_arguments
+    from qa.eval.bench import add_arguments
 
     add_arguments(bench)
     common(bench)
@@ -153,7 +153,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # What is printed comes from file names and articles; a name that is not UTF-8 is escaped
-    # where it is reported (qa.ingest.printable), and anything missed is escaped here, not raised.
+    # where it is reported (qa.ingest.corpus.printable), and anything missed is escaped here, not raised.
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")
     try:
@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def warn_if_unfitted(settings: Settings) -> None:
     """Say so when answers come from a model the re-rank and abstention were not fitted to
     (once the index has opened with it: an index of another model is an error of its own)."""
-    from qa.search import fitted_to_model
+    from qa.search.searcher import fitted_to_model
 
     if not fitted_to_model(settings):
         print(
@@ -197,13 +197,13 @@ def refresh_index(
     ray_address: str | None = None,
 ):
     """Run the incremental indexer and print what it did (shared by `index` and `serve`)."""
-    from qa.embed import make_embedder
-    from qa.indexer import update_index
+    from qa.embed.backends import make_embedder
+    from qa.index.indexer import update_index
 
     embedder = embedder or make_embedder(settings)
     runner = None
     if engine == "ray":
-        from qa.ray_engine import RayEngine
+        from qa.index.ray_engine import RayEngine
 
         runner = RayEngine(settings, embedder, address=ray_address)
     try:
@@ -216,7 +216,7 @@ def refresh_index(
 
 
 def print_index_report(report, settings: Settings) -> None:
-    from qa.ingest import printable
+    from qa.ingest.corpus import printable
 
     corpus = ", ".join(printable(str(path)) for path in settings.corpus)
     index_dir = printable(str(settings.index_dir))
@@ -239,15 +239,15 @@ def print_index_report(report, settings: Settings) -> None:
 
 
 def shortlist(names: Sequence[str]) -> str:
-    from qa.ingest import printable
+    from qa.ingest.corpus import printable
 
     shown = ", ".join(printable(name) for name in names[:LIST_LIMIT])
     return shown + (f" … and {len(names) - LIST_LIMIT} more" if len(names) > LIST_LIMIT else "")
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.question import clean_question
-    from qa.search import open_searcher
+    from qa.text.question import clean_question
+    from qa.search.searcher import open_searcher
 
     if (args.question is None) == (args.questions is None):
         print("qa ask: give either a QUESTION or --questions FILE.jsonl", file=sys.stderr)
@@ -318,9 +318,9 @@ def format_result(result) -> str:
 
 
 def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.indexer import corpus_status
-    from qa.ingest import printable
-    from qa.stores import describe as describe_store
+    from qa.index.indexer import corpus_status
+    from qa.ingest.corpus import printable
+    from qa.index.stores import describe as describe_store
 
     manifest, diff, rejected = corpus_status(settings)
     if args.json:
@@ -352,8 +352,8 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import time
 
-    from qa.embed import make_embedder
-    from qa.ui import launch, server_auth
+    from qa.embed.backends import make_embedder
+    from qa.web.app import launch, server_auth
 
     started = time.perf_counter()
     auth = server_auth(args.host, args.auth, args.auth_file)  # refuses before any slow work
@@ -366,7 +366,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from qa import evaluate
+    from qa.eval import run as evaluate
 
     problem = eval_usage_problem(args)
     if problem:
@@ -437,7 +437,7 @@ def eval_command(args: argparse.Namespace) -> str:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from qa import bench
+    from qa.eval import bench
 
     if args.skip_ingest and args.index_dir is None:
         print("qa bench: --skip-ingest needs --index-dir (an existing index of the corpus)", file=sys.stderr)

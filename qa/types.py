@@ -89,7 +89,7 @@ class Result:
     answer: Answer | None
     hits: tuple[Hit, ...]
     abstained: bool = False
-    signals: Any = None  # qa.answer.Signals: what the abstention decision was made from
+    signals: Any = None  # qa.search.answer.Signals: what the abstention decision was made from
 
     def to_json(self) -> dict[str, Any]:
         return {

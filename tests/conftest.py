@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from qa.chunk import TokenCounter  # noqa: E402
+from qa.ingest.chunk import TokenCounter  # noqa: E402
 from qa.config import Settings, packaged_model_dir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def counter(model_dir: Path) -> TokenCounter:
 @pytest.fixture(scope="session")
 def embedder(model_dir: Path):
     """The real all-MiniLM-L6-v2, loaded once for the whole run."""
-    from qa.embed import SentenceTransformerEmbedder
+    from qa.embed.backends import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(model_dir)
 
@@ -82,7 +82,7 @@ def fake_embedder() -> FakeEmbedder:
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
     """Settings of an index of seeds/ built once with the real model (treat as read-only)."""
-    from qa.indexer import update_index
+    from qa.index.indexer import update_index
 
     index_dir = tmp_path_factory.mktemp("seed-index")
     settings = Settings(index_dir=index_dir, corpus=(SEEDS,))

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from conftest import FakeEmbedder
 
-import qa.store
+import qa.index.faiss_store
 from qa.config import Settings
-from qa.indexer import update_index
-from qa.keyword import KeywordIndex
-from qa.store import FaissStore, Manifest, choose_index_type, ivf_lists, ivf_probes
+from qa.index.indexer import update_index
+from qa.index.keyword import KeywordIndex
+from qa.index.faiss_store import FaissStore, Manifest, choose_index_type, ivf_lists, ivf_probes
 from qa.types import Article, Chunk
 
 DIM = 64
@@ -51,8 +51,8 @@ def recall_at_10(store: FaissStore, vectors: np.ndarray, queries: np.ndarray) ->
 
 def test_index_type_follows_corpus_size() -> None:
     assert choose_index_type(8_093) == "flat"
-    assert choose_index_type(qa.store.FLAT_LIMIT) == "flat"
-    assert choose_index_type(qa.store.FLAT_LIMIT + 1) == choose_index_type(1_000_000) == "ivf-sq8"
+    assert choose_index_type(qa.index.faiss_store.FLAT_LIMIT) == "flat"
+    assert choose_index_type(qa.index.faiss_store.FLAT_LIMIT + 1) == choose_index_type(1_000_000) == "ivf-sq8"
     assert (ivf_lists(1_000_000), ivf_probes(ivf_lists(1_000_000))) == (1024, 64)
     assert (ivf_lists(100_000), ivf_probes(ivf_lists(100_000))) == (256, 16)
     assert ivf_lists(10) == 1  # a tiny corpus still trains: one list, searched whole
@@ -82,7 +82,7 @@ def test_ivf_store_round_trips_memory_mapped(tmp_path: Path) -> None:
 
 
 def test_indexer_updates_and_deletes_with_an_ann_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qa.store, "FLAT_LIMIT", 0)  # every size gets the approximate index
+    monkeypatch.setattr(qa.index.faiss_store, "FLAT_LIMIT", 0)  # every size gets the approximate index
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for n in range(6):

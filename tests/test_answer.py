@@ -6,13 +6,13 @@ import math
 
 import pytest
 
-from qa.answer import (
+from qa.search.answer import (
     RERANK_FEATURES, Abstainer, Reranker, ScoredSentence, SentenceWeights, Signals, best_sentence, default_reranker,
     covered_share, passage_features, question_terms, rerank, term_pairs,
 )
-from qa.keyword import analyze
-from qa.search import Searcher
-from qa.store import FaissStore
+from qa.index.keyword import analyze
+from qa.search.searcher import Searcher
+from qa.index.faiss_store import FaissStore
 from qa.types import Chunk, Hit
 
 
@@ -177,7 +177,7 @@ def test_follow_up_finds_the_subject_in_the_previous_question(seed_searcher: Sea
 
 
 def test_covered_counts_characters_once() -> None:
-    from qa.search import covered
+    from qa.search.searcher import covered
 
     assert covered(10, 20, []) == 0
     assert covered(10, 20, [(0, 12), (18, 30)]) == 2 + 2

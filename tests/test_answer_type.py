@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer_type import AnswerType, expected_type, holds_type
+from qa.search.answer_type import AnswerType, expected_type, holds_type
 
 
 @pytest.mark.parametrize(

@@ -161,7 +161,7 @@ def source_shows(page, chunk_id: str) -> None:
 def test_api_ask_returns_the_cli_json(server: App, seed_index, embedder) -> None:
     from gradio_client import Client
 
-    from qa.search import open_searcher
+    from qa.search.searcher import open_searcher
 
     result = Client(server.url, verbose=False).predict(CHIEF, [], api_name="/ask")
     # What `qa ask --json` prints for the same index (the server's is a copy of it), scores to
@@ -265,8 +265,8 @@ def test_follow_up_in_the_browser_uses_the_conversation(server: App, browser) ->
 
 
 def test_unanswerable_question_shows_the_abstention(server: App, browser) -> None:
-    if not (ROOT / "qa" / "abstain.json").is_file():
-        pytest.skip("qa/abstain.json (the calibrated abstention model) has not landed, so qa never abstains;"
+    if not (ROOT / "qa" / "search" / "abstain.json").is_file():
+        pytest.skip("qa/search/abstain.json (the calibrated abstention model) has not landed, so qa never abstains;"
                     " the abstention reply is covered by tests/test_render.py")
     with page_of(browser, server) as (page, _):
         reply = ask(page, "How old is Mohammad Baqeri?")  # on topic, but the article never says

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from conftest import SEEDS
 
-from qa.bench import parse_sizes, size_name, tiled_bm25
+from qa.eval.bench import parse_sizes, size_name, tiled_bm25
 from qa.errors import ConfigError
-from qa.keyword import KeywordIndex, analyze
+from qa.index.keyword import KeywordIndex, analyze
 
 QA = Path(sys.executable).with_name("qa")
 
@@ -60,7 +60,7 @@ def test_bench_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
         assert row["questions"] == 10 and row["recall_at_10"] == 1.0  # flat: exact
     assert report["cold_start"]["wall_s"] > 0
     # the people's version says plainly which sizes are synthetic
-    from qa.bench import format_report
+    from qa.eval.bench import format_report
 
     text = format_report(report)
     assert "| 20 | perturbed copies of real vectors | flat |" in text and "| 5 | real | flat |" in text

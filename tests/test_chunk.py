@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from qa.chunk import SPECIAL_TOKENS, Chunker, TokenCounter
+from qa.ingest.chunk import SPECIAL_TOKENS, Chunker, TokenCounter
 from qa.config import ChunkSettings
-from qa.ingest import content_hash, read_corpus
+from qa.ingest.corpus import content_hash, read_corpus
 from qa.types import Article, Chunk
 
 from conftest import SEED_ARTICLE

@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.conversation import contextualize, is_follow_up
+from qa.text.conversation import contextualize, is_follow_up
 
 PREVIOUS = "What kind of exercises did Iran and Pakistan agree to hold?"
 

@@ -19,9 +19,9 @@ from test_store import CHUNKING, write_corpus
 
 from qa.config import Settings
 from qa.errors import IndexMismatchError
-from qa.indexer import update_index
-from qa.search import Searcher
-from qa.store import MANIFEST, FaissStore, file_sha256, read_manifest
+from qa.index.indexer import update_index
+from qa.search.searcher import Searcher
+from qa.index.faiss_store import MANIFEST, FaissStore, file_sha256, read_manifest
 
 QA = Path(sys.executable).with_name("qa")
 

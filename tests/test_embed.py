@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from qa.config import DEFAULT_BACKEND, Settings, settings_from_env
-from qa.embed import SentenceTransformerEmbedder, index_backend, make_embedder
+from qa.embed.backends import SentenceTransformerEmbedder, index_backend, make_embedder
 from qa.errors import ConfigError
-from qa.onnx_backend import OnnxEmbedder, export_dir
-from qa.store import Manifest
+from qa.embed.onnx_backend import OnnxEmbedder, export_dir
+from qa.index.faiss_store import Manifest
 
 TEXTS = [
     "Who is the chief of staff of the Iranian armed forces?",
@@ -173,7 +173,7 @@ def test_encode_spans_gives_the_text_vectors_and_one_vector_per_span(onnx_fp32: 
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    from qa.sentences import split_sentences
+    from qa.text.sentences import split_sentences
 
     return list(split_sentences(text)) + [(0, 0)]  # and an empty span: the whole text's mean
 
@@ -203,7 +203,7 @@ def test_backend_is_chosen_by_settings_and_environment(model_dir: Path, tmp_path
 
 def test_an_existing_index_keeps_its_backend(seed_index, tmp_path: Path) -> None:
     """seeds/ indexed with torch: without --backend, indexing and asking stay with torch."""
-    from qa.embed import resolve_backend
+    from qa.embed.backends import resolve_backend
 
     assert resolve_backend(seed_index) == "torch"
     assert resolve_backend(seed_index.with_(backend="onnx-int8")) == "onnx-int8"
@@ -228,7 +228,7 @@ def test_onnx_needs_no_torch_at_query_time(onnx_int8: OnnxEmbedder, cache_dir: P
     onnx_int8.encode(["export first"])
     code = (
         "import sys\nfrom pathlib import Path\nfrom qa.config import packaged_model_dir\n"
-        "from qa.onnx_backend import OnnxEmbedder\n"
+        "from qa.embed.onnx_backend import OnnxEmbedder\n"
         f"e = OnnxEmbedder(packaged_model_dir(), quantized=True, cache_dir=Path({str(cache_dir)!r}))\n"
         "print(e.encode(['hello']).shape)\n"
         "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))"

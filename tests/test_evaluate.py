@@ -16,10 +16,10 @@ import pytest
 from conftest import DATASETS, ROOT, SEEDS, FakeEmbedder
 
 from qa import cli
-from qa.answer import Abstainer
+from qa.search.answer import Abstainer
 from qa.config import ChunkSettings, Settings
 from qa.errors import ConfigError
-from qa.evaluate import (
+from qa.eval.run import (
     CachingEmbedder,
     Gold,
     GoldSpan,
@@ -44,11 +44,11 @@ from qa.evaluate import (
     validate_questions,
     write_outputs,
 )
-from qa.indexer import update_index
-from qa.ingest import Corpus, make_article, read_corpus
-from qa.metrics import evaluate_rankings, mean
-from qa.search import Searcher
-from qa.store import FaissStore
+from qa.index.indexer import update_index
+from qa.ingest.corpus import Corpus, make_article, read_corpus
+from qa.eval.metrics import evaluate_rankings, mean
+from qa.search.searcher import Searcher
+from qa.index.faiss_store import FaissStore
 from qa.types import Answer, Chunk, Hit, Result
 
 SQUAD_ZIP = DATASETS / "squad-v1.1-dev" / "dev-v1.1.json.zip"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.fusion import convex, min_max, rrf
+from qa.search.fusion import convex, min_max, rrf
 
 
 def test_rrf_sums_reciprocal_ranks() -> None:

@@ -21,9 +21,9 @@ from conftest import FakeEmbedder
 
 from qa.config import IngestLimits, Settings
 from qa.errors import ConfigError
-from qa.indexer import update_index
-from qa.ingest import UNDECODABLE_FOLDER, UNDECODABLE_NAME, Corpus, Rejected, read_corpus
-from qa.store import FaissStore, read_manifest
+from qa.index.indexer import update_index
+from qa.ingest.corpus import UNDECODABLE_FOLDER, UNDECODABLE_NAME, Corpus, Rejected, read_corpus
+from qa.index.faiss_store import FaissStore, read_manifest
 from test_ingest import PDF_LINES, PNG_1X1, pdf_bytes
 
 QA = Path(sys.executable).with_name("qa")

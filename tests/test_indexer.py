@@ -16,10 +16,10 @@ from conftest import SEED_ARTICLE, FakeEmbedder
 
 from qa.config import ChunkSettings, Settings
 from qa.errors import IndexMismatchError
-from qa.indexer import CorpusDiff, IndexReport, corpus_status, diff_corpus, incompatibility, update_index
-from qa.ingest import Rejected, read_corpus
-from qa.search import Searcher
-from qa.store import MANIFEST, FaissStore, read_manifest
+from qa.index.indexer import CorpusDiff, IndexReport, corpus_status, diff_corpus, incompatibility, update_index
+from qa.ingest.corpus import Rejected, read_corpus
+from qa.search.searcher import Searcher
+from qa.index.faiss_store import MANIFEST, FaissStore, read_manifest
 
 SEED_ID = SEED_ARTICLE.name
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.ingest import Rejected, read_corpus
+from qa.ingest.corpus import Rejected, read_corpus
 
 from conftest import DATASETS, SEEDS
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.keyword import KeywordIndex, analyze
+from qa.index.keyword import KeywordIndex, analyze
 
 TEXTS = [
     "Iran and Pakistan will hold joint naval exercises in the southern waters.",

@@ -1,5 +1,5 @@
 """One writer at a time, readers that always see a whole index, and a running searcher that
-picks up a new generation without a restart (qa.live.LiveSearcher)."""
+picks up a new generation without a restart (qa.search.live.LiveSearcher)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from conftest import FakeEmbedder, copy_seeds
 from test_store import ARTICLES, CHUNKING, write_corpus
 
 from qa.config import Settings
-from qa.indexer import update_index
-from qa.live import LiveSearcher
-from qa.store import FaissStore, read_manifest, write_lock
+from qa.index.indexer import update_index
+from qa.search.live import LiveSearcher
+from qa.index.faiss_store import FaissStore, read_manifest, write_lock
 
 QA = Path(sys.executable).with_name("qa")
 EXTRA = "Ferry strike ends\n\nThe ferry crews of Saltby ended their strike on Thursday after a pay deal."
@@ -160,7 +160,7 @@ def test_an_upload_while_another_writer_holds_the_index_says_to_wait(settings: S
     """The chat's upload during a `qa index`: the file is saved into the corpus, the re-index is
     refused with the writer lock's message (the page shows it), and the index is untouched."""
     from qa.errors import IndexLockedError
-    from qa.service import ChatService
+    from qa.web.service import ChatService
 
     service = ChatService(settings, FakeEmbedder())
     upload = tmp_path / "ferry.txt"

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answer import ScoredSentence
+from qa.search.answer import ScoredSentence
 from qa.cli import build_parser
 from qa.config import SearchSettings, Settings, settings_from_env
 from qa.errors import ConfigError
-from qa.reader import (
+from qa.search.reader import (
     ADAPTER, Reader, ReaderWeights, merged_state, read_adapter, reader_for, write_adapter,
 )
 from qa.types import Chunk, Hit
@@ -120,7 +120,7 @@ def test_reader_for_follows_the_settings(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def shipped(model_dir: Path) -> Reader:
-    assert ADAPTER.is_file(), "qa/reader.safetensors is part of the package"
+    assert ADAPTER.is_file(), "qa/search/reader.safetensors is part of the package"
     reader = reader_for(Settings())
     assert reader is not None
     return reader

@@ -1,6 +1,6 @@
 """The chat's HTML: corpus text escaped, the answer marked inside the passage it came from."""
 
-from qa.render import marked, result_html, source_html, source_line
+from qa.web.render import marked, result_html, source_html, source_line
 from qa.types import Answer, Article, Chunk, Hit, Result
 
 TEXT = "First <b>passage</b>. Second one. The answer is <script>alert(1)</script> here."

@@ -29,13 +29,13 @@ from conftest import ROOT, SEED_ARTICLE, SEEDS
 
 from qa.cli import read_questions
 from qa.config import IngestLimits, SearchSettings, Settings
-from qa.conversation import contextualize
+from qa.text.conversation import contextualize
 from qa.errors import ConfigError
-from qa.evaluate import CachingEmbedder
-from qa.indexer import update_index
-from qa.search import Searcher
-from qa.store import FaissStore
-from qa.stores import open_store, parse_store, require
+from qa.eval.run import CachingEmbedder
+from qa.index.indexer import update_index
+from qa.search.searcher import Searcher
+from qa.index.faiss_store import FaissStore
+from qa.index.stores import open_store, parse_store, require
 from test_hostile_corpus import DUPLICATE, build_hostile_corpus
 
 for _module, _extra in (("ray", "ray"), ("pymilvus", "milvus")):
@@ -43,8 +43,8 @@ for _module, _extra in (("ray", "ray"), ("pymilvus", "milvus")):
     if importlib.util.find_spec(_module) is None:
         pytest.skip(f"the scale-out tests need qa[{_extra}]: pip install -e '.[test]'", allow_module_level=True)
 
-from qa.milvus_store import DocumentFrequencies, MilvusStore, disconnect, keyword_texts  # noqa: E402
-from qa.ray_engine import RayEngine  # noqa: E402
+from qa.index.milvus_store import DocumentFrequencies, MilvusStore, disconnect, keyword_texts  # noqa: E402
+from qa.index.ray_engine import RayEngine  # noqa: E402
 
 SEED_ID = SEED_ARTICLE.name
 QUESTIONS = read_questions(ROOT / "eval" / "seeds.jsonl")
@@ -283,7 +283,7 @@ def test_ray_parses_bad_files_and_duplicates_as_locally(tmp_path: Path, engine: 
     def not_here(*args, **kwargs):
         raise AssertionError("parse_file ran on the driver")
 
-    monkeypatch.setattr("qa.ingest.parse_file", not_here)  # the workers import their own qa.ingest
+    monkeypatch.setattr("qa.ingest.corpus.parse_file", not_here)  # the workers import their own qa.ingest.corpus
     report = update_index(remote, embedder, engine=engine)
     monkeypatch.undo()
     assert report.rejected == expected.rejected
@@ -407,7 +407,7 @@ def test_chat_answers_from_milvus(milvus_seed_index: Settings, seed_index: Setti
     """`python app.py` (qa serve) on the Milvus index answers through its API as on FAISS."""
     from gradio_client import Client
 
-    from qa.search import open_searcher
+    from qa.search.searcher import open_searcher
 
     question = "Where can Tehran and Islamabad establish joint bases?"
     expected = open_searcher(seed_index).ask(question, seed_index.k).to_json()  # the chat shows k passages
@@ -492,7 +492,7 @@ def test_simple_path_imports_neither_ray_nor_milvus(seed_index: Settings) -> Non
     code = (
         "import sys\nfrom qa.cli import main\n"
         f"main(['info', '--index-dir', {str(seed_index.index_dir)!r}])\n"
-        "from qa.search import open_searcher\nfrom qa.config import Settings\nfrom pathlib import Path\n"
+        "from qa.search.searcher import open_searcher\nfrom qa.config import Settings\nfrom pathlib import Path\n"
         f"open_searcher(Settings(index_dir=Path({str(seed_index.index_dir)!r})))\n"
         "print(sorted(m for m in ('ray', 'pymilvus', 'milvus_lite') if m in sys.modules))"
     )

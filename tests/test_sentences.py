@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.sentences import split_sentences
+from qa.text.sentences import split_sentences
 
 from conftest import SEED_ARTICLE
 

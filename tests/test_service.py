@@ -12,8 +12,8 @@ import pytest
 
 from qa.config import Settings
 from qa.errors import ConfigError
-from qa.service import MAX_UPLOAD_BYTES, ChatService, article_file_id, save_uploads, upload_problem
-from qa.ui import is_loopback, server_auth
+from qa.web.service import MAX_UPLOAD_BYTES, ChatService, article_file_id, save_uploads, upload_problem
+from qa.web.app import is_loopback, server_auth
 
 
 def upload(tmp_path: Path, name: str, text: str = "Some article text.\n") -> tuple[str, Path]:
@@ -80,7 +80,7 @@ def test_article_file_id_strips_the_jsonl_line_only() -> None:
 @pytest.fixture
 def service(corpus_dir: Path, tmp_path: Path, fake_embedder) -> ChatService:
     """A chat service over a one-article corpus indexed with the fake embedder."""
-    from qa.indexer import update_index
+    from qa.index.indexer import update_index
 
     (corpus_dir / "harbour.txt").write_text("Harbour news\n\nThe harbour of Tern Bay was dredged in May.\n")
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus_dir,))
@@ -127,7 +127,7 @@ def test_questions_asked_at_once_get_the_replies_they_get_alone(
     "Load"): each reply must be exactly the one the question gets on its own."""
     from test_store import CHUNKING, write_corpus
 
-    from qa.indexer import update_index
+    from qa.index.indexer import update_index
 
     write_corpus(corpus_dir)
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus_dir,), chunking=CHUNKING)
@@ -148,7 +148,7 @@ def test_questions_asked_at_once_get_the_replies_they_get_alone(
 
 
 def test_adding_needs_a_corpus_folder(tmp_path: Path, fake_embedder) -> None:
-    from qa.indexer import update_index
+    from qa.index.indexer import update_index
 
     article = tmp_path / "one.txt"
     article.write_text("One article given as a file.\n")

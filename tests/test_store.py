@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 from conftest import FakeEmbedder
 
-from qa.chunk import Chunker
+from qa.ingest.chunk import Chunker
 from qa.config import ChunkSettings, Settings
 from qa.errors import IndexLockedError, IndexMismatchError, IndexMissingError
-from qa.indexer import update_index
-from qa.ingest import read_corpus
-from qa.search import Searcher
-from qa.store import (
+from qa.index.indexer import update_index
+from qa.ingest.corpus import read_corpus
+from qa.search.searcher import Searcher
+from qa.index.faiss_store import (
     FILES,
     FORMAT_VERSION,
     MANIFEST,
@@ -422,7 +422,7 @@ def test_qa_package_never_imports_pickle() -> None:
 HOLD_LOCK = textwrap.dedent(
     """
     import sys
-    from qa.store import write_lock
+    from qa.index.faiss_store import write_lock
     with write_lock(sys.argv[1]):
         print("locked", flush=True)
         sys.stdin.readline()
@@ -432,7 +432,7 @@ TRY_LOCK = textwrap.dedent(
     """
     import sys
     from qa.errors import IndexLockedError
-    from qa.store import write_lock
+    from qa.index.faiss_store import write_lock
     try:
         with write_lock(sys.argv[1]):
             print("acquired")
@@ -513,7 +513,7 @@ def test_k_larger_than_the_index_returns_every_chunk(built: Settings, fake_embed
     assert hits[0].chunk.article_id == "orchard.txt"
     assert hits[0].title == "Apple harvest breaks records"
     # every chunk is returned, except near-duplicates: more than half covered by better ones
-    from qa.search import covered
+    from qa.search.searcher import covered
 
     def spans(chosen):
         return [(h.chunk.start, h.chunk.end) for h in chosen]

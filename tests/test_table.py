@@ -1,4 +1,4 @@
-"""The article and chunk tables (qa/table.py): chunks built on demand from columns equal the
+"""The article and chunk tables (qa/index/table.py): chunks built on demand from columns equal the
 chunks as chunked and as the old per-chunk records gave them; lookups by id; what a loaded
 table keeps in memory; and writers that would break the id invariant are refused."""
 
@@ -12,10 +12,10 @@ import pytest
 from conftest import FakeEmbedder
 from test_store import ARTICLES, CHUNKING
 
-from qa.chunk import Chunker
-from qa.ingest import read_corpus
-from qa.store import FaissStore, IndexRows, Manifest, chunk_from_record, chunk_record
-from qa.table import ArticleTable, ChunkTable, RowReader
+from qa.ingest.chunk import Chunker
+from qa.ingest.corpus import read_corpus
+from qa.index.faiss_store import FaissStore, IndexRows, Manifest, chunk_from_record, chunk_record
+from qa.index.table import ArticleTable, ChunkTable, RowReader
 from qa.types import Article, Chunk
 
 # non-ASCII text and ids: articles.jsonl offsets are bytes, chunk offsets characters

@@ -1,4 +1,4 @@
-"""The listwise fit behind qa/rerank.json (benchmarks/tune_rerank.py)."""
+"""The listwise fit behind qa/search/rerank.json (benchmarks/tune_rerank.py)."""
 
 from __future__ import annotations
 

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from qa.chunk import model_window
+from qa.ingest.chunk import model_window
 from qa.config import Settings
 from qa.errors import ConfigError
 
 if TYPE_CHECKING:
-    from qa.store import Manifest
+    from qa.index.faiss_store import Manifest
 
 
 SPAN_SLICE = 256  # texts per sentence-transformers call in encode_spans
@@ -218,7 +218,7 @@ def resolve_backend(settings: Settings) -> str:
     rebuilt nor queried with other vectors behind the user's back), else DEFAULT_BACKEND."""
     from qa.config import DEFAULT_BACKEND
     from qa.errors import QAError
-    from qa.store import read_manifest
+    from qa.index.faiss_store import read_manifest
 
     if settings.backend:
         return settings.backend
@@ -238,7 +238,7 @@ def make_embedder(settings: Settings, backend: str | None = None) -> Embedder:
     if backend == "torch":
         return SentenceTransformerEmbedder(model_dir, settings.batch_size)
     if backend in ("onnx", "onnx-int8"):
-        from qa.onnx_backend import OnnxEmbedder
+        from qa.embed.onnx_backend import OnnxEmbedder
 
         return OnnxEmbedder(
             model_dir, quantized=backend == "onnx-int8", cache_dir=settings.cache_dir, batch_size=settings.batch_size

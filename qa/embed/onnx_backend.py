@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.chunk import model_window
+from qa.ingest.chunk import model_window
 from qa.errors import ConfigError
 
 EXPORT_VERSION = 1  # bump when the export or quantisation recipe changes: old caches are ignored
@@ -313,7 +313,7 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 
 
 class OnnxEmbedder:
-    """The :class:`qa.embed.Embedder` protocol on ONNX Runtime, fp32 or int8.
+    """The :class:`qa.embed.backends.Embedder` protocol on ONNX Runtime, fp32 or int8.
 
     fp32 gives sentence-transformers' vectors up to float rounding (measured max |cos - 1| <
     1e-6), so it shares the torch backend's fingerprint: an index built with either can be
@@ -335,7 +335,7 @@ class OnnxEmbedder:
         """``threads`` intra-op threads per run and ``workers`` concurrent runs (default: one
         per core; see :class:`OnnxEncoder`). ``model_path`` runs that ONNX file instead of the
         cached export (benchmarks use it to compare quantisation recipes)."""
-        from qa.embed import model_dim, model_fingerprint, model_name
+        from qa.embed.backends import model_dim, model_fingerprint, model_name
 
         self.model_dir = Path(model_dir)
         self.quantized = quantized
@@ -389,7 +389,7 @@ class OnnxEmbedder:
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """``encode(texts)``, plus for each text one L2-normalised vector per character span
         ``(start, end)`` of it: the mean of the final-layer token embeddings inside the span
-        ("late chunking", :func:`qa.embed.pool_spans`, as the torch backend does)."""
+        ("late chunking", :func:`qa.embed.backends.pool_spans`, as the torch backend does)."""
         if len(spans) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(spans)} lists of spans")
         vectors, per_text = self._run(texts, spans, progress)
@@ -398,7 +398,7 @@ class OnnxEmbedder:
     def _run(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]] | None, progress: bool
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        from qa.embed import pool_spans
+        from qa.embed.backends import pool_spans
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []

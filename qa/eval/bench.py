@@ -1,6 +1,6 @@
 """`qa bench`: ingestion throughput, ask latency, memory and cold start, measured here and now.
 
-Each measurement runs in its own child process (``python -m qa.bench STAGE ...``) so that its
+Each measurement runs in its own child process (``python -m qa.eval.bench STAGE ...``) so that its
 peak RSS is its own and a cold start is really cold. Stages:
 
 ``ingest``
@@ -103,7 +103,7 @@ def percentiles(seconds: Sequence[float]) -> dict[str, float]:
 
 
 def machine() -> dict[str, Any]:
-    from qa.onnx_backend import cpu_count
+    from qa.embed.onnx_backend import cpu_count
 
     load = os.getloadavg()
     return {
@@ -118,11 +118,11 @@ def machine() -> dict[str, Any]:
 
 
 def stage_ingest(corpus: list[Path], index_dir: Path, backend: str | None, cache_dir: Path | None) -> dict:
-    from qa.chunk import Chunker, TokenCounter
+    from qa.ingest.chunk import Chunker, TokenCounter
     from qa.config import settings_from_env
-    from qa.embed import make_embedder
-    from qa.indexer import update_index
-    from qa.store import FaissStore
+    from qa.embed.backends import make_embedder
+    from qa.index.indexer import update_index
+    from qa.index.faiss_store import FaissStore
 
     settings = settings_from_env().with_(index_dir=index_dir, corpus=tuple(corpus), backend=backend,
                                          cache_dir=cache_dir)
@@ -149,7 +149,7 @@ def stage_ingest(corpus: list[Path], index_dir: Path, backend: str | None, cache
 def stage_build(base_dir: Path, size: int, work_dir: Path) -> dict:
     """Write the index of ``size`` chunks (its own process: building takes more memory than
     serving, and the latency stage's peak RSS is the serving one)."""
-    from qa.store import FaissStore
+    from qa.index.faiss_store import FaissStore
 
     base = FaissStore.load(base_dir)
     target = work_dir / f"size-{size}"
@@ -165,10 +165,10 @@ def stage_build(base_dir: Path, size: int, work_dir: Path) -> dict:
 
 def stage_latency(size: int, work_dir: Path, repeat: int, cache_dir: Path | None) -> dict:
     from qa.config import settings_from_env
-    from qa.embed import index_backend, make_embedder
-    from qa.reader import reader_for
-    from qa.search import Searcher
-    from qa.store import FaissStore
+    from qa.embed.backends import index_backend, make_embedder
+    from qa.search.reader import reader_for
+    from qa.search.searcher import Searcher
+    from qa.index.faiss_store import FaissStore
 
     target = work_dir / f"size-{size}"
     load_started = time.perf_counter()
@@ -213,7 +213,7 @@ def stage_latency(size: int, work_dir: Path, repeat: int, cache_dir: Path | None
 def dense_recall(store, questions: np.ndarray, k: int = 10) -> float:
     """recall@10 of the store's dense search against exact search over its exact vectors, for
     the questions and a seeded sample of chunk vectors used as queries."""
-    from qa.table import RowReader
+    from qa.index.table import RowReader
 
     k = min(k, len(store))
     vectors = store.exact if store.exact is not None else store.vectors()
@@ -239,7 +239,7 @@ def dense_recall(store, questions: np.ndarray, k: int = 10) -> float:
 
 def write_subset(base, size: int, target: Path) -> None:
     """The first ``size`` chunks of the base index (real texts and vectors), as an index."""
-    from qa.store import FaissStore
+    from qa.index.faiss_store import FaissStore
 
     chunks = base.chunks[:size]
     counts: dict[str, int] = {}
@@ -259,9 +259,9 @@ def write_copies(base, size: int, target: Path) -> None:
     module docstring), written block by block so that 1M vectors never sit in memory twice.
     The chunk table is the base's columns, repeated, pointing at the copied articles: no
     ``Chunk`` object is made."""
-    from qa.keyword import KeywordIndex
-    from qa.store import FaissStore
-    from qa.table import ArticleTable, ChunkTable
+    from qa.index.keyword import KeywordIndex
+    from qa.index.faiss_store import FaissStore
+    from qa.index.table import ArticleTable, ChunkTable
 
     m = len(base)
     copies = -(-size // m)
@@ -372,7 +372,7 @@ def stage_coldstart(index_dir: Path, cache_dir: Path | None) -> dict:
     """Run in the child: timestamps from interpreter start to the first answer."""
     started = time.perf_counter()
     from qa.config import settings_from_env
-    from qa.search import open_searcher
+    from qa.search.searcher import open_searcher
 
     imported = time.perf_counter()
     settings = settings_from_env().with_(index_dir=index_dir, cache_dir=cache_dir)
@@ -391,7 +391,7 @@ def stage_coldstart(index_dir: Path, cache_dir: Path | None) -> dict:
 
 def run_child(stage: str, args: dict[str, Any]) -> dict:
     """Run one stage in a fresh interpreter; its last stdout line is its JSON result."""
-    command = [sys.executable, "-m", "qa.bench", stage, json.dumps(args, default=str)]
+    command = [sys.executable, "-m", "qa.eval.bench", stage, json.dumps(args, default=str)]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
     if done.returncode != 0:
         raise ConfigError(f"qa bench: the {stage} stage failed:\n{done.stderr.strip()[-2000:]}")

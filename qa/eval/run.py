@@ -29,7 +29,7 @@ What is measured, per retrieval mode (hybrid, dense, bm25), from one ``Searcher.
 k = 100 per question, so the passages are ranked as a user sees them (re-ranking included) and
 the answer comes from the same call:
 
-- Retrieval (ranx, through :mod:`qa.metrics`), over the answerable questions only:
+- Retrieval (ranx, through :mod:`qa.eval.metrics`), over the answerable questions only:
   hit@1/3/5/10, mrr@10, ndcg@10, recall@100, and hit@k for k = 1..10, 20, 50, 100. The
   relevant documents of a question are all the chunks of the index that hold a gold span
   (a span in the sentence two neighbouring chunks share makes both relevant).
@@ -66,17 +66,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa.config import MODES, Settings
-from qa.conversation import contextualize
-from qa.embed import Embedder
+from qa.text.conversation import contextualize
+from qa.embed.backends import Embedder
 from qa.errors import ConfigError, QAError
-from qa.ingest import Corpus, Rejected, make_article, normalize_newlines
-from qa.metrics import HIT_CURVE, RETRIEVAL_METRICS, evaluate_rankings, mean
-from qa.store import MANIFEST, read_manifest
-from qa.stores import Store, open_store
+from qa.ingest.corpus import Corpus, Rejected, make_article, normalize_newlines
+from qa.eval.metrics import HIT_CURVE, RETRIEVAL_METRICS, evaluate_rankings, mean
+from qa.index.faiss_store import MANIFEST, read_manifest
+from qa.index.stores import Store, open_store
 from qa.types import Answer, Article, Chunk, Hit, Result
 
 if TYPE_CHECKING:
-    from qa.search import Searcher
+    from qa.search.searcher import Searcher
 
 RETRIEVE_K = 100  # passages asked for per question (Searcher.ask): ranking and answer from one call
 FAILURE_K = 10  # default cut-off: no relevant passage in the top k makes a question a failure
@@ -550,20 +550,20 @@ def prime(searcher: Searcher, queries: Sequence[str], progress: bool = False) ->
     """Encode all the queries in one batch before searching: one text at a time costs a few
     hundred ms each on a small CPU, a batch a few tens of ms per text. Only for a searcher
     whose embedder is a :class:`CachingEmbedder`; ``queries`` must be the texts the searcher
-    will encode (``qa.conversation.contextualize`` of each question)."""
+    will encode (``qa.text.conversation.contextualize`` of each question)."""
     if isinstance(searcher.embedder, CachingEmbedder):
         searcher.embedder.encode(list(dict.fromkeys(queries)), progress=progress and len(queries) > 64)
 
 
 def default_embedder(settings: Settings) -> Embedder:
-    from qa.embed import make_embedder
+    from qa.embed.backends import make_embedder
 
     return make_embedder(settings)
 
 
 def make_searcher(store: Store, settings: Settings, embedder: Embedder) -> Searcher:
-    from qa.reader import reader_for
-    from qa.search import Searcher
+    from qa.search.reader import reader_for
+    from qa.search.searcher import Searcher
 
     return Searcher(store, CachingEmbedder(embedder), settings.search, reader=reader_for(settings))
 
@@ -582,7 +582,7 @@ def index_benchmark(
     """Bring ``settings.index_dir`` up to date with a benchmark corpus read from ``source`` and
     load it. Refuses a directory that holds the index of another corpus, so a news index is never
     overwritten by a benchmark."""
-    from qa.indexer import update_index
+    from qa.index.indexer import update_index
 
     source = Path(source).resolve()
     index_dir = Path(settings.index_dir)

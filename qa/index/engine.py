@@ -3,7 +3,7 @@ vectors.
 
 The indexer decides *which* articles need chunking and embedding (new or changed ones, by
 content hash) and keeps everything else; an engine only does the work. :class:`LocalEngine`
-runs in this process; :class:`qa.ray_engine.RayEngine` runs the same parsers, chunker and model
+runs in this process; :class:`qa.index.ray_engine.RayEngine` runs the same parsers, chunker and model
 on a Ray cluster.
 """
 
@@ -15,24 +15,24 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.chunk import Chunker, TokenCounter
+from qa.ingest.chunk import Chunker, TokenCounter
 from qa.config import IngestLimits, Settings
-from qa.embed import Embedder, Span
-from qa.ingest import Corpus, read_corpus
+from qa.embed.backends import Embedder, Span
+from qa.ingest.corpus import Corpus, read_corpus
 from qa.types import Article, Chunk
 
 
-Sentences = list[np.ndarray]  # per chunk: one L2-normalised row per sentence of it (qa.embed.pool_spans)
+Sentences = list[np.ndarray]  # per chunk: one L2-normalised row per sentence of it (qa.embed.backends.pool_spans)
 
 
 class Engine(Protocol):
-    """Corpus folders in, articles out (:func:`qa.ingest.read_corpus`'s outcome); then articles in,
+    """Corpus folders in, articles out (:func:`qa.ingest.corpus.read_corpus`'s outcome); then articles in,
     their chunks (by article id), one vector per chunk and the vectors of each chunk's sentences
     out."""
 
     def read_corpus(self, roots: Iterable[Path], limits: IngestLimits, *, progress: bool = False) -> Corpus:
         """The articles under the roots and the files skipped, exactly as
-        :func:`qa.ingest.read_corpus` gives them."""
+        :func:`qa.ingest.corpus.read_corpus` gives them."""
         ...
 
     def chunk_and_embed(

@@ -2,8 +2,8 @@
 
 This module is the one boundary between qa and where vectors live. Everything above it asks
 a :class:`FaissStore` for chunks, articles and nearest neighbours; a different backend (Milvus,
-for a corpus beyond one machine, :mod:`qa.milvus_store`) implements the same methods, the
-protocol :class:`qa.stores.Store`, and reuses :func:`checked_load`, :func:`read_generation` and
+for a corpus beyond one machine, :mod:`qa.index.milvus_store`) implements the same methods, the
+protocol :class:`qa.index.stores.Store`, and reuses :func:`checked_load`, :func:`read_generation` and
 :func:`write_generation`.
 
 Layout of an index directory::
@@ -12,14 +12,14 @@ Layout of an index directory::
     gen-000003/
       articles.jsonl       one article per line, sorted by id, with its full text, and beside it
       articles.ids.json    their ids and
-      articles.offsets.npy where each line starts (articles are read when asked for: qa.table)
+      articles.offsets.npy where each line starts (articles are read when asked for: qa.index.table)
       chunks/ids.npy       int64, the FAISS id of each chunk (row)
       chunks/*.npy         the other columns of the chunk table: article, ordinal, offsets,
-                           sentence spans (qa.table.ChunkTable; memory-mapped)
+                           sentence spans (qa.index.table.ChunkTable; memory-mapped)
       vectors.faiss        IndexIDMap2 over the index type the size calls for (see choose_index_type)
       vectors.npy          exact float32 vectors, row order (ANN types only; rows read with pread)
       sentences.npy        float16, one row per sentence of each chunk, in chunk row order: the
-                           sentence's vector pooled from its chunk's tokens (qa.embed.pool_spans)
+                           sentence's vector pooled from its chunk's tokens (qa.embed.backends.pool_spans)
       bm25/                the keyword index (bm25s: .npy arrays without pickle, JSON vocabulary)
 
 Invariant: row *i* of the chunk table is vector *i* of vectors.faiss and document *i* of bm25/,
@@ -28,7 +28,7 @@ of chunk 0, then those of chunk 1, and so on (``chunks/sentence_start.npy``). Id
 incremental updates and never reused, so a chunk can be removed by id. A write makes a new
 generation folder and then swaps the manifest, so a reader (or a crash) never sees a
 half-written index. No pickle: JSON, JSONL, ``.npy`` and FAISS's own format. Loading keeps no
-Python object per chunk or article (see qa.table), so 1M chunks serve in well under 2 GB.
+Python object per chunk or article (see qa.index.table), so 1M chunks serve in well under 2 GB.
 """
 
 from __future__ import annotations
@@ -49,21 +49,21 @@ from typing import Any
 
 import numpy as np
 
-from qa.chunk import embed_text
+from qa.ingest.chunk import embed_text
 from qa.errors import IndexLockedError, IndexMismatchError, IndexMissingError
-from qa.faults import checkpoint
-from qa.keyword import KeywordIndex
-from qa.table import ARTICLE_FILES, CHUNK_COLUMNS, ArticleTable, ChunkTable, RowReader, load_array
+from qa.index.faults import checkpoint
+from qa.index.keyword import KeywordIndex
+from qa.index.table import ARTICLE_FILES, CHUNK_COLUMNS, ArticleTable, ChunkTable, RowReader, load_array
 from qa.types import Article, Chunk
 
-FORMAT_VERSION = 4  # 4: chunk and article tables (qa.table) instead of chunks.jsonl
+FORMAT_VERSION = 4  # 4: chunk and article tables (qa.index.table) instead of chunks.jsonl
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 KEYWORD_FOLDER = "bm25"
 SENTENCES = "sentences.npy"
 CHUNKS = "chunks"
 CHUNK_IDS = f"{CHUNKS}/ids.npy"
-# the files every store's generation has (qa.milvus_store too), then FaissStore's own
+# the files every store's generation has (qa.index.milvus_store too), then FaissStore's own
 ROW_FILES = (*ARTICLE_FILES, CHUNK_IDS, *(f"{CHUNKS}/{name}.npy" for name in CHUNK_COLUMNS), SENTENCES)
 FILES = (*ROW_FILES, "vectors.faiss", "bm25/n_docs.txt")
 GENERATION = re.compile(r"gen-\d{6}")
@@ -157,7 +157,7 @@ class Manifest:
     versions: dict[str, str] = field(default_factory=library_versions)
     built_at: str = ""
     build_seconds: float = 0.0
-    store: dict[str, str] = field(default_factory=dict)  # {} = FAISS here; else qa.stores.parse_store
+    store: dict[str, str] = field(default_factory=dict)  # {} = FAISS here; else qa.index.stores.parse_store
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -193,7 +193,7 @@ def read_manifest(index_dir: Path) -> Manifest:
 
 class IndexRows:
     """What every store keeps: the manifest, the articles (by id) and chunks (in row order) as
-    tables (qa.table), the id of each row's chunk (FAISS id / Milvus primary key) and the vectors
+    tables (qa.index.table), the id of each row's chunk (FAISS id / Milvus primary key) and the vectors
     of their sentences. Loaded from disk, all but the article ids are memory-mapped arrays."""
 
     def __init__(
@@ -320,7 +320,7 @@ class FaissStore(IndexRows):
         folder, articles, chunks, ids, sentences, problems = read_generation(index_dir, manifest, FILES, verify)
         try:
             # memory-mapped: the vectors stay in the page cache, not in this process's heap.
-            # A memory-mapped index is read-only; updates build a new one (qa/indexer.py).
+            # A memory-mapped index is read-only; updates build a new one (qa/index/indexer.py).
             index = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
             exact = None
             if manifest.index_type != "flat":
@@ -513,7 +513,7 @@ def write_generation(
 ) -> None:
     """Write the article and chunk tables, sentences.npy and whatever ``write_more`` puts in the
     staging folder as a new generation, then point the manifest at it; remove older generations.
-    The checkpoints are where the crash tests stop a writer (qa.faults)."""
+    The checkpoints are where the crash tests stop a writer (qa.index.faults)."""
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     generation = f"gen-{_last_generation_number(index_dir) + 1:06d}"
@@ -571,7 +571,7 @@ def remove_stale_generations(index_dir: Path, keep: str) -> None:
 
 
 def chunk_record(chunk: Chunk, faiss_id: int) -> dict[str, Any]:
-    """A chunk as a JSON object (how qa.ray_engine's workers send chunks back)."""
+    """A chunk as a JSON object (how qa.index.ray_engine's workers send chunks back)."""
     return {
         "id": faiss_id,
         "chunk_id": chunk.id,

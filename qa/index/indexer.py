@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import Settings
-from qa.embed import Embedder
-from qa.engine import Engine, LocalEngine
+from qa.embed.backends import Embedder
+from qa.index.engine import Engine, LocalEngine
 from qa.errors import IndexMismatchError, IndexMissingError, QAError
-from qa.faults import checkpoint
-from qa.ingest import Corpus, Rejected, read_corpus
-from qa.store import Manifest, read_manifest, remove_stale_generations, write_lock
-from qa.stores import Store, StoreUpdate, open_store, parse_store, write_store
+from qa.index.faults import checkpoint
+from qa.ingest.corpus import Corpus, Rejected, read_corpus
+from qa.index.faiss_store import Manifest, read_manifest, remove_stale_generations, write_lock
+from qa.index.stores import Store, StoreUpdate, open_store, parse_store, write_store
 from qa.types import Article, Chunk
 
 

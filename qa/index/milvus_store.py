@@ -13,7 +13,7 @@
     dense     the L2-normalised embedding (FLAT index, inner product: exact, as FAISS's flat index)
 
 The index directory holds what it holds for FAISS minus the vectors: manifest.json (whose
-``store`` names the Milvus URI and collection), the article and chunk tables (qa.table: the
+``store`` names the Milvus URI and collection), the article and chunk tables (qa.index.table: the
 article texts the answer sentence is cut from, and the row order), sentences.npy (the sentence vectors
 the answer step scores), and df.json, the document frequency
 of every term, from which the answer step weighs question words (the same IDF bm25s gives),
@@ -35,18 +35,18 @@ from typing import Any
 
 import numpy as np
 
-from qa.chunk import embed_text
+from qa.ingest.chunk import embed_text
 from qa.errors import ConfigError, IndexMismatchError, IndexMissingError, rebuild_hint
-from qa.keyword import analyze
-from qa.store import ROW_FILES, IndexRows, Manifest, checked_load, read_generation, write_generation
-from qa.stores import Store, StoreUpdate, require
-from qa.table import ArticleTable, ChunkTable
+from qa.index.keyword import analyze
+from qa.index.faiss_store import ROW_FILES, IndexRows, Manifest, checked_load, read_generation, write_generation
+from qa.index.stores import Store, StoreUpdate, require
+from qa.index.table import ArticleTable, ChunkTable
 from qa.types import Article, Chunk
 
 DF_FILE = "df.json"
 FILES = (*ROW_FILES, DF_FILE)
 BATCH = 1000  # entities per insert, delete or query request (well under the 64 MB message limit)
-BM25 = {"bm25_k1": 0.9, "bm25_b": 0.4}  # as qa.keyword.KeywordIndex
+BM25 = {"bm25_k1": 0.9, "bm25_b": 0.4}  # as qa.index.keyword.KeywordIndex
 RRF_K = 60
 MAX_VARCHAR = 65535
 
@@ -88,7 +88,7 @@ class DocumentFrequencies:
         )
 
     def idf(self, terms: set[str]) -> dict[str, float]:
-        """The IDF bm25s's Lucene BM25 gives (qa.keyword.KeywordIndex.idf); a term no chunk
+        """The IDF bm25s's Lucene BM25 gives (qa.index.keyword.KeywordIndex.idf); a term no chunk
         holds gets the highest weight there is."""
         return {
             term: float(np.log(1 + (self.n_docs - self.df.get(term, 0) + 0.5) / (self.df.get(term, 0) + 0.5)))
@@ -121,7 +121,7 @@ _CLIENTS: dict[str, Any] = {}  # uri -> client: Milvus Lite runs one embedded se
 
 
 def connect(record: dict[str, str]) -> Any:
-    """The pymilvus client for a store record (qa.stores.parse_store), one per URI and process."""
+    """The pymilvus client for a store record (qa.index.stores.parse_store), one per URI and process."""
     uri = record["uri"]
     if uri not in _CLIENTS:
         pymilvus = require("pymilvus", "milvus", "--store milvus://")
@@ -153,7 +153,7 @@ def keyword_texts(chunks: Sequence[Chunk], articles: Mapping[str, Article]) -> l
 
 
 class MilvusStore(IndexRows):
-    """An index whose vectors and BM25 live in Milvus; satisfies :class:`qa.stores.Store`."""
+    """An index whose vectors and BM25 live in Milvus; satisfies :class:`qa.index.stores.Store`."""
 
     def __init__(
         self,

@@ -3,20 +3,20 @@
 ``qa index --engine ray [--ray-address ADDR]`` runs ingestion in two stages, with the
 incremental diff between them on the driver:
 
-1. **Parse.** The driver lists the corpus files (:func:`qa.ingest.list_corpus`: sorted walk,
+1. **Parse.** The driver lists the corpus files (:func:`qa.ingest.corpus.list_corpus`: sorted walk,
    hidden names skipped, links to folders refused) and reads each one's bytes
-   (:func:`qa.ingest.load_file`: type, regular file and size limit checked first); Ray tasks
-   (:func:`parse_batch`) turn the bytes into articles (:func:`qa.ingest.parse_file`: decoding,
+   (:func:`qa.ingest.corpus.load_file`: type, regular file and size limit checked first); Ray tasks
+   (:func:`parse_batch`) turn the bytes into articles (:func:`qa.ingest.corpus.parse_file`: decoding,
    HTML and PDF extraction, JSONL lines, content hashes, the length limit) and refusals. The
    bytes travel with the job, so the nodes need no view of the driver's files. The driver merges
-   the results in file order (:func:`qa.ingest.merge_files`: duplicates), so the articles and the
-   report are :func:`qa.ingest.read_corpus`'s.
+   the results in file order (:func:`qa.ingest.corpus.merge_files`: duplicates), so the articles and the
+   report are :func:`qa.ingest.corpus.read_corpus`'s.
 2. **Chunk and embed.** The indexer compares content hashes with the manifest as always, and
    only new and changed articles go back to the cluster. There ``map_batches`` runs
    :class:`ChunkEmbedActor` on a pool of actors, each holding one chunker and one encoder (the
    model is loaded once per actor, not once per batch); a batch is a few articles, enough chunks
    for the encoder's own batches to stay full. The result comes back as chunk records
-   (qa.store's JSONL form), their vectors and their sentences' vectors, and the indexer stores it
+   (qa.index.faiss_store's JSONL form), their vectors and their sentences' vectors, and the indexer stores it
    exactly as the local engine's: same chunks, vectors equal up to float rounding of other batch
    shapes (the tests hold them to 1e-5 per component, cosine 1 - 1e-6).
 
@@ -39,14 +39,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa.config import IngestLimits, Settings
-from qa.engine import Sentences
+from qa.index.engine import Sentences
 from qa.errors import ConfigError
-from qa.ingest import Corpus, ParsedFile, Rejected, UnreadableError, list_corpus, load_file, merge_files
-from qa.stores import require
+from qa.ingest.corpus import Corpus, ParsedFile, Rejected, UnreadableError, list_corpus, load_file, merge_files
+from qa.index.stores import require
 from qa.types import Article, Chunk
 
 if TYPE_CHECKING:
-    from qa.embed import Embedder
+    from qa.embed.backends import Embedder
 
 LOOPBACK = ("127.0.0.1", "localhost")
 ARTICLES_PER_BATCH = 16  # ~60 chunks of news: several full encoder batches of 32 per call
@@ -58,7 +58,7 @@ BYTES_PER_PASS = 256_000_000  # file bytes held by the driver and the object sto
 def parse_batch(batch: dict[str, np.ndarray], limits: dict[str, Any]) -> dict[str, np.ndarray]:
     """The parse stage: each file's bytes to its articles and refusals, as JSON (ASCII, so a file
     name that is not valid UTF-8, kept by Python as surrogates, survives Arrow's strings)."""
-    from qa.ingest import parse_file
+    from qa.ingest.corpus import parse_file
 
     bounds = IngestLimits(**limits)
     parsed = []
@@ -83,10 +83,10 @@ class ChunkEmbedActor:
     """One Ray actor: a chunker and an encoder, loaded once, applied to batches of articles."""
 
     def __init__(self, settings: dict[str, Any], fingerprint: str, threads: int) -> None:
-        from qa.chunk import Chunker, TokenCounter
+        from qa.ingest.chunk import Chunker, TokenCounter
         from qa.config import ChunkSettings
-        from qa.embed import SentenceTransformerEmbedder
-        from qa.onnx_backend import OnnxEmbedder
+        from qa.embed.backends import SentenceTransformerEmbedder
+        from qa.embed.onnx_backend import OnnxEmbedder
 
         model_dir = Path(settings["model_dir"]) if settings["model_dir"] else Settings().resolved_model_dir()
         # The driver's backend; one actor per CPU it was given: no oversubscription.
@@ -108,8 +108,8 @@ class ChunkEmbedActor:
         self.chunker = Chunker(TokenCounter(model_dir), ChunkSettings(**settings["chunking"]))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from qa.engine import embedded_texts
-        from qa.store import chunk_record
+        from qa.index.engine import embedded_texts
+        from qa.index.faiss_store import chunk_record
 
         positions, records, texts, spans = [], [], [], []
         for position, fields in zip(batch["position"], batch["article"]):
@@ -131,7 +131,7 @@ class ChunkEmbedActor:
 
 
 class RayEngine:
-    """The :class:`qa.engine.Engine` that runs on Ray; see the module docstring."""
+    """The :class:`qa.index.engine.Engine` that runs on Ray; see the module docstring."""
 
     def __init__(
         self,
@@ -154,7 +154,7 @@ class RayEngine:
         self.fingerprint = embedder.fingerprint
         self.backend = getattr(embedder, "backend", "torch")
         if self.backend != "torch":
-            from qa.onnx_backend import ensure_onnx_model
+            from qa.embed.onnx_backend import ensure_onnx_model
 
             ensure_onnx_model(
                 settings.resolved_model_dir(), settings.cache_dir, embedder.base_fingerprint,
@@ -213,7 +213,7 @@ class RayEngine:
         return ray
 
     def read_corpus(self, roots: Iterable[Path], limits: IngestLimits, *, progress: bool = False) -> Corpus:
-        """The corpus as :func:`qa.ingest.read_corpus` reads it, parsed on the cluster (stage 1 of
+        """The corpus as :func:`qa.ingest.corpus.read_corpus` reads it, parsed on the cluster (stage 1 of
         the module docstring). The driver reads the files' bytes a pass of ``BYTES_PER_PASS`` at a
         time, so its memory holds one pass of bytes (and, as locally, the parsed articles)."""
         files, rejected = list_corpus(roots)
@@ -267,8 +267,8 @@ class RayEngine:
     def chunk_and_embed(
         self, articles: Sequence[Article], *, progress: bool = False
     ) -> tuple[dict[str, list[Chunk]], np.ndarray, Sentences]:
-        from qa.embed import SentenceTransformerEmbedder
-        from qa.store import chunk_from_record
+        from qa.embed.backends import SentenceTransformerEmbedder
+        from qa.index.faiss_store import chunk_from_record
 
         dim = SentenceTransformerEmbedder(self.settings.resolved_model_dir()).dim
         if not articles:

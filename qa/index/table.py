@@ -9,7 +9,7 @@ and parsed when it is asked for (with a small cache: one question reads a dozen)
 rows a question returns. At 1M chunks the old lists of ``Chunk`` objects took ~3.5 GB of a
 serving process; these take a few MB besides the pages the questions touch.
 
-Files, in a generation folder (see qa/store.py)::
+Files, in a generation folder (see qa/index/faiss_store.py)::
 
     articles.jsonl          one article per line, sorted by id, with its full text
     articles.ids.json       the ids of those lines, in order (a JSON list)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa.config import ChunkSettings
-from qa.sentences import split_sentences
+from qa.text.sentences import split_sentences
 from qa.types import Article, Chunk
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]

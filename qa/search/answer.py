@@ -5,7 +5,7 @@ its vector (pooled at indexing time from its passage's tokens, so asking encodes
 question) to the question, plus the IDF-weighted share of the question's content terms it contains; a
 sentence that is really a run-in heading (no closing punctuation) is pushed down, and so is one
 without the kind of answer the question asks for (a number for "how many", a year for "which
-year": :mod:`qa.answer_type`). Passages are re-ranked by a linear model over what is measured of
+year": :mod:`qa.search.answer_type`). Passages are re-ranked by a linear model over what is measured of
 each (:data:`RERANK_FEATURES`: its fused retrieval score, its best sentences, how much of the
 question it holds, alone, as adjacent pairs of terms and in two neighbouring sentences), fitted
 listwise on the SQuAD tuning half; its coefficients live in ``rerank.json`` beside this file,
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer_type import AnswerType, holds_type
-from qa.keyword import analyze
+from qa.search.answer_type import AnswerType, holds_type
+from qa.index.keyword import analyze
 from qa.types import Article, Hit
 
 HEADING_END = tuple('.!?…"”’)»]')
@@ -79,7 +79,7 @@ class ScoredSentence:
     typed: bool  # holds the kind of answer the question asks for (or it asks for none)
     score: float
     words: tuple[str, ...] = ()  # its terms, analysed as for BM25, in order
-    reader: float | None = None  # the reader's logit that it answers (qa.reader), when read
+    reader: float | None = None  # the reader's logit that it answers (qa.search.reader), when read
 
 
 def question_terms(question: str) -> set[str]:

@@ -3,7 +3,7 @@
 `qa index` writes a new generation and then replaces ``manifest.json`` atomically, so a new
 index shows as a new manifest file (another inode). :class:`LiveSearcher` looks at the manifest
 (one ``stat``) before each question and, when it changed, loads the new generation and swaps
-in a new :class:`~qa.search.Searcher`. A question already being answered keeps the searcher it
+in a new :class:`~qa.search.searcher.Searcher`. A question already being answered keeps the searcher it
 started with, so it never mixes two generations. If the new index cannot be used (damaged, or
 built with another model) the old one keeps answering and :attr:`LiveSearcher.problem` says why.
 """
@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.embed.backends import Embedder
 from qa.errors import QAError
-from qa.search import Searcher, open_searcher
-from qa.store import MANIFEST
-from qa.stores import Store
+from qa.search.searcher import Searcher, open_searcher
+from qa.index.faiss_store import MANIFEST
+from qa.index.stores import Store
 from qa.types import Hit, Result
 
 
@@ -35,7 +35,7 @@ def manifest_stamp(index_dir: Path) -> tuple[int, int, int] | None:
 
 
 class LiveSearcher:
-    """Answers like :class:`~qa.search.Searcher` (``ask``, ``search``), always from the newest
+    """Answers like :class:`~qa.search.searcher.Searcher` (``ask``, ``search``), always from the newest
     usable generation of ``settings.index_dir``. Thread-safe; one model for every generation."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
@@ -84,11 +84,11 @@ class LiveSearcher:
             return True
 
     def ask(self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()) -> Result:
-        """:meth:`qa.search.Searcher.ask` on the newest usable index."""
+        """:meth:`qa.search.searcher.Searcher.ask` on the newest usable index."""
         return self.current().ask(question, k, mode=mode, history=history)
 
     def search(
         self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()
     ) -> list[Hit]:
-        """:meth:`qa.search.Searcher.search` on the newest usable index."""
+        """:meth:`qa.search.searcher.Searcher.search` on the newest usable index."""
         return self.current().search(question, k, mode=mode, history=history)

@@ -9,12 +9,12 @@ adapter and head (0.7 MB, float16), with the command, data and the two weights t
 with the re-rank, chosen on tuning questions held out of its training, in its metadata.
 
 On first use the adapter is merged into the model's weights (W + scale * B A), exported to ONNX
-and quantised to int8 like the embedder (qa.onnx_backend), and cached; asking then needs
+and quantised to int8 like the embedder (qa.embed.onnx_backend), and cached; asking then needs
 neither torch nor a download. Safetensors holds tensors only: nothing is unpickled.
 
-How it is used (qa.search): the sentences of the first passages after the re-rank are read;
+How it is used (qa.search.searcher): the sentences of the first passages after the re-rank are read;
 each of those passages gains ``passage_weight`` x its best sentence's logit, and the answer is
-the sentence with the best logit + ``sentence_weight`` x its score (qa.answer.SentenceWeights).
+the sentence with the best logit + ``sentence_weight`` x its score (qa.search.answer.SentenceWeights).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import ScoredSentence
+from qa.search.answer import ScoredSentence
 from qa.config import Settings
 from qa.errors import ConfigError
 from qa.types import Hit
@@ -102,7 +102,7 @@ def export_reader(model_dir: Path, adapter_path: Path, target: Path) -> None:
     """Export the model with the adapter merged and the head on top to ONNX: inputs
     ``input_ids``, ``attention_mask``, ``token_type_ids`` (batch x sequence), output ``logits``
     (batch)."""
-    from qa.onnx_backend import example_batch, load_for_export, trace
+    from qa.embed.onnx_backend import example_batch, load_for_export, trace
 
     torch, model = load_for_export(model_dir)
     adapter, metadata = read_adapter(adapter_path)
@@ -135,7 +135,7 @@ def export_reader(model_dir: Path, adapter_path: Path, target: Path) -> None:
 
 def ensure_reader_model(model_dir: Path, cache_dir: Path, adapter_path: Path = ADAPTER) -> Path:
     """The int8 ONNX reader for this model and adapter, exported on first use and cached."""
-    from qa.onnx_backend import QUANTIZE_OPTIONS, made_once, quantize, temporary_path
+    from qa.embed.onnx_backend import QUANTIZE_OPTIONS, made_once, quantize, temporary_path
 
     def make(target: Path) -> None:
         with temporary_path(target.parent, ".onnx") as fp32:
@@ -159,7 +159,7 @@ class Reader:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        from qa.onnx_backend import cpu_count
+        from qa.embed.onnx_backend import cpu_count
 
         self.weights = ReaderWeights.from_metadata(adapter_metadata(adapter_path))
         self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
@@ -179,7 +179,7 @@ class Reader:
         answer_passages: int,
     ) -> tuple[list[Hit], list[int], list[ScoredSentence]]:
         """Read the sentences of the first passages (``hits`` and ``order`` as
-        :func:`qa.answer.rerank` gives them; ``sentences`` by the hits' old index): those
+        :func:`qa.search.answer.rerank` gives them; ``sentences`` by the hits' old index): those
         passages re-ordered by score + passage_weight x best logit, and their sentences
         rescored as logit + sentence_weight x score. At least the ``answer_passages`` that
         compete for the answer are read, so the answer is chosen on one scale."""
@@ -227,7 +227,7 @@ def reader_for(settings: Settings) -> Reader | None:
 
 @lru_cache(maxsize=2)
 def _shipped_reader(model_dir: Path, cache_dir: Path) -> Reader | None:
-    from qa.embed import model_fingerprint
+    from qa.embed.backends import model_fingerprint
 
     if adapter_metadata(ADAPTER).get("model") != model_fingerprint(model_dir):
         return None

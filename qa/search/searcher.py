@@ -1,5 +1,5 @@
 """Answer questions from an index: dense and keyword retrieval, fused; near-duplicate passages
-removed; the first passages re-ranked and read with the question (qa.answer, qa.reader); the
+removed; the first passages re-ranked and read with the question (qa.search.answer, qa.search.reader); the
 answer sentence marked; abstention when the corpus holds no answer."""
 
 from __future__ import annotations
@@ -9,20 +9,20 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qa.answer import (
+from qa.search.answer import (
     Abstainer, ScoredSentence, Signals, best_sentence, covered_share, default_abstainer, passage_features,
     question_terms, rerank, score_sentences,
 )
-from qa.answer_type import expected_type
+from qa.search.answer_type import expected_type
 from qa.config import SearchSettings, Settings, packaged_model_dir
-from qa.conversation import contextualize
-from qa.embed import Embedder, index_backend, make_embedder, model_fingerprint
+from qa.text.conversation import contextualize
+from qa.embed.backends import Embedder, index_backend, make_embedder, model_fingerprint
 from qa.errors import ConfigError, IndexMismatchError
-from qa.fusion import convex, rrf
-from qa.keyword import analyze
-from qa.question import clean_question
-from qa.reader import Reader, reader_for
-from qa.stores import Store, open_store
+from qa.search.fusion import convex, rrf
+from qa.index.keyword import analyze
+from qa.text.question import clean_question
+from qa.search.reader import Reader, reader_for
+from qa.index.stores import Store, open_store
 from qa.types import Answer, Hit, Result
 
 STORE_FUSION = {"milvus-rrf": "rrf", "milvus-weighted": "weighted"}  # fusion -> the store's ranker
@@ -46,7 +46,7 @@ class Reranked:
     hits: list[Hit]  # re-ordered, ranks renumbered
     order: list[int]  # for each new position, the passage's index among the hits given
     sentences: list[ScoredSentence]  # every sentence of the hits, scored; ``passage`` is that index
-    rows: list[dict[str, float]]  # the re-rank features of each hit given (qa.answer.RERANK_FEATURES)
+    rows: list[dict[str, float]]  # the re-rank features of each hit given (qa.search.answer.RERANK_FEATURES)
     terms: dict[str, float]  # the question's content terms, IDF-weighted
     passage_words: list[list[str]]  # each hit's terms, analysed as for BM25
 
@@ -66,7 +66,7 @@ class Searcher:
     ) -> None:
         """``abstainer`` defaults to the calibrated model shipped with qa; ``abstain=False``
         never abstains (used to measure the signals that calibrate it). ``reader``: reads
-        the first passages' sentences with the question (:func:`qa.reader.reader_for` gives
+        the first passages' sentences with the question (:func:`qa.search.reader.reader_for` gives
         the shipped one); without it, passages and the answer are chosen by the re-rank."""
         if store.manifest.model_fingerprint != embedder.fingerprint:
             raise IndexMismatchError(
@@ -144,7 +144,7 @@ class Searcher:
 
     def rerank_hits(self, question: str, retrieval: Retrieval, hits: Sequence[Hit]) -> Reranked:
         """``hits`` (from ``retrieval``) re-ranked by the learned model over their sentences'
-        scores against the question (qa.answer); the reader is not involved."""
+        scores against the question (qa.search.answer); the reader is not involved."""
         terms = self.store.keyword.idf(question_terms(retrieval.query))
         vectors = np.concatenate([self.store.sentence_vectors(hit.chunk) for hit in hits])
         sentences = score_sentences(retrieval.vector, terms, hits, self.store.articles, vectors, expected_type(question))
@@ -158,7 +158,7 @@ class Searcher:
     ) -> Result:
         """The top k passages, re-ranked by their best sentence; the sentence that answers;
         and whether to abstain. An empty question (nothing left after
-        :func:`~qa.question.clean_question`) gets no passages and an abstention."""
+        :func:`~qa.text.question.clean_question`) gets no passages and an abstention."""
         question = clean_question(question)
         if not question:
             return Result(question=question, answer=None, hits=(), abstained=True)

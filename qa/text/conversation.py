@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa.keyword import analyze
+from qa.index.keyword import analyze
 
 REFERRING_WORDS = frozenset(
     """

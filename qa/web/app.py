@@ -1,8 +1,8 @@
-"""The web chat (Gradio): a thin shell over :class:`qa.service.ChatService`.
+"""The web chat (Gradio): a thin shell over :class:`qa.web.service.ChatService`.
 
 Three tabs: Chat (with the source viewer beside it), Corpus (upload, list, delete) and
 Evaluate. It makes no request beyond the machine: analytics are off and the theme uses the
-system's fonts, not a font CDN. All corpus text is escaped in :mod:`qa.render`.
+system's fonts, not a font CDN. All corpus text is escaped in :mod:`qa.web.render`.
 
 Importing this module does not import Gradio; :func:`build_app` and :func:`launch` do.
 """
@@ -20,9 +20,9 @@ from typing import Any
 
 from qa.config import MODES, Settings
 from qa.errors import ConfigError, QAError
-from qa.ingest import SUPPORTED_SUFFIXES, Rejected
-from qa.render import escape, result_html, source_html
-from qa.service import MAX_UPLOAD_MB, SHIPPED_QUESTIONS, ChatService, Update, corpus_folder
+from qa.ingest.corpus import SUPPORTED_SUFFIXES, Rejected
+from qa.web.render import escape, result_html, source_html
+from qa.web.service import MAX_UPLOAD_MB, SHIPPED_QUESTIONS, ChatService, Update, corpus_folder
 
 EXAMPLES = [
     "Who is the chief of staff of the Iranian armed forces?",
@@ -112,7 +112,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
     default one per core."""
     import gradio as gr
 
-    from qa.onnx_backend import cpu_count
+    from qa.embed.onnx_backend import cpu_count
 
     settings = service.settings
     # Gradio runs one call of each event at a time unless told otherwise, so 32 users asking
@@ -198,7 +198,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
             report, written = service.evaluate(path, modes, out_dir, title=title, progress=True)
         except QAError as error:
             return f"**The evaluation could not run:** {error}", None, None
-        from qa.evaluate import format_markdown
+        from qa.eval.run import format_markdown
 
         plot = next(path for path in written if path.suffix == ".png")
         return format_markdown(report), str(plot), [str(path) for path in written]

@@ -1,6 +1,6 @@
 """What the web chat does, without the web: ask, add uploaded articles to the corpus folder,
 delete articles, list what is indexed, and run a question set, all against one index whose
-searcher is swapped for a fresh one after every update. :mod:`qa.ui` is the Gradio shell.
+searcher is swapped for a fresh one after every update. :mod:`qa.web.app` is the Gradio shell.
 
 Uploads are written into the corpus folder the chat was started with (the first folder of
 ``Settings.corpus``), under their own base name only: a name with a directory part is cut to
@@ -22,18 +22,18 @@ from typing import TYPE_CHECKING
 
 from qa.config import Settings
 from qa.errors import ConfigError
-from qa.ingest import SUPPORTED_SUFFIXES, Rejected, corpus_files, is_utf8
+from qa.ingest.corpus import SUPPORTED_SUFFIXES, Rejected, corpus_files, is_utf8
 
 if TYPE_CHECKING:
-    from qa.embed import Embedder
-    from qa.evaluate import EvalReport
-    from qa.indexer import IndexReport
-    from qa.search import Searcher
+    from qa.embed.backends import Embedder
+    from qa.eval.run import EvalReport
+    from qa.index.indexer import IndexReport
+    from qa.search.searcher import Searcher
     from qa.types import Result
 
 MAX_UPLOAD_MB = 20
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1_000_000  # megabytes as `qa index` counts them (IngestLimits)
-SHIPPED_QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "seeds.jsonl"
+SHIPPED_QUESTIONS = Path(__file__).resolve().parents[2] / "eval" / "seeds.jsonl"
 WARM_UP_QUESTION = "What is this about?"
 
 
@@ -44,7 +44,7 @@ def upload_problem(name: str, size: int) -> str | None:
         return "hidden or empty file names are not accepted: rename the file"
     if any(ord(char) < 32 for char in name):
         return "the file name has control characters: rename the file"
-    if not is_utf8(name):  # `qa index` would refuse it (qa.ingest), so it is not saved at all
+    if not is_utf8(name):  # `qa index` would refuse it (qa.ingest.corpus), so it is not saved at all
         return "the file name is not valid UTF-8: rename the file"
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -124,7 +124,7 @@ class ChatService:
     """The chat's state: the settings, the model (loaded once) and the current searcher."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
-        from qa.live import LiveSearcher
+        from qa.search.live import LiveSearcher
 
         self.settings = settings
         # Follows the index on disk: the chat's own updates and `qa index` runs from a shell.
@@ -200,7 +200,7 @@ class ChatService:
         return update
 
     def _reindex(self, progress: bool) -> IndexReport:
-        from qa.indexer import update_index
+        from qa.index.indexer import update_index
 
         report = update_index(self.settings, self.embedder, progress=progress)  # holds the index's write lock
         self.reload()
@@ -220,7 +220,7 @@ class ChatService:
         """Score a question set against the current index (as `qa eval --out`); the written
         files are results-MODE.jsonl, report.md and hit_at_k.png. ``title`` names the set in
         the report (default: the file's name; an upload's path is a temporary one)."""
-        from qa.evaluate import evaluate_question_file, write_outputs
+        from qa.eval.run import evaluate_question_file, write_outputs
 
         self._ready.wait()
         report = evaluate_question_file(self.settings, Path(path), modes, embedder=self.embedder, progress=progress)
