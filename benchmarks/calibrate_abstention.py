@@ -39,7 +39,8 @@ SQUAD = ROOT.parent / "shared" / "datasets" / "squad-v1.1-dev" / "dev-v1.1.json.
 
 def calibration_corpus(squad):
     """(articles, questions with an answerable flag) as described in the module docstring."""
-    from qa.ingest.corpus import Corpus, make_article
+    from qa.ingest.corpus import Corpus
+    from qa.ingest.readers import make_article
 
     tuning = set(squad.article_ids[: len(squad.article_ids) // 2])
     corpus, dropped = Corpus(), {}
@@ -109,14 +110,14 @@ def main() -> int:
     from sklearn.linear_model import LogisticRegression
     from tqdm import tqdm
 
-    from qa.search.answer import Signals
     from qa.config import Settings, settings_from_env
     from qa.embed.backends import make_embedder
-    from qa.eval.run import load_squad
+    from qa.eval.datasets import load_squad
+    from qa.index.faiss_store import FaissStore
     from qa.index.indexer import update_index
+    from qa.search.answer import Signals
     from qa.search.reader import reader_for
     from qa.search.searcher import Searcher
-    from qa.index.faiss_store import FaissStore
 
     if not args.signals.is_file():
         settings: Settings = settings_from_env().with_(index_dir=args.index_dir, corpus=(args.squad,))

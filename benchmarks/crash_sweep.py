@@ -138,8 +138,8 @@ class Checker:
         self.baseline: dict[str, tuple[str, str]] = {}  # question -> (answer text, chunk id)
 
     def answers(self) -> dict[str, tuple[str, str]]:
-        from qa.search.searcher import Searcher
         from qa.index.faiss_store import FaissStore
+        from qa.search.searcher import Searcher
 
         searcher = Searcher(FaissStore.load(self.index_dir), self.embedder)
         out = {}
@@ -150,8 +150,8 @@ class Checker:
 
     def set_baseline(self, limit: int = 4) -> None:
         """The seed fact questions whose answer sentence holds a gold span on the first index."""
-        from qa.search.searcher import Searcher
         from qa.index.faiss_store import FaissStore
+        from qa.search.searcher import Searcher
 
         searcher = Searcher(FaissStore.load(self.index_dir), self.embedder)
         for line in SEED_QUESTIONS.read_text(encoding="utf-8").splitlines():
@@ -171,7 +171,8 @@ class Checker:
     def check(self, expected: Expectation) -> tuple[str, str]:
         """Raise AssertionError unless the index is whole and answers as before; return
         ("before" or "after", generation)."""
-        from qa.index.faiss_store import FaissStore, read_manifest
+        from qa.index.faiss_store import FaissStore
+        from qa.index.manifest import read_manifest
 
         store = FaissStore.load(self.index_dir)  # sizes, sha256, counts and ids verified
         manifest = read_manifest(self.index_dir)

@@ -56,8 +56,8 @@ QUERIES = [
 
 def passages(corpus: Path, n: int) -> list[str]:
     """The embedded text of N chunks, taken round-robin over the categories (seeded order)."""
-    from qa.ingest.chunk import Chunker, TokenCounter
     from qa.config import ChunkSettings, packaged_model_dir
+    from qa.ingest.chunk import Chunker, TokenCounter
     from qa.ingest.corpus import read_corpus
 
     folders = sorted(p for p in corpus.iterdir() if p.is_dir())
@@ -104,10 +104,10 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}: choose from {', '.join(VARIANTS)}")
 
-    from qa.ingest.chunk import TokenCounter
     from qa.config import packaged_model_dir
     from qa.embed.backends import SentenceTransformerEmbedder, model_fingerprint
     from qa.embed.onnx_backend import OnnxEmbedder, cpu_count, ensure_onnx_model, fuse, quantize
+    from qa.ingest.chunk import TokenCounter
 
     model_dir = packaged_model_dir()
     texts = passages(args.corpus, args.n)

@@ -36,8 +36,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from ask_latency import QUESTIONS  # noqa: E402  (run as a script: benchmarks/ is on the path)
+
 NOISE = 0.02
 SEED = 0
 
@@ -58,10 +58,10 @@ def timed(function, repeat: int = 3) -> dict[str, float]:
 def engines(corpus: list[Path], work: Path) -> dict:
     from qa.config import settings_from_env
     from qa.embed.backends import make_embedder
-    from qa.index.indexer import update_index
-    from qa.ingest.corpus import read_corpus
-    from qa.index.ray_engine import RayEngine
     from qa.index.faiss_store import FaissStore
+    from qa.index.indexer import update_index
+    from qa.index.ray_engine import RayEngine
+    from qa.ingest.corpus import read_corpus
 
     base = Path(work)
     for name in ("local", "ray", "ray-tmp"):
@@ -109,8 +109,8 @@ def parse(corpus: list[Path], html_pages: int, ray: bool) -> dict:
 
     from qa.config import IngestLimits, settings_from_env
     from qa.embed.backends import make_embedder
-    from qa.ingest.corpus import list_corpus, load_file, parse_file, read_corpus
     from qa.index.ray_engine import RayEngine
+    from qa.ingest.corpus import list_corpus, load_file, parse_file, read_corpus
 
     limits = IngestLimits()
     started = time.perf_counter()
@@ -178,9 +178,10 @@ def stores(index_dir: Path, sizes: list[int]) -> dict:
 
     from qa.config import settings_from_env
     from qa.embed.backends import SentenceTransformerEmbedder
-    from qa.index.milvus_store import MilvusStore, disconnect
     from qa.index.faiss_store import FaissStore
-    from qa.index.stores import StoreUpdate, parse_store
+    from qa.index.milvus_store import MilvusStore, disconnect
+    from qa.index.protocol import StoreUpdate
+    from qa.index.stores import parse_store
 
     before = rss_mb()
     source = FaissStore.load(index_dir)

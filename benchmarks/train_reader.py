@@ -63,7 +63,7 @@ def collect(store, searcher, questions, depth: int, passages: int) -> list[dict]
     sentences (passage position, text, score, gold)."""
     from tqdm import tqdm
 
-    from qa.eval.run import chunk_span, gold_occurrences, holds_gold
+    from qa.eval.gold import chunk_span, gold_occurrences, holds_gold
 
     cases = []
     for question in tqdm(questions, desc="retrieving", file=sys.stderr, mininterval=5):
@@ -334,10 +334,12 @@ def main() -> int:
 
     from qa.config import settings_from_env
     from qa.embed.backends import model_fingerprint
-    from qa.eval.run import CachingEmbedder, default_embedder, load_squad, prime, sample_questions, squad_questions
+    from qa.eval.datasets import load_squad, squad_questions
+    from qa.eval.indexes import CachingEmbedder, default_embedder, prime
+    from qa.eval.questions import sample_questions
+    from qa.index.faiss_store import FaissStore
     from qa.search.reader import ADAPTER, Reader, write_adapter
     from qa.search.searcher import Searcher
-    from qa.index.faiss_store import FaissStore
 
     torch.set_num_threads(2)
     settings = settings_from_env()

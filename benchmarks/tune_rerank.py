@@ -78,19 +78,26 @@ def main() -> int:
     import numpy as np
     from tqdm import tqdm
 
+    from qa.config import settings_from_env
+    from qa.eval.datasets import load_squad, squad_questions
+    from qa.eval.gold import chunk_span, gold_occurrences, holds_gold
+    from qa.eval.indexes import CachingEmbedder, default_embedder, prime
+    from qa.eval.questions import sample_questions
+    from qa.index.faiss_store import FaissStore
+    from qa.index.keyword import analyze
     from qa.search.answer import (
-        RERANK_FEATURES, RERANK_MODEL, Reranker, best_sentence, default_reranker, passage_features, question_terms,
-        rerank, score_sentences,
+        RERANK_FEATURES,
+        RERANK_MODEL,
+        Reranker,
+        best_sentence,
+        default_reranker,
+        passage_features,
+        question_terms,
+        rerank,
+        score_sentences,
     )
     from qa.search.answer_type import expected_type
-    from qa.config import settings_from_env
-    from qa.eval.run import (
-        CachingEmbedder, chunk_span, default_embedder, gold_occurrences, holds_gold, load_squad, prime,
-        sample_questions, squad_questions,
-    )
-    from qa.index.keyword import analyze
     from qa.search.searcher import Searcher
-    from qa.index.faiss_store import FaissStore
 
     features = tuple(args.features.split(",")) if args.features else RERANK_FEATURES
     settings = settings_from_env()

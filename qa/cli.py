@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "eval", help="measure retrieval and answers on labelled questions",
-        description="Score a span-labelled question set (JSONL, format in qa/eval/run.py) against an existing"
+        description="Score a span-labelled question set (JSONL, format in qa/eval/questions.py) against an existing"
         " index, or a benchmark: a BEIR folder (--beir) or SQuAD v1.1 (--squad), each indexed into its own"
         " directory (default .qa-eval/NAME, reused while up to date).",
         epilog='A question set has one JSON object per line: {"id", "question", "kind", "answers":'
@@ -216,7 +216,7 @@ def refresh_index(
 
 
 def print_index_report(report, settings: Settings) -> None:
-    from qa.ingest.corpus import printable
+    from qa.text.names import printable
 
     corpus = ", ".join(printable(str(path)) for path in settings.corpus)
     index_dir = printable(str(settings.index_dir))
@@ -239,15 +239,15 @@ def print_index_report(report, settings: Settings) -> None:
 
 
 def shortlist(names: Sequence[str]) -> str:
-    from qa.ingest.corpus import printable
+    from qa.text.names import printable
 
     shown = ", ".join(printable(name) for name in names[:LIST_LIMIT])
     return shown + (f" … and {len(names) - LIST_LIMIT} more" if len(names) > LIST_LIMIT else "")
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.text.question import clean_question
     from qa.search.searcher import open_searcher
+    from qa.text.question import clean_question
 
     if (args.question is None) == (args.questions is None):
         print("qa ask: give either a QUESTION or --questions FILE.jsonl", file=sys.stderr)
@@ -319,8 +319,8 @@ def format_result(result) -> str:
 
 def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     from qa.index.indexer import corpus_status
-    from qa.ingest.corpus import printable
     from qa.index.stores import describe as describe_store
+    from qa.text.names import printable
 
     manifest, diff, rejected = corpus_status(settings)
     if args.json:
@@ -366,36 +366,38 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.eval import run as evaluate
+    from qa.eval.indexes import default_index_dir
+    from qa.eval.report import format_text, report_json, write_outputs
+    from qa.eval.run import evaluate_beir, evaluate_question_file, evaluate_squad, expand_modes
 
     problem = eval_usage_problem(args)
     if problem:
         print(f"qa eval: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    modes = evaluate.expand_modes(args.mode, settings.search.mode)
+    modes = expand_modes(args.mode, settings.search.mode)
     notify = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
     options = {"progress": not args.quiet, "notify": notify}
     if args.beir or args.squad:
         dataset = args.beir or args.squad
-        settings = settings.with_(index_dir=args.index_dir or evaluate.default_index_dir(dataset))
+        settings = settings.with_(index_dir=args.index_dir or default_index_dir(dataset))
     if args.beir:
-        report = evaluate.evaluate_beir(settings, args.beir, modes, split=args.split,
-                                        queries_limit=args.queries_limit, k=args.k, **options)
+        report = evaluate_beir(settings, args.beir, modes, split=args.split,
+                               queries_limit=args.queries_limit, k=args.k, **options)
     elif args.squad:
-        report = evaluate.evaluate_squad(settings, args.squad, modes, k=args.k, sample=args.sample,
-                                         articles=args.articles, **options)
+        report = evaluate_squad(settings, args.squad, modes, k=args.k, sample=args.sample,
+                                articles=args.articles, **options)
     else:
-        report = evaluate.evaluate_question_file(
+        report = evaluate_question_file(
             settings, args.questions, modes, k=args.k, sample=args.sample, **options
         )
     report.command = eval_command(args)
     warn_if_unfitted(settings)
     if args.json:
-        print(json.dumps(evaluate.report_json(report), ensure_ascii=False))
+        print(json.dumps(report_json(report), ensure_ascii=False))
     else:
-        print(evaluate.format_text(report))
+        print(format_text(report))
     if args.out:
-        written = evaluate.write_outputs(report, args.out)
+        written = write_outputs(report, args.out)
         notify(f"Wrote {', '.join(str(path) for path in written)}")
     return EXIT_OK
 

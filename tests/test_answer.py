@@ -6,13 +6,24 @@ import math
 
 import pytest
 
-from qa.search.answer import (
-    RERANK_FEATURES, Abstainer, Reranker, ScoredSentence, SentenceWeights, Signals, best_sentence, default_reranker,
-    covered_share, passage_features, question_terms, rerank, term_pairs,
-)
-from qa.index.keyword import analyze
-from qa.search.searcher import Searcher
 from qa.index.faiss_store import FaissStore
+from qa.index.keyword import analyze
+from qa.search.answer import (
+    RERANK_FEATURES,
+    Abstainer,
+    Reranker,
+    ScoredSentence,
+    SentenceWeights,
+    Signals,
+    best_sentence,
+    covered_share,
+    default_reranker,
+    passage_features,
+    question_terms,
+    rerank,
+    term_pairs,
+)
+from qa.search.searcher import Searcher
 from qa.types import Chunk, Hit
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from conftest import SEEDS
 
-from qa.eval.bench import parse_sizes, size_name, tiled_bm25
 from qa.errors import ConfigError
+from qa.eval.bench import parse_sizes, size_name, tiled_bm25
 from qa.index.keyword import KeywordIndex, analyze
 
 QA = Path(sys.executable).with_name("qa")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from conftest import SEED_ARTICLE
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from qa.ingest.chunk import SPECIAL_TOKENS, Chunker, TokenCounter
 from qa.config import ChunkSettings
-from qa.ingest.corpus import content_hash, read_corpus
+from qa.ingest.chunk import SPECIAL_TOKENS, Chunker, TokenCounter
+from qa.ingest.corpus import read_corpus
+from qa.ingest.readers import content_hash
 from qa.types import Article, Chunk
-
-from conftest import SEED_ARTICLE
 
 
 def article(text: str, title: str = "", article_id: str = "news/a.txt") -> Article:

@@ -19,9 +19,11 @@ from test_store import CHUNKING, write_corpus
 
 from qa.config import Settings
 from qa.errors import IndexMismatchError
+from qa.index.faiss_store import FaissStore
+from qa.index.generations import file_sha256
 from qa.index.indexer import update_index
+from qa.index.manifest import MANIFEST, read_manifest
 from qa.search.searcher import Searcher
-from qa.index.faiss_store import MANIFEST, FaissStore, file_sha256, read_manifest
 
 QA = Path(sys.executable).with_name("qa")
 

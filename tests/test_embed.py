@@ -17,9 +17,9 @@ import pytest
 
 from qa.config import DEFAULT_BACKEND, Settings, settings_from_env
 from qa.embed.backends import SentenceTransformerEmbedder, index_backend, make_embedder
-from qa.errors import ConfigError
 from qa.embed.onnx_backend import OnnxEmbedder, export_dir
-from qa.index.faiss_store import Manifest
+from qa.errors import ConfigError
+from qa.index.manifest import Manifest
 
 TEXTS = [
     "Who is the chief of staff of the Iranian armed forces?",

@@ -16,39 +16,29 @@ import pytest
 from conftest import DATASETS, ROOT, SEEDS, FakeEmbedder
 
 from qa import cli
-from qa.search.answer import Abstainer
 from qa.config import ChunkSettings, Settings
 from qa.errors import ConfigError
-from qa.eval.run import (
-    CachingEmbedder,
-    Gold,
+from qa.eval.datasets import convert_squad, load_beir, load_squad, squad_questions
+from qa.eval.gold import Gold, gold_for, gold_occurrences, holds_gold, span_qrels
+from qa.eval.indexes import CachingEmbedder, index_benchmark
+from qa.eval.metrics import evaluate_rankings, mean
+from qa.eval.questions import (
     GoldSpan,
     Question,
     QuestionSetError,
-    convert_squad,
-    evaluate_beir,
-    evaluate_spans,
-    gold_for,
-    gold_occurrences,
-    holds_gold,
-    index_benchmark,
-    load_beir,
     load_question_set,
-    load_squad,
     parse_question_set,
     sample_questions,
-    score_mode,
-    span_outcome,
-    span_qrels,
-    squad_questions,
     validate_questions,
-    write_outputs,
 )
-from qa.index.indexer import update_index
-from qa.ingest.corpus import Corpus, make_article, read_corpus
-from qa.eval.metrics import evaluate_rankings, mean
-from qa.search.searcher import Searcher
+from qa.eval.report import write_outputs
+from qa.eval.run import evaluate_beir, evaluate_spans, score_mode, span_outcome
 from qa.index.faiss_store import FaissStore
+from qa.index.indexer import update_index
+from qa.ingest.corpus import Corpus, read_corpus
+from qa.ingest.readers import make_article
+from qa.search.answer import Abstainer
+from qa.search.searcher import Searcher
 from qa.types import Answer, Chunk, Hit, Result
 
 SQUAD_ZIP = DATASETS / "squad-v1.1-dev" / "dev-v1.1.json.zip"

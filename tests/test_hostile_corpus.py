@@ -18,13 +18,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import FakeEmbedder
+from test_ingest import PDF_LINES, PNG_1X1, pdf_bytes
 
 from qa.config import IngestLimits, Settings
 from qa.errors import ConfigError
+from qa.index.faiss_store import FaissStore
 from qa.index.indexer import update_index
-from qa.ingest.corpus import UNDECODABLE_FOLDER, UNDECODABLE_NAME, Corpus, Rejected, read_corpus
-from qa.index.faiss_store import FaissStore, read_manifest
-from test_ingest import PDF_LINES, PNG_1X1, pdf_bytes
+from qa.index.manifest import read_manifest
+from qa.ingest.corpus import UNDECODABLE_FOLDER, UNDECODABLE_NAME, Corpus, read_corpus
+from qa.types import Rejected
 
 QA = Path(sys.executable).with_name("qa")
 MB = 1_000_000

@@ -13,14 +13,16 @@ from pathlib import Path
 
 import pytest
 from conftest import FakeEmbedder
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from test_store import CHUNKING, write_corpus
 
 from qa.config import Settings
-from qa.index.indexer import update_index
-from qa.text.question import MAX_QUESTION_CHARS, clean_question
-from qa.search.searcher import Searcher
 from qa.index.faiss_store import FaissStore
+from qa.index.indexer import update_index
+from qa.search.searcher import Searcher
+from qa.text.question import MAX_QUESTION_CHARS, clean_question
 
 QA = Path(sys.executable).with_name("qa")
 LONG = " ".join(["harbour"] * 12_500)[:100_000]  # 100,000 characters
@@ -180,8 +182,8 @@ def test_qa_ask_answers_every_hostile_question(seed_index: Settings, tmp_path: P
 @pytest.fixture(scope="module")
 def ask_function(fake_settings: Settings):
     """The function behind the app's `/ask` endpoint, taken from the built app (no server)."""
-    from qa.web.service import ChatService
     from qa.web.app import build_app
+    from qa.web.service import ChatService
 
     app = build_app(ChatService(fake_settings, FakeEmbedder()))
     [function] = [fn.fn for fn in app.fns.values() if fn.api_name == "ask"]

@@ -16,10 +16,19 @@ from conftest import SEED_ARTICLE, FakeEmbedder
 
 from qa.config import ChunkSettings, Settings
 from qa.errors import IndexMismatchError
-from qa.index.indexer import CorpusDiff, IndexReport, corpus_status, diff_corpus, incompatibility, update_index
-from qa.ingest.corpus import Rejected, read_corpus
+from qa.index.faiss_store import FaissStore
+from qa.index.indexer import (
+    CorpusDiff,
+    IndexReport,
+    corpus_status,
+    diff_corpus,
+    incompatibility,
+    update_index,
+)
+from qa.index.manifest import MANIFEST, read_manifest
+from qa.ingest.corpus import read_corpus
 from qa.search.searcher import Searcher
-from qa.index.faiss_store import MANIFEST, FaissStore, read_manifest
+from qa.types import Rejected
 
 SEED_ID = SEED_ARTICLE.name
 

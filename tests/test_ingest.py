@@ -7,10 +7,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
-from qa.ingest.corpus import Rejected, read_corpus
-
 from conftest import DATASETS, SEEDS
+
+from qa.ingest.corpus import read_corpus
+from qa.types import Rejected
 
 SUPPORTED = ".htm .html .jsonl .markdown .md .pdf .text .txt"
 PNG_1X1 = bytes.fromhex(

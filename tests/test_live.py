@@ -14,9 +14,11 @@ from conftest import FakeEmbedder, copy_seeds
 from test_store import ARTICLES, CHUNKING, write_corpus
 
 from qa.config import Settings
+from qa.index.faiss_store import FaissStore
+from qa.index.generations import write_lock
 from qa.index.indexer import update_index
+from qa.index.manifest import read_manifest
 from qa.search.live import LiveSearcher
-from qa.index.faiss_store import FaissStore, read_manifest, write_lock
 
 QA = Path(sys.executable).with_name("qa")
 EXTRA = "Ferry strike ends\n\nThe ferry crews of Saltby ended their strike on Thursday after a pay deal."

@@ -1,7 +1,7 @@
 """The chat's HTML: corpus text escaped, the answer marked inside the passage it came from."""
 
-from qa.web.render import marked, result_html, source_html, source_line
 from qa.types import Answer, Article, Chunk, Hit, Result
+from qa.web.render import marked, result_html, source_html, source_line
 
 TEXT = "First <b>passage</b>. Second one. The answer is <script>alert(1)</script> here."
 

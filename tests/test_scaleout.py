@@ -26,17 +26,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT, SEED_ARTICLE, SEEDS
+from test_hostile_corpus import DUPLICATE, build_hostile_corpus
 
 from qa.cli import read_questions
 from qa.config import IngestLimits, SearchSettings, Settings
-from qa.text.conversation import contextualize
 from qa.errors import ConfigError
-from qa.eval.run import CachingEmbedder
-from qa.index.indexer import update_index
-from qa.search.searcher import Searcher
+from qa.eval.indexes import CachingEmbedder
 from qa.index.faiss_store import FaissStore
-from qa.index.stores import open_store, parse_store, require
-from test_hostile_corpus import DUPLICATE, build_hostile_corpus
+from qa.index.indexer import update_index
+from qa.index.protocol import require
+from qa.index.stores import open_store, parse_store
+from qa.search.searcher import Searcher
+from qa.text.conversation import contextualize
 
 for _module, _extra in (("ray", "ray"), ("pymilvus", "milvus")):
     # found, not imported: the Ray engine sets Ray's environment before Ray is first imported

@@ -12,8 +12,8 @@ import pytest
 
 from qa.config import Settings
 from qa.errors import ConfigError
-from qa.web.service import MAX_UPLOAD_BYTES, ChatService, article_file_id, save_uploads, upload_problem
 from qa.web.app import is_loopback, server_auth
+from qa.web.service import MAX_UPLOAD_BYTES, ChatService, article_file_id, save_uploads, upload_problem
 
 
 def upload(tmp_path: Path, name: str, text: str = "Some article text.\n") -> tuple[str, Path]:

@@ -19,22 +19,15 @@ import numpy as np
 import pytest
 from conftest import FakeEmbedder
 
-from qa.ingest.chunk import Chunker
 from qa.config import ChunkSettings, Settings
 from qa.errors import IndexLockedError, IndexMismatchError, IndexMissingError
+from qa.index.faiss_store import FILES, FaissStore
+from qa.index.generations import file_sha256, write_lock
 from qa.index.indexer import update_index
+from qa.index.manifest import FORMAT_VERSION, MANIFEST, Manifest, read_manifest
+from qa.ingest.chunk import Chunker
 from qa.ingest.corpus import read_corpus
 from qa.search.searcher import Searcher
-from qa.index.faiss_store import (
-    FILES,
-    FORMAT_VERSION,
-    MANIFEST,
-    FaissStore,
-    Manifest,
-    file_sha256,
-    read_manifest,
-    write_lock,
-)
 
 QA_PACKAGE = Path(__file__).resolve().parents[1] / "qa"
 

@@ -12,10 +12,12 @@ import pytest
 from conftest import FakeEmbedder
 from test_store import ARTICLES, CHUNKING
 
+from qa.index.faiss_store import FaissStore
+from qa.index.manifest import Manifest
+from qa.index.ray_engine import chunk_from_record, chunk_record
+from qa.index.table import ArticleTable, ChunkTable, IndexRows, RowReader
 from qa.ingest.chunk import Chunker
 from qa.ingest.corpus import read_corpus
-from qa.index.faiss_store import FaissStore, IndexRows, Manifest, chunk_from_record, chunk_record
-from qa.index.table import ArticleTable, ChunkTable, RowReader
 from qa.types import Article, Chunk
 
 # non-ASCII text and ids: articles.jsonl offsets are bytes, chunk offsets characters

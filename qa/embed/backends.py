@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from qa.ingest.chunk import model_window
 from qa.config import Settings
 from qa.errors import ConfigError
+from qa.ingest.chunk import model_window
 
 if TYPE_CHECKING:
-    from qa.index.faiss_store import Manifest
+    from qa.index.manifest import Manifest
 
 
 SPAN_SLICE = 256  # texts per sentence-transformers call in encode_spans
@@ -218,7 +218,7 @@ def resolve_backend(settings: Settings) -> str:
     rebuilt nor queried with other vectors behind the user's back), else DEFAULT_BACKEND."""
     from qa.config import DEFAULT_BACKEND
     from qa.errors import QAError
-    from qa.index.faiss_store import read_manifest
+    from qa.index.manifest import read_manifest
 
     if settings.backend:
         return settings.backend

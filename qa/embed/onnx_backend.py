@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.ingest.chunk import model_window
 from qa.errors import ConfigError
+from qa.ingest.chunk import model_window
 
 EXPORT_VERSION = 1  # bump when the export or quantisation recipe changes: old caches are ignored
 OPSET = 17

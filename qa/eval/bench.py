@@ -118,11 +118,11 @@ def machine() -> dict[str, Any]:
 
 
 def stage_ingest(corpus: list[Path], index_dir: Path, backend: str | None, cache_dir: Path | None) -> dict:
-    from qa.ingest.chunk import Chunker, TokenCounter
     from qa.config import settings_from_env
     from qa.embed.backends import make_embedder
-    from qa.index.indexer import update_index
     from qa.index.faiss_store import FaissStore
+    from qa.index.indexer import update_index
+    from qa.ingest.chunk import Chunker, TokenCounter
 
     settings = settings_from_env().with_(index_dir=index_dir, corpus=tuple(corpus), backend=backend,
                                          cache_dir=cache_dir)
@@ -166,9 +166,9 @@ def stage_build(base_dir: Path, size: int, work_dir: Path) -> dict:
 def stage_latency(size: int, work_dir: Path, repeat: int, cache_dir: Path | None) -> dict:
     from qa.config import settings_from_env
     from qa.embed.backends import index_backend, make_embedder
+    from qa.index.faiss_store import FaissStore
     from qa.search.reader import reader_for
     from qa.search.searcher import Searcher
-    from qa.index.faiss_store import FaissStore
 
     target = work_dir / f"size-{size}"
     load_started = time.perf_counter()
@@ -259,8 +259,8 @@ def write_copies(base, size: int, target: Path) -> None:
     module docstring), written block by block so that 1M vectors never sit in memory twice.
     The chunk table is the base's columns, repeated, pointing at the copied articles: no
     ``Chunk`` object is made."""
-    from qa.index.keyword import KeywordIndex
     from qa.index.faiss_store import FaissStore
+    from qa.index.keyword import KeywordIndex
     from qa.index.table import ArticleTable, ChunkTable
 
     m = len(base)

@@ -17,13 +17,15 @@ import numpy as np
 
 from qa.config import Settings
 from qa.embed.backends import Embedder
-from qa.index.engine import Engine, LocalEngine
 from qa.errors import IndexMismatchError, IndexMissingError, QAError
+from qa.index.engine import Engine, LocalEngine
 from qa.index.faults import checkpoint
-from qa.ingest.corpus import Corpus, Rejected, read_corpus
-from qa.index.faiss_store import Manifest, read_manifest, remove_stale_generations, write_lock
-from qa.index.stores import Store, StoreUpdate, open_store, parse_store, write_store
-from qa.types import Article, Chunk
+from qa.index.generations import remove_stale_generations, write_lock
+from qa.index.manifest import Manifest, read_manifest
+from qa.index.protocol import Store, StoreUpdate
+from qa.index.stores import open_store, parse_store, write_store
+from qa.ingest.corpus import Corpus, read_corpus
+from qa.types import Article, Chunk, Rejected
 
 
 @dataclass

@@ -35,12 +35,13 @@ from typing import Any
 
 import numpy as np
 
-from qa.ingest.chunk import embed_text
 from qa.errors import ConfigError, IndexMismatchError, IndexMissingError, rebuild_hint
+from qa.index.generations import ROW_FILES, checked_load, read_generation, write_generation
 from qa.index.keyword import analyze
-from qa.index.faiss_store import ROW_FILES, IndexRows, Manifest, checked_load, read_generation, write_generation
-from qa.index.stores import Store, StoreUpdate, require
-from qa.index.table import ArticleTable, ChunkTable
+from qa.index.manifest import Manifest
+from qa.index.protocol import Store, StoreUpdate, require
+from qa.index.table import ArticleTable, ChunkTable, IndexRows
+from qa.ingest.chunk import embed_text
 from qa.types import Article, Chunk
 
 DF_FILE = "df.json"

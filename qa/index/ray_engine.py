@@ -39,11 +39,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa.config import IngestLimits, Settings
-from qa.index.engine import Sentences
 from qa.errors import ConfigError
-from qa.ingest.corpus import Corpus, ParsedFile, Rejected, UnreadableError, list_corpus, load_file, merge_files
-from qa.index.stores import require
-from qa.types import Article, Chunk
+from qa.index.engine import Sentences
+from qa.index.protocol import require
+from qa.ingest.corpus import Corpus, ParsedFile, list_corpus, load_file, merge_files
+from qa.ingest.readers import UnreadableError
+from qa.types import Article, Chunk, Rejected
 
 if TYPE_CHECKING:
     from qa.embed.backends import Embedder
@@ -83,10 +84,10 @@ class ChunkEmbedActor:
     """One Ray actor: a chunker and an encoder, loaded once, applied to batches of articles."""
 
     def __init__(self, settings: dict[str, Any], fingerprint: str, threads: int) -> None:
-        from qa.ingest.chunk import Chunker, TokenCounter
         from qa.config import ChunkSettings
         from qa.embed.backends import SentenceTransformerEmbedder
         from qa.embed.onnx_backend import OnnxEmbedder
+        from qa.ingest.chunk import Chunker, TokenCounter
 
         model_dir = Path(settings["model_dir"]) if settings["model_dir"] else Settings().resolved_model_dir()
         # The driver's backend; one actor per CPU it was given: no oversubscription.
@@ -109,7 +110,7 @@ class ChunkEmbedActor:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from qa.index.engine import embedded_texts
-        from qa.index.faiss_store import chunk_record
+        from qa.index.ray_engine import chunk_record
 
         positions, records, texts, spans = [], [], [], []
         for position, fields in zip(batch["position"], batch["article"]):
@@ -268,7 +269,7 @@ class RayEngine:
         self, articles: Sequence[Article], *, progress: bool = False
     ) -> tuple[dict[str, list[Chunk]], np.ndarray, Sentences]:
         from qa.embed.backends import SentenceTransformerEmbedder
-        from qa.index.faiss_store import chunk_from_record
+        from qa.index.ray_engine import chunk_from_record
 
         dim = SentenceTransformerEmbedder(self.settings.resolved_model_dir()).dim
         if not articles:
@@ -314,3 +315,30 @@ class RayEngine:
         if self._ray is not None:
             self._ray.shutdown()
             self._ray = None
+
+
+def chunk_record(chunk: Chunk, faiss_id: int) -> dict[str, Any]:
+    """A chunk as a JSON object (how qa.index.ray_engine's workers send chunks back)."""
+    return {
+        "id": faiss_id,
+        "chunk_id": chunk.id,
+        "article_id": chunk.article_id,
+        "n": chunk.n,
+        "start": chunk.start,
+        "end": chunk.end,
+        "sentences": [list(span) for span in chunk.sentences],
+    }
+
+
+def chunk_from_record(record: dict[str, Any], articles: dict[str, Article]) -> Chunk:
+    text = articles[record["article_id"]].text
+    start, end = int(record["start"]), int(record["end"])
+    return Chunk(
+        id=record["chunk_id"],
+        article_id=record["article_id"],
+        n=int(record["n"]),
+        start=start,
+        end=end,
+        text=text[start:end],
+        sentences=tuple((int(s), int(e)) for s, e in record["sentences"]),
+    )

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.index.manifest import Manifest
 from qa.types import Article, Chunk
 
 ARTICLES = "articles.jsonl"
@@ -298,3 +299,56 @@ class ChunkTable(Sequence[Chunk]):
             id=chunk_id(article.id, n), article_id=article.id, n=n, start=start, end=end,
             text=article.text[start:end], sentences=tuple(map(tuple, self.sentence_spans[first:last].tolist())),
         )
+
+
+class IndexRows:
+    """What every store keeps: the manifest, the articles (by id) and chunks (in row order) as
+    tables (qa.index.table), the id of each row's chunk (FAISS id / Milvus primary key) and the vectors
+    of their sentences. Loaded from disk, all but the article ids are memory-mapped arrays."""
+
+    def __init__(
+        self, manifest: Manifest, articles: Iterable[Article] | ArticleTable, chunks: Sequence[Chunk] | ChunkTable,
+        ids: np.ndarray, sentence_vectors: np.ndarray,
+    ) -> None:
+        self.manifest = manifest
+        self.articles = ArticleTable.of(articles)
+        self.chunks = ChunkTable.of(chunks, self.articles)
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.directory = Path(".")  # where it was loaded from or saved to
+        self.sentence_matrix = sentence_vectors
+        self._sentences = RowReader(sentence_vectors)  # a question's rows, not mapped in for good
+        # id -> row by binary search, over the ids themselves while they grow with the rows (a
+        # first build), else over a sorted copy; a dict of 1M ids would take ~100 MB
+        growing = bool(np.all(self.ids[1:] > self.ids[:-1]))
+        self._id_order = None if growing else np.argsort(self.ids, kind="stable")
+        self._sorted_ids = self.ids if growing else self.ids[self._id_order]
+
+    @property
+    def dim(self) -> int:
+        return self.manifest.dim
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """The row of each chunk id (FAISS id / Milvus primary key), -1 for ids this index does
+        not hold (a search's -1, or a chunk a newer write added); the shape of ``ids``."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(self._sorted_ids):
+            return np.full(ids.shape, -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._sorted_ids, ids), len(self._sorted_ids) - 1)
+        rows = at if self._id_order is None else self._id_order[at]
+        return np.where(self._sorted_ids[at] == ids, rows, -1).astype(np.int64)
+
+    def sentence_vectors(self, chunk: Chunk) -> np.ndarray:
+        """The vectors of the chunk's sentences (float32, one row per ``chunk.sentences``)."""
+        row = self.chunks.row_of(chunk.id)
+        if row is None:
+            raise KeyError(chunk.id)
+        return np.asarray(self.sentence_rows([row]), np.float32)
+
+    def sentence_rows(self, rows: Sequence[int]) -> np.ndarray:
+        """The sentence vectors of the given chunk rows, concatenated (float16, as stored)."""
+        if not len(rows):
+            return np.zeros((0, self.dim), dtype=np.float16)
+        return np.concatenate([self._sentences.span(*self.chunks.sentence_rows(int(r))) for r in rows])

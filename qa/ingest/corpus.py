@@ -13,88 +13,20 @@ the later copy is reported as a duplicate of the first. Files and articles beyon
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
-import re
 import stat
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from qa.config import IngestLimits
-from qa.types import Article
+from qa.ingest.readers import READERS, SUPPORTED_SUFFIXES, UnreadableError, read_jsonl
+from qa.text.names import is_utf8
+from qa.types import Article, Rejected
 
-TEXT_SUFFIXES = {".txt", ".text"}
-MARKDOWN_SUFFIXES = {".md", ".markdown"}
-HTML_SUFFIXES = {".html", ".htm"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | {".jsonl", ".pdf"}
-MAX_TITLE_CHARS = 160
 LINK_TO_FOLDER = "a link to a folder: not followed (a link loop would never end)"
 UNDECODABLE_NAME = "the file name is not valid UTF-8: rename the file"
 UNDECODABLE_FOLDER = "the folder name is not valid UTF-8: not read (rename the folder)"
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A file (or one line of a JSONL file) that was skipped, and why.
-
-    ``path`` keeps a name as it is, except what UTF-8 cannot encode (:func:`escape_undecodable`):
-    a report is written to terminals, JSON, HTML and Ray's Arrow columns, all UTF-8."""
-
-    path: str
-    reason: str
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", escape_undecodable(self.path))
-
-    def __str__(self) -> str:
-        return f"{printable(self.path)}: {self.reason}"
-
-
-def is_utf8(name: str) -> bool:
-    """Whether ``name`` can be written as UTF-8: False for a file name whose bytes are not valid
-    UTF-8 (decoded by Python with ``surrogateescape``) and for any other lone surrogate."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def escape_undecodable(name: str) -> str:
-    """``name`` with what UTF-8 cannot encode shown escaped: a byte of a file name that is not
-    valid UTF-8 as ``\\xNN`` (the byte itself), any other lone surrogate as ``\\uNNNN``."""
-    if is_utf8(name):
-        return name
-    return "".join(
-        f"\\x{ord(char) - 0xDC00:02x}" if "\udc80" <= char <= "\udcff"
-        else f"\\u{ord(char):04x}" if "\ud800" <= char <= "\udfff"
-        else char
-        for char in name
-    )
-
-
-def printable(name: str) -> str:
-    """A file name fit for one line of a report: control characters (a newline in a name)
-    shown escaped, so one name cannot pose as two lines, and bytes that are not UTF-8 too
-    (:func:`escape_undecodable`), so printing it cannot fail."""
-    name = escape_undecodable(name)
-    if all(unicodedata.category(char) != "Cc" for char in name):
-        return name
-    return "".join(char.encode("unicode_escape").decode("ascii") if unicodedata.category(char) == "Cc" else char
-                   for char in name)
-
-
-def replace_surrogates(text: str) -> str:
-    """``text`` with each lone surrogate replaced by U+FFFD: pypdf can extract them from a PDF's
-    character map, and a JSON ``"\\ud800"`` escape makes one, but they are not characters and
-    UTF-8 cannot store them. One character for one, so offsets into the text do not move."""
-    if is_utf8(text):
-        return text
-    return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
 
 
 @dataclass
@@ -103,172 +35,6 @@ class Corpus:
 
     articles: list[Article] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
-
-
-class UnreadableError(ValueError):
-    """Raised by the format readers; the message is the reason shown to the user."""
-
-
-def content_hash(title: str, text: str, *extra: str | None) -> str:
-    digest = hashlib.sha256()
-    for part in (title, text, *extra):
-        digest.update((part or "").encode("utf-8"))
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), falling back to Windows-1252, then Latin-1.
-
-    Newlines are normalised to ``\\n``. Binary data is refused.
-    """
-    if b"\0" in data[:8192]:
-        raise UnreadableError("binary data, not text (NUL bytes)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError:
-            text = data.decode("latin-1")
-    return normalize_newlines(text)
-
-
-def normalize_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def title_from_text(text: str) -> str:
-    """The first non-empty line, without Markdown heading marks, shortened at a word."""
-    for line in text.split("\n"):
-        line = line.strip().lstrip("#").strip()
-        if line:
-            return shorten(line)
-    return ""
-
-
-def shorten(line: str, limit: int = MAX_TITLE_CHARS) -> str:
-    line = " ".join(line.split())
-    if len(line) <= limit:
-        return line
-    cut = line.rfind(" ", 0, limit)
-    return line[: cut if cut > limit // 2 else limit].rstrip(" ,;:—-") + "…"
-
-
-def markdown_title(text: str) -> str:
-    heading = re.search(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", text, flags=re.MULTILINE)
-    return shorten(heading.group(1)) if heading else title_from_text(text)
-
-
-def require_text(text: str) -> str:
-    if not text.strip():
-        raise UnreadableError("no text in it")
-    return text
-
-
-def make_article(article_id: str, path: str, title: str, text: str, **meta: str | None) -> Article:
-    text, title = replace_surrogates(text), replace_surrogates(title)
-    meta = {key: value if value is None else replace_surrogates(value) for key, value in meta.items()}
-    title = shorten(title) if title.strip() else title_from_text(text)
-    return Article(
-        id=article_id,
-        title=title,
-        text=text,
-        sha256=content_hash(title, text, *(meta.get(key) for key in ("date", "url", "source"))),
-        path=path,
-        **meta,
-    )
-
-
-def read_text(data: bytes, article_id: str) -> Iterator[Article]:
-    text = require_text(decode(data))
-    yield make_article(article_id, article_id, title_from_text(text), text)
-
-
-def read_markdown(data: bytes, article_id: str) -> Iterator[Article]:
-    text = require_text(decode(data))
-    yield make_article(article_id, article_id, markdown_title(text), text)
-
-
-def read_html(data: bytes, article_id: str) -> Iterator[Article]:
-    import trafilatura  # a few hundred ms to import; only paid when there is HTML
-
-    html = decode(data)
-    document = trafilatura.bare_extraction(
-        html, include_comments=False, include_tables=True, favor_recall=True, with_metadata=True
-    )
-    if document is None or not (document.text or "").strip():
-        raise UnreadableError("no article text found in the HTML")
-    text = normalize_newlines(document.text)
-    yield make_article(
-        article_id,
-        article_id,
-        document.title or title_from_text(text),
-        text,
-        date=document.date,
-        url=document.url,
-        source=document.sitename,
-    )
-
-
-def read_pdf(data: bytes, article_id: str) -> Iterator[Article]:
-    import pypdf
-
-    try:
-        reader = pypdf.PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise UnreadableError("the PDF is encrypted")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = (reader.metadata.title if reader.metadata else None) or ""
-    except UnreadableError:
-        raise
-    except Exception as error:  # noqa: BLE001 - pypdf raises many kinds on damaged files
-        raise UnreadableError(f"not a readable PDF ({type(error).__name__}: {error})") from error
-    text = require_text(normalize_newlines("\n\n".join(page.strip() for page in pages)))
-    yield make_article(article_id, article_id, title or title_from_text(text), text)
-
-
-def read_jsonl(data: bytes, path: str, rejected: list[Rejected]) -> Iterator[Article]:
-    """One article per line: {"id", "title", "text"} and optional "date", "url", "source".
-
-    A bad line is rejected on its own (``file.jsonl:LINE``); the other lines are kept.
-    """
-    for number, line in enumerate(decode(data).split("\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            rejected.append(Rejected(where, f"invalid JSON ({error.msg})"))
-            continue
-        if not isinstance(record, dict):
-            rejected.append(Rejected(where, "a line must be a JSON object"))
-            continue
-        missing = [key for key in ("id", "text") if record.get(key) in (None, "")]
-        if missing:
-            rejected.append(Rejected(where, f"missing field(s): {', '.join(missing)}"))
-            continue
-        text = record["text"]
-        if not isinstance(text, str) or not text.strip():
-            rejected.append(Rejected(where, '"text" must be a non-empty string'))
-            continue
-        if not is_utf8(str(record["id"])):  # an id is the article's name: not repaired, refused
-            rejected.append(Rejected(where, '"id" has a lone surrogate escape (such as \\ud800), which is not'
-                                            " a character: give the article another id"))
-            continue
-        meta = {key: str(record[key]) for key in ("date", "url", "source") if record.get(key)}
-        yield make_article(
-            str(record["id"]), where, str(record.get("title") or ""), normalize_newlines(text), **meta
-        )
-
-
-READERS = {
-    **{suffix: read_text for suffix in TEXT_SUFFIXES},
-    **{suffix: read_markdown for suffix in MARKDOWN_SUFFIXES},
-    **{suffix: read_html for suffix in HTML_SUFFIXES},
-    ".pdf": read_pdf,
-}
 
 
 def corpus_files(roots: Iterable[Path], rejected: list[Rejected] | None = None) -> Iterator[tuple[Path, str]]:

@@ -19,9 +19,9 @@ from pathlib import Path
 from qa.config import Settings
 from qa.embed.backends import Embedder
 from qa.errors import QAError
+from qa.index.manifest import MANIFEST
+from qa.index.protocol import Store
 from qa.search.searcher import Searcher, open_searcher
-from qa.index.faiss_store import MANIFEST
-from qa.index.stores import Store
 from qa.types import Hit, Result
 
 

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.search.answer import ScoredSentence
 from qa.config import Settings
 from qa.errors import ConfigError
+from qa.search.answer import ScoredSentence
 from qa.types import Hit
 
 ADAPTER = Path(__file__).with_name("reader.safetensors")

@@ -9,20 +9,29 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qa.search.answer import (
-    Abstainer, ScoredSentence, Signals, best_sentence, covered_share, default_abstainer, passage_features,
-    question_terms, rerank, score_sentences,
-)
-from qa.search.answer_type import expected_type
 from qa.config import SearchSettings, Settings, packaged_model_dir
-from qa.text.conversation import contextualize
 from qa.embed.backends import Embedder, index_backend, make_embedder, model_fingerprint
 from qa.errors import ConfigError, IndexMismatchError
-from qa.search.fusion import convex, rrf
 from qa.index.keyword import analyze
-from qa.text.question import clean_question
+from qa.index.protocol import Store
+from qa.index.stores import open_store
+from qa.search.answer import (
+    Abstainer,
+    ScoredSentence,
+    Signals,
+    best_sentence,
+    covered_share,
+    default_abstainer,
+    passage_features,
+    question_terms,
+    rerank,
+    score_sentences,
+)
+from qa.search.answer_type import expected_type
+from qa.search.fusion import convex, rrf
 from qa.search.reader import Reader, reader_for
-from qa.index.stores import Store, open_store
+from qa.text.conversation import contextualize
+from qa.text.question import clean_question
 from qa.types import Answer, Hit, Result
 
 STORE_FUSION = {"milvus-rrf": "rrf", "milvus-weighted": "weighted"}  # fusion -> the store's ranker

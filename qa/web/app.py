@@ -20,7 +20,8 @@ from typing import Any
 
 from qa.config import MODES, Settings
 from qa.errors import ConfigError, QAError
-from qa.ingest.corpus import SUPPORTED_SUFFIXES, Rejected
+from qa.ingest.readers import SUPPORTED_SUFFIXES
+from qa.types import Rejected
 from qa.web.render import escape, result_html, source_html
 from qa.web.service import MAX_UPLOAD_MB, SHIPPED_QUESTIONS, ChatService, Update, corpus_folder
 
@@ -198,7 +199,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
             report, written = service.evaluate(path, modes, out_dir, title=title, progress=True)
         except QAError as error:
             return f"**The evaluation could not run:** {error}", None, None
-        from qa.eval.run import format_markdown
+        from qa.eval.report import format_markdown
 
         plot = next(path for path in written if path.suffix == ".png")
         return format_markdown(report), str(plot), [str(path) for path in written]

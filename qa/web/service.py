@@ -11,8 +11,8 @@ its last component, and hidden names, ``..``, unsupported types and files over
 from __future__ import annotations
 
 import os
-import shutil
 import secrets
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING
 
 from qa.config import Settings
 from qa.errors import ConfigError
-from qa.ingest.corpus import SUPPORTED_SUFFIXES, Rejected, corpus_files, is_utf8
+from qa.ingest.corpus import corpus_files
+from qa.ingest.readers import SUPPORTED_SUFFIXES
+from qa.text.names import is_utf8
+from qa.types import Rejected
 
 if TYPE_CHECKING:
     from qa.embed.backends import Embedder
@@ -220,7 +223,8 @@ class ChatService:
         """Score a question set against the current index (as `qa eval --out`); the written
         files are results-MODE.jsonl, report.md and hit_at_k.png. ``title`` names the set in
         the report (default: the file's name; an upload's path is a temporary one)."""
-        from qa.eval.run import evaluate_question_file, write_outputs
+        from qa.eval.report import write_outputs
+        from qa.eval.run import evaluate_question_file
 
         self._ready.wait()
         report = evaluate_question_file(self.settings, Path(path), modes, embedder=self.embedder, progress=progress)

@@ -1,0 +1,207 @@
+"""The public benchmarks, converted on the fly: SQuAD v1.1 (each article one document, its
+paragraphs joined by a blank line, scored like a question set) and BEIR (retrieval only, at
+document level)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import accumulate
+from pathlib import Path
+from typing import Any
+
+from qa.errors import ConfigError
+from qa.eval.questions import GoldSpan, Question, QuestionSetError
+from qa.ingest.corpus import Corpus
+from qa.ingest.readers import make_article, normalize_newlines
+from qa.types import Article, Rejected
+
+# -- benchmarks --------------------------------------------------------------------------------
+
+
+@dataclass
+class SquadSet:
+    """SQuAD v1.1 as a corpus (one article per title) and span-labelled questions."""
+
+    corpus: Corpus
+    questions: list[Question]
+    article_ids: list[str]  # in file order
+
+
+def load_squad(path: Path) -> SquadSet:
+    """Read SQuAD v1.1 JSON, plain or zipped (the one .json inside is read)."""
+    path = Path(path)
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                names = [name for name in archive.namelist() if name.endswith(".json")]
+                if len(names) != 1:
+                    raise QuestionSetError(f"{path} must hold exactly one .json file, it holds {len(names)}")
+                data = json.loads(archive.read(names[0]).decode("utf-8"))
+        else:
+            data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise QuestionSetError(f"cannot read {path}: {error.strerror or error}")
+    except (json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile) as error:
+        raise QuestionSetError(f"{path} is not SQuAD JSON ({error})")
+    return convert_squad(data, path.name)
+
+
+def convert_squad(data: Any, source: str) -> SquadSet:
+    """Each article becomes one :class:`Article` (id = its title, text = its paragraphs' contexts
+    joined by a blank line); every gold answer becomes a span with its exact ``start``."""
+    try:
+        entries = data["data"]
+        squad = SquadSet(Corpus(), [], [])
+        for entry in entries:
+            article, questions = squad_article(entry, source)
+            squad.corpus.articles.append(article)
+            squad.article_ids.append(article.id)
+            squad.questions.extend(questions)
+    except (KeyError, TypeError) as error:
+        raise QuestionSetError(f"{source} is not in the SQuAD v1.1 format (missing or wrong {error})")
+    return squad
+
+
+def squad_article(entry: dict[str, Any], source: str) -> tuple[Article, list[Question]]:
+    """One SQuAD article and its questions; a paragraph starts where the previous one's context
+    and the blank line after it end."""
+    title = entry["title"]
+    contexts = [paragraph["context"] for paragraph in entry["paragraphs"]]
+    offsets = list(accumulate((len(context) + 2 for context in contexts[:-1]), initial=0))
+    text = "\n\n".join(contexts)
+    questions = []
+    for paragraph, offset in zip(entry["paragraphs"], offsets):
+        for qa in paragraph["qas"]:
+            origin = f"{source}, question {qa['id']}"
+            spans = tuple(
+                dict.fromkeys(
+                    GoldSpan(title, answer["text"], offset + int(answer["answer_start"]))
+                    for answer in qa["answers"]
+                )
+            )
+            for span in spans:
+                if text[span.start : span.start + len(span.text)] != span.text:
+                    raise QuestionSetError(f"{origin}: the answer {span.text!r} is not at its answer_start")
+            questions.append(Question(str(qa["id"]), qa["question"], "squad", spans, (), origin))
+    article = make_article(title, f"{source}#{title}", title.replace("_", " "), text)
+    return article, questions
+
+
+def squad_questions(squad: SquadSet, articles: str = "all") -> list[Question]:
+    """The questions of the first half of the articles (file order), the last half, or all."""
+    half = len(squad.article_ids) // 2
+    chosen = {"first": squad.article_ids[:half], "last": squad.article_ids[half:], "all": squad.article_ids}
+    if articles not in chosen:
+        raise ConfigError(f"--articles must be first, last or all, not {articles!r}")
+    keep = set(chosen[articles])
+    return [question for question in squad.questions if question.answers[0].article in keep]
+
+
+@dataclass
+class BeirSet:
+    """A BEIR dataset: corpus, the queries of one split, and their relevance judgements."""
+
+    name: str
+    corpus_path: Path
+    corpus: Corpus
+    queries: dict[str, str]  # id -> text, only queries judged in the split, in qrels order
+    qrels: dict[str, dict[str, int]]  # query id -> {document id: relevance > 0}
+
+
+def load_beir(directory: Path, split: str = "test", queries_limit: int | None = None) -> BeirSet:
+    """Read a BEIR folder: corpus.jsonl[.gz], queries.jsonl and qrels/<split>.tsv.
+
+    With ``queries_limit``, only the first that many judged queries (qrels file order).
+    """
+    directory = Path(directory)
+    corpus_path = next(
+        (directory / name for name in ("corpus.jsonl", "corpus.jsonl.gz") if (directory / name).is_file()),
+        None,
+    )
+    qrels_path = directory / "qrels" / f"{split}.tsv"
+    for needed, path in (
+        ("corpus.jsonl or corpus.jsonl.gz", corpus_path),
+        ("queries.jsonl", directory / "queries.jsonl"),
+        (f"qrels/{split}.tsv", qrels_path),
+    ):
+        if path is None or not path.is_file():
+            raise QuestionSetError(f"{directory} is not a BEIR dataset folder: {needed} is missing")
+    qrels = read_beir_qrels(qrels_path)
+    if queries_limit is not None:
+        qrels = dict(list(qrels.items())[:queries_limit])
+    all_queries = read_beir_queries(directory / "queries.jsonl")
+    missing = [qid for qid in qrels if qid not in all_queries]
+    if missing:
+        raise QuestionSetError(
+            f"{qrels_path} judges queries missing from queries.jsonl: {', '.join(missing[:5])}"
+        )
+    queries = {qid: all_queries[qid] for qid in qrels}
+    return BeirSet(directory.resolve().name, corpus_path, read_beir_corpus(corpus_path), queries, qrels)
+
+
+def _jsonl_records(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
+    """("file:line", object) for every non-empty line of a JSONL or JSONL.gz file."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                where = f"{path}:{number}"
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise QuestionSetError(f"{where}: not valid JSON ({error.msg})") from None
+                if not isinstance(record, dict) or "_id" not in record:
+                    raise QuestionSetError(f'{where}: expected a JSON object with "_id"')
+                yield where, record
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise QuestionSetError(f"cannot read {path}: {error}")
+
+
+def read_beir_corpus(path: Path) -> Corpus:
+    """Articles from {"_id", "title", "text"} lines; a document without text is indexed by its title."""
+    corpus = Corpus()
+    seen: set[str] = set()
+    for where, record in _jsonl_records(path):
+        doc_id, title = str(record["_id"]), str(record.get("title") or "")
+        text = normalize_newlines(str(record.get("text") or "")) or title
+        if doc_id in seen:
+            raise QuestionSetError(f"{where}: duplicate document id {doc_id!r}")
+        seen.add(doc_id)
+        if not text.strip():
+            corpus.rejected.append(Rejected(where, "no title and no text"))
+            continue
+        corpus.articles.append(make_article(doc_id, where, title, text))
+    return corpus
+
+
+def read_beir_queries(path: Path) -> dict[str, str]:
+    return {str(record["_id"]): str(record.get("text") or "") for _, record in _jsonl_records(path)}
+
+
+def read_beir_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """query id -> {document id: relevance}, relevance > 0 only, in file order."""
+    qrels: dict[str, dict[str, int]] = {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        fields = line.split("\t")
+        if number == 1 and fields[0].strip() == "query-id":
+            continue
+        if not line.strip():
+            continue
+        try:
+            query, doc, relevance = fields[0].strip(), fields[1].strip(), int(float(fields[2]))
+        except (IndexError, ValueError):
+            raise QuestionSetError(f"{path}:{number}: expected query-id<TAB>corpus-id<TAB>score") from None
+        if relevance > 0:
+            qrels.setdefault(query, {})[doc] = relevance
+    if not qrels:
+        raise QuestionSetError(f"{path} holds no relevance judgement with a score above 0")
+    return qrels
+
+
