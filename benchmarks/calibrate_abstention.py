@@ -8,12 +8,10 @@ hard case (the seed question set's unanswerable questions are of that kind: "How
 Baqeri?"). No question of the last 24 articles and none of the seed set is used.
 
     python benchmarks/calibrate_abstention.py [--sample 1500] [--max-false-abstain 0.05]
-        [--features dense_top,sentence,agreement,typed] [--signals FILE] [--reworded SHARE]
+        [--features dense_top,sentence,agreement,typed] [--signals FILE]
 
---reworded SHARE also asks, for that share of the questions, the question re-worded with
-synonyms (as answerable as it was) and the question with one detail changed (unanswerable;
-benchmarks/reword.py, WordNet from the train extra). Tried, not used for the shipped model:
-docs/EVALUATION.md, "Abstention".
+Re-worded questions (WordNet synonyms, one detail changed) were tried and not used for the
+shipped model (docs/EVALUATION.md, "Abstention"); that code is in the history at commit 8985231.
 
 Writes qa/search/abstain.json: the logistic model over the chosen signals (qa.search.answer.FEATURES) and the
 threshold at which qa's whole decision (an answer of the wrong kind, or a low probability)
@@ -62,36 +60,6 @@ def calibration_corpus(squad):
     return corpus, questions
 
 
-def reworded_questions(squad, questions, share: float, rng: random.Random):
-    """For a ``share`` of the questions, two more: the question re-worded with synonyms (as
-    answerable as it was) and the question with one detail changed (not answerable), each made
-    against the paragraph that holds its answer (benchmarks/reword.py)."""
-    from dataclasses import replace
-
-    from reword import contradict, names_in, paraphrase
-
-    from qa.index.keyword import analyze
-
-    texts = {article.id: article.text for article in squad.corpus.articles}
-    out = []
-    for question, answerable in questions:
-        if rng.random() >= share:
-            continue
-        span = question.answers[0]
-        text = texts[span.article]
-        start, end = text.rfind("\n\n", 0, span.start) + 2, text.find("\n\n", span.start)
-        paragraph = text[max(start, 0) : end if end >= 0 else len(text)]
-        shared = set(analyze(paragraph))
-        reworded = paraphrase(question.question, shared, rng)
-        if reworded != question.question:
-            out.append((replace(question, id=f"{question.id}/reworded", question=reworded), answerable))
-        names = [name for name in names_in([text]) if name not in paragraph]
-        changed = contradict(question.question, shared, names, rng)
-        if changed:
-            out.append((replace(question, id=f"{question.id}/changed", question=changed), False))
-    return out
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad", type=Path, default=SQUAD)
@@ -101,8 +69,6 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "qa" / "search" / "abstain.json")
     parser.add_argument("--features", default="dense_top,sentence,agreement,typed",
                         help="comma-separated signals of the model (default leaves out coverage: see EVALUATION.md)")
-    parser.add_argument("--reworded", type=float, default=0.0,
-                        help="share of the questions also asked re-worded and with one detail changed (unanswerable)")
     parser.add_argument("--signals", type=Path, default=ROOT / ".qa-eval" / "abstain-signals.jsonl")
     args = parser.parse_args()
     features = tuple(args.features.split(","))
@@ -124,8 +90,6 @@ def main() -> int:
         squad = load_squad(args.squad)
         corpus, questions = calibration_corpus(squad)
         questions = random.Random(0).sample(questions, min(args.sample, len(questions)))
-        if args.reworded:
-            questions += reworded_questions(squad, questions, args.reworded, random.Random(1))
         embedder = make_embedder(settings)
         update_index(settings, embedder, corpus=corpus, progress=True)
         searcher = Searcher(

@@ -268,7 +268,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from qa.config import packaged_model_dir
-    from qa.embed.backends import SentenceTransformerEmbedder
+    from qa.embed.torch_backend import SentenceTransformerEmbedder
 
     started = time.monotonic()
     embedder = SentenceTransformerEmbedder(packaged_model_dir())

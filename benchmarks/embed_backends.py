@@ -92,6 +92,49 @@ def query_latency(embedder) -> float:
     return float(np.percentile(times, 50))
 
 
+def fuse(source: Path, target: Path, model_dir: Path) -> None:
+    """ONNX Runtime's transformer optimiser: embedding + LayerNorm, attention, bias + GELU and
+    skip + LayerNorm each become one fused operator. Done offline because the runtime's own
+    fusions no longer match once MatMuls are quantised."""
+    import json
+
+    from onnxruntime.transformers import optimizer
+
+    config = json.loads((Path(model_dir) / "config.json").read_text())
+    model = optimizer.optimize_model(
+        str(source), model_type="bert", num_heads=int(config["num_attention_heads"]),
+        hidden_size=int(config["hidden_size"]), opt_level=1,
+    )
+    model.save_model_to_file(str(target))
+
+
+def recipe_embedder(path: Path, *, sort: bool, **options):
+    """qa's ONNX embedder running the ONNX file at ``path`` (a recipe under test) instead of
+    the cached export, its batches in length order or (``sort=False``, to measure what sorting
+    buys) in the order given."""
+    from qa.embed.onnx_backend import OnnxEmbedder, OnnxEncoder
+
+    class UnsortedEncoder(OnnxEncoder):
+        def batches(self, texts):
+            encodings = self.tokenizer.encode_batch(list(texts))
+            for first in range(0, len(texts), self.batch_size):
+                positions = list(range(first, min(first + self.batch_size, len(texts))))
+                yield positions, [encodings[i] for i in positions]
+
+    class RecipeEmbedder(OnnxEmbedder):
+        def model_file(self) -> Path:
+            return path
+
+        @property
+        def encoder(self):
+            encoder = OnnxEmbedder.encoder.fget(self)
+            if not sort and not isinstance(encoder, UnsortedEncoder):
+                encoder.__class__ = UnsortedEncoder
+            return encoder
+
+    return RecipeEmbedder(**options)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=Path("/tmp/bbc/bbc"), help="the unpacked BBC folder")
@@ -105,8 +148,9 @@ def main() -> None:
         parser.error(f"unknown variants {sorted(unknown)}: choose from {', '.join(VARIANTS)}")
 
     from qa.config import packaged_model_dir
-    from qa.embed.backends import SentenceTransformerEmbedder, model_fingerprint
-    from qa.embed.onnx_backend import OnnxEmbedder, cpu_count, ensure_onnx_model, fuse, quantize
+    from qa.embed.export import cpu_count, ensure_onnx_model, quantize
+    from qa.embed.model import model_fingerprint
+    from qa.embed.torch_backend import SentenceTransformerEmbedder
     from qa.ingest.chunk import TokenCounter
 
     model_dir = packaged_model_dir()
@@ -134,12 +178,11 @@ def main() -> None:
                     if not path.is_file():
                         source = Path(scratch) / "fused.onnx" if recipe.startswith("fused") else fp32
                         quantize(source, path, **RECIPES[recipe])
-                embedder = OnnxEmbedder(
-                    model_dir, quantized=recipe in RECIPES, cache_dir=Path(scratch), model_path=path,
-                    threads=2 if variant == "int8-intra2" else 1, workers=1 if variant == "int8-intra2" else None,
+                embedder = recipe_embedder(
+                    path, sort=variant != "int8-nosort", model_dir=model_dir, quantized=recipe in RECIPES,
+                    cache_dir=Path(scratch), threads=2 if variant == "int8-intra2" else 1,
+                    workers=1 if variant == "int8-intra2" else None,
                 )
-                if variant == "int8-nosort":
-                    embedder.encoder.length_sorted = False
                 vectors, seconds, cpu = timed_encode(embedder, texts)
             cosines = np.sum(vectors * ref_vectors, axis=1)
             rows.append({
@@ -162,3 +205,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+

@@ -177,7 +177,7 @@ def stores(index_dir: Path, sizes: list[int]) -> dict:
     from dataclasses import replace
 
     from qa.config import settings_from_env
-    from qa.embed.backends import SentenceTransformerEmbedder
+    from qa.embed.torch_backend import SentenceTransformerEmbedder
     from qa.index.faiss_store import FaissStore
     from qa.index.milvus_store import MilvusStore, disconnect
     from qa.index.protocol import StoreUpdate

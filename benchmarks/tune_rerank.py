@@ -84,7 +84,6 @@ def main() -> int:
     from qa.eval.indexes import CachingEmbedder, default_embedder, prime
     from qa.eval.questions import sample_questions
     from qa.index.faiss_store import FaissStore
-    from qa.index.keyword import analyze
     from qa.search.answer import (
         RERANK_FEATURES,
         RERANK_MODEL,
@@ -98,6 +97,7 @@ def main() -> int:
     )
     from qa.search.answer_type import expected_type
     from qa.search.searcher import Searcher
+    from qa.text.terms import analyze
 
     features = tuple(args.features.split(",")) if args.features else RERANK_FEATURES
     settings = settings_from_env()

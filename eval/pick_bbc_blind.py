@@ -10,7 +10,7 @@ of the articles left once these are taken out, so the set was chosen before anyo
 
 - articles the project has already queried: named in its tests (``EXCLUDED_IDS``);
 - articles on the topics of the ten news questions `qa bench` and the load test ask
-  (``qa.bench.QUESTIONS``; ``EXCLUDED_TOPICS``, matched in the headline and body);
+  (``qa.eval.bench.QUESTIONS``; ``EXCLUDED_TOPICS``, matched in the headline and body);
 - articles whose text another article repeats exactly (`qa index` keeps one copy of each and
   drops the other, so its id would depend on which came first).
 
@@ -36,9 +36,9 @@ SEED = 16_2026  # issue 16, the year; fixed before the draw
 COUNT = 30
 TARBALL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "bbc-news" / "bbc-fulltext.tar.gz"
 CATEGORIES = ("business", "entertainment", "politics", "sport", "tech")
-# Named in tests/test_ingest.py and tests/test_mine_news_pairs.py
+# Named in tests/test_ingest.py (and in benchmarks/mine_news_pairs.py, removed since: commit 8985231)
 EXCLUDED_IDS = frozenset({"sport/199.txt", "sport/001.txt", "sport/003.txt", "tech/001.txt", "tech/002.txt"})
-# One pattern set per question of qa.bench.QUESTIONS: an article matching all of a set's
+# One pattern set per question of qa.eval.bench.QUESTIONS: an article matching all of a set's
 # patterns (case-insensitive) is about that question's topic. "jobs ... cut" is matched within
 # one sentence, since "jobs" and "cut" apart are everywhere.
 EXCLUDED_TOPICS = (

@@ -153,7 +153,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # What is printed comes from file names and articles; a name that is not UTF-8 is escaped
-    # where it is reported (qa.ingest.corpus.printable), and anything missed is escaped here, not raised.
+    # where it is reported (qa.text.names.printable), and anything missed is escaped here, not raised.
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")
     try:

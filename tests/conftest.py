@@ -69,7 +69,7 @@ def counter(model_dir: Path) -> TokenCounter:
 @pytest.fixture(scope="session")
 def embedder(model_dir: Path):
     """The real all-MiniLM-L6-v2, loaded once for the whole run."""
-    from qa.embed.backends import SentenceTransformerEmbedder
+    from qa.embed.torch_backend import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(model_dir)
 

@@ -7,7 +7,6 @@ import math
 import pytest
 
 from qa.index.faiss_store import FaissStore
-from qa.index.keyword import analyze
 from qa.search.answer import (
     RERANK_FEATURES,
     Abstainer,
@@ -24,6 +23,7 @@ from qa.search.answer import (
     term_pairs,
 )
 from qa.search.searcher import Searcher
+from qa.text.terms import analyze
 from qa.types import Chunk, Hit
 
 

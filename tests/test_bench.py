@@ -14,8 +14,9 @@ import pytest
 from conftest import SEEDS
 
 from qa.errors import ConfigError
-from qa.eval.bench import parse_sizes, size_name, tiled_bm25
-from qa.index.keyword import KeywordIndex, analyze
+from qa.eval.bench import parse_sizes, size_name
+from qa.index.keyword import KeywordIndex, tiled_bm25
+from qa.text.terms import analyze
 
 QA = Path(sys.executable).with_name("qa")
 

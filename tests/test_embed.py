@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 from qa.config import DEFAULT_BACKEND, Settings, settings_from_env
-from qa.embed.backends import SentenceTransformerEmbedder, index_backend, make_embedder
-from qa.embed.onnx_backend import OnnxEmbedder, export_dir
+from qa.embed.backends import index_backend, make_embedder
+from qa.embed.export import export_dir
+from qa.embed.onnx_backend import OnnxEmbedder
+from qa.embed.torch_backend import SentenceTransformerEmbedder
 from qa.errors import ConfigError
 from qa.index.manifest import Manifest
 

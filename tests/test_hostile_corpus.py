@@ -369,7 +369,6 @@ def test_qa_index_refuses_names_that_are_not_utf8_and_keeps_the_index(tmp_path: 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
     command = [str(QA), "index", str(root), "--index-dir", str(index_dir), "--quiet"]
 
-
     def run_qa_index() -> subprocess.CompletedProcess:
         run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
         assert run.returncode == 3, run.stdout + run.stderr  # EXIT_REJECTED: some files were skipped

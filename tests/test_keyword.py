@@ -4,7 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.index.keyword import KeywordIndex, analyze
+from qa.index.keyword import KeywordIndex
+from qa.text.terms import analyze
 
 TEXTS = [
     "Iran and Pakistan will hold joint naval exercises in the southern waters.",

@@ -1,11 +1,11 @@
-"""Late-chunked sentence vectors: qa.embed.backends.pool_spans by hand, and with the real model."""
+"""Late-chunked sentence vectors: qa.embed.protocol.pool_spans by hand, and with the real model."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from qa.embed.backends import pool_spans
+from qa.embed.protocol import pool_spans
 
 
 def test_pool_spans_averages_the_tokens_that_start_in_each_span() -> None:

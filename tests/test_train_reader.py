@@ -66,97 +66,6 @@ def test_measure_counts_first_passage_and_answer(weight: float) -> None:
     assert accuracy == 1.0  # the best logit is the gold sentence either way
 
 
-THESAURUS = {
-    "city": ["metropolis", "urban center"],
-    "visit": ["call on", "visiting"],  # "visiting" shares the stem visit: never chosen
-    "prime_minister": ["premier", "PM"],
-    "prime": ["bloom"],
-    "minister": ["pastor"],
-}
-
-
-def thesaurus(word: str) -> list[str]:
-    return THESAURUS.get(word.lower(), [])
-
-
-def test_paraphrase_swaps_only_the_words_the_answer_sentence_shares() -> None:
-    from reword import paraphrase
-
-    from qa.index.keyword import analyze
-
-    shared = set(analyze("The delegation visited the city of Karachi and met the prime minister."))
-    question = "Which city did Baqeri visit before meeting the prime minister?"
-    out = paraphrase(question, shared, random.Random(0), rate=1.0, thesaurus=thesaurus)
-    assert out.startswith("Which ") and "Baqeri" in out  # capitalised words are kept
-    assert out.split()[1] in ("metropolis", "urban")  # city, shared, is swapped
-    assert "call on" in out  # "visiting" shares the stem: not a choice
-    assert "meeting" in out  # shared stem "meet", but no synonym known: kept
-    assert out.endswith(("the premier?", "the PM?"))  # two words WordNet knows together: one swap
-    assert paraphrase(question, shared, random.Random(0), rate=0.0, thesaurus=thesaurus) == question
-    assert paraphrase(question, set(), random.Random(0), rate=1.0, thesaurus=thesaurus) == question
-
-
-def test_reworded_changes_only_the_questions_of_a_share_of_cases() -> None:
-    from train_reader import reworded
-
-    gold = case([1.0], 0, [(0, 1.0, True)])
-    gold["question"], gold["sentences"][0]["text"] = "which city?", "The city."
-    no_gold = case([1.0], None, [(0, 1.0, False)])
-    out = reworded([gold, no_gold] * 20, 1.0, random.Random(0), thesaurus)
-    questions = {c["question"] for c in out[::2]}
-    # each word is swapped with probability 0.8: most, not all, of the 20 are re-worded
-    assert questions == {"which city?", "which metropolis?", "which urban center?"}
-    assert all(c["sentences"] == gold["sentences"] and c["passages"] == gold["passages"] for c in out[::2])
-    assert out[1::2] == [no_gold] * 20  # no gold sentence, nothing to avoid: unchanged
-    assert reworded([gold], 0.0, random.Random(0), thesaurus) == [gold]
-
-
-def opposite(word: str) -> list[str]:
-    return {"begin": ["end"], "large": ["small"]}.get(word, [])
-
-
-def test_contradict_changes_one_shared_detail_to_something_the_sentence_does_not_say() -> None:
-    from reword import contradict
-
-    from qa.index.keyword import analyze
-
-    sentence = "Baqeri's first visit to Pakistan began in 2021 in Karachi, the largest city."
-    shared = set(analyze(sentence))
-    seen = set()
-    for seed in range(40):
-        out = contradict("When did Baqeri's first visit to Pakistan begin?", shared, ["Karachi", "Iran"], random.Random(seed),
-                         opposite=opposite)
-        seen.add(out)
-    # "first": another ordinal; "Pakistan": another name, never one the sentence holds (Karachi);
-    # "begin" is not shared ("began" stems apart), so it stays; "Baqeri" opens no sentence but
-    # is a name the question and sentence share: swapped too ("Iran's").
-    assert "When did Baqeri's first visit to Iran begin?" in seen
-    assert "When did Iran's first visit to Pakistan begin?" in seen
-    assert any(o and o.startswith("When did Baqeri's second visit") for o in seen)
-    assert all(o and "Karachi" not in o and o.count(" ") == 7 for o in seen)  # one word changed
-    # numbers in digits are left alone; "won" has no antonym here: nothing to change
-    assert contradict("Who won in 2021?", set(analyze("They won in 2021.")), [], random.Random(0),
-                      opposite=opposite) is None
-    assert contradict("What is large?", {"larg"}, [], random.Random(0), opposite=opposite) == "What is small?"
-    assert contradict("Who spoke?", set(analyze("Nobody spoke.")), [], random.Random(0), opposite=opposite) is None
-
-
-def test_contradictions_pair_the_changed_question_with_its_answer_sentence() -> None:
-    from train_reader import contradictions
-
-    c = case([1.0], 0, [(0, 1.0, True), (0, 0.5, False)])
-    c["question"] = "Which city hosted the second summit?"
-    c["sentences"][0]["text"] = "The second summit was held in the city of Lahore."
-    c["sentences"][1]["text"] = "Delegates flew in from Tehran."
-    pairs = contradictions([c] * 10, 1.0, random.Random(0), opposite=opposite)
-    assert len(pairs) == 10 and all(label == 0.0 and text == c["sentences"][0]["text"] for _, text, label in pairs)
-    assert {question for question, _, _ in pairs} <= {
-        f"Which city hosted the {ordinal} summit?" for ordinal in
-        "first third fourth fifth sixth seventh eighth ninth tenth last".split()
-    }
-    assert contradictions([case([1.0], None, [(0, 1.0, False)])], 1.0, random.Random(0), opposite=opposite) == []
-
-
 class OverlapReader:
     """A stand-in reader: the logit is the number of the question's words in the sentence."""
 
@@ -166,7 +75,7 @@ class OverlapReader:
 
 
 def test_the_held_out_diagnostics_count_what_they_say() -> None:
-    from train_reader import detail_sensitivity, reader_alone
+    from train_reader import reader_alone
 
     c = case([1.0, 0.5], 0, [(0, 0.0, True), (1, 0.0, False)])
     c["question"] = "who held the second summit"
@@ -177,5 +86,3 @@ def test_the_held_out_diagnostics_count_what_they_say() -> None:
     reader = OverlapReader()
     logits = [reader.logits(x["question"], [s["text"] for s in x["sentences"]]) for x in (c, other)]
     assert reader_alone([c, other], logits) == 0.5  # the first picks its gold sentence, the second not
-    # "second" -> another ordinal: one shared word fewer, a lower logit, every time
-    assert detail_sensitivity(reader, [c] * 5, random.Random(0), opposite=opposite) == 1.0

@@ -1,206 +1,28 @@
-"""all-MiniLM-L6-v2 on ONNX Runtime: exported locally from the shipped weights, optionally int8.
+"""all-MiniLM-L6-v2 on ONNX Runtime, fp32 or int8: the default backend (docs/BENCHMARKS.md).
 
-Why: on a 2-core CPU embedding is nearly all of ingestion, and the query path should not pay
-13 s of ``import sentence_transformers``. This backend needs only ``onnxruntime``,
-``tokenizers`` and numpy at run time. torch and transformers are imported once, to export the
-model the first time it is needed; the result is cached.
+Why: on a small CPU embedding is nearly all of ingestion, and the query path should not pay
+for ``import sentence_transformers``. This backend needs only ``onnxruntime``, ``tokenizers``
+and numpy at run time; the model is exported once (qa.embed.export).
 
 Pipeline, identical to sentence-transformers' for this model (modules.json: Transformer ->
 Pooling(mean) -> Normalize): the model's own tokenizer, truncated to ``max_seq_length`` (256),
 the transformer's last hidden state, the mean over the tokens the attention mask keeps ([CLS]
 and [SEP] included), L2 normalisation.
-
-Cache layout (``QA_CACHE_DIR``, default ``~/.cache/qa``)::
-
-    onnx/<model fingerprint>-v<EXPORT_VERSION>/
-      model-fp32.onnx      torch.onnx.export of the transformer (last_hidden_state)
-      model-int8.onnx      the same, MatMul weights quantised to int8 (dynamic, per channel)
-
-Each file is written to a temporary name and renamed into place, so a crash or a concurrent
-export never leaves a half-written model where a reader looks.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
-import warnings
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from qa.errors import ConfigError
-from qa.ingest.chunk import model_window
-
-EXPORT_VERSION = 1  # bump when the export or quantisation recipe changes: old caches are ignored
-OPSET = 17
-# Dynamic int8 of the MatMul weights, one scale per output channel, 7-bit range. Measured
-# (docs/BENCHMARKS.md): per-tensor scales drift too far from fp32 (mean cosine ~0.94);
-# quantising the embedding Gather as well costs agreement and gains no speed.
-QUANTIZE_OPTIONS = {"per_channel": True, "reduce_range": True, "op_types": ("MatMul",)}
-
-
-def cpu_count() -> int:
-    """Cores this process may run on (the affinity mask, not the machine's total)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def export_dir(cache_dir: Path, fingerprint: str) -> Path:
-    return Path(cache_dir) / "onnx" / f"{fingerprint}-v{EXPORT_VERSION}"
-
-
-def ensure_onnx_model(model_dir: Path, cache_dir: Path, fingerprint: str, *, quantized: bool) -> Path:
-    """The path of the exported (and, if asked, quantised) model; made on first use."""
-    folder = export_dir(cache_dir, fingerprint)
-    fp32 = made_once(folder / "model-fp32.onnx", lambda temporary: export_onnx(model_dir, temporary))
-    if not quantized:
-        return fp32
-    return made_once(folder / "model-int8.onnx", lambda temporary: quantize(fp32, temporary, **QUANTIZE_OPTIONS))
-
-
-def made_once(target: Path, make: Callable[[Path], None]) -> Path:
-    """``target``; the first time, ``make`` writes it to a temporary file beside it, which is
-    then published atomically, so a crash never leaves a half-written file at ``target``."""
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with temporary_path(target.parent, target.suffix) as temporary:
-            make(temporary)
-            publish(temporary, target)
-    return target
-
-
-class temporary_path:
-    """A temporary file name in ``folder`` (same file system, so ``os.replace`` is atomic),
-    removed on the way out unless it was renamed."""
-
-    def __init__(self, folder: Path, suffix: str) -> None:
-        self.folder, self.suffix = folder, suffix
-
-    def __enter__(self) -> Path:
-        descriptor, name = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=self.suffix)
-        os.close(descriptor)
-        self.path = Path(name)
-        return self.path
-
-    def __exit__(self, *exc: object) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-def publish(temporary: Path, target: Path) -> None:
-    """Rename a finished file into place (atomic), readable by all like any cache file."""
-    temporary.chmod(0o644)
-    os.replace(temporary, target)
-
-
-def load_for_export(model_dir: Path, hint: str = "install them"):
-    """(torch, the model of ``model_dir`` in eval mode) for an ONNX export; ConfigError, with
-    ``hint``, when torch or transformers is missing. Eager attention: a plain MatMul/Softmax
-    graph that ONNX Runtime fuses, with the mask always applied (SDPA's tracing shortcuts can
-    drop a mask that was all ones when traced)."""
-    try:
-        import torch
-        from transformers import AutoModel
-    except ImportError as error:  # pragma: no cover - torch comes with sentence-transformers
-        raise ConfigError(f"exporting the model to ONNX needs torch and transformers ({error}); {hint}") from error
-
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
-    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager")
-    model.eval()
-    return torch, model
-
-
-def example_batch(torch):
-    """(input_ids, attention_mask): two texts of 16 tokens, the second padded after 9, so that
-    tracing sees the masked case."""
-    ids = torch.full((2, 16), 1000, dtype=torch.int64)
-    mask = torch.ones((2, 16), dtype=torch.int64)
-    mask[1, 9:] = 0
-    return ids, mask
-
-
-def trace(module, inputs: dict, output: str, output_axes: dict[int, str], target: Path) -> None:
-    """Export ``module`` called on ``inputs`` (name -> batch x sequence int64 tensor, both axes
-    dynamic) to ONNX at ``target``, with one output named ``output``."""
-    import torch
-
-    axes = {0: "batch", 1: "sequence"}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about constant Python values: checked by tests
-        # The TorchScript exporter (dynamo=False): the dynamo one needs onnxscript and gives
-        # the same graph for this model, slower.
-        torch.onnx.export(
-            module, tuple(inputs.values()), str(target),
-            input_names=list(inputs), output_names=[output],
-            dynamic_axes={**{name: axes for name in inputs}, output: output_axes},
-            opset_version=OPSET, do_constant_folding=True, dynamo=False,
-        )
-
-
-def export_onnx(model_dir: Path, target: Path) -> None:
-    """Export the transformer of a sentence-transformers model directory to ONNX.
-
-    Inputs ``input_ids`` and ``attention_mask`` (int64, batch x sequence, both dynamic);
-    output ``last_hidden_state``. token_type_ids are all zero for one-segment input, so they
-    are made inside the graph rather than fed.
-    """
-    torch, model = load_for_export(model_dir, "install them, or use QA_BACKEND=torch")
-
-    class LastHiddenState(torch.nn.Module):
-        def __init__(self, inner: torch.nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids)
-            ).last_hidden_state
-
-    ids, mask = example_batch(torch)
-    trace(
-        LastHiddenState(model), {"input_ids": ids, "attention_mask": mask}, "last_hidden_state",
-        {0: "batch", 1: "sequence"}, target,
-    )
-
-
-def fuse(source: Path, target: Path, model_dir: Path) -> None:
-    """ONNX Runtime's transformer optimiser: embedding + LayerNorm, attention, bias + GELU and
-    skip + LayerNorm each become one fused operator. Done offline because the runtime's own
-    fusions no longer match once MatMuls are quantised."""
-    import json
-
-    from onnxruntime.transformers import optimizer
-
-    config = json.loads((Path(model_dir) / "config.json").read_text())
-    model = optimizer.optimize_model(
-        str(source), model_type="bert", num_heads=int(config["num_attention_heads"]),
-        hidden_size=int(config["hidden_size"]), opt_level=1,
-    )
-    model.save_model_to_file(str(target))
-
-
-def quantize(
-    source: Path, target: Path, *, per_channel: bool, reduce_range: bool, op_types: Sequence[str] | None
-) -> None:
-    """Dynamic int8 quantisation of ``source`` into ``target`` (weights int8, activations
-    quantised at run time)."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(
-        str(source), str(target), weight_type=QuantType.QInt8, per_channel=per_channel,
-        reduce_range=reduce_range, op_types_to_quantize=list(op_types) if op_types else None,
-        # shape inference cannot type the outputs of fused (com.microsoft) operators
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
+from qa.embed.export import cpu_count, ensure_onnx_model
+from qa.embed.model import model_window
+from qa.embed.protocol import l2_normalize
 
 
 class OnnxEncoder:
@@ -224,7 +46,6 @@ class OnnxEncoder:
         self.max_tokens = model_window(model_dir)
         self.batch_size = max(1, batch_size)
         self.workers = max(1, workers)
-        self.length_sorted = True  # False only to measure what sorting buys
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         # tokenizer.json pads and truncates to 128; sentence-transformers reads 256 and pads
         # each batch to its longest text: do the same (padding is ours, per batch)
@@ -259,9 +80,7 @@ class OnnxEncoder:
         """(positions, encodings) in batches of texts of similar length, longest first, so
         padding is minimal (the same order sentence-transformers uses)."""
         encodings = self.tokenizer.encode_batch(list(texts))
-        order = list(range(len(texts)))
-        if self.length_sorted:
-            order.sort(key=lambda i: (-len(encodings[i].ids), i))
+        order = sorted(range(len(texts)), key=lambda i: (-len(encodings[i].ids), i))
         for first in range(0, len(order), self.batch_size):
             positions = order[first : first + self.batch_size]
             yield positions, [encodings[i] for i in positions]
@@ -304,16 +123,11 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     weights = mask[:, :, None].astype(np.float32)
     summed = (hidden * weights).sum(axis=1)
     pooled = summed / np.clip(weights.sum(axis=1), 1e-9, None)
-    return normalize(pooled)
-
-
-def normalize(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
+    return l2_normalize(pooled)
 
 
 class OnnxEmbedder:
-    """The :class:`qa.embed.backends.Embedder` protocol on ONNX Runtime, fp32 or int8.
+    """The :class:`qa.embed.protocol.Embedder` protocol on ONNX Runtime, fp32 or int8.
 
     fp32 gives sentence-transformers' vectors up to float rounding (measured max |cos - 1| <
     1e-6), so it shares the torch backend's fingerprint: an index built with either can be
@@ -330,12 +144,10 @@ class OnnxEmbedder:
         batch_size: int = 32,
         threads: int = 1,
         workers: int | None = None,
-        model_path: Path | None = None,
     ) -> None:
         """``threads`` intra-op threads per run and ``workers`` concurrent runs (default: one
-        per core; see :class:`OnnxEncoder`). ``model_path`` runs that ONNX file instead of the
-        cached export (benchmarks use it to compare quantisation recipes)."""
-        from qa.embed.backends import model_dim, model_fingerprint, model_name
+        per core; see :class:`OnnxEncoder`)."""
+        from qa.embed.model import model_dim, model_fingerprint, model_name
 
         self.model_dir = Path(model_dir)
         self.quantized = quantized
@@ -350,7 +162,6 @@ class OnnxEmbedder:
         self.name = f"{model_name(self.model_dir)} ({self.backend})"
         self.max_tokens = model_window(self.model_dir)
         self._dim = model_dim(self.model_dir)
-        self.model_path = model_path
         self._encoder: OnnxEncoder | None = None
         self._loading = threading.Lock()  # two first questions at once load the model once
 
@@ -359,9 +170,7 @@ class OnnxEmbedder:
         """Exports (first use only) and loads the model on first need."""
         with self._loading:
             if self._encoder is None:
-                path = self.model_path or ensure_onnx_model(
-                    self.model_dir, self.cache_dir, self.base_fingerprint, quantized=self.quantized
-                )
+                path = self.model_file()
                 # Dynamic int8 quantisation scales a run's activations by the range of the whole
                 # run (DynamicQuantizeLinear), so a text batched with others would get a vector
                 # that depends on them: a Ray batch, an incremental run or a fresh build would
@@ -372,6 +181,10 @@ class OnnxEmbedder:
                     self.model_dir, path, batch_size=batch_size, threads=self.threads, workers=self.workers
                 )
         return self._encoder
+
+    def model_file(self) -> Path:
+        """The ONNX file this embedder runs: the cached export, made on first use."""
+        return ensure_onnx_model(self.model_dir, self.cache_dir, self.base_fingerprint, quantized=self.quantized)
 
     @property
     def dim(self) -> int:
@@ -389,7 +202,7 @@ class OnnxEmbedder:
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """``encode(texts)``, plus for each text one L2-normalised vector per character span
         ``(start, end)`` of it: the mean of the final-layer token embeddings inside the span
-        ("late chunking", :func:`qa.embed.backends.pool_spans`, as the torch backend does)."""
+        ("late chunking", :func:`qa.embed.protocol.pool_spans`, as the torch backend does)."""
         if len(spans) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(spans)} lists of spans")
         vectors, per_text = self._run(texts, spans, progress)
@@ -398,7 +211,7 @@ class OnnxEmbedder:
     def _run(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]] | None, progress: bool
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        from qa.embed.backends import pool_spans
+        from qa.embed.protocol import pool_spans
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []

@@ -15,7 +15,7 @@ peak RSS is its own and a cold start is really cold. Stages:
     size the index holds the corpus's real chunks and vectors. Beyond it, it holds
     *perturbed copies*: copy c of chunk i has chunk i's text (as a new article) and chunk i's
     vector plus seeded Gaussian noise, re-normalised; the BM25 index is the BM25 of the copied
-    texts (see :func:`tiled_bm25`). The output says which sizes are synthetic.
+    texts (see :func:`qa.index.keyword.tiled_bm25`). The output says which sizes are synthetic.
 ``coldstart``
     ``qa ask`` in a fresh process with an existing index: time to the first answer.
 
@@ -36,17 +36,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qa.errors import ConfigError
+from qa.eval.copies import NOISE, write_copies, write_subset
 
 SIZE_NAMES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1M": 1_000_000}
 DEFAULT_SIZES = "1k,10k,100k,1M"
-NOISE = 0.02  # per-dimension noise of a perturbed copy: ~0.4 in norm, cosine ~0.93 to its source
 RECALL_QUERIES = 100  # chunk vectors used as extra queries for recall@10 (seeded choice)
 QUESTIONS = (
     "Who won the Australian Open?",
@@ -103,7 +102,7 @@ def percentiles(seconds: Sequence[float]) -> dict[str, float]:
 
 
 def machine() -> dict[str, Any]:
-    from qa.embed.onnx_backend import cpu_count
+    from qa.embed.export import cpu_count
 
     load = os.getloadavg()
     return {
@@ -235,137 +234,6 @@ def dense_recall(store, questions: np.ndarray, k: int = 10) -> float:
     _, found = store.search(queries, k)
     hits = [len(set(found[q]) & set(exact[q])) for q in range(len(queries))]
     return round(sum(hits) / (k * len(queries)), 4)
-
-
-def write_subset(base, size: int, target: Path) -> None:
-    """The first ``size`` chunks of the base index (real texts and vectors), as an index."""
-    from qa.index.faiss_store import FaissStore
-
-    chunks = base.chunks[:size]
-    counts: dict[str, int] = {}
-    for chunk in chunks:
-        counts[chunk.article_id] = counts.get(chunk.article_id, 0) + 1
-    articles = [base.articles[article_id] for article_id in sorted(counts)]
-    # the manifest lists the articles as that of a real index would (its size is part of what is measured)
-    entries = {article_id: {**base.manifest.articles.get(article_id, {}), "n_chunks": n} for article_id, n in counts.items()}
-    manifest = replace(base.manifest, articles=entries, files={})
-    sentences = base.sentence_rows(list(range(size)))
-    store = FaissStore.build(manifest, articles, chunks, base.ids[:size], base.vectors()[:size], sentences)
-    store.save(target)
-
-
-def write_copies(base, size: int, target: Path) -> None:
-    """An index of ``size`` chunks: the base's chunks, then perturbed copies of them (see the
-    module docstring), written block by block so that 1M vectors never sit in memory twice.
-    The chunk table is the base's columns, repeated, pointing at the copied articles: no
-    ``Chunk`` object is made."""
-    from qa.index.faiss_store import FaissStore
-    from qa.index.keyword import KeywordIndex
-    from qa.index.table import ArticleTable, ChunkTable
-
-    m = len(base)
-    copies = -(-size // m)
-    rows = [min(m, size - c * m) for c in range(copies)]  # chunks of each copy (the last may be partial)
-    table = base.chunks
-    source = base.vectors()
-    originals = [base.articles.at(i) for i in range(len(base.articles))]
-    counts = [np.bincount(np.asarray(table.article[:n]), minlength=len(originals)) for n in rows]
-
-    def name(i: int, c: int) -> str:
-        return originals[i].id if c == 0 else f"{originals[i].id}~{c}"
-
-    articles = ArticleTable.of(
-        replace(originals[i], id=name(i, c)) for c in range(copies) for i in np.flatnonzero(counts[c]).tolist()
-    )
-    position = np.full((copies, len(originals)), -1, dtype=np.int32)
-    for c in range(copies):
-        for i in np.flatnonzero(counts[c]).tolist():
-            position[c, i] = articles.position(name(i, c))
-    per_chunk = np.diff(np.asarray(table.sentence_start))
-    columns = {
-        "article": np.concatenate([position[c][np.asarray(table.article[:n])] for c, n in enumerate(rows)]),
-        "n": np.concatenate([table.n[:n] for n in rows]),
-        "start": np.concatenate([table.start[:n] for n in rows]),
-        "end": np.concatenate([table.end[:n] for n in rows]),
-        "sentence_start": np.concatenate([[0], np.cumsum(np.concatenate([per_chunk[:n] for n in rows]))]),
-        "sentence_spans": np.concatenate([table.sentence_spans[: table.sentence_start[n]] for n in rows]),
-    }
-    chunks = ChunkTable(articles, columns)
-    scratch = target.parent / (target.name + ".vectors.npy")
-    vectors = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.float32, shape=(size, base.dim))
-    rng = np.random.default_rng(0)
-    for c, n in enumerate(rows):
-        block = source[:n].copy()
-        if c:
-            block += rng.standard_normal(block.shape, dtype=np.float32) * NOISE
-            block /= np.linalg.norm(block, axis=1, keepdims=True)
-        vectors[c * m : c * m + n] = block
-    vectors.flush()
-    # sentence vectors: copy c's are chunk i's own (float16, as stored), also block by block
-    sentence_scratch = target.parent / (target.name + ".sentences.npy")
-    sentences = np.lib.format.open_memmap(sentence_scratch, mode="w+", dtype=np.float16,
-                                          shape=(chunks.n_sentences, base.dim))
-    cursor = 0
-    for n in rows:
-        block = np.asarray(base.sentence_matrix[: int(table.sentence_start[n])])
-        sentences[cursor : cursor + len(block)] = block
-        cursor += len(block)
-    sentences.flush()
-    keyword = KeywordIndex(tiled_bm25(base.keyword.retriever, m, size), size)
-    entries = {
-        name(i, c): {**base.manifest.articles.get(originals[i].id, {}), "n_chunks": int(counts[c][i])}
-        for c in range(copies) for i in np.flatnonzero(counts[c]).tolist()
-    }  # as a real index's manifest would list them (loading it is part of what is measured)
-    manifest = replace(base.manifest, articles=entries, files={})
-    store = FaissStore.build(manifest, articles, chunks, np.arange(size, dtype=np.int64), vectors, sentences,
-                             keyword=keyword)
-    store.save(target)
-    del store, vectors, sentences
-    scratch.unlink()
-    sentence_scratch.unlink()
-
-
-def tiled_bm25(retriever, m: int, size: int):
-    """The BM25 index (bm25s, Lucene idf) of a corpus made of copies of the ``m`` documents of
-    ``retriever``, truncated to ``size`` documents. A document's term-frequency part of the
-    score depends only on its own length and the mean length, which whole copies keep; only the
-    idf changes, with the new document frequencies. Exact for whole copies; a partial last copy
-    moves the mean length slightly, which this ignores."""
-    import bm25s
-
-    scores = retriever.scores
-    data, indices, indptr = scores["data"], scores["indices"], np.asarray(scores["indptr"])
-    copies = -(-size // m)
-    offsets = (np.arange(copies, dtype=np.int64) * m)[:, None]
-    new_indptr = np.zeros(len(indptr), dtype=np.int64)
-    pieces_data, pieces_indices = [], []
-    for term in range(len(indptr) - 1):
-        docs = np.asarray(indices[indptr[term] : indptr[term + 1]], dtype=np.int64)
-        tiled = (docs[None, :] + offsets).ravel()
-        keep = tiled < size
-        df_old, df_new = len(docs), int(keep.sum())
-        ratio = _lucene_idf(size, df_new) / _lucene_idf(m, df_old) if df_old else 0.0
-        values = np.tile(np.asarray(data[indptr[term] : indptr[term + 1]], dtype=np.float32) * ratio, copies)
-        pieces_indices.append(tiled[keep].astype(np.int32))
-        pieces_data.append(values[keep])
-        new_indptr[term + 1] = new_indptr[term] + df_new
-    tiled = bm25s.BM25(k1=retriever.k1, b=retriever.b, method=retriever.method)
-    tiled.scores = {
-        "data": np.concatenate(pieces_data).astype(np.float32),
-        "indices": np.concatenate(pieces_indices),
-        "indptr": new_indptr,
-        "num_docs": size,
-    }
-    if getattr(retriever, "nonoccurrence_array", None) is not None:  # BM25L/BM25+: not exact when tiled
-        raise ConfigError(f"qa bench: cannot copy a {retriever.method} BM25 index, only lucene")
-    tiled.nonoccurrence_array = None
-    tiled.vocab_dict = dict(retriever.vocab_dict)
-    tiled.unique_token_ids_set = set(tiled.vocab_dict.values())
-    return tiled
-
-
-def _lucene_idf(n_docs: int, df: int) -> float:
-    return float(np.log(1 + (n_docs - df + 0.5) / (df + 0.5)))
 
 
 def stage_coldstart(index_dir: Path, cache_dir: Path | None) -> dict:

@@ -203,5 +203,3 @@ def read_beir_qrels(path: Path) -> dict[str, dict[str, int]]:
     if not qrels:
         raise QuestionSetError(f"{path} holds no relevance judgement with a score above 0")
     return qrels
-
-

@@ -81,5 +81,3 @@ def span_qrels(golds: Mapping[str, Gold]) -> dict[str, dict[str, int]]:
 def document_ranking(hits: Sequence[Hit], limit: int = BEIR_DOCS) -> list[str]:
     """Article ids in order of their best passage: a document scores as its best chunk."""
     return list(dict.fromkeys(hit.chunk.article_id for hit in hits))[:limit]
-
-

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa.config import Settings
-from qa.embed.backends import Embedder
+from qa.embed.protocol import Embedder
 from qa.errors import ConfigError
 from qa.index.manifest import MANIFEST, read_manifest
 from qa.index.protocol import Store
@@ -120,5 +120,3 @@ def index_summary(store: Store) -> dict[str, Any]:
         "built_at": manifest.built_at,
         "generation": manifest.generation,
     }
-
-

@@ -41,7 +41,6 @@ class QuestionSetError(QAError):
     """A question set or benchmark file cannot be used as it is."""
 
 
-
 # -- question sets -----------------------------------------------------------------------------
 
 
@@ -205,5 +204,3 @@ def sample_questions(questions: Sequence[Question], size: int | None) -> list[Qu
         return list(questions)
     chosen = set(random.Random(SAMPLE_SEED).sample(sorted(question.id for question in questions), size))
     return [question for question in questions if question.id in chosen]
-
-

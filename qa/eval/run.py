@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.config import MODES, Settings
-from qa.embed.backends import Embedder
+from qa.embed.protocol import Embedder
 from qa.errors import ConfigError
 from qa.eval.datasets import BeirSet, load_beir, load_squad, squad_questions
 from qa.eval.gold import (
@@ -66,8 +66,6 @@ BEIR_CHUNKS = 300  # passages retrieved per BEIR query, enough for 100 distinct 
 ANSWER_METRICS = ("answer_accuracy", "abstain_precision", "abstain_recall", "wrongly_abstained")
 KIND_RETRIEVAL = ("hit@1", "hit@3", "mrr@10")  # per kind, over its answerable questions
 KIND_METRICS = (*KIND_RETRIEVAL, "answer_accuracy", "abstained")
-
-
 
 
 def _quiet(message: str) -> None:
@@ -453,5 +451,3 @@ def evaluate_beir(
         "top1_chars is the mean length in characters of the top passage.",
     ]
     return EvalReport(f"BEIR {dataset.name} ({split})", reports, counts, notes, index_summary(store), k)
-
-

@@ -16,12 +16,12 @@ from typing import Protocol
 import numpy as np
 
 from qa.config import IngestLimits, Settings
-from qa.embed.backends import Embedder, Span
+from qa.embed.protocol import Embedder, Span
 from qa.ingest.chunk import Chunker, TokenCounter
 from qa.ingest.corpus import Corpus, read_corpus
 from qa.types import Article, Chunk
 
-Sentences = list[np.ndarray]  # per chunk: one L2-normalised row per sentence of it (qa.embed.backends.pool_spans)
+Sentences = list[np.ndarray]  # per chunk: one L2-normalised row per sentence of it (qa.embed.protocol.pool_spans)
 
 
 class Engine(Protocol):

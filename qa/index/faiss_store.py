@@ -3,7 +3,7 @@
 This module is the one boundary between qa and where vectors live. Everything above it asks
 a :class:`FaissStore` for chunks, articles and nearest neighbours; a different backend (Milvus,
 for a corpus beyond one machine, :mod:`qa.index.milvus_store`) implements the same methods, the
-protocol :class:`qa.index.stores.Store`, and reuses :func:`checked_load`, :func:`read_generation` and
+protocol :class:`qa.index.protocol.Store`, and reuses :func:`checked_load`, :func:`read_generation` and
 :func:`write_generation`.
 
 Layout of an index directory::
@@ -19,7 +19,7 @@ Layout of an index directory::
       vectors.faiss        IndexIDMap2 over the index type the size calls for (see choose_index_type)
       vectors.npy          exact float32 vectors, row order (ANN types only; rows read with pread)
       sentences.npy        float16, one row per sentence of each chunk, in chunk row order: the
-                           sentence's vector pooled from its chunk's tokens (qa.embed.backends.pool_spans)
+                           sentence's vector pooled from its chunk's tokens (qa.embed.protocol.pool_spans)
       bm25/                the keyword index (bm25s: .npy arrays without pickle, JSON vocabulary)
 
 Invariant: row *i* of the chunk table is vector *i* of vectors.faiss and document *i* of bm25/,
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import IndexMismatchError
+from qa.errors import ConfigError, IndexMismatchError
 from qa.index.generations import CHUNK_IDS, ROW_FILES, checked_load, read_generation, write_generation
 from qa.index.keyword import KeywordIndex
 from qa.index.manifest import Manifest
@@ -118,6 +118,8 @@ def build_faiss_index(vectors: np.ndarray, ids: np.ndarray, dim: int, index_type
 
 class FaissStore(IndexRows):
     """An index in memory: articles by id, chunks in row order, and their FAISS vectors."""
+
+    hybrid_rankers: frozenset[str] = frozenset()  # fusion happens in qa.search.fusion
 
     def __init__(
         self,
@@ -233,6 +235,12 @@ class FaissStore(IndexRows):
     def search_keyword(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """BM25: (scores, rows) of the k best rows, best first."""
         return self.keyword.search(query, k)
+
+    def search_hybrid(
+        self, vector: np.ndarray, query: str, k: int, *, ranker: str = "rrf", dense_weight: float = 0.4
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Not here: FAISS and bm25s are fused by qa.search.fusion (see ``hybrid_rankers``)."""
+        raise ConfigError(f"a FAISS index fuses no {ranker} ranking of its own: it needs an index in Milvus")
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Inner-product search: (scores, rows), each of shape (n_queries, k); row -1 is no hit."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import Settings
-from qa.embed.backends import Embedder
+from qa.embed.protocol import Embedder
 from qa.errors import IndexMismatchError, IndexMissingError, QAError
 from qa.index.engine import Engine, LocalEngine
 from qa.index.faults import checkpoint
@@ -147,7 +147,7 @@ def update_index(
         manifest = Manifest(
             model=embedder.name,
             model_fingerprint=embedder.fingerprint,
-            backend=getattr(embedder, "backend", ""),
+            backend=embedder.backend,
             dim=embedder.dim,
             chunking=settings.chunking.to_json(),
             corpus=roots,

@@ -6,37 +6,24 @@ files (``.npy`` without pickle and JSON) in a folder of the index generation.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"
-WORD = re.compile(TOKEN_PATTERN)
+from qa.errors import ConfigError
+from qa.text.terms import analyze
+
+# Lucene's BM25 parameters, as Anserini's BM25 baseline uses them; the Milvus store's BM25
+# function is given the same (qa.index.milvus_store).
+BM25_K1 = 0.9
+BM25_B = 0.4
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer  # PyStemmer: Snowball's English stemmer in C
-
-    return Stemmer.Stemmer("english")
-
-
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN  # Lucene's English list, as Anserini's BM25 uses
-
-    return frozenset(STOPWORDS_EN)
-
-
-def analyze(text: str) -> list[str]:
-    """The terms BM25 sees: lower-cased words of two or more characters, English stopwords
-    dropped, Snowball-stemmed. Also used to compare questions with sentences."""
-    stopwords = _stopwords()
-    words = [word for word in WORD.findall(text.lower()) if word not in stopwords]
-    return _stemmer().stemWords(words) if words else []
+def lucene_idf(n_docs: int, df: int) -> float:
+    """BM25's inverse document frequency of a term that ``df`` of ``n_docs`` documents hold
+    (Lucene's form, never negative)."""
+    return float(np.log(1 + (n_docs - df + 0.5) / (df + 0.5)))
 
 
 class KeywordIndex:
@@ -47,7 +34,7 @@ class KeywordIndex:
         self.n_docs = n_docs
 
     @classmethod
-    def build(cls, texts: Sequence[str], k1: float = 0.9, b: float = 0.4) -> "KeywordIndex":
+    def build(cls, texts: Sequence[str], k1: float = BM25_K1, b: float = BM25_B) -> "KeywordIndex":
         import bm25s
 
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
@@ -95,9 +82,9 @@ class KeywordIndex:
         for term in terms:
             if term in vocab:
                 df = int(indptr[vocab[term] + 1] - indptr[vocab[term]])
-                weights[term] = float(np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)))
+                weights[term] = lucene_idf(self.n_docs, df)
             else:
-                weights[term] = float(np.log(1 + (self.n_docs + 0.5) / 0.5))
+                weights[term] = lucene_idf(self.n_docs, 0)
         return weights
 
     def scores(self, query: str) -> np.ndarray:
@@ -109,3 +96,42 @@ class KeywordIndex:
         if not terms:
             return np.zeros(self.n_docs, np.float32)
         return np.asarray(self.retriever.get_scores(terms), dtype=np.float32)
+
+
+def tiled_bm25(retriever, m: int, size: int):
+    """The BM25 index (bm25s, Lucene idf) of a corpus made of copies of the ``m`` documents of
+    ``retriever``, truncated to ``size`` documents. A document's term-frequency part of the
+    score depends only on its own length and the mean length, which whole copies keep; only the
+    idf changes, with the new document frequencies. Exact for whole copies; a partial last copy
+    moves the mean length slightly, which this ignores."""
+    import bm25s
+
+    scores = retriever.scores
+    data, indices, indptr = scores["data"], scores["indices"], np.asarray(scores["indptr"])
+    copies = -(-size // m)
+    offsets = (np.arange(copies, dtype=np.int64) * m)[:, None]
+    new_indptr = np.zeros(len(indptr), dtype=np.int64)
+    pieces_data, pieces_indices = [], []
+    for term in range(len(indptr) - 1):
+        docs = np.asarray(indices[indptr[term] : indptr[term + 1]], dtype=np.int64)
+        tiled = (docs[None, :] + offsets).ravel()
+        keep = tiled < size
+        df_old, df_new = len(docs), int(keep.sum())
+        ratio = lucene_idf(size, df_new) / lucene_idf(m, df_old) if df_old else 0.0
+        values = np.tile(np.asarray(data[indptr[term] : indptr[term + 1]], dtype=np.float32) * ratio, copies)
+        pieces_indices.append(tiled[keep].astype(np.int32))
+        pieces_data.append(values[keep])
+        new_indptr[term + 1] = new_indptr[term] + df_new
+    tiled = bm25s.BM25(k1=retriever.k1, b=retriever.b, method=retriever.method)
+    tiled.scores = {
+        "data": np.concatenate(pieces_data).astype(np.float32),
+        "indices": np.concatenate(pieces_indices),
+        "indptr": new_indptr,
+        "num_docs": size,
+    }
+    if getattr(retriever, "nonoccurrence_array", None) is not None:  # BM25L/BM25+: not exact when tiled
+        raise ConfigError(f"qa bench: cannot copy a {retriever.method} BM25 index, only lucene")
+    tiled.nonoccurrence_array = None
+    tiled.vocab_dict = dict(retriever.vocab_dict)
+    tiled.unique_token_ids_set = set(tiled.vocab_dict.values())
+    return tiled

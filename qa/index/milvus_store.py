@@ -37,17 +37,18 @@ import numpy as np
 
 from qa.errors import ConfigError, IndexMismatchError, IndexMissingError, rebuild_hint
 from qa.index.generations import ROW_FILES, checked_load, read_generation, write_generation
-from qa.index.keyword import analyze
+from qa.index.keyword import BM25_B, BM25_K1, lucene_idf
 from qa.index.manifest import Manifest
 from qa.index.protocol import Store, StoreUpdate, require
 from qa.index.table import ArticleTable, ChunkTable, IndexRows
 from qa.ingest.chunk import embed_text
+from qa.text.terms import analyze
 from qa.types import Article, Chunk
 
 DF_FILE = "df.json"
 FILES = (*ROW_FILES, DF_FILE)
 BATCH = 1000  # entities per insert, delete or query request (well under the 64 MB message limit)
-BM25 = {"bm25_k1": 0.9, "bm25_b": 0.4}  # as qa.index.keyword.KeywordIndex
+BM25 = {"bm25_k1": BM25_K1, "bm25_b": BM25_B}  # as qa.index.keyword.KeywordIndex
 RRF_K = 60
 MAX_VARCHAR = 65535
 
@@ -92,7 +93,7 @@ class DocumentFrequencies:
         """The IDF bm25s's Lucene BM25 gives (qa.index.keyword.KeywordIndex.idf); a term no chunk
         holds gets the highest weight there is."""
         return {
-            term: float(np.log(1 + (self.n_docs - self.df.get(term, 0) + 0.5) / (self.df.get(term, 0) + 0.5)))
+            term: lucene_idf(self.n_docs, self.df.get(term, 0))
             for term in terms
         }
 
@@ -154,7 +155,9 @@ def keyword_texts(chunks: Sequence[Chunk], articles: Mapping[str, Article]) -> l
 
 
 class MilvusStore(IndexRows):
-    """An index whose vectors and BM25 live in Milvus; satisfies :class:`qa.index.stores.Store`."""
+    """An index whose vectors and BM25 live in Milvus; satisfies :class:`qa.index.protocol.Store`."""
+
+    hybrid_rankers: frozenset[str] = frozenset({"rrf", "weighted"})  # Milvus's hybrid_search
 
     def __init__(
         self,

@@ -48,6 +48,15 @@ class Store(Protocol):
         """BM25: (scores, rows) of the k best rows, best first."""
         ...
 
+    hybrid_rankers: frozenset[str]  # the fusions the store runs itself ("rrf", "weighted"); may be empty
+
+    def search_hybrid(
+        self, vector: np.ndarray, query: str, k: int, *, ranker: str = "rrf", dense_weight: float = 0.4
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Both legs fused inside the store with one of ``hybrid_rankers``: (scores, rows) of
+        the k best, best first."""
+        ...
+
     def vectors(self) -> np.ndarray:
         """All vectors in row order (used only to move an index from one store to another)."""
         ...

@@ -47,7 +47,7 @@ from qa.ingest.readers import UnreadableError
 from qa.types import Article, Chunk, Rejected
 
 if TYPE_CHECKING:
-    from qa.embed.backends import Embedder
+    from qa.embed.protocol import Embedder
 
 LOOPBACK = ("127.0.0.1", "localhost")
 ARTICLES_PER_BATCH = 16  # ~60 chunks of news: several full encoder batches of 32 per call
@@ -85,8 +85,8 @@ class ChunkEmbedActor:
 
     def __init__(self, settings: dict[str, Any], fingerprint: str, threads: int) -> None:
         from qa.config import ChunkSettings
-        from qa.embed.backends import SentenceTransformerEmbedder
         from qa.embed.onnx_backend import OnnxEmbedder
+        from qa.embed.torch_backend import SentenceTransformerEmbedder
         from qa.ingest.chunk import Chunker, TokenCounter
 
         model_dir = Path(settings["model_dir"]) if settings["model_dir"] else Settings().resolved_model_dir()
@@ -153,9 +153,9 @@ class RayEngine:
         # The actors build the driver's embedder: the same model (checked by fingerprint) on
         # the same backend; an ONNX export is made once, here, before any actor needs it.
         self.fingerprint = embedder.fingerprint
-        self.backend = getattr(embedder, "backend", "torch")
+        self.backend = embedder.backend or "torch"
         if self.backend != "torch":
-            from qa.embed.onnx_backend import ensure_onnx_model
+            from qa.embed.export import ensure_onnx_model
 
             ensure_onnx_model(
                 settings.resolved_model_dir(), settings.cache_dir, embedder.base_fingerprint,
@@ -268,7 +268,7 @@ class RayEngine:
     def chunk_and_embed(
         self, articles: Sequence[Article], *, progress: bool = False
     ) -> tuple[dict[str, list[Chunk]], np.ndarray, Sentences]:
-        from qa.embed.backends import SentenceTransformerEmbedder
+        from qa.embed.torch_backend import SentenceTransformerEmbedder
         from qa.index.ray_engine import chunk_from_record
 
         dim = SentenceTransformerEmbedder(self.settings.resolved_model_dir()).dim

@@ -8,11 +8,11 @@ is ever silently truncated. A sentence too long for a chunk on its own is cut be
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from qa.config import ChunkSettings
+from qa.embed.model import model_window
 from qa.text.sentences import split_sentences
 from qa.types import Article, Chunk
 
@@ -50,16 +50,6 @@ class TokenCounter:
         if len(offsets) <= max_tokens:
             return text
         return text[: offsets[max_tokens - 1][1]]
-
-
-def model_window(model_dir: Path) -> int:
-    """The model's ``max_seq_length``, from sentence_bert_config.json (512 if it says nothing)."""
-    config = model_dir / "sentence_bert_config.json"
-    if config.is_file():
-        value = json.loads(config.read_text()).get("max_seq_length")
-        if value:
-            return int(value)
-    return 512
 
 
 def embed_text(title: str, text: str) -> str:

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.index.keyword import analyze
 from qa.search.answer_type import AnswerType, holds_type
+from qa.text.terms import analyze
 from qa.types import Article, Hit
 
 HEADING_END = tuple('.!?…"”’)»]')

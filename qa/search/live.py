@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa.config import Settings
-from qa.embed.backends import Embedder
+from qa.embed.protocol import Embedder
 from qa.errors import QAError
 from qa.index.manifest import MANIFEST
 from qa.index.protocol import Store

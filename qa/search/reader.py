@@ -73,14 +73,6 @@ def read_adapter(path: Path = ADAPTER) -> tuple[dict[str, np.ndarray], dict[str,
     return {name: array.astype(np.float32) for name, array in load_file(str(path)).items()}, adapter_metadata(path)
 
 
-def write_adapter(path: Path, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
-    """Write the adapter (float16: the merge is done in float32, the int8 export is coarser)."""
-    from safetensors.numpy import save_file
-
-    save_file({name: np.ascontiguousarray(array, dtype=np.float16) for name, array in tensors.items()},
-              str(path), metadata=metadata)
-
-
 def merged_state(state: dict[str, np.ndarray], adapter: dict[str, np.ndarray], scale: float) -> dict[str, np.ndarray]:
     """The model's weights with every adapted ``W`` replaced by ``W + scale * B @ A``; the
     adapter names each of its pairs ``<weight name>.lora_A`` / ``.lora_B``."""
@@ -102,7 +94,7 @@ def export_reader(model_dir: Path, adapter_path: Path, target: Path) -> None:
     """Export the model with the adapter merged and the head on top to ONNX: inputs
     ``input_ids``, ``attention_mask``, ``token_type_ids`` (batch x sequence), output ``logits``
     (batch)."""
-    from qa.embed.onnx_backend import example_batch, load_for_export, trace
+    from qa.embed.export import example_batch, load_for_export, trace
 
     torch, model = load_for_export(model_dir)
     adapter, metadata = read_adapter(adapter_path)
@@ -135,7 +127,7 @@ def export_reader(model_dir: Path, adapter_path: Path, target: Path) -> None:
 
 def ensure_reader_model(model_dir: Path, cache_dir: Path, adapter_path: Path = ADAPTER) -> Path:
     """The int8 ONNX reader for this model and adapter, exported on first use and cached."""
-    from qa.embed.onnx_backend import QUANTIZE_OPTIONS, made_once, quantize, temporary_path
+    from qa.embed.export import QUANTIZE_OPTIONS, made_once, quantize, temporary_path
 
     def make(target: Path) -> None:
         with temporary_path(target.parent, ".onnx") as fp32:
@@ -159,7 +151,7 @@ class Reader:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        from qa.embed.onnx_backend import cpu_count
+        from qa.embed.export import cpu_count
 
         self.weights = ReaderWeights.from_metadata(adapter_metadata(adapter_path))
         self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
@@ -227,7 +219,7 @@ def reader_for(settings: Settings) -> Reader | None:
 
 @lru_cache(maxsize=2)
 def _shipped_reader(model_dir: Path, cache_dir: Path) -> Reader | None:
-    from qa.embed.backends import model_fingerprint
+    from qa.embed.model import model_fingerprint
 
     if adapter_metadata(ADAPTER).get("model") != model_fingerprint(model_dir):
         return None

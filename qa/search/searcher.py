@@ -10,9 +10,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa.config import SearchSettings, Settings, packaged_model_dir
-from qa.embed.backends import Embedder, index_backend, make_embedder, model_fingerprint
+from qa.embed.backends import index_backend, make_embedder
+from qa.embed.model import model_fingerprint
+from qa.embed.protocol import Embedder
 from qa.errors import ConfigError, IndexMismatchError
-from qa.index.keyword import analyze
 from qa.index.protocol import Store
 from qa.index.stores import open_store
 from qa.search.answer import (
@@ -32,6 +33,7 @@ from qa.search.fusion import convex, rrf
 from qa.search.reader import Reader, reader_for
 from qa.text.conversation import contextualize
 from qa.text.question import clean_question
+from qa.text.terms import analyze
 from qa.types import Answer, Hit, Result
 
 STORE_FUSION = {"milvus-rrf": "rrf", "milvus-weighted": "weighted"}  # fusion -> the store's ranker
@@ -87,7 +89,8 @@ class Searcher:
         self.store = store
         self.embedder = embedder
         self.settings = settings or SearchSettings()
-        if self.settings.fusion in STORE_FUSION and not hasattr(store, "search_hybrid"):
+        store_ranker = STORE_FUSION.get(self.settings.fusion)
+        if store_ranker is not None and store_ranker not in store.hybrid_rankers:
             raise ConfigError(f"fusion {self.settings.fusion} needs an index in Milvus (qa index --store milvus://...)")
         self.abstainer = (abstainer or default_abstainer()) if abstain else None
         self.reader = reader

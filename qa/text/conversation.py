@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa.index.keyword import analyze
+from qa.text.terms import analyze
 
 REFERRING_WORDS = frozenset(
     """

@@ -113,7 +113,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
     default one per core."""
     import gradio as gr
 
-    from qa.embed.onnx_backend import cpu_count
+    from qa.embed.export import cpu_count
 
     settings = service.settings
     # Gradio runs one call of each event at a time unless told otherwise, so 32 users asking

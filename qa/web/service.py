@@ -28,7 +28,7 @@ from qa.text.names import is_utf8
 from qa.types import Rejected
 
 if TYPE_CHECKING:
-    from qa.embed.backends import Embedder
+    from qa.embed.protocol import Embedder
     from qa.eval.run import EvalReport
     from qa.index.indexer import IndexReport
     from qa.search.searcher import Searcher
