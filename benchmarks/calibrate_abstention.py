@@ -81,9 +81,9 @@ def main() -> int:
     from qa.eval.datasets import load_squad
     from qa.index.faiss_store import FaissStore
     from qa.index.indexer import update_index
-    from qa.search.answer import Signals
     from qa.search.reader import reader_for
     from qa.search.searcher import Searcher
+    from qa.types import Signals
 
     if not args.signals.is_file():
         settings: Settings = settings_from_env().with_(index_dir=args.index_dir, corpus=(args.squad,))

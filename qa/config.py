@@ -1,6 +1,8 @@
 """Settings, built once at the edge (CLI, app) and passed down.
 
-Environment variables are read in one place, :func:`settings_from_env`.
+Environment variables are read here and nowhere else: the settings in :func:`settings_from_env`,
+and, at the end, the few variables other libraries (Hugging Face, Ray, Gradio, glibc) and the
+crash tests' hooks read or need set.
 """
 
 from __future__ import annotations
@@ -161,8 +163,7 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
     Also makes sure nothing tries to reach the Hugging Face hub.
     """
     env = os.environ if environ is None else environ
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    go_offline()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     settings = Settings()
     if env.get("QA_INDEX_DIR"):
@@ -193,3 +194,52 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
     if env.get("QA_READER", "1").strip().lower() in ("0", "false", "no", "off"):
         settings = settings.without_reader()
     return settings
+
+
+# -- the environment of other libraries, and the test hooks --------------------------------------
+
+
+def go_offline() -> None:
+    """Keep the Hugging Face libraries off the network (a value the user set is left alone)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def child_environment(**extra: str) -> dict[str, str]:
+    """This process's environment with ``extra`` set, for a child process."""
+    return {**os.environ, **extra}
+
+
+def stage_hooks() -> tuple[str | None, bool]:
+    """(``QA_PAUSE_AT``, whether ``QA_TRACE_STAGES`` is set): the crash tests' hooks, read by
+    :func:`qa.index.faults.checkpoint` at every point, so a test can set them at any time."""
+    return os.environ.get("QA_PAUSE_AT"), bool(os.environ.get("QA_TRACE_STAGES"))
+
+
+def ray_address(explicit: str | None) -> str | None:
+    """The Ray cluster to use: ``--ray-address``, else ``RAY_ADDRESS``, else None (start one here)."""
+    return explicit or os.environ.get("RAY_ADDRESS")
+
+
+def prepare_ray(*, loopback: bool) -> None:
+    """What Ray reads when it is imported and started: never report usage; and with ``loopback``
+    take 127.0.0.1 as the node's address (Ray otherwise resolves it to the external one and
+    listens there)."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    if loopback:
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
+
+def malloc_arenas_set() -> bool:
+    """Whether the user set ``MALLOC_ARENA_MAX`` (then qa leaves glibc's arenas alone)."""
+    return bool(os.environ.get("MALLOC_ARENA_MAX"))
+
+
+def quiet_gradio() -> None:
+    """No analytics. And Gradio keeps the last 10,000 events for its monitoring page (off here)
+    and, after every event, copies them into a pandas DataFrame to summarise them: under load
+    that slowed the chat as the list filled, and churned the heap. Keep 100 events and summarise
+    every 100th (docs/RELIABILITY.md, "Load"). Read when gr.Blocks is made."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "100")
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")

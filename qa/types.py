@@ -5,6 +5,7 @@ All are frozen dataclasses; offsets are character offsets into ``Article.text``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,7 +92,7 @@ class Result:
     answer: Answer | None
     hits: tuple[Hit, ...]
     abstained: bool = False
-    signals: Any = None  # qa.search.answer.Signals: what the abstention decision was made from
+    signals: Signals | None = None  # what the abstention decision was made from
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -117,3 +118,24 @@ class Rejected:
 
     def __str__(self) -> str:
         return f"{printable(self.path)}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What abstention decides from, for one question."""
+
+    dense_top: float  # cosine of the best dense passage
+    sentence: float  # cosine of the chosen answer sentence
+    coverage: float  # IDF-weighted share of the question's terms in the best passage
+    agreement: float  # 1 / rank of the dense leg's best passage in the keyword leg (0: absent)
+    typed: float = 1.0  # 1: the answer holds the kind of answer asked for, or none is asked for
+    answer_coverage: float = 0.0  # IDF-weighted share of the question's terms in the answer sentence
+    missing: float = 0.0  # IDF-weighted share of the question's terms in none of the answer passages
+    reader: float = 0.0  # the reader's logit for the answer sentence (0 without a reader)
+
+    def vector(self, features: Sequence[str] = ()) -> list[float]:
+        """The named signals (all of :data:`FEATURES` by default), in that order."""
+        return [float(getattr(self, name)) for name in features or FEATURES]
+
+
+FEATURES = ("dense_top", "sentence", "coverage", "agreement", "typed", "answer_coverage", "missing", "reader")

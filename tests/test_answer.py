@@ -13,7 +13,6 @@ from qa.search.answer import (
     Reranker,
     ScoredSentence,
     SentenceWeights,
-    Signals,
     best_sentence,
     covered_share,
     default_reranker,
@@ -24,7 +23,7 @@ from qa.search.answer import (
 )
 from qa.search.searcher import Searcher
 from qa.text.terms import analyze
-from qa.types import Chunk, Hit
+from qa.types import Chunk, Hit, Signals
 
 
 def hit(rank: int, score: float, start: int) -> Hit:

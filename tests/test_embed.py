@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -218,7 +219,7 @@ def test_the_index_names_its_backend() -> None:
     manifest = Manifest(model="m", model_fingerprint="abc", dim=384, chunking={})
     assert index_backend(manifest) == "torch"  # indexes from before the backend was recorded
     assert index_backend(Manifest(model="m", model_fingerprint="abc-int8", dim=384, chunking={})) == "onnx-int8"
-    manifest.backend = "onnx"
+    manifest = replace(manifest, backend="onnx")
     assert index_backend(manifest) == "onnx"
 
 

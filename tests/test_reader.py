@@ -22,7 +22,6 @@ from qa.search.reader import (
     merged_state,
     read_adapter,
     reader_for,
-    write_adapter,
 )
 from qa.types import Chunk, Hit
 
@@ -53,11 +52,19 @@ def test_adapter_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "reader.safetensors"
     tensors = {"a.weight.lora_A": np.array([[0.5, -1.25]], dtype=np.float32), "head.bias": np.array([3.0])}
     combine = {"passages": 4, "passage_weight": 0.9, "sentence_weight": 2.5}
-    write_adapter(path, tensors, {"scale": "2.0", "combine": json.dumps(combine)})
+    write_adapter(path, tensors, {"scale": "2.0", "combine": json.dumps(combine)})  # as the trainer writes it
     read, metadata = read_adapter(path)
     assert read["a.weight.lora_A"].dtype == np.float32 and read["a.weight.lora_A"].tolist() == [[0.5, -1.25]]
     assert read["head.bias"].tolist() == [3.0]
     assert ReaderWeights.from_metadata(metadata) == ReaderWeights(4, 0.9, 2.5)
+
+
+def write_adapter(path: Path, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+    """An adapter file as benchmarks/train_reader.py writes one: float16 tensors, string metadata."""
+    from safetensors.numpy import save_file
+
+    save_file({name: np.ascontiguousarray(array, dtype=np.float16) for name, array in tensors.items()},
+              str(path), metadata=metadata)
 
 
 class KnownLogits(Reader):

@@ -7,7 +7,6 @@ Nothing is downloaded: the hub is switched off before sentence-transformers is i
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.config import go_offline
 from qa.embed.model import model_dim, model_fingerprint, model_name, model_window
 from qa.embed.protocol import Span, l2_normalize, pool_spans
 
@@ -55,8 +55,7 @@ class SentenceTransformerEmbedder:
     @property
     def model(self):  # -> sentence_transformers.SentenceTransformer
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            go_offline()
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 

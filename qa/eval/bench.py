@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.config import child_environment, go_offline
 from qa.errors import ConfigError
 from qa.eval.copies import NOISE, write_copies, write_subset
 
@@ -260,7 +261,7 @@ def stage_coldstart(index_dir: Path, cache_dir: Path | None) -> dict:
 def run_child(stage: str, args: dict[str, Any]) -> dict:
     """Run one stage in a fresh interpreter; its last stdout line is its JSON result."""
     command = [sys.executable, "-m", "qa.eval.bench", stage, json.dumps(args, default=str)]
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    done = subprocess.run(command, capture_output=True, text=True, env=child_environment(TQDM_DISABLE="1"))
     if done.returncode != 0:
         raise ConfigError(f"qa bench: the {stage} stage failed:\n{done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -353,8 +354,7 @@ def format_report(report: dict) -> str:
 
 def child_main(argv: Sequence[str]) -> int:
     stage, raw = argv[0], json.loads(argv[1])
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    go_offline()
     cache = Path(raw["cache_dir"]) if raw.get("cache_dir") else None
     if stage == "ingest":
         result = stage_ingest([Path(p) for p in raw["corpus"]], Path(raw["index_dir"]), raw.get("backend"), cache)

@@ -34,6 +34,7 @@ Python object per chunk or article (see qa.index.table), so 1M chunks serve in w
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +165,7 @@ class FaissStore(IndexRows):
         n_sentences = chunks.n_sentences
         if len(sentence_vectors) != n_sentences:
             raise ValueError(f"{len(sentence_vectors)} sentence vectors for {n_sentences} sentences")
-        manifest.index_type = index_type or choose_index_type(len(vectors))
+        manifest = replace(manifest, index_type=index_type or choose_index_type(len(vectors)))
         index = build_faiss_index(vectors, ids, manifest.dim, manifest.index_type)
         exact = None if manifest.index_type == "flat" else np.asarray(vectors, dtype=np.float32)
         if keyword is None:
@@ -297,6 +298,6 @@ class FaissStore(IndexRows):
             self.keyword.save(staging / KEYWORD_FOLDER)
 
         self.directory = Path(index_dir)
-        write_generation(
+        self.manifest = write_generation(
             self.directory, self.manifest, self.articles, self.chunks, self.ids, self.sentence_matrix, write_vectors,
         )

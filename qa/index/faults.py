@@ -9,9 +9,10 @@ benchmarks/crash_sweep.py kill `qa index` with SIGKILL at each of :data:`STAGES`
 
 from __future__ import annotations
 
-import os
 import sys
 import time
+
+from qa.config import stage_hooks
 
 STAGES = (
     "locked",  # the writer lock is held, nothing read yet
@@ -28,8 +29,8 @@ STAGES = (
 
 def checkpoint(name: str) -> None:
     """Report reaching ``name`` (one of :data:`STAGES`) and pause there, if asked to."""
-    pause_at = os.environ.get("QA_PAUSE_AT")
-    if pause_at != name and not os.environ.get("QA_TRACE_STAGES"):
+    pause_at, trace = stage_hooks()
+    if pause_at != name and not trace:
         return
     print(f"qa-stage: {name}", file=sys.stderr, flush=True)
     while pause_at == name:  # until SIGKILL: the point of the pause

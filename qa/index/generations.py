@@ -13,6 +13,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -121,10 +122,11 @@ def write_generation(
     ids: np.ndarray,
     sentence_vectors: np.ndarray,
     write_more: Callable[[Path], None],
-) -> None:
+) -> Manifest:
     """Write the article and chunk tables, sentences.npy and whatever ``write_more`` puts in the
     staging folder as a new generation, then point the manifest at it; remove older generations.
-    The checkpoints are where the crash tests stop a writer (qa.index.faults)."""
+    Returns ``manifest`` completed with the generation, counts and files it now describes. The
+    checkpoints are where the crash tests stop a writer (qa.index.faults)."""
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     generation = f"gen-{_last_generation_number(index_dir) + 1:06d}"
@@ -139,14 +141,12 @@ def write_generation(
     np.save(staging / CHUNK_IDS, np.asarray(ids, dtype=np.int64), allow_pickle=False)
     write_more(staging)
     np.save(staging / SENTENCES, np.ascontiguousarray(sentence_vectors, dtype=np.float16), allow_pickle=False)
-    manifest.generation = generation
-    manifest.n_articles = len(articles)
-    manifest.n_chunks = len(chunks)
-    manifest.files = {}
+    files = {}
     for path in sorted(p for p in staging.rglob("*") if p.is_file()):
         name = path.relative_to(staging).as_posix()
         _fsync(path)
-        manifest.files[name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+        files[name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    manifest = replace(manifest, generation=generation, n_articles=len(articles), n_chunks=len(chunks), files=files)
     for folder in sorted((p for p in staging.rglob("*") if p.is_dir()), reverse=True):
         _fsync(folder)
     _fsync(staging)
@@ -158,6 +158,7 @@ def write_generation(
     checkpoint("swapped")
     remove_stale_generations(index_dir, keep=generation)
     checkpoint("cleaned")
+    return manifest
 
 
 def _last_generation_number(index_dir: Path) -> int:

@@ -144,16 +144,8 @@ def update_index(
         )
         checkpoint("embedded")
 
-        manifest = Manifest(
-            model=embedder.name,
-            model_fingerprint=embedder.fingerprint,
-            backend=embedder.backend,
-            dim=embedder.dim,
-            chunking=settings.chunking.to_json(),
-            corpus=roots,
-            next_id=previous.manifest.next_id if previous else 0,
-            store=where,
-        )
+        next_id = previous.manifest.next_id if previous else 0
+        entries: dict[str, dict[str, object]] = {}
         old_rows = _rows_by_article(previous) if previous else {}
         chunks: list[Chunk] = []
         ids: list[int] = []
@@ -162,8 +154,8 @@ def update_index(
         for article in articles:
             if article.id in fresh:
                 article_chunks = new_chunks[article.id]
-                ids.extend(range(manifest.next_id, manifest.next_id + len(article_chunks)))
-                manifest.next_id += len(article_chunks)
+                ids.extend(range(next_id, next_id + len(article_chunks)))
+                next_id += len(article_chunks)
             else:
                 rows = old_rows[article.id]
                 article_chunks = [previous.chunks[row] for row in rows]
@@ -171,13 +163,24 @@ def update_index(
                 kept_rows.extend(rows)
             is_fresh.extend([article.id in fresh] * len(article_chunks))
             chunks.extend(article_chunks)
-            manifest.articles[article.id] = {
+            entries[article.id] = {
                 "sha256": article.sha256,
                 "n_chunks": len(article_chunks),
                 "path": article.path,
             }
-        manifest.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        manifest.build_seconds = round(time.perf_counter() - started, 3)
+        manifest = Manifest(  # the one place a manifest is made; the store adds where it wrote
+            model=embedder.name,
+            model_fingerprint=embedder.fingerprint,
+            backend=embedder.backend,
+            dim=embedder.dim,
+            chunking=settings.chunking.to_json(),
+            corpus=roots,
+            next_id=next_id,
+            articles=entries,
+            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            build_seconds=round(time.perf_counter() - started, 3),
+            store=where,
+        )
         update = StoreUpdate(
             manifest, articles, chunks, np.array(ids, dtype=np.int64), np.array(is_fresh, dtype=bool),
             new_vectors, new_sentences, np.array(kept_rows, dtype=np.int64),

@@ -25,9 +25,11 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-@dataclass
+@dataclass(frozen=True)
 class Manifest:
-    """What an index is and how it was built. Loading checks it against the files."""
+    """What an index is and how it was built. Loading checks it against the files. A value:
+    the indexer builds it, the store completes it (index type, generation, files) with
+    ``dataclasses.replace``."""
 
     model: str
     model_fingerprint: str

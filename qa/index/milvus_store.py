@@ -325,11 +325,11 @@ class MilvusStore(IndexRows):
         client.flush(collection)
         client.load_collection(collection)
         sentences = update.all_sentences(previous)
-        write_generation(
+        manifest = write_generation(
             Path(index_dir), update.manifest, update.articles, update.chunks, update.ids, sentences,
             lambda staging: keyword.save(staging / DF_FILE),
         )
-        store = cls(update.manifest, update.articles, update.chunks, update.ids, client, keyword, sentences)
+        store = cls(manifest, update.articles, update.chunks, update.ids, client, keyword, sentences)
         store.directory = Path(index_dir)
         return store
 

@@ -30,7 +30,6 @@ qa's own code is shipped with the job, so the cluster runs the driver's qa.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -38,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.config import IngestLimits, Settings
+from qa.config import IngestLimits, Settings, prepare_ray, ray_address
 from qa.errors import ConfigError
 from qa.index.engine import Sentences
 from qa.index.protocol import require
@@ -173,13 +172,9 @@ class RayEngine:
     def _start(self) -> Any:
         if self._ray is not None:
             return self._ray
-        # Ray reads these when it is imported and started: never report usage; and, on this
-        # machine, take 127.0.0.1 as the node's address (Ray otherwise resolves it to the external
-        # one and listens there), so a local instance and a local cluster listen on 127.0.0.1 only
-        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-        address = self.address or os.environ.get("RAY_ADDRESS")
-        if address is None or address.rpartition(":")[0] in LOOPBACK:
-            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        # a local instance and a local cluster listen on 127.0.0.1 only
+        address = ray_address(self.address)
+        prepare_ray(loopback=address is None or address.rpartition(":")[0] in LOOPBACK)
         ray = require("ray", "ray", "--engine ray")
         require("ray.data", "ray", "--engine ray")
         import qa
@@ -199,7 +194,7 @@ class RayEngine:
             ray.init(address=self.address, **options)
         except (ConnectionError, RuntimeError, ValueError) as error:
             raise ConfigError(
-                f"cannot start or reach Ray at {self.address or os.environ.get('RAY_ADDRESS') or 'a local instance'}"
+                f"cannot start or reach Ray at {ray_address(self.address) or 'a local instance'}"
                 f" ({error}): check --ray-address / RAY_ADDRESS, or drop it to run Ray on this machine"
             ) from None
         self._ray = ray

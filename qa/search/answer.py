@@ -32,7 +32,7 @@ import numpy as np
 
 from qa.search.answer_type import AnswerType, holds_type
 from qa.text.terms import analyze
-from qa.types import Article, Hit
+from qa.types import FEATURES, Article, Hit, Signals
 
 HEADING_END = tuple('.!?…"”’)»]')
 # Words that say what kind of answer is wanted rather than what it is about: left out when
@@ -244,25 +244,6 @@ def best_sentence(
     return max(candidates, key=lambda s: (s.score + weights.rank / rank_of[s.passage], -rank_of[s.passage], -s.start))
 
 
-@dataclass(frozen=True)
-class Signals:
-    """What abstention decides from, for one question."""
-
-    dense_top: float  # cosine of the best dense passage
-    sentence: float  # cosine of the chosen answer sentence
-    coverage: float  # IDF-weighted share of the question's terms in the best passage
-    agreement: float  # 1 / rank of the dense leg's best passage in the keyword leg (0: absent)
-    typed: float = 1.0  # 1: the answer holds the kind of answer asked for, or none is asked for
-    answer_coverage: float = 0.0  # IDF-weighted share of the question's terms in the answer sentence
-    missing: float = 0.0  # IDF-weighted share of the question's terms in none of the answer passages
-    reader: float = 0.0  # the reader's logit for the answer sentence (0 without a reader)
-
-    def vector(self, features: Sequence[str] = ()) -> list[float]:
-        """The named signals (all of :data:`FEATURES` by default), in that order."""
-        return [float(getattr(self, name)) for name in features or FEATURES]
-
-
-FEATURES = ("dense_top", "sentence", "coverage", "agreement", "typed", "answer_coverage", "missing", "reader")
 CALIBRATION = Path(__file__).with_name("abstain.json")
 
 

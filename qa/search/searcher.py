@@ -19,7 +19,6 @@ from qa.index.stores import open_store
 from qa.search.answer import (
     Abstainer,
     ScoredSentence,
-    Signals,
     best_sentence,
     covered_share,
     default_abstainer,
@@ -34,7 +33,7 @@ from qa.search.reader import Reader, reader_for
 from qa.text.conversation import contextualize
 from qa.text.question import clean_question
 from qa.text.terms import analyze
-from qa.types import Answer, Hit, Result
+from qa.types import Answer, Hit, Result, Signals
 
 STORE_FUSION = {"milvus-rrf": "rrf", "milvus-weighted": "weighted"}  # fusion -> the store's ranker
 

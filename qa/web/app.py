@@ -10,7 +10,6 @@ Importing this module does not import Gradio; :func:`build_app` and :func:`launc
 from __future__ import annotations
 
 import ipaddress
-import os
 import tempfile
 import threading
 import time
@@ -18,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from qa.config import MODES, Settings
+from qa.config import MODES, Settings, malloc_arenas_set, quiet_gradio
 from qa.errors import ConfigError, QAError
 from qa.ingest.readers import SUPPORTED_SUFFIXES
 from qa.types import Rejected
@@ -387,7 +386,7 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
     pool of up to 40 threads and serves on another, so a busy chat's memory rose in steps and
     swung by ~100 MB. Measured in docs/RELIABILITY.md ("Load"). True when set; a no-op off
     glibc."""
-    if os.environ.get("MALLOC_ARENA_MAX"):
+    if malloc_arenas_set():
         return False
     import ctypes
 
@@ -425,13 +424,7 @@ def launch(
 ) -> None:
     """Load the index, serve the chat, and load the model in the background meanwhile.
     ``started``: ``time.perf_counter()`` when the command began, for the timing lines."""
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    # Gradio keeps the last 10,000 events for its monitoring page (off here) and, after every
-    # event, copies them into a pandas DataFrame to summarise them: under load that took the
-    # chat from 92 to 62 answers/s as the list filled, and churned the heap. Keep 100 events
-    # and summarise every 100th (docs/RELIABILITY.md, "Load"). Read when gr.Blocks is made.
-    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "100")
-    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
+    quiet_gradio()
     limit_malloc_arenas()
     started = time.perf_counter() if started is None else started
 
