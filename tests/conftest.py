@@ -1,4 +1,5 @@
-"""Shared fixtures: the real model (loaded once), a seeds index built once, a fake embedder."""
+"""Shared fixtures: the real model (loaded once, on the default onnx-int8 backend, and on torch for
+the tests about torch), a seeds index built once, a fake embedder. Shared corpora: corpora.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from qa.config import Settings, packaged_model_dir  # noqa: E402
+from qa.config import DEFAULT_BACKEND, Settings, packaged_model_dir, settings_from_env  # noqa: E402
+from qa.embed.protocol import l2_normalize  # noqa: E402
 from qa.ingest.chunk import TokenCounter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +33,8 @@ class FakeEmbedder:
 
     name = "fake-bag-of-words"
     fingerprint = "fake0001"
+    base_fingerprint = "fake0001"
+    backend = ""  # none of qa's: the manifest records it as such
 
     def __init__(self, dim: int = 64) -> None:
         self.dim = dim
@@ -52,8 +56,7 @@ class FakeEmbedder:
             for word in re.findall(r"\w+", text.lower()):
                 bucket = int(hashlib.sha256(word.encode()).hexdigest(), 16) % self.dim
                 vectors[row, bucket] += 1.0
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms == 0, 1, norms)
+        return l2_normalize(vectors)
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +71,16 @@ def counter(model_dir: Path) -> TokenCounter:
 
 @pytest.fixture(scope="session")
 def embedder(model_dir: Path):
-    """The real all-MiniLM-L6-v2, loaded once for the whole run."""
+    """The real all-MiniLM-L6-v2 on the backend users get (onnx-int8), loaded once for the run.
+    Its ONNX export is made once into the usual cache (QA_CACHE_DIR, else ~/.cache/qa)."""
+    from qa.embed.backends import make_embedder
+
+    return make_embedder(settings_from_env().with_(model_dir=model_dir), DEFAULT_BACKEND)
+
+
+@pytest.fixture(scope="session")
+def torch_embedder(model_dir: Path):
+    """The real all-MiniLM-L6-v2 on sentence-transformers (torch), for the tests about torch."""
     from qa.embed.torch_backend import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(model_dir)

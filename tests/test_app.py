@@ -186,6 +186,7 @@ def test_api_ask_takes_the_history(server: App) -> None:
     assert "southern waters of Iran" in result["answer"]["text"]
 
 
+@pytest.mark.browser
 def test_chat_highlights_the_answer_cites_it_and_opens_the_source(server: App, browser) -> None:
     with page_of(browser, server) as (page, dialogs):
         reply = ask(page, CHIEF)
@@ -245,6 +246,7 @@ def set_slider(page, selector: str, value: int) -> None:
     raise AssertionError(f"the slider {selector} shows {page.evaluate(shown)}, not {wanted}")
 
 
+@pytest.mark.browser
 def test_phone_width_layout(server: App, browser) -> None:
     with page_of(browser, server, width=390, height=844) as (page, dialogs):
         reply = ask(page, "How long did the visit to Pakistan last?")
@@ -255,6 +257,7 @@ def test_phone_width_layout(server: App, browser) -> None:
         assert dialogs == []
 
 
+@pytest.mark.browser
 def test_follow_up_in_the_browser_uses_the_conversation(server: App, browser) -> None:
     with page_of(browser, server) as (page, _):
         ask(page, "What kind of exercises did Iran and Pakistan agree to hold?")
@@ -263,6 +266,7 @@ def test_follow_up_in_the_browser_uses_the_conversation(server: App, browser) ->
         page.screenshot(path=str(ARTIFACTS / "follow-up.png"), full_page=True)
 
 
+@pytest.mark.browser
 def test_unanswerable_question_shows_the_abstention(server: App, browser) -> None:
     if not (ROOT / "qa" / "search" / "abstain.json").is_file():
         pytest.skip("qa/search/abstain.json (the calibrated abstention model) has not landed, so qa never abstains;"
@@ -275,6 +279,7 @@ def test_unanswerable_question_shows_the_abstention(server: App, browser) -> Non
         page.screenshot(path=str(ARTIFACTS / "abstention.png"), full_page=True)
 
 
+@pytest.mark.browser
 def test_upload_articles_then_ask_about_them_with_payloads_shown_as_text(server: App, browser) -> None:
     files = {"lighthouse.txt": LIGHTHOUSE, "payload.md": PAYLOAD, "tool.exe": "MZ", ".hidden.txt": "secret"}
     with page_of(browser, server) as (page, dialogs):
@@ -318,6 +323,7 @@ def test_upload_articles_then_ask_about_them_with_payloads_shown_as_text(server:
         assert dialogs == []
 
 
+@pytest.mark.browser
 def test_evaluate_tab_scores_an_uploaded_question_set(server: App, browser, tmp_path: Path) -> None:
     questions = tmp_path / "questions.jsonl"
     questions.write_text("".join(json.dumps(q) + "\n" for q in QUESTION_SET), encoding="utf-8")
@@ -334,6 +340,7 @@ def test_evaluate_tab_scores_an_uploaded_question_set(server: App, browser, tmp_
         page.screenshot(path=str(ARTIFACTS / "evaluate.png"), full_page=True)
 
 
+@pytest.mark.browser
 def test_delete_an_article(server: App, browser) -> None:
     with page_of(browser, server) as (page, _):
         page.get_by_role("tab", name="Corpus").click()
@@ -350,6 +357,7 @@ def test_delete_an_article(server: App, browser) -> None:
     assert all(passage["article_id"] != "lighthouse.txt" for passage in result["passages"])
 
 
+@pytest.mark.browser  # checks what the pages above requested
 def test_the_pages_made_no_request_beyond_the_machine(server: App) -> None:
     """Every request of every page above (scripts, styles, fonts, API calls) went to 127.0.0.1:
     no CDN, no analytics."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import FakeEmbedder
-from test_store import CHUNKING, write_corpus
+from corpora import CHUNKING, write_corpus
 
 from qa.config import Settings
 from qa.errors import IndexMismatchError

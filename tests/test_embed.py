@@ -7,6 +7,7 @@ tests ask for mean >= 0.98 and min >= 0.96 on a handful of texts.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -53,8 +54,8 @@ def onnx_int8(model_dir: Path, cache_dir: Path) -> OnnxEmbedder:
 
 
 @pytest.fixture(scope="module")
-def reference(embedder) -> np.ndarray:
-    return embedder.encode(TEXTS)
+def reference(torch_embedder) -> np.ndarray:
+    return torch_embedder.encode(TEXTS)
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -136,14 +137,15 @@ def test_the_onnx_model_runs_only_on_the_encoders_own_threads(onnx_fp32: OnnxEmb
         np.testing.assert_allclose(vectors, expected, atol=1e-6)
 
 
-def test_the_torch_model_runs_only_on_the_embedders_own_thread(embedder: SentenceTransformerEmbedder) -> None:
-    callers, alone, together = asked_from_many_threads(embedder, embedder.model, "encode")
+def test_the_torch_model_runs_only_on_the_embedders_own_thread(torch_embedder: SentenceTransformerEmbedder) -> None:
+    callers, alone, together = asked_from_many_threads(torch_embedder, torch_embedder.model, "encode")
     assert [thread.name for thread in callers] == ["qa-torch_0"]
     for vectors, expected in zip(together, alone):
         np.testing.assert_allclose(vectors, expected, atol=1e-6)
 
 
-def test_fingerprints_separate_backends_whose_vectors_differ(embedder, onnx_fp32, onnx_int8) -> None:
+def test_fingerprints_separate_backends_whose_vectors_differ(torch_embedder, onnx_fp32, onnx_int8) -> None:
+    embedder = torch_embedder
     # fp32 vectors are the reference's, so either may query the other's index; int8 may not
     assert onnx_fp32.fingerprint == embedder.fingerprint
     assert onnx_int8.fingerprint != embedder.fingerprint
@@ -182,11 +184,11 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 @pytest.mark.parametrize("backend", ["onnx_fp32", "onnx_int8"])
-def test_encode_spans_agrees_with_the_torch_backend(backend: str, embedder, request) -> None:
+def test_encode_spans_agrees_with_the_torch_backend(backend: str, torch_embedder, request) -> None:
     onnx = request.getfixturevalue(backend)
     texts = [text for text in TEXTS if text]
     spans = [sentence_spans(text) for text in texts]
-    ref_vectors, ref_spans = embedder.encode_spans(texts, spans)
+    ref_vectors, ref_spans = torch_embedder.encode_spans(texts, spans)
     vectors, per_text = onnx.encode_spans(texts, spans)
     floor = 0.99999 if backend == "onnx_fp32" else 0.96
     assert cosines(vectors, ref_vectors).min() > floor
@@ -205,12 +207,18 @@ def test_backend_is_chosen_by_settings_and_environment(model_dir: Path, tmp_path
 
 
 def test_an_existing_index_keeps_its_backend(seed_index, tmp_path: Path) -> None:
-    """seeds/ indexed with torch: without --backend, indexing and asking stay with torch."""
+    """An index built with torch: without --backend, indexing and asking stay with torch."""
     from qa.embed.backends import resolve_backend
 
-    assert resolve_backend(seed_index) == "torch"
-    assert resolve_backend(seed_index.with_(backend="onnx-int8")) == "onnx-int8"
-    assert resolve_backend(seed_index.with_(index_dir=tmp_path)) == DEFAULT_BACKEND
+    manifest = json.loads((seed_index.index_dir / "manifest.json").read_text(encoding="utf-8"))
+    torch_dir = tmp_path / "torch-index"
+    torch_dir.mkdir()
+    (torch_dir / "manifest.json").write_text(json.dumps({**manifest, "backend": "torch"}), encoding="utf-8")
+    torch_index = seed_index.with_(index_dir=torch_dir)
+    assert resolve_backend(seed_index) == "onnx-int8"  # the session's index: the default backend
+    assert resolve_backend(torch_index) == "torch"
+    assert resolve_backend(torch_index.with_(backend="onnx-int8")) == "onnx-int8"
+    assert resolve_backend(seed_index.with_(index_dir=tmp_path / "none")) == DEFAULT_BACKEND
     with pytest.raises(ConfigError, match="choose one of torch, onnx, onnx-int8"):
         settings_from_env({"QA_BACKEND": "tensorflow"})
 

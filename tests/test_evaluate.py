@@ -37,7 +37,6 @@ from qa.index.faiss_store import FaissStore
 from qa.index.indexer import update_index
 from qa.ingest.corpus import Corpus, read_corpus
 from qa.ingest.readers import make_article
-from qa.search.answer import Abstainer
 from qa.search.searcher import Searcher
 from qa.types import Answer, Chunk, Hit, Result
 

@@ -8,8 +8,6 @@ library run uses the FakeEmbedder (the mechanics do not depend on the model); on
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import subprocess
 import sys
@@ -18,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import FakeEmbedder
-from test_ingest import PDF_LINES, PNG_1X1, pdf_bytes
+from corpora import build_hostile_corpus, story
 
 from qa.config import IngestLimits, Settings
 from qa.errors import ConfigError
@@ -29,38 +27,6 @@ from qa.ingest.corpus import UNDECODABLE_FOLDER, UNDECODABLE_NAME, Corpus, read_
 from qa.types import Rejected
 
 QA = Path(sys.executable).with_name("qa")
-MB = 1_000_000
-TOO_LARGE = "too large: 50.0 MB, the limit is 20 MB (split it, or raise QA_MAX_FILE_MB)"
-TOO_LONG = "too long: 1,048,576 characters, the limit is 500,000 (split it, or raise QA_MAX_ARTICLE_CHARS)"
-LINK_TO_FOLDER = "a link to a folder: not followed (a link loop would never end)"
-DUPLICATE = "duplicate of 'copy-a.txt' (same title and text): stored once, as 'copy-a.txt'"
-
-
-def story(title: str, subject: str) -> str:
-    return (
-        f"{title}\n\nThe {subject} was the talk of the town on Monday. Officials said the {subject}"
-        f" would be reviewed next spring. Residents welcomed the news about the {subject}.\n"
-    )
-
-
-def truncated_pypdf_pdf() -> bytes:
-    """A real PDF written by pypdf (one page, a title), cut in half."""
-    import pypdf
-
-    writer = pypdf.PdfWriter()
-    writer.add_blank_page(width=200, height=200)
-    writer.add_metadata({"/Title": "Budget report"})
-    out = io.BytesIO()
-    writer.write(out)
-    data = out.getvalue()
-    assert pypdf.PdfReader(io.BytesIO(data)).metadata.title == "Budget report"  # whole, it reads
-    return data[: len(data) // 2]
-
-
-def unpunctuated_line(chars: int) -> str:
-    words = ("harbour", "council", "budget", "river", "market", "winter", "station", "ferry")
-    line = " ".join(words[i % len(words)] for i in range(chars // 6 + 1))
-    return line[:chars]
 
 
 GOOD = {  # file -> the article id it gives
@@ -76,78 +42,6 @@ GOOD = {  # file -> the article id it gives
     "copy-a.txt": "copy-a.txt",
 }
 JSONL_IDS = ["feed-1", "feed-5"]
-
-
-def build_hostile_corpus(root: Path, *, big: bool = True) -> dict[str, str]:
-    """Write the hostile corpus into ``root``; returns the expected rejections {path: reason}
-    (pypdf's reasons are checked by prefix). ``big`` adds the 50 MB file and the 1 MB line."""
-    root.mkdir(parents=True, exist_ok=True)
-
-    def write(name: str, content: str | bytes) -> None:
-        (root / name).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-
-    write("existing.txt", story("Bridge reopens", "harbour bridge"))
-    write("good one.txt", story("Orchard record", "apple harvest"))
-    write("новости дня.txt", story("Новости дня: chess final", "chess final"))
-    write("line\nbreak.txt", story("Ferry timetable", "ferry timetable"))
-    write("latin1.txt", story("Transfer fee £15.8m", "transfer fee of £15.8m").encode("latin-1"))
-    write("bad-utf8.txt", b"Caf\xe9 closes\n\nThe caf\xe9 \x81 closed after forty years of trade on the square.\n")
-    write("malformed.html", (
-        "<html><head><title>Library vote delayed</title><body><p>Unclosed <b>bold <div><table><tr><td>"
-        "<p>The library vote was delayed by two weeks after a power cut on Tuesday evening, councillors said."
-        "<p>They will meet again in March to decide on the building plans for the new wing.</span></html>"
-    ))
-    write("report.pdf", pdf_bytes(PDF_LINES))
-    write("long-line.txt", unpunctuated_line(200_000))  # under the limit: indexed, cut between words
-    write("copy-a.txt", story("Twin story", "twin towers"))
-    write("copy-b.txt", story("Twin story", "twin towers"))
-    write("feed.jsonl", "\n".join([
-        json.dumps({"id": "feed-1", "title": "Dam opens", "text": "The dam opened on Friday to great fanfare."}),
-        '{"id": "feed-2", "title": "Broken',
-        json.dumps({"id": "feed-3", "title": "No text"}),
-        json.dumps({"title": "No id", "text": "A story without an id."}),
-        json.dumps({"id": "feed-5", "text": "The tram line extension was approved by the city council."}),
-        "\x01\x02 not json",
-    ]) + "\n")
-    expected = {
-        "feed.jsonl:2": "invalid JSON (Unterminated string starting at)",
-        "feed.jsonl:3": "missing field(s): text",
-        "feed.jsonl:4": "missing field(s): id",
-        "feed.jsonl:6": "invalid JSON (Expecting value)",
-        "copy-b.txt": DUPLICATE,
-        "empty.txt": "no text in it",
-        "blank.md": "no text in it",
-        "blob.txt": "binary data, not text (NUL bytes)",
-        "image.pdf": "not a readable PDF (",
-        "cut.pdf": "not a readable PDF (",
-        "deep.html": "no article text found in the HTML",
-        "loop": LINK_TO_FOLDER,
-        "ring-a.txt": "cannot read it (Too many levels of symbolic links)",
-        "ring-b.txt": "cannot read it (Too many levels of symbolic links)",
-        "gone.txt": "cannot read it (No such file or directory)",
-        "pipe.txt": "not a regular file (a pipe, socket or device)",
-        "bad\nname.txt": "no text in it",
-    }
-    write("empty.txt", b"")
-    write("blank.md", " \n\t\n  \r\n")
-    write("blob.txt", bytes(range(256)) * 64)
-    write("image.pdf", PNG_1X1)
-    write("cut.pdf", truncated_pypdf_pdf())
-    write("deep.html", "<html><body>" + "<div>" * 5000 + "<p>Deep down.</p>" + "</div>" * 5000 + "</body></html>")
-    write("bad\nname.txt", "   ")
-    (root / "loop").symlink_to(".", target_is_directory=True)  # a folder that contains itself
-    (root / "ring-a.txt").symlink_to("ring-b.txt")
-    (root / "ring-b.txt").symlink_to("ring-a.txt")
-    (root / "gone.txt").symlink_to("nowhere.txt")
-    os.mkfifo(root / "pipe.txt")  # reading it would block for ever
-    if big:
-        with (root / "huge.txt").open("w", encoding="utf-8") as out:
-            block = story("Huge file", "huge file") * 200
-            while out.tell() < 50 * MB:
-                out.write(block)
-        write("one-mb-line.txt", unpunctuated_line(1_048_576))
-        expected |= {"huge.txt": TOO_LARGE, "one-mb-line.txt": TOO_LONG}
-    return expected
 
 
 def check_rejections(rejected: list[Rejected], expected: dict[str, str]) -> None:

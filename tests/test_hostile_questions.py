@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from conftest import FakeEmbedder
+from corpora import CHUNKING, write_corpus
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from test_store import CHUNKING, write_corpus
 
 from qa.config import Settings
 from qa.index.faiss_store import FaissStore

@@ -78,6 +78,8 @@ class CountingEmbedder:
         self.inner = inner
         self.name = inner.name
         self.fingerprint = inner.fingerprint
+        self.base_fingerprint = inner.base_fingerprint
+        self.backend = inner.backend
         self.dim = inner.dim
         self.model_dir = getattr(inner, "model_dir", None)
         self.calls: list[int] = []

@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 from conftest import DATASETS, SEEDS
+from corpora import PDF_LINES, PNG_1X1, pdf_bytes
 
 from qa.ingest.corpus import read_corpus
 from qa.types import Rejected
 
 SUPPORTED = ".htm .html .jsonl .markdown .md .pdf .text .txt"
-PNG_1X1 = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d49444154789c63f80f00000101000518d84e0000000049454e44ae426082"
-)
 
 
 def write(path: Path, content: str | bytes) -> Path:
@@ -25,42 +22,6 @@ def write(path: Path, content: str | bytes) -> Path:
         content = content.encode("utf-8")
     path.write_bytes(content)
     return path
-
-
-def pdf_bytes(lines: list[str], info_title: str | None = None) -> bytes:
-    """A minimal one-page PDF 1.4 with Helvetica text and a correct xref table."""
-    operators = ["BT", "/F1 12 Tf", "72 720 Td", "14 TL"]
-    for n, line in enumerate(lines):
-        escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        operators.append(f"({escaped}) Tj" if n == 0 else f"T* ({escaped}) Tj")
-    operators.append("ET")
-    stream = "\n".join(operators).encode("latin-1")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    if info_title is not None:
-        objects.append(b"<< /Title (" + info_title.encode("latin-1") + b") >>")
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n" % (len(objects) + 1)
-    out += b"0000000000 65535 f \n"
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    info = b" /Info %d 0 R" % len(objects) if info_title is not None else b""
-    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info, xref)
-    return bytes(out)
-
-
-PDF_LINES = ["Solar farm opens in the desert", "The plant will power ten thousand homes."]
 
 
 def only_article(root: Path):

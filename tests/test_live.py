@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FakeEmbedder, copy_seeds
-from test_store import ARTICLES, CHUNKING, write_corpus
+from corpora import ARTICLES, CHUNKING, write_corpus
 
 from qa.config import Settings
 from qa.index.faiss_store import FaissStore

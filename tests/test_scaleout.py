@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT, SEED_ARTICLE, SEEDS
-from test_hostile_corpus import DUPLICATE, build_hostile_corpus
+from corpora import DUPLICATE, build_hostile_corpus
 
 from qa.cli import read_questions
 from qa.config import IngestLimits, SearchSettings, Settings
@@ -72,6 +72,8 @@ FOOTBALL_CHANGED = (
     "Rovers thrash City at Riverside Park\n\nNorthgate Rovers beat Eastfield City 4-0 on Saturday. "
     "Striker Tomas Berg scored a hat-trick, all three goals coming in the first half."
 )
+
+pytestmark = pytest.mark.scaleout  # a Ray cluster and Milvus Lite: `make test` runs it, `make check` does not
 
 
 # -- the cluster ------------------------------------------------------------------------------

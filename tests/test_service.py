@@ -125,7 +125,7 @@ def test_questions_asked_at_once_get_the_replies_they_get_alone(
 ) -> None:
     """The app answers several questions at a time on several threads (docs/RELIABILITY.md,
     "Load"): each reply must be exactly the one the question gets on its own."""
-    from test_store import CHUNKING, write_corpus
+    from corpora import CHUNKING, write_corpus
 
     from qa.index.indexer import update_index
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import FakeEmbedder
+from corpora import ARTICLES, CHUNKING, write_corpus
 
-from qa.config import ChunkSettings, Settings
+from qa.config import Settings
 from qa.errors import IndexLockedError, IndexMismatchError, IndexMissingError
 from qa.index.faiss_store import FILES, FaissStore
 from qa.index.generations import file_sha256, write_lock
@@ -31,39 +32,9 @@ from qa.search.searcher import Searcher
 
 QA_PACKAGE = Path(__file__).resolve().parents[1] / "qa"
 
-ARTICLES = {
-    "harbour.txt": (
-        "Harbour bridge reopens after repairs\n\n"
-        "The harbour bridge in Portmere reopened on Monday after six months of repairs. "
-        "Engineers replaced the corroded steel cables and resurfaced the whole deck. "
-        "The city council said the work cost forty million euros. "
-        "Commuters welcomed the shorter journey across the bay."
-    ),
-    "orchard.txt": (
-        "Apple harvest breaks records\n\n"
-        "Farmers in the Lenvale valley picked a record apple harvest this autumn. "
-        "A warm spring and steady rain helped the orchards. "
-        "Cider makers expect a busy winter. "
-        "Prices at the market fell by a tenth."
-    ),
-    "chess.md": (
-        "# Teenager wins national chess title\n\n"
-        "A sixteen-year-old from Arnsby won the national chess championship on Sunday. "
-        "She beat the defending champion in the final round with the black pieces. "
-        "Her coach said she trains four hours a day."
-    ),
-}
-# Small chunks, so every article has several and sentence offsets and overlaps are exercised.
-CHUNKING = ChunkSettings(target_tokens=40)
 GENERATION_ENTRIES = [
     "articles.ids.json", "articles.jsonl", "articles.offsets.npy", "bm25", "chunks", "sentences.npy", "vectors.faiss",
 ]
-
-
-def write_corpus(folder: Path, articles: dict[str, str] = ARTICLES) -> Path:
-    for name, text in articles.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
 
 
 @pytest.fixture

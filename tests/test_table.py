@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import FakeEmbedder
-from test_store import ARTICLES, CHUNKING
+from corpora import ARTICLES, CHUNKING
 
 from qa.index.faiss_store import FaissStore
 from qa.index.manifest import Manifest

@@ -1,0 +1,192 @@
+"""Small corpora shared by several test modules (no test module imports another): the five-article
+news corpus and its chunking, PDFs made by hand, and the hostile corpus of odd files."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+from qa.config import ChunkSettings
+
+ARTICLES = {
+    "harbour.txt": (
+        "Harbour bridge reopens after repairs\n\n"
+        "The harbour bridge in Portmere reopened on Monday after six months of repairs. "
+        "Engineers replaced the corroded steel cables and resurfaced the whole deck. "
+        "The city council said the work cost forty million euros. "
+        "Commuters welcomed the shorter journey across the bay."
+    ),
+    "orchard.txt": (
+        "Apple harvest breaks records\n\n"
+        "Farmers in the Lenvale valley picked a record apple harvest this autumn. "
+        "A warm spring and steady rain helped the orchards. "
+        "Cider makers expect a busy winter. "
+        "Prices at the market fell by a tenth."
+    ),
+    "chess.md": (
+        "# Teenager wins national chess title\n\n"
+        "A sixteen-year-old from Arnsby won the national chess championship on Sunday. "
+        "She beat the defending champion in the final round with the black pieces. "
+        "Her coach said she trains four hours a day."
+    ),
+}
+# Small chunks, so every article has several and sentence offsets and overlaps are exercised.
+CHUNKING = ChunkSettings(target_tokens=40)
+
+
+def write_corpus(folder: Path, articles: dict[str, str] = ARTICLES) -> Path:
+    for name, text in articles.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+PNG_1X1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c63f80f00000101000518d84e0000000049454e44ae426082"
+)
+
+
+def pdf_bytes(lines: list[str], info_title: str | None = None) -> bytes:
+    """A minimal one-page PDF 1.4 with Helvetica text and a correct xref table."""
+    operators = ["BT", "/F1 12 Tf", "72 720 Td", "14 TL"]
+    for n, line in enumerate(lines):
+        escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        operators.append(f"({escaped}) Tj" if n == 0 else f"T* ({escaped}) Tj")
+    operators.append("ET")
+    stream = "\n".join(operators).encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    if info_title is not None:
+        objects.append(b"<< /Title (" + info_title.encode("latin-1") + b") >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n" % (len(objects) + 1)
+    out += b"0000000000 65535 f \n"
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    info = b" /Info %d 0 R" % len(objects) if info_title is not None else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info, xref)
+    return bytes(out)
+
+
+PDF_LINES = ["Solar farm opens in the desert", "The plant will power ten thousand homes."]
+
+
+DUPLICATE = "duplicate of 'copy-a.txt' (same title and text): stored once, as 'copy-a.txt'"
+
+
+def build_hostile_corpus(root: Path, *, big: bool = True) -> dict[str, str]:
+    """Write the hostile corpus into ``root``; returns the expected rejections {path: reason}
+    (pypdf's reasons are checked by prefix). ``big`` adds the 50 MB file and the 1 MB line."""
+    root.mkdir(parents=True, exist_ok=True)
+
+    def write(name: str, content: str | bytes) -> None:
+        (root / name).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+
+    write("existing.txt", story("Bridge reopens", "harbour bridge"))
+    write("good one.txt", story("Orchard record", "apple harvest"))
+    write("новости дня.txt", story("Новости дня: chess final", "chess final"))
+    write("line\nbreak.txt", story("Ferry timetable", "ferry timetable"))
+    write("latin1.txt", story("Transfer fee £15.8m", "transfer fee of £15.8m").encode("latin-1"))
+    write("bad-utf8.txt", b"Caf\xe9 closes\n\nThe caf\xe9 \x81 closed after forty years of trade on the square.\n")
+    write("malformed.html", (
+        "<html><head><title>Library vote delayed</title><body><p>Unclosed <b>bold <div><table><tr><td>"
+        "<p>The library vote was delayed by two weeks after a power cut on Tuesday evening, councillors said."
+        "<p>They will meet again in March to decide on the building plans for the new wing.</span></html>"
+    ))
+    write("report.pdf", pdf_bytes(PDF_LINES))
+    write("long-line.txt", unpunctuated_line(200_000))  # under the limit: indexed, cut between words
+    write("copy-a.txt", story("Twin story", "twin towers"))
+    write("copy-b.txt", story("Twin story", "twin towers"))
+    write("feed.jsonl", "\n".join([
+        json.dumps({"id": "feed-1", "title": "Dam opens", "text": "The dam opened on Friday to great fanfare."}),
+        '{"id": "feed-2", "title": "Broken',
+        json.dumps({"id": "feed-3", "title": "No text"}),
+        json.dumps({"title": "No id", "text": "A story without an id."}),
+        json.dumps({"id": "feed-5", "text": "The tram line extension was approved by the city council."}),
+        "\x01\x02 not json",
+    ]) + "\n")
+    expected = {
+        "feed.jsonl:2": "invalid JSON (Unterminated string starting at)",
+        "feed.jsonl:3": "missing field(s): text",
+        "feed.jsonl:4": "missing field(s): id",
+        "feed.jsonl:6": "invalid JSON (Expecting value)",
+        "copy-b.txt": DUPLICATE,
+        "empty.txt": "no text in it",
+        "blank.md": "no text in it",
+        "blob.txt": "binary data, not text (NUL bytes)",
+        "image.pdf": "not a readable PDF (",
+        "cut.pdf": "not a readable PDF (",
+        "deep.html": "no article text found in the HTML",
+        "loop": LINK_TO_FOLDER,
+        "ring-a.txt": "cannot read it (Too many levels of symbolic links)",
+        "ring-b.txt": "cannot read it (Too many levels of symbolic links)",
+        "gone.txt": "cannot read it (No such file or directory)",
+        "pipe.txt": "not a regular file (a pipe, socket or device)",
+        "bad\nname.txt": "no text in it",
+    }
+    write("empty.txt", b"")
+    write("blank.md", " \n\t\n  \r\n")
+    write("blob.txt", bytes(range(256)) * 64)
+    write("image.pdf", PNG_1X1)
+    write("cut.pdf", truncated_pypdf_pdf())
+    write("deep.html", "<html><body>" + "<div>" * 5000 + "<p>Deep down.</p>" + "</div>" * 5000 + "</body></html>")
+    write("bad\nname.txt", "   ")
+    (root / "loop").symlink_to(".", target_is_directory=True)  # a folder that contains itself
+    (root / "ring-a.txt").symlink_to("ring-b.txt")
+    (root / "ring-b.txt").symlink_to("ring-a.txt")
+    (root / "gone.txt").symlink_to("nowhere.txt")
+    os.mkfifo(root / "pipe.txt")  # reading it would block for ever
+    if big:
+        with (root / "huge.txt").open("w", encoding="utf-8") as out:
+            block = story("Huge file", "huge file") * 200
+            while out.tell() < 50 * MB:
+                out.write(block)
+        write("one-mb-line.txt", unpunctuated_line(1_048_576))
+        expected |= {"huge.txt": TOO_LARGE, "one-mb-line.txt": TOO_LONG}
+    return expected
+
+
+MB = 1_000_000
+TOO_LARGE = "too large: 50.0 MB, the limit is 20 MB (split it, or raise QA_MAX_FILE_MB)"
+TOO_LONG = "too long: 1,048,576 characters, the limit is 500,000 (split it, or raise QA_MAX_ARTICLE_CHARS)"
+LINK_TO_FOLDER = "a link to a folder: not followed (a link loop would never end)"
+
+
+def story(title: str, subject: str) -> str:
+    return (
+        f"{title}\n\nThe {subject} was the talk of the town on Monday. Officials said the {subject}"
+        f" would be reviewed next spring. Residents welcomed the news about the {subject}.\n"
+    )
+
+
+def truncated_pypdf_pdf() -> bytes:
+    """A real PDF written by pypdf (one page, a title), cut in half."""
+    import pypdf
+
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_metadata({"/Title": "Budget report"})
+    out = io.BytesIO()
+    writer.write(out)
+    data = out.getvalue()
+    assert pypdf.PdfReader(io.BytesIO(data)).metadata.title == "Budget report"  # whole, it reads
+    return data[: len(data) // 2]
+
+
+def unpunctuated_line(chars: int) -> str:
+    words = ("harbour", "council", "budget", "river", "market", "winter", "station", "ferry")
+    line = " ".join(words[i % len(words)] for i in range(chars // 6 + 1))
+    return line[:chars]
