@@ -14,6 +14,7 @@ from pathlib import Path
 
 from qa.config import BACKENDS, DEFAULT_BACKEND, MODES, Settings, settings_from_env
 from qa.errors import ConfigError, QAError
+from qa.text.jsonl import numbered_lines
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -292,9 +293,7 @@ def read_questions(path: Path) -> list[tuple[str, str, list[str]]]:
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror or error}")
     questions = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, line in numbered_lines(lines):
         try:
             record = json.loads(line)
             history = record.get("history") or []

@@ -17,6 +17,7 @@ from qa.errors import ConfigError
 from qa.eval.questions import GoldSpan, Question, QuestionSetError
 from qa.ingest.corpus import Corpus
 from qa.ingest.readers import make_article, normalize_newlines
+from qa.text.jsonl import numbered_lines
 from qa.types import Article, Rejected
 
 # -- benchmarks --------------------------------------------------------------------------------
@@ -148,9 +149,7 @@ def _jsonl_records(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
+            for number, line in numbered_lines(lines):
                 where = f"{path}:{number}"
                 try:
                     record = json.loads(line)
@@ -188,11 +187,9 @@ def read_beir_qrels(path: Path) -> dict[str, dict[str, int]]:
     """query id -> {document id: relevance}, relevance > 0 only, in file order."""
     qrels: dict[str, dict[str, int]] = {}
     lines = path.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, start=1):
+    for number, line in numbered_lines(lines):
         fields = line.split("\t")
         if number == 1 and fields[0].strip() == "query-id":
-            continue
-        if not line.strip():
             continue
         try:
             query, doc, relevance = fields[0].strip(), fields[1].strip(), int(float(fields[2]))

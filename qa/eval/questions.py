@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.errors import QAError
+from qa.text.jsonl import numbered_lines
 from qa.types import Article
 
 SAMPLE_SEED = 0  # --sample N: random.Random(SAMPLE_SEED).sample(sorted question ids, N)
@@ -91,9 +92,7 @@ def parse_question_set(text: str, source: str) -> list[Question]:
     """Questions from the lines of a JSONL question set; ``source`` names it in errors."""
     questions: list[Question] = []
     first_line: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in numbered_lines(text.splitlines()):
         question = parse_question(line, f"{source}:{number}")
         if question.id in first_line:
             raise QuestionSetError(

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 
+from qa.text.jsonl import numbered_lines
 from qa.text.names import is_utf8, replace_surrogates
 from qa.types import Article, Rejected
 
@@ -148,9 +149,7 @@ def read_jsonl(data: bytes, path: str, rejected: list[Rejected]) -> Iterator[Art
 
     A bad line is rejected on its own (``file.jsonl:LINE``); the other lines are kept.
     """
-    for number, line in enumerate(decode(data).split("\n"), start=1):
-        if not line.strip():
-            continue
+    for number, line in numbered_lines(decode(data).split("\n")):
         where = f"{path}:{number}"
         try:
             record = json.loads(line)

@@ -30,80 +30,26 @@ EXAMPLES = [
     "How long did the visit to Pakistan last?",
     "Where can Tehran and Islamabad establish joint bases?",
 ]
+STATIC = Path(__file__).with_name("static")  # package data: the chat's CSS and the page's scripts
+
+
+def static_text(name: str) -> str:
+    """One of the files in ``static/``, as Gradio takes CSS and JS: a string."""
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
 SOURCE_PLACEHOLDER = '<p class="qa-hint">Ask a question: the article it is answered from opens here.</p>'
-CSS = """
-.qa-reply { display: flex; flex-direction: column; gap: .45em; }
-.qa-reply p { margin: 0; }
-mark.qa-answer { background: #fde68a; color: #1f2937; padding: 0 2px; border-radius: 2px; }
-mark.qa-in-passage { background: rgba(59, 130, 246, .14); color: inherit; }
-.qa-title { font-weight: 600; }
-.qa-cite { font-weight: 400; opacity: .7; font-size: .85em; }
-.qa-from { font-size: .85em; opacity: .8; overflow-wrap: anywhere; }
-.qa-passage, .qa-card { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: .4em .6em; }
-.qa-card summary { cursor: pointer; }
-.qa-card summary .qa-title { display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-weight: 500; }
-.qa-card summary .qa-cite { opacity: .85; }
-.qa-card[open] summary { margin-bottom: .3em; }
-.qa-text { white-space: pre-wrap; }
-.qa-more { font-size: .9em; opacity: .8; }
-.qa-abstain { border-left: 4px solid #f59e0b; padding-left: .6em; }
-.qa-answer-line { border-left: 4px solid #facc15; padding-left: .6em; }
-button.qa-open { font-size: .85em; margin-top: .3em; padding: 1px 10px; border-radius: 4px; cursor: pointer;
-  border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary); }
-#qa-source .qa-article-text { white-space: pre-wrap; max-height: 68vh; overflow-y: auto; line-height: 1.55; }
-#qa-source h3 { margin: 0 0 .2em; }
-.qa-hint { opacity: .7; }
-.qa-status ul { margin: .2em 0 .2em 1.2em; }
-@media (max-width: 640px) {
-  #qa-source .qa-article-text { max-height: 50vh; }
-  .qa-cite { display: block; }
-}
-"""
+CSS = static_text("chat.css")
 # Citations in the chat are plain buttons whose value is the chunk id (the chat's sanitiser
 # drops inline handlers and data attributes), so one listener on the page hands a click to the hidden "open" box, whose
 # change event asks the server for the article. The time stamp makes a repeated click count.
-PAGE_JS = """
-() => {
-  document.addEventListener('click', (event) => {
-    const button = event.target.closest && event.target.closest('button.qa-open');
-    if (!button) return;
-    const box = document.querySelector('#qa-open-chunk textarea, #qa-open-chunk input');
-    if (!box) return;
-    box.value = button.value + '|' + Date.now();
-    box.dispatchEvent(new Event('input', { bubbles: true }));
-  });
-}
-"""
+PAGE_JS = static_text("page.js")
 # After an answer: the chat shows the question and the start of the reply (its answer line,
 # not its last card; the chat's own autoscroll is off for that), and the source panel its marked sentence. Only
 # those two boxes scroll; the page stays where it is.
-SCROLL_PANEL_JS = """
-() => { setTimeout(() => {
-  const scrollable = (node) => {
-    while (node && node !== document.body) {
-      if (node.scrollHeight > node.clientHeight + 1 && getComputedStyle(node).overflowY !== 'visible') return node;
-      node = node.parentElement;
-    }
-    return null;
-  };
-  const replies = document.querySelectorAll('#qa-chat .qa-reply, #qa-chat .qa-empty');
-  const reply = replies[replies.length - 1];
-  const row = reply && reply.closest('.message-row');
-  const start = (row && row.previousElementSibling) || reply;  // the question asked, when found
-  const chat = reply && scrollable(reply.parentElement);
-  if (chat) chat.scrollTop += start.getBoundingClientRect().top - chat.getBoundingClientRect().top - 8;
-  const mark = document.getElementById('qa-scroll-target');
-  const box = mark && mark.closest('.qa-article-text');
-  if (box) box.scrollTop = mark.offsetTop - box.offsetTop - box.clientHeight / 3;
-}, 150); }
-"""
+SCROLL_PANEL_JS = static_text("scroll-panel.js")
 # After a click on "Show in article": bring the marked sentence into view, page included.
-SCROLL_INTO_VIEW_JS = """
-() => { setTimeout(() => {
-  const mark = document.getElementById('qa-scroll-target');
-  if (mark) mark.scrollIntoView({ block: 'center' });
-}, 60); }
-"""
+SCROLL_INTO_VIEW_JS = static_text("scroll-into-view.js")
 
 
 def build_app(service: ChatService, *, answers_at_once: int | None = None) -> Any:
