@@ -70,8 +70,8 @@ class ChunkSettings:
 class IngestLimits:
     """How large a file or an article may be before `qa index` refuses it, with the reason.
 
-    Embedding runs at about 12 chunks a second on two cores, so one 50 MB text file would keep
-    `qa index` busy for hours: a file over ``max_file_mb`` is refused without being read, and an
+    Embedding is the slow part of `qa index` (docs/BENCHMARKS.md), so one 50 MB text file would
+    keep it busy for hours: a file over ``max_file_mb`` is refused without being read, and an
     article longer than ``max_article_chars`` after reading (about 80,000 words, some 600 chunks)
     is refused before it is chunked. Set QA_MAX_FILE_MB / QA_MAX_ARTICLE_CHARS to change them."""
 

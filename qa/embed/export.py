@@ -24,9 +24,9 @@ from qa.errors import ConfigError
 
 EXPORT_VERSION = 1  # bump when the export or quantisation recipe changes: old caches are ignored
 OPSET = 17
-# Dynamic int8 of the MatMul weights, one scale per output channel, 7-bit range. Measured
-# (docs/BENCHMARKS.md): per-tensor scales drift too far from fp32 (mean cosine ~0.94);
-# quantising the embedding Gather as well costs agreement and gains no speed.
+# Dynamic int8 of the MatMul weights, one scale per output channel, 7-bit range: per-tensor
+# scales drift too far from fp32, and quantising the embedding Gather as well costs agreement
+# and gains no speed (docs/BENCHMARKS.md, "Embedding backends").
 QUANTIZE_OPTIONS = {"per_channel": True, "reduce_range": True, "op_types": ("MatMul",)}
 
 

@@ -32,9 +32,7 @@ class OnnxEncoder:
         self, model_dir: Path, model_path: Path, *, batch_size: int = 32, threads: int = 1, workers: int = 1
     ) -> None:
         """``threads``: ONNX Runtime intra-op threads of one run. One, and one run per core at a
-        time (``workers``), wastes least: measured on 2 cores, int8, 192 BBC passages, two
-        intra-op threads cost 18.7 ms of CPU per passage for the throughput one thread gives
-        at 11.5 ms, and two concurrent one-thread runs give 1.6x that throughput.
+        time (``workers``), wastes least (docs/BENCHMARKS.md, "Figures behind the code").
 
         Every run happens on the encoder's own ``workers`` threads (``qa-onnx_N``, started on
         first use and kept), whichever thread asks: a question starts no threads of its own
@@ -129,10 +127,10 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
 class OnnxEmbedder:
     """The :class:`qa.embed.protocol.Embedder` protocol on ONNX Runtime, fp32 or int8.
 
-    fp32 gives sentence-transformers' vectors up to float rounding (measured max |cos - 1| <
-    1e-6), so it shares the torch backend's fingerprint: an index built with either can be
-    queried with the other. int8 vectors differ (mean cosine ~0.99 to fp32), so its
-    fingerprint differs and an index is always queried with the backend that built it.
+    fp32 gives sentence-transformers' vectors up to float rounding, so it shares the torch
+    backend's fingerprint: an index built with either can be queried with the other. int8
+    vectors differ slightly, so its fingerprint differs and an index is always queried with the
+    backend that built it (the agreement: docs/BENCHMARKS.md, "Embedding backends").
     """
 
     def __init__(
@@ -174,8 +172,8 @@ class OnnxEmbedder:
                 # Dynamic int8 quantisation scales a run's activations by the range of the whole
                 # run (DynamicQuantizeLinear), so a text batched with others would get a vector
                 # that depends on them: a Ray batch, an incremental run or a fresh build would
-                # disagree (min cosine 0.982 measured on BBC). int8 runs each text alone, which
-                # measured as fast here (docs/BENCHMARKS.md); fp32 keeps its batches.
+                # disagree. int8 runs each text alone, which is as fast here
+                # (docs/BENCHMARKS.md, "Figures behind the code"); fp32 keeps its batches.
                 batch_size = 1 if self.quantized else self.batch_size
                 self._encoder = OnnxEncoder(
                     self.model_dir, path, batch_size=batch_size, threads=self.threads, workers=self.workers

@@ -26,9 +26,8 @@ class SentenceTransformerEmbedder:
 
     The model is loaded and run on one thread of the embedder's own (``qa-torch_0``), whichever
     thread asks: torch keeps state for every thread that runs a model, and the chat answers on
-    Gradio's pool of up to 40 threads. 600 questions from 16 threads added 144 MB to the
-    process with the model on the askers' threads, 65 MB with it on its own
-    (docs/RELIABILITY.md, "Load")."""
+    Gradio's pool of up to 40 threads, so the model on the askers' threads took about twice the
+    memory (docs/RELIABILITY.md, "Load")."""
 
     backend = "torch"
 

@@ -2,15 +2,15 @@
 
 Callers give relevance judgements (``qrels``: query id -> {document id: relevance}) and ranked
 lists of document ids (best first) and get every metric for every query back. ranx itself is
-imported on first use (about 1.5 s).
+imported on first use (it takes a moment).
 
 Quirks handled here:
 
 - ranx ranks a run by score, so each list is given the score 1 / rank: ties cannot reorder it.
 - ranx's numba kernels are compiled for the string length of the document ids: every new
-  longest-id length would trigger a fresh compile of about 10-20 s. Document ids are therefore
-  replaced by fixed-width numbers before ranx sees them, so the kernels are compiled once (about
-  25 s on the first call ever on this machine) and then loaded from numba's on-disk cache (about 2 s).
+  longest-id length would trigger a fresh compile, tens of seconds. Document ids are therefore
+  replaced by fixed-width numbers before ranx sees them, so the kernels are compiled once and then
+  loaded from numba's on-disk cache (docs/BENCHMARKS.md, "Figures behind the code").
 - A query with nothing retrieved is kept, with an empty run, and scores 0.
 - A query without any relevant document is refused: ranx would average its undefined scores in.
 """

@@ -58,10 +58,9 @@ KEYWORD_FOLDER = "bm25"
 FILES = (*ROW_FILES, "vectors.faiss", "bm25/n_docs.txt")
 EXACT_VECTORS = "vectors.npy"
 # Exact search (IndexFlatIP) up to this many chunks, an inverted file of 8-bit scalar-quantised
-# vectors beyond, its candidates re-scored exactly from vectors.npy (read with pread). Measured in
-# docs/BENCHMARKS.md: flat search costs ~0.26 ms per 1k chunks per query on this CPU (~5 ms at
-# 20k); IVF-SQ8 with ~sqrt(n) lists, 1/16 of them probed, keeps recall@10 >= 0.95 on the BBC
-# vectors and holds 1M chunks in ~0.4 GB of RAM.
+# vectors beyond, its candidates re-scored exactly from vectors.npy (read with pread). IVF-SQ8
+# with ~sqrt(n) lists, 1/16 of them probed; the latency, recall and memory that chose these are
+# in docs/BENCHMARKS.md, "Index type by size".
 FLAT_LIMIT = 20_000
 INDEX_TYPES = ("flat", "ivf-sq8")
 IVF_PROBE_SHARE = 1 / 16  # share of the inverted lists visited per query (recall against speed)
@@ -182,10 +181,11 @@ class FaissStore(IndexRows):
     def load(cls, index_dir: Path, *, verify: bool = True) -> "FaissStore":
         """Load and check an index; raise an error that says what to run if anything is off.
 
-        ``verify`` checks every file's sha256 against the manifest before parsing it (about
-        0.1 s for the 25 MB BBC index), so a file damaged without changing its size is refused
-        instead of giving wrong answers, and FAISS never parses damaged bytes. A writer that
-        swaps in a new generation while this reads the old one makes it read the new one."""
+        ``verify`` checks every file's sha256 against the manifest before parsing it (its cost:
+        docs/BENCHMARKS.md, "Figures behind the code"), so a file damaged without changing its
+        size is refused instead of giving wrong answers, and FAISS never parses damaged bytes. A
+        writer that swaps in a new generation while this reads the old one makes it read the new
+        one."""
         return checked_load(Path(index_dir), cls._load_generation, verify)
 
     @classmethod
@@ -269,8 +269,7 @@ class FaissStore(IndexRows):
     def _faiss_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """FAISS search; a few queries run on one thread. FAISS parallelises over queries, so
         for one query the other OpenMP threads only wait at a barrier, and on a busy machine
-        that wait costs more than the search (measured: 1 query over 10k vectors, p50 0.4 ms on
-        one thread, 60-100 ms with two when the machine is loaded)."""
+        that wait costs more than the search (docs/BENCHMARKS.md, "Figures behind the code")."""
         import faiss
 
         if len(queries) >= SMALL_BATCH:

@@ -146,7 +146,9 @@ def write_generation(
         name = path.relative_to(staging).as_posix()
         _fsync(path)
         files[name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
-    manifest = replace(manifest, generation=generation, n_articles=len(articles), n_chunks=len(chunks), files=files)
+    manifest = replace(
+        manifest, generation=generation, n_articles=len(articles), n_chunks=len(chunks), files=files
+    )
     for folder in sorted((p for p in staging.rglob("*") if p.is_dir()), reverse=True):
         _fsync(folder)
     _fsync(staging)

@@ -146,8 +146,7 @@ class Reader:
     ) -> None:
         """``threads``: ONNX Runtime's intra-op threads, by default the cores this process may
         use, at most 4. Unlike the embedder's many texts a run, one question's ~25 short pairs
-        are one run, and its latency is what the chat shows: 93 ms p50 on one thread, 50 ms on
-        two (30 seed questions, int8, quiet)."""
+        are one run, and its latency is what the chat shows (docs/BENCHMARKS.md, "Figures behind the code")."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 

@@ -64,7 +64,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
     # Gradio runs one call of each event at a time unless told otherwise, so 32 users asking
     # at once queued behind a single answer. Both question events share one limit: the
     # searcher is safe to call from several threads (tests/test_service.py) and the model runs
-    # on its embedder's own threads. Two at a time on 2 cores: 117 against 106 answers/s.
+    # on its embedder's own threads. One per core answers most (docs/BENCHMARKS.md, "Figures behind the code").
     answering = {"concurrency_limit": answers_at_once or cpu_count(), "concurrency_id": "answer"}
 
     def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
