@@ -1,6 +1,7 @@
 # qa: the two commands of the README.
 #   make run   set up, build or refresh the index of seeds/, and start the chat on http://127.0.0.1:7860
-#   make test  set up (Chromium included) and run the whole test suite
+#   make test  set up (Chromium included) and run the whole test suite (what CI runs)
+#   make check the quick tier while working: every test but those marked slow, browser or scaleout
 # Everything is installed into .venv; torch 2.13.0 (CPU) goes in first, because a bare torch
 # requirement pulls a multi-GB CUDA build.
 
@@ -15,13 +16,16 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test setup chromium index clean
+.PHONY: run test check setup chromium index clean
 
 run: setup
 	$(BIN)/qa serve seeds
 
 test: setup chromium
 	$(BIN)/python -m pytest
+
+check: setup
+	$(BIN)/python -m pytest -m "not slow and not browser and not scaleout"
 
 setup: $(STAMP)
 

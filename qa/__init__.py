@@ -1,7 +1,8 @@
 """qa: answers to questions about a folder of news articles, taken verbatim from the articles.
 
 The public API. Importing it loads no model and no heavy library; the pipeline stages are
-the modules ingest → chunk → embed → store → indexer → search, and ``cli`` / ``ui`` are shells.
+the packages text → ingest → embed → index → search, and ``cli``, ``web`` and ``eval`` are shells
+around them (docs/ARCHITECTURE.md).
 """
 
 from qa.config import ChunkSettings, Settings

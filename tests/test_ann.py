@@ -59,6 +59,7 @@ def test_index_type_follows_corpus_size() -> None:
     assert ivf_lists(10) == 1  # a tiny corpus still trains: one list, searched whole
 
 
+@pytest.mark.slow  # trains IVF indexes
 def test_ivf_recall_against_exact_search() -> None:
     vectors = clustered(30_000)
     queries = clustered(200, seed=1)

@@ -157,6 +157,7 @@ def source_shows(page, chunk_id: str) -> None:
     )
 
 
+@pytest.mark.slow  # starts the app
 def test_api_ask_returns_the_cli_json(server: App, seed_index, embedder) -> None:
     from gradio_client import Client
 
@@ -177,6 +178,7 @@ def test_api_ask_returns_the_cli_json(server: App, seed_index, embedder) -> None
     }  # and "score", compared above
 
 
+@pytest.mark.slow  # starts the app
 def test_api_ask_takes_the_history(server: App) -> None:
     from gradio_client import Client
 

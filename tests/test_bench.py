@@ -41,6 +41,7 @@ def test_tiled_bm25_is_the_bm25_of_the_copied_corpus() -> None:
         assert tiled.idf(set(analyze("river goats"))) == pytest.approx(direct.idf(set(analyze("river goats"))))
 
 
+@pytest.mark.slow  # qa bench's child processes
 def test_bench_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
     run = subprocess.run(

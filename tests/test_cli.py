@@ -45,6 +45,7 @@ def test_help_imports_no_heavy_library() -> None:
     assert out.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.slow  # qa index and qa ask in subprocesses
 def test_index_reports_what_it_did(built) -> None:
     corpus, index_dir, run = built
     manifest = json.loads((index_dir / "manifest.json").read_text())
@@ -55,6 +56,7 @@ def test_index_reports_what_it_did(built) -> None:
     assert "Indexed" in run.stdout and " s" in run.stdout
 
 
+@pytest.mark.slow  # qa index and qa ask in subprocesses
 def test_second_index_run_is_up_to_date(built) -> None:
     corpus, index_dir, _ = built
     generation = json.loads((index_dir / "manifest.json").read_text())["generation"]
@@ -64,6 +66,7 @@ def test_second_index_run_is_up_to_date(built) -> None:
     assert json.loads((index_dir / "manifest.json").read_text())["generation"] == generation
 
 
+@pytest.mark.slow  # qa index and qa ask in subprocesses
 def test_ask_json_ranks_baqeri_first(built) -> None:
     _, index_dir, _ = built
     run = qa("ask", CHIEF, "--json", "-k", "3", "--index-dir", index_dir)
@@ -88,6 +91,7 @@ def test_ask_json_ranks_baqeri_first(built) -> None:
     assert passages[0]["start"] <= answer["start"] < answer["end"] <= passages[0]["end"]
 
 
+@pytest.mark.slow  # qa index and qa ask in subprocesses
 def test_ask_questions_file_answers_each_line(built, tmp_path: Path) -> None:
     _, index_dir, _ = built
     questions = tmp_path / "questions.jsonl"
@@ -104,6 +108,7 @@ def test_ask_questions_file_answers_each_line(built, tmp_path: Path) -> None:
     assert "Karachi" in " ".join(p["text"] for p in records[1]["passages"])
 
 
+@pytest.mark.slow  # qa index and qa ask in subprocesses
 def test_info_reports_corpus_changes(built, tmp_path: Path) -> None:
     corpus, index_dir, _ = built
     run = qa("info", "--index-dir", index_dir)

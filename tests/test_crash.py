@@ -13,6 +13,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -30,6 +32,7 @@ PLAN = [
 ]
 
 
+@pytest.mark.slow  # kills qa index at every stage
 def test_index_survives_sigkill_at_every_stage_and_at_random_moments(embedder, tmp_path: Path) -> None:
     result = sweep(embedder, tmp_path, PLAN, seed=0)  # raises if any check after a kill fails
     kills = result["kills"]

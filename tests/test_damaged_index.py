@@ -212,7 +212,7 @@ def test_qa_ask_with_another_model_says_how_to_rebuild(seed_index: Settings, mod
     (other / "config.json").write_text(json.dumps({**config, "layer_norm_eps": 1e-6}))
     run = qa("ask", "Who is the chief of staff?", "--index-dir", seed_index.index_dir, "--model", other)
     assert run.returncode == 1, run.stdout
-    assert run.stderr.startswith("qa: error: the index was built with the model 'all-MiniLM-L6-v2' (")
+    assert run.stderr.startswith("qa: error: the index was built with the model 'all-MiniLM-L6-v2 (onnx-int8)' (")
     assert run.stderr.rstrip().endswith(
         f"run `qa index --rebuild --index-dir {seed_index.index_dir}` to build it again"
     )

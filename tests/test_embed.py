@@ -62,6 +62,7 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1)
 
 
+@pytest.mark.slow  # a fresh ONNX export, or torch
 def test_onnx_fp32_matches_the_reference(onnx_fp32: OnnxEmbedder, reference: np.ndarray) -> None:
     vectors = onnx_fp32.encode(TEXTS)  # batch size 2: padded batches of mixed lengths
     assert vectors.shape == (len(TEXTS), 384) and vectors.dtype == np.float32
@@ -69,18 +70,21 @@ def test_onnx_fp32_matches_the_reference(onnx_fp32: OnnxEmbedder, reference: np.
     assert cosines(vectors, reference).min() > 0.99999
 
 
+@pytest.mark.slow  # a fresh ONNX export, or torch
 def test_onnx_int8_agrees_with_the_reference(onnx_int8: OnnxEmbedder, reference: np.ndarray) -> None:
     similarity = cosines(onnx_int8.encode(TEXTS), reference)
     assert similarity.mean() >= 0.98, similarity
     assert similarity.min() >= 0.96, similarity
 
 
+@pytest.mark.slow  # a fresh ONNX export, or torch
 def test_order_and_batching_do_not_change_vectors(onnx_fp32: OnnxEmbedder) -> None:
     together = onnx_fp32.encode(TEXTS)
     alone = np.vstack([onnx_fp32.encode([text]) for text in reversed(TEXTS)])[::-1]
     np.testing.assert_allclose(together, alone, atol=2e-5)
 
 
+@pytest.mark.slow  # a fresh ONNX export, or torch
 def test_int8_vectors_do_not_depend_on_the_batch(onnx_int8: OnnxEmbedder) -> None:
     # dynamic quantisation scales by the whole run's range: each text runs alone, so a text
     # gets the same vector (and sentence vectors) whatever it is indexed with
@@ -117,6 +121,7 @@ def asked_from_many_threads(
     return callers, alone * 4, together
 
 
+@pytest.mark.slow  # a fresh ONNX export, or torch
 def test_the_onnx_model_runs_only_on_the_encoders_own_threads(onnx_fp32: OnnxEmbedder) -> None:
     """A server answers on whichever of its threads is free; the session must still run only
     on the encoder's `workers` threads (docs/RELIABILITY.md, "Load"), and answers given
@@ -137,6 +142,7 @@ def test_the_onnx_model_runs_only_on_the_encoders_own_threads(onnx_fp32: OnnxEmb
         np.testing.assert_allclose(vectors, expected, atol=1e-6)
 
 
+@pytest.mark.slow  # a fresh ONNX export, or torch
 def test_the_torch_model_runs_only_on_the_embedders_own_thread(torch_embedder: SentenceTransformerEmbedder) -> None:
     callers, alone, together = asked_from_many_threads(torch_embedder, torch_embedder.model, "encode")
     assert [thread.name for thread in callers] == ["qa-torch_0"]
@@ -144,6 +150,7 @@ def test_the_torch_model_runs_only_on_the_embedders_own_thread(torch_embedder: S
         np.testing.assert_allclose(vectors, expected, atol=1e-6)
 
 
+@pytest.mark.slow  # a fresh ONNX export, or torch
 def test_fingerprints_separate_backends_whose_vectors_differ(torch_embedder, onnx_fp32, onnx_int8) -> None:
     embedder = torch_embedder
     # fp32 vectors are the reference's, so either may query the other's index; int8 may not
@@ -154,6 +161,7 @@ def test_fingerprints_separate_backends_whose_vectors_differ(torch_embedder, onn
     assert onnx_int8.dim == onnx_fp32.dim == embedder.dim == 384
 
 
+@pytest.mark.slow  # a fresh ONNX export, or torch
 def test_export_is_cached_and_complete(onnx_fp32, onnx_int8, cache_dir: Path) -> None:
     onnx_fp32.encode(["x"]), onnx_int8.encode(["x"])
     folder = export_dir(cache_dir, onnx_fp32.base_fingerprint)
@@ -164,6 +172,7 @@ def test_export_is_cached_and_complete(onnx_fp32, onnx_int8, cache_dir: Path) ->
     assert {path.name: path.stat().st_mtime_ns for path in folder.iterdir()} == before
 
 
+@pytest.mark.slow  # a fresh ONNX export, or torch
 def test_encode_spans_gives_the_text_vectors_and_one_vector_per_span(onnx_fp32: OnnxEmbedder) -> None:
     text = TEXTS[2]
     first_end = text.index("Thursday.") + len("Thursday.")
@@ -183,6 +192,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return list(split_sentences(text)) + [(0, 0)]  # and an empty span: the whole text's mean
 
 
+@pytest.mark.slow  # a fresh ONNX export, or torch
 @pytest.mark.parametrize("backend", ["onnx_fp32", "onnx_int8"])
 def test_encode_spans_agrees_with_the_torch_backend(backend: str, torch_embedder, request) -> None:
     onnx = request.getfixturevalue(backend)
@@ -231,6 +241,7 @@ def test_the_index_names_its_backend() -> None:
     assert index_backend(manifest) == "onnx"
 
 
+@pytest.mark.slow  # a fresh ONNX export, or torch
 def test_onnx_needs_no_torch_at_query_time(onnx_int8: OnnxEmbedder, cache_dir: Path) -> None:
     """Once exported, a fresh process encodes with onnxruntime and tokenizers alone."""
     import subprocess

@@ -547,6 +547,7 @@ def test_eval_reports_a_bad_question_set_before_loading_the_model(
 # -- (f) end to end with the real model ---------------------------------------------------------
 
 
+@pytest.mark.slow  # qa eval over the seed set in three modes
 def test_eval_seeds_all_modes_end_to_end(
     seed_index: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -162,6 +162,7 @@ def test_qa_ask_refuses_an_empty_question(tmp_path: Path, question: str) -> None
     assert run.stderr == "qa ask: the question is empty: ask something about the articles\n"
 
 
+@pytest.mark.slow  # qa ask in a subprocess per question
 def test_qa_ask_answers_every_hostile_question(seed_index: Settings, tmp_path: Path) -> None:
     questions = tmp_path / "hostile.jsonl"
     cases = {**HOSTILE, **{key: value for key, value in EMPTY.items() if value is not None}}

@@ -161,6 +161,7 @@ def test_the_shipped_reader_finds_the_answering_sentence(shipped: Reader) -> Non
     assert np.isfinite(shipped.logits("Why " + "very " * 400 + "long?", sentences)).all()
 
 
+@pytest.mark.slow  # exports the reader to ONNX
 def test_first_use_exports_into_an_empty_cache(tmp_path: Path, model_dir: Path, shipped: Reader) -> None:
     """What a fresh machine does: merge, export, quantise; the same reader as the cached one."""
     fresh = Reader(model_dir, tmp_path / "cache")

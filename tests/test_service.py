@@ -120,6 +120,7 @@ def test_delete_removes_the_file_and_its_articles_from_the_index(service: ChatSe
         service.delete("wire-1")
 
 
+@pytest.mark.slow  # many questions from many threads
 def test_questions_asked_at_once_get_the_replies_they_get_alone(
     tmp_path: Path, corpus_dir: Path, fake_embedder
 ) -> None:

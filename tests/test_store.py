@@ -386,7 +386,7 @@ def test_qa_package_never_imports_pickle() -> None:
 HOLD_LOCK = textwrap.dedent(
     """
     import sys
-    from qa.index.faiss_store import write_lock
+    from qa.index.generations import write_lock
     with write_lock(sys.argv[1]):
         print("locked", flush=True)
         sys.stdin.readline()
@@ -396,7 +396,7 @@ TRY_LOCK = textwrap.dedent(
     """
     import sys
     from qa.errors import IndexLockedError
-    from qa.index.faiss_store import write_lock
+    from qa.index.generations import write_lock
     try:
         with write_lock(sys.argv[1]):
             print("acquired")
