@@ -1,10 +1,9 @@
-"""The index store: articles, chunks and their vectors, persisted in one directory.
+"""The default store: articles, chunks, their FAISS vectors and BM25, in one index directory.
 
-This module is the one boundary between qa and where vectors live. Everything above it asks
-a :class:`FaissStore` for chunks, articles and nearest neighbours; a different backend (Milvus,
-for a corpus beyond one machine, :mod:`qa.index.milvus_store`) implements the same methods, the
-protocol :class:`qa.index.protocol.Store`, and reuses :func:`checked_load`, :func:`read_generation` and
-:func:`write_generation`.
+Everything above the store asks a :class:`FaissStore` for chunks, articles and nearest
+neighbours through the protocol :class:`qa.index.protocol.Store`; the Milvus store (for a corpus
+beyond one machine, :mod:`qa.index.milvus_store`) implements the same, and both write and read
+their generations through :mod:`qa.index.generations`.
 
 Layout of an index directory::
 
@@ -19,7 +18,8 @@ Layout of an index directory::
       vectors.faiss        IndexIDMap2 over the index type the size calls for (see choose_index_type)
       vectors.npy          exact float32 vectors, row order (ANN types only; rows read with pread)
       sentences.npy        float16, one row per sentence of each chunk, in chunk row order: the
-                           sentence's vector pooled from its chunk's tokens (qa.embed.protocol.pool_spans)
+                           sentence's vector pooled from its chunk's tokens
+                           (qa.embed.protocol.pool_spans)
       bm25/                the keyword index (bm25s: .npy arrays without pickle, JSON vocabulary)
 
 Invariant: row *i* of the chunk table is vector *i* of vectors.faiss and document *i* of bm25/,
