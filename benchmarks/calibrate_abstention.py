@@ -79,8 +79,8 @@ def main() -> int:
     from qa.config import Settings, settings_from_env
     from qa.embed.backends import make_embedder
     from qa.eval.datasets import load_squad
-    from qa.index.faiss_store import FaissStore
-    from qa.index.indexer import update_index
+    from qa.indexing.faiss_store import FaissStore
+    from qa.indexing.indexer import update_index
     from qa.search.reader import reader_for
     from qa.search.searcher import Searcher
     from qa.types import Signals

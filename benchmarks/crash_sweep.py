@@ -4,7 +4,7 @@
 
 Indexes a copy of seeds/ with the real `qa index` and model, then, again and again: adds one
 small article to the corpus, starts `qa index`, and kills it with SIGKILL, either when it reports
-reaching a stage (QA_PAUSE_AT, see qa/index/faults.py) or after a random delay (seeded) spread over a
+reaching a stage (QA_PAUSE_AT, see qa/indexing/faults.py) or after a random delay (seeded) spread over a
 whole run. After every kill it checks that the index loads (sizes, sha256, counts and ids all
 verified), that it holds exactly the articles of the run before or of the killed run (never a
 mix), and that it still answers the seed questions it answered before, with the same answer
@@ -138,7 +138,7 @@ class Checker:
         self.baseline: dict[str, tuple[str, str]] = {}  # question -> (answer text, chunk id)
 
     def answers(self) -> dict[str, tuple[str, str]]:
-        from qa.index.faiss_store import FaissStore
+        from qa.indexing.faiss_store import FaissStore
         from qa.search.searcher import Searcher
 
         searcher = Searcher(FaissStore.load(self.index_dir), self.embedder)
@@ -150,7 +150,7 @@ class Checker:
 
     def set_baseline(self, limit: int = 4) -> None:
         """The seed fact questions whose answer sentence holds a gold span on the first index."""
-        from qa.index.faiss_store import FaissStore
+        from qa.indexing.faiss_store import FaissStore
         from qa.search.searcher import Searcher
 
         searcher = Searcher(FaissStore.load(self.index_dir), self.embedder)
@@ -171,8 +171,8 @@ class Checker:
     def check(self, expected: Expectation) -> tuple[str, str]:
         """Raise AssertionError unless the index is whole and answers as before; return
         ("before" or "after", generation)."""
-        from qa.index.faiss_store import FaissStore
-        from qa.index.manifest import read_manifest
+        from qa.indexing.faiss_store import FaissStore
+        from qa.indexing.manifest import read_manifest
 
         store = FaissStore.load(self.index_dir)  # sizes, sha256, counts and ids verified
         manifest = read_manifest(self.index_dir)
@@ -252,7 +252,7 @@ def sweep(embedder, work: Path, plan: list[tuple[str, object]], seed: int) -> di
 def plan_for(kills: int, seed: int) -> list[tuple[str, object]]:
     """Every stage in order, then random moments, repeated up to ``kills``; ends with
     "swapped" so that the final run finds nothing new and must still clean up."""
-    from qa.index.faults import STAGES
+    from qa.indexing.faults import STAGES
 
     plan: list[tuple[str, object]] = []
     while len(plan) < kills - 1:

@@ -58,9 +58,9 @@ def timed(function, repeat: int = 3) -> dict[str, float]:
 def engines(corpus: list[Path], work: Path) -> dict:
     from qa.config import settings_from_env
     from qa.embed.backends import make_embedder
-    from qa.index.faiss_store import FaissStore
-    from qa.index.indexer import update_index
-    from qa.index.ray_engine import RayEngine
+    from qa.indexing.faiss_store import FaissStore
+    from qa.indexing.indexer import update_index
+    from qa.indexing.ray_engine import RayEngine
     from qa.ingest.corpus import read_corpus
 
     base = Path(work)
@@ -109,7 +109,7 @@ def parse(corpus: list[Path], html_pages: int, ray: bool) -> dict:
 
     from qa.config import IngestLimits, settings_from_env
     from qa.embed.backends import make_embedder
-    from qa.index.ray_engine import RayEngine
+    from qa.indexing.ray_engine import RayEngine
     from qa.ingest.corpus import list_corpus, load_file, parse_file, read_corpus
 
     limits = IngestLimits()
@@ -178,10 +178,10 @@ def stores(index_dir: Path, sizes: list[int]) -> dict:
 
     from qa.config import settings_from_env
     from qa.embed.torch_backend import SentenceTransformerEmbedder
-    from qa.index.faiss_store import FaissStore
-    from qa.index.milvus_store import MilvusStore, disconnect
-    from qa.index.protocol import StoreUpdate
-    from qa.index.stores import parse_store
+    from qa.indexing.faiss_store import FaissStore
+    from qa.indexing.milvus_store import MilvusStore, disconnect
+    from qa.indexing.protocol import StoreUpdate
+    from qa.indexing.stores import parse_store
 
     before = rss_mb()
     source = FaissStore.load(index_dir)

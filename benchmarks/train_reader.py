@@ -247,7 +247,7 @@ def main() -> int:
     from qa.eval.datasets import load_squad, squad_questions
     from qa.eval.indexes import CachingEmbedder, default_embedder, prime
     from qa.eval.questions import sample_questions
-    from qa.index.faiss_store import FaissStore
+    from qa.indexing.faiss_store import FaissStore
     from qa.search.reader import ADAPTER, Reader
     from qa.search.searcher import Searcher
 

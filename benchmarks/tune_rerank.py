@@ -83,7 +83,7 @@ def main() -> int:
     from qa.eval.gold import chunk_span, gold_occurrences, holds_gold
     from qa.eval.indexes import CachingEmbedder, default_embedder, prime
     from qa.eval.questions import sample_questions
-    from qa.index.faiss_store import FaissStore
+    from qa.indexing.faiss_store import FaissStore
     from qa.search.answer import (
         RERANK_FEATURES,
         RERANK_MODEL,

@@ -199,12 +199,12 @@ def refresh_index(
 ):
     """Run the incremental indexer and print what it did (shared by `index` and `serve`)."""
     from qa.embed.backends import make_embedder
-    from qa.index.indexer import update_index
+    from qa.indexing.indexer import update_index
 
     embedder = embedder or make_embedder(settings)
     runner = None
     if engine == "ray":
-        from qa.index.ray_engine import RayEngine
+        from qa.indexing.ray_engine import RayEngine
 
         runner = RayEngine(settings, embedder, address=ray_address)
     try:
@@ -317,8 +317,8 @@ def format_result(result) -> str:
 
 
 def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.index.indexer import corpus_status
-    from qa.index.stores import describe as describe_store
+    from qa.indexing.indexer import corpus_status
+    from qa.indexing.stores import describe as describe_store
     from qa.text.names import printable
 
     manifest, diff, rejected = corpus_status(settings)

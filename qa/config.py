@@ -123,7 +123,7 @@ class Settings:
     limits: IngestLimits = field(default_factory=IngestLimits)
     batch_size: int = 32
     k: int = 5
-    store: str | None = None  # `qa index --store`: None keeps the index where it is (qa.index.stores)
+    store: str | None = None  # `qa index --store`: None keeps the index where it is (qa.indexing.stores)
     backend: str | None = None  # None: the index's own backend, else DEFAULT_BACKEND
     cache_dir: Path = field(default_factory=default_cache_dir)
 
@@ -212,7 +212,7 @@ def child_environment(**extra: str) -> dict[str, str]:
 
 def stage_hooks() -> tuple[str | None, bool]:
     """(``QA_PAUSE_AT``, whether ``QA_TRACE_STAGES`` is set): the crash tests' hooks, read by
-    :func:`qa.index.faults.checkpoint` at every point, so a test can set them at any time."""
+    :func:`qa.indexing.faults.checkpoint` at every point, so a test can set them at any time."""
     return os.environ.get("QA_PAUSE_AT"), bool(os.environ.get("QA_TRACE_STAGES"))
 
 

@@ -94,7 +94,7 @@ def fake_embedder() -> FakeEmbedder:
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
     """Settings of an index of seeds/ built once with the real model (treat as read-only)."""
-    from qa.index.indexer import update_index
+    from qa.indexing.indexer import update_index
 
     index_dir = tmp_path_factory.mktemp("seed-index")
     settings = Settings(index_dir=index_dir, corpus=(SEEDS,))

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from conftest import FakeEmbedder
 
-import qa.index.faiss_store
+import qa.indexing.faiss_store
 from qa.config import Settings
-from qa.index.faiss_store import FaissStore, choose_index_type, ivf_lists, ivf_probes
-from qa.index.indexer import update_index
-from qa.index.keyword import KeywordIndex
-from qa.index.manifest import Manifest
+from qa.indexing.faiss_store import FaissStore, choose_index_type, ivf_lists, ivf_probes
+from qa.indexing.indexer import update_index
+from qa.indexing.keyword import KeywordIndex
+from qa.indexing.manifest import Manifest
 from qa.types import Article, Chunk
 
 DIM = 64
@@ -52,8 +52,8 @@ def recall_at_10(store: FaissStore, vectors: np.ndarray, queries: np.ndarray) ->
 
 def test_index_type_follows_corpus_size() -> None:
     assert choose_index_type(8_093) == "flat"
-    assert choose_index_type(qa.index.faiss_store.FLAT_LIMIT) == "flat"
-    assert choose_index_type(qa.index.faiss_store.FLAT_LIMIT + 1) == choose_index_type(1_000_000) == "ivf-sq8"
+    assert choose_index_type(qa.indexing.faiss_store.FLAT_LIMIT) == "flat"
+    assert choose_index_type(qa.indexing.faiss_store.FLAT_LIMIT + 1) == choose_index_type(1_000_000) == "ivf-sq8"
     assert (ivf_lists(1_000_000), ivf_probes(ivf_lists(1_000_000))) == (1024, 64)
     assert (ivf_lists(100_000), ivf_probes(ivf_lists(100_000))) == (256, 16)
     assert ivf_lists(10) == 1  # a tiny corpus still trains: one list, searched whole
@@ -84,7 +84,7 @@ def test_ivf_store_round_trips_memory_mapped(tmp_path: Path) -> None:
 
 
 def test_indexer_updates_and_deletes_with_an_ann_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qa.index.faiss_store, "FLAT_LIMIT", 0)  # every size gets the approximate index
+    monkeypatch.setattr(qa.indexing.faiss_store, "FLAT_LIMIT", 0)  # every size gets the approximate index
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for n in range(6):

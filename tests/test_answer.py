@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from qa.index.faiss_store import FaissStore
+from qa.indexing.faiss_store import FaissStore
 from qa.search.answer import (
     RERANK_FEATURES,
     Abstainer,

@@ -15,7 +15,7 @@ from conftest import SEEDS
 
 from qa.errors import ConfigError
 from qa.eval.bench import parse_sizes, size_name
-from qa.index.keyword import KeywordIndex, tiled_bm25
+from qa.indexing.keyword import KeywordIndex, tiled_bm25
 from qa.text.terms import analyze
 
 QA = Path(sys.executable).with_name("qa")

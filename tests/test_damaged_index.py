@@ -19,10 +19,10 @@ from corpora import CHUNKING, write_corpus
 
 from qa.config import Settings
 from qa.errors import IndexMismatchError
-from qa.index.faiss_store import FaissStore
-from qa.index.generations import file_sha256
-from qa.index.indexer import update_index
-from qa.index.manifest import MANIFEST, read_manifest
+from qa.indexing.faiss_store import FaissStore
+from qa.indexing.generations import file_sha256
+from qa.indexing.indexer import update_index
+from qa.indexing.manifest import MANIFEST, read_manifest
 from qa.search.searcher import Searcher
 
 QA = Path(sys.executable).with_name("qa")

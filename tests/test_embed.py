@@ -23,7 +23,7 @@ from qa.embed.export import export_dir
 from qa.embed.onnx_backend import OnnxEmbedder
 from qa.embed.torch_backend import SentenceTransformerEmbedder
 from qa.errors import ConfigError
-from qa.index.manifest import Manifest
+from qa.indexing.manifest import Manifest
 
 TEXTS = [
     "Who is the chief of staff of the Iranian armed forces?",

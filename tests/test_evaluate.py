@@ -33,8 +33,8 @@ from qa.eval.questions import (
 )
 from qa.eval.report import write_outputs
 from qa.eval.run import evaluate_beir, evaluate_spans, score_mode, span_outcome
-from qa.index.faiss_store import FaissStore
-from qa.index.indexer import update_index
+from qa.indexing.faiss_store import FaissStore
+from qa.indexing.indexer import update_index
 from qa.ingest.corpus import Corpus, read_corpus
 from qa.ingest.readers import make_article
 from qa.search.searcher import Searcher

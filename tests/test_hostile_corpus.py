@@ -20,9 +20,9 @@ from corpora import build_hostile_corpus, story
 
 from qa.config import IngestLimits, Settings
 from qa.errors import ConfigError
-from qa.index.faiss_store import FaissStore
-from qa.index.indexer import update_index
-from qa.index.manifest import read_manifest
+from qa.indexing.faiss_store import FaissStore
+from qa.indexing.indexer import update_index
+from qa.indexing.manifest import read_manifest
 from qa.ingest.corpus import UNDECODABLE_FOLDER, UNDECODABLE_NAME, Corpus, read_corpus
 from qa.types import Rejected
 

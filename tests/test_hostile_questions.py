@@ -19,8 +19,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from qa.config import Settings
-from qa.index.faiss_store import FaissStore
-from qa.index.indexer import update_index
+from qa.indexing.faiss_store import FaissStore
+from qa.indexing.indexer import update_index
 from qa.search.searcher import Searcher
 from qa.text.question import MAX_QUESTION_CHARS, clean_question
 

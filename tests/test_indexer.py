@@ -16,8 +16,8 @@ from conftest import SEED_ARTICLE, FakeEmbedder
 
 from qa.config import ChunkSettings, Settings
 from qa.errors import IndexMismatchError
-from qa.index.faiss_store import FaissStore
-from qa.index.indexer import (
+from qa.indexing.faiss_store import FaissStore
+from qa.indexing.indexer import (
     CorpusDiff,
     IndexReport,
     corpus_status,
@@ -25,7 +25,7 @@ from qa.index.indexer import (
     incompatibility,
     update_index,
 )
-from qa.index.manifest import MANIFEST, read_manifest
+from qa.indexing.manifest import MANIFEST, read_manifest
 from qa.ingest.corpus import read_corpus
 from qa.search.searcher import Searcher
 from qa.types import Rejected

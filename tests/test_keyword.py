@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.index.keyword import KeywordIndex
+from qa.indexing.keyword import KeywordIndex
 from qa.text.terms import analyze
 
 TEXTS = [

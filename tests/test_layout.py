@@ -25,8 +25,8 @@ MODULES = {module_name(path): path for path in sorted(QA.rglob("*.py"))}
 
 def imported_modules(path: Path) -> set[str]:
     """Every qa module ``path`` imports, at module level or inside a function, resolved to the
-    module (``from qa.index import table`` is qa.index.table; ``from qa.index.table import X``
-    is qa.index.table)."""
+    module (``from qa.indexing import table`` is qa.indexing.table; ``from qa.indexing.table import X``
+    is qa.indexing.table)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):

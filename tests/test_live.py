@@ -14,10 +14,10 @@ from conftest import FakeEmbedder, copy_seeds
 from corpora import ARTICLES, CHUNKING, write_corpus
 
 from qa.config import Settings
-from qa.index.faiss_store import FaissStore
-from qa.index.generations import write_lock
-from qa.index.indexer import update_index
-from qa.index.manifest import read_manifest
+from qa.indexing.faiss_store import FaissStore
+from qa.indexing.generations import write_lock
+from qa.indexing.indexer import update_index
+from qa.indexing.manifest import read_manifest
 from qa.search.live import LiveSearcher
 
 QA = Path(sys.executable).with_name("qa")

@@ -32,10 +32,10 @@ from qa.cli import read_questions
 from qa.config import IngestLimits, SearchSettings, Settings
 from qa.errors import ConfigError
 from qa.eval.indexes import CachingEmbedder
-from qa.index.faiss_store import FaissStore
-from qa.index.indexer import update_index
-from qa.index.protocol import require
-from qa.index.stores import open_store, parse_store
+from qa.indexing.faiss_store import FaissStore
+from qa.indexing.indexer import update_index
+from qa.indexing.protocol import require
+from qa.indexing.stores import open_store, parse_store
 from qa.search.searcher import Searcher
 from qa.text.conversation import contextualize
 
@@ -44,8 +44,8 @@ for _module, _extra in (("ray", "ray"), ("pymilvus", "milvus")):
     if importlib.util.find_spec(_module) is None:
         pytest.skip(f"the scale-out tests need qa[{_extra}]: pip install -e '.[test]'", allow_module_level=True)
 
-from qa.index.milvus_store import DocumentFrequencies, MilvusStore, disconnect, keyword_texts  # noqa: E402
-from qa.index.ray_engine import RayEngine  # noqa: E402
+from qa.indexing.milvus_store import DocumentFrequencies, MilvusStore, disconnect, keyword_texts  # noqa: E402
+from qa.indexing.ray_engine import RayEngine  # noqa: E402
 
 SEED_ID = SEED_ARTICLE.name
 QUESTIONS = read_questions(ROOT / "eval" / "seeds.jsonl")

@@ -80,7 +80,7 @@ def test_article_file_id_strips_the_jsonl_line_only() -> None:
 @pytest.fixture
 def service(corpus_dir: Path, tmp_path: Path, fake_embedder) -> ChatService:
     """A chat service over a one-article corpus indexed with the fake embedder."""
-    from qa.index.indexer import update_index
+    from qa.indexing.indexer import update_index
 
     (corpus_dir / "harbour.txt").write_text("Harbour news\n\nThe harbour of Tern Bay was dredged in May.\n")
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus_dir,))
@@ -128,7 +128,7 @@ def test_questions_asked_at_once_get_the_replies_they_get_alone(
     "Load"): each reply must be exactly the one the question gets on its own."""
     from corpora import CHUNKING, write_corpus
 
-    from qa.index.indexer import update_index
+    from qa.indexing.indexer import update_index
 
     write_corpus(corpus_dir)
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus_dir,), chunking=CHUNKING)
@@ -149,7 +149,7 @@ def test_questions_asked_at_once_get_the_replies_they_get_alone(
 
 
 def test_adding_needs_a_corpus_folder(tmp_path: Path, fake_embedder) -> None:
-    from qa.index.indexer import update_index
+    from qa.indexing.indexer import update_index
 
     article = tmp_path / "one.txt"
     article.write_text("One article given as a file.\n")

@@ -22,10 +22,10 @@ from corpora import ARTICLES, CHUNKING, write_corpus
 
 from qa.config import Settings
 from qa.errors import IndexLockedError, IndexMismatchError, IndexMissingError
-from qa.index.faiss_store import FILES, FaissStore
-from qa.index.generations import file_sha256, write_lock
-from qa.index.indexer import update_index
-from qa.index.manifest import FORMAT_VERSION, MANIFEST, Manifest, read_manifest
+from qa.indexing.faiss_store import FILES, FaissStore
+from qa.indexing.generations import file_sha256, write_lock
+from qa.indexing.indexer import update_index
+from qa.indexing.manifest import FORMAT_VERSION, MANIFEST, Manifest, read_manifest
 from qa.ingest.chunk import Chunker
 from qa.ingest.corpus import read_corpus
 from qa.search.searcher import Searcher
@@ -386,7 +386,7 @@ def test_qa_package_never_imports_pickle() -> None:
 HOLD_LOCK = textwrap.dedent(
     """
     import sys
-    from qa.index.generations import write_lock
+    from qa.indexing.generations import write_lock
     with write_lock(sys.argv[1]):
         print("locked", flush=True)
         sys.stdin.readline()
@@ -396,7 +396,7 @@ TRY_LOCK = textwrap.dedent(
     """
     import sys
     from qa.errors import IndexLockedError
-    from qa.index.generations import write_lock
+    from qa.indexing.generations import write_lock
     try:
         with write_lock(sys.argv[1]):
             print("acquired")

@@ -1,4 +1,4 @@
-"""The article and chunk tables (qa/index/table.py): chunks built on demand from columns equal the
+"""The article and chunk tables (qa/indexing/table.py): chunks built on demand from columns equal the
 chunks as chunked and as the old per-chunk records gave them; lookups by id; what a loaded
 table keeps in memory; and writers that would break the id invariant are refused."""
 
@@ -12,10 +12,10 @@ import pytest
 from conftest import FakeEmbedder
 from corpora import ARTICLES, CHUNKING
 
-from qa.index.faiss_store import FaissStore
-from qa.index.manifest import Manifest
-from qa.index.ray_engine import chunk_from_record, chunk_record
-from qa.index.table import ArticleTable, ChunkTable, IndexRows, RowReader
+from qa.indexing.faiss_store import FaissStore
+from qa.indexing.manifest import Manifest
+from qa.indexing.ray_engine import chunk_from_record, chunk_record
+from qa.indexing.table import ArticleTable, ChunkTable, IndexRows, RowReader
 from qa.ingest.chunk import Chunker
 from qa.ingest.corpus import read_corpus
 from qa.types import Article, Chunk

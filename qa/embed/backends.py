@@ -11,7 +11,7 @@ from qa.embed.torch_backend import SentenceTransformerEmbedder
 from qa.errors import ConfigError
 
 if TYPE_CHECKING:
-    from qa.index.manifest import Manifest
+    from qa.indexing.manifest import Manifest
 
 
 def index_backend(manifest: "Manifest") -> str:
@@ -27,7 +27,7 @@ def resolve_backend(settings: Settings) -> str:
     rebuilt nor queried with other vectors behind the user's back), else DEFAULT_BACKEND."""
     from qa.config import DEFAULT_BACKEND
     from qa.errors import QAError
-    from qa.index.manifest import read_manifest
+    from qa.indexing.manifest import read_manifest
 
     if settings.backend:
         return settings.backend

@@ -15,7 +15,7 @@ peak RSS is its own and a cold start is really cold. Stages:
     size the index holds the corpus's real chunks and vectors. Beyond it, it holds
     *perturbed copies*: copy c of chunk i has chunk i's text (as a new article) and chunk i's
     vector plus seeded Gaussian noise, re-normalised; the BM25 index is the BM25 of the copied
-    texts (see :func:`qa.index.keyword.tiled_bm25`). The output says which sizes are synthetic.
+    texts (see :func:`qa.indexing.keyword.tiled_bm25`). The output says which sizes are synthetic.
 ``coldstart``
     ``qa ask`` in a fresh process with an existing index: time to the first answer.
 
@@ -120,8 +120,8 @@ def machine() -> dict[str, Any]:
 def stage_ingest(corpus: list[Path], index_dir: Path, backend: str | None, cache_dir: Path | None) -> dict:
     from qa.config import settings_from_env
     from qa.embed.backends import make_embedder
-    from qa.index.faiss_store import FaissStore
-    from qa.index.indexer import update_index
+    from qa.indexing.faiss_store import FaissStore
+    from qa.indexing.indexer import update_index
     from qa.ingest.chunk import Chunker, TokenCounter
 
     settings = settings_from_env().with_(index_dir=index_dir, corpus=tuple(corpus), backend=backend,
@@ -149,7 +149,7 @@ def stage_ingest(corpus: list[Path], index_dir: Path, backend: str | None, cache
 def stage_build(base_dir: Path, size: int, work_dir: Path) -> dict:
     """Write the index of ``size`` chunks (its own process: building takes more memory than
     serving, and the latency stage's peak RSS is the serving one)."""
-    from qa.index.faiss_store import FaissStore
+    from qa.indexing.faiss_store import FaissStore
 
     base = FaissStore.load(base_dir)
     target = work_dir / f"size-{size}"
@@ -166,7 +166,7 @@ def stage_build(base_dir: Path, size: int, work_dir: Path) -> dict:
 def stage_latency(size: int, work_dir: Path, repeat: int, cache_dir: Path | None) -> dict:
     from qa.config import settings_from_env
     from qa.embed.backends import index_backend, make_embedder
-    from qa.index.faiss_store import FaissStore
+    from qa.indexing.faiss_store import FaissStore
     from qa.search.reader import reader_for
     from qa.search.searcher import Searcher
 
@@ -213,7 +213,7 @@ def stage_latency(size: int, work_dir: Path, repeat: int, cache_dir: Path | None
 def dense_recall(store, questions: np.ndarray, k: int = 10) -> float:
     """recall@10 of the store's dense search against exact search over its exact vectors, for
     the questions and a seeded sample of chunk vectors used as queries."""
-    from qa.index.table import RowReader
+    from qa.indexing.table import RowReader
 
     k = min(k, len(store))
     vectors = store.exact if store.exact is not None else store.vectors()

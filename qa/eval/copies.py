@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from qa.embed.protocol import l2_normalize
-from qa.index.keyword import tiled_bm25
+from qa.indexing.keyword import tiled_bm25
 
 NOISE = 0.02  # per-dimension noise of a perturbed copy: ~0.4 in norm, cosine ~0.93 to its source
 
 
 def write_subset(base, size: int, target: Path) -> None:
     """The first ``size`` chunks of the base index (real texts and vectors), as an index."""
-    from qa.index.faiss_store import FaissStore
+    from qa.indexing.faiss_store import FaissStore
 
     chunks = base.chunks[:size]
     counts: dict[str, int] = {}
@@ -38,9 +38,9 @@ def write_copies(base, size: int, target: Path) -> None:
     module docstring), written block by block so that 1M vectors never sit in memory twice.
     The chunk table is the base's columns, repeated, pointing at the copied articles: no
     ``Chunk`` object is made."""
-    from qa.index.faiss_store import FaissStore
-    from qa.index.keyword import KeywordIndex
-    from qa.index.table import ArticleTable, ChunkTable
+    from qa.indexing.faiss_store import FaissStore
+    from qa.indexing.keyword import KeywordIndex
+    from qa.indexing.table import ArticleTable, ChunkTable
 
     m = len(base)
     copies = -(-size // m)

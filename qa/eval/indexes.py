@@ -12,9 +12,9 @@ import numpy as np
 from qa.config import Settings
 from qa.embed.protocol import Embedder
 from qa.errors import ConfigError
-from qa.index.manifest import MANIFEST, read_manifest
-from qa.index.protocol import Store
-from qa.index.stores import open_store
+from qa.indexing.manifest import MANIFEST, read_manifest
+from qa.indexing.protocol import Store
+from qa.indexing.stores import open_store
 from qa.ingest.corpus import Corpus
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def index_benchmark(
     """Bring ``settings.index_dir`` up to date with a benchmark corpus read from ``source`` and
     load it. Refuses a directory that holds the index of another corpus, so a news index is never
     overwritten by a benchmark."""
-    from qa.index.indexer import update_index
+    from qa.indexing.indexer import update_index
 
     source = Path(source).resolve()
     index_dir = Path(settings.index_dir)

@@ -53,7 +53,7 @@ from qa.eval.gold import (
 from qa.eval.indexes import Notify, default_embedder, index_benchmark, index_summary, make_searcher, prime
 from qa.eval.metrics import HIT_CURVE, RETRIEVAL_METRICS, evaluate_rankings, mean
 from qa.eval.questions import SAMPLE_SEED, Question, load_question_set, sample_questions, validate_questions
-from qa.index.stores import open_store
+from qa.indexing.stores import open_store
 from qa.text.conversation import contextualize
 from qa.types import Result
 

@@ -3,7 +3,7 @@ vectors.
 
 The indexer decides *which* articles need chunking and embedding (new or changed ones, by
 content hash) and keeps everything else; an engine only does the work. :class:`LocalEngine`
-runs in this process; :class:`qa.index.ray_engine.RayEngine` runs the same parsers, chunker and model
+runs in this process; :class:`qa.indexing.ray_engine.RayEngine` runs the same parsers, chunker and model
 on a Ray cluster.
 """
 

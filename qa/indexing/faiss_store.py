@@ -1,9 +1,9 @@
 """The default store: articles, chunks, their FAISS vectors and BM25, in one index directory.
 
 Everything above the store asks a :class:`FaissStore` for chunks, articles and nearest
-neighbours through the protocol :class:`qa.index.protocol.Store`; the Milvus store (for a corpus
-beyond one machine, :mod:`qa.index.milvus_store`) implements the same, and both write and read
-their generations through :mod:`qa.index.generations`.
+neighbours through the protocol :class:`qa.indexing.protocol.Store`; the Milvus store (for a corpus
+beyond one machine, :mod:`qa.indexing.milvus_store`) implements the same, and both write and read
+their generations through :mod:`qa.indexing.generations`.
 
 Layout of an index directory::
 
@@ -11,10 +11,10 @@ Layout of an index directory::
     gen-000003/
       articles.jsonl       one article per line, sorted by id, with its full text, and beside it
       articles.ids.json    their ids and
-      articles.offsets.npy where each line starts (articles are read when asked for: qa.index.table)
+      articles.offsets.npy where each line starts (articles are read when asked for: qa.indexing.table)
       chunks/ids.npy       int64, the FAISS id of each chunk (row)
       chunks/*.npy         the other columns of the chunk table: article, ordinal, offsets,
-                           sentence spans (qa.index.table.ChunkTable; memory-mapped)
+                           sentence spans (qa.indexing.table.ChunkTable; memory-mapped)
       vectors.faiss        IndexIDMap2 over the index type the size calls for (see choose_index_type)
       vectors.npy          exact float32 vectors, row order (ANN types only; rows read with pread)
       sentences.npy        float16, one row per sentence of each chunk, in chunk row order: the
@@ -28,7 +28,7 @@ of chunk 0, then those of chunk 1, and so on (``chunks/sentence_start.npy``). Id
 incremental updates and never reused, so a chunk can be removed by id. A write makes a new
 generation folder and then swaps the manifest, so a reader (or a crash) never sees a
 half-written index. No pickle: JSON, JSONL, ``.npy`` and FAISS's own format. Loading keeps no
-Python object per chunk or article (see qa.index.table), so 1M chunks serve in well under 2 GB.
+Python object per chunk or article (see qa.indexing.table), so 1M chunks serve in well under 2 GB.
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ from typing import Any
 import numpy as np
 
 from qa.errors import ConfigError, IndexMismatchError
-from qa.index.generations import CHUNK_IDS, ROW_FILES, checked_load, read_generation, write_generation
-from qa.index.keyword import KeywordIndex
-from qa.index.manifest import Manifest
-from qa.index.table import (
+from qa.indexing.generations import CHUNK_IDS, ROW_FILES, checked_load, read_generation, write_generation
+from qa.indexing.keyword import KeywordIndex
+from qa.indexing.manifest import Manifest
+from qa.indexing.table import (
     ArticleTable,
     ChunkTable,
     IndexRows,
@@ -195,7 +195,7 @@ class FaissStore(IndexRows):
         folder, articles, chunks, ids, sentences, problems = read_generation(index_dir, manifest, FILES, verify)
         try:
             # memory-mapped: the vectors stay in the page cache, not in this process's heap.
-            # A memory-mapped index is read-only; updates build a new one (qa/index/indexer.py).
+            # A memory-mapped index is read-only; updates build a new one (qa/indexing/indexer.py).
             index = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
             exact = None
             if manifest.index_type != "flat":

@@ -20,16 +20,16 @@ from typing import Any
 import numpy as np
 
 from qa.errors import IndexLockedError, IndexMismatchError, IndexMissingError
-from qa.index.faults import checkpoint
-from qa.index.manifest import MANIFEST, Manifest, read_manifest
-from qa.index.table import ARTICLE_FILES, CHUNK_COLUMNS, ArticleTable, ChunkTable, load_array
+from qa.indexing.faults import checkpoint
+from qa.indexing.manifest import MANIFEST, Manifest, read_manifest
+from qa.indexing.table import ARTICLE_FILES, CHUNK_COLUMNS, ArticleTable, ChunkTable, load_array
 from qa.types import Article, Chunk
 
 LOCK = ".lock"
 SENTENCES = "sentences.npy"
 CHUNKS = "chunks"
 CHUNK_IDS = f"{CHUNKS}/ids.npy"
-# the files every store's generation has (qa.index.milvus_store too), then FaissStore's own
+# the files every store's generation has (qa.indexing.milvus_store too), then FaissStore's own
 ROW_FILES = (*ARTICLE_FILES, CHUNK_IDS, *(f"{CHUNKS}/{name}.npy" for name in CHUNK_COLUMNS), SENTENCES)
 GENERATION = re.compile(r"gen-\d{6}")
 
@@ -126,7 +126,7 @@ def write_generation(
     """Write the article and chunk tables, sentences.npy and whatever ``write_more`` puts in the
     staging folder as a new generation, then point the manifest at it; remove older generations.
     Returns ``manifest`` completed with the generation, counts and files it now describes. The
-    checkpoints are where the crash tests stop a writer (qa.index.faults)."""
+    checkpoints are where the crash tests stop a writer (qa.indexing.faults)."""
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     generation = f"gen-{_last_generation_number(index_dir) + 1:06d}"

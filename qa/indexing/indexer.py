@@ -18,12 +18,12 @@ import numpy as np
 from qa.config import Settings
 from qa.embed.protocol import Embedder
 from qa.errors import IndexMismatchError, IndexMissingError, QAError
-from qa.index.engine import Engine, LocalEngine
-from qa.index.faults import checkpoint
-from qa.index.generations import remove_stale_generations, write_lock
-from qa.index.manifest import Manifest, read_manifest
-from qa.index.protocol import Store, StoreUpdate
-from qa.index.stores import open_store, parse_store, write_store
+from qa.indexing.engine import Engine, LocalEngine
+from qa.indexing.faults import checkpoint
+from qa.indexing.generations import remove_stale_generations, write_lock
+from qa.indexing.manifest import Manifest, read_manifest
+from qa.indexing.protocol import Store, StoreUpdate
+from qa.indexing.stores import open_store, parse_store, write_store
 from qa.ingest.corpus import Corpus, read_corpus
 from qa.types import Article, Chunk, Rejected
 

@@ -15,7 +15,7 @@ from qa.errors import ConfigError
 from qa.text.terms import analyze
 
 # Lucene's BM25 parameters, as Anserini's BM25 baseline uses them; the Milvus store's BM25
-# function is given the same (qa.index.milvus_store).
+# function is given the same (qa.indexing.milvus_store).
 BM25_K1 = 0.9
 BM25_B = 0.4
 

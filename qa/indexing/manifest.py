@@ -1,5 +1,5 @@
 """An index's manifest: what it is and how it was built, read back and checked. Written last,
-atomically, by :func:`qa.index.generations.write_generation`."""
+atomically, by :func:`qa.indexing.generations.write_generation`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from qa.errors import IndexMismatchError, IndexMissingError
 
-FORMAT_VERSION = 4  # 4: chunk and article tables (qa.index.table) instead of chunks.jsonl
+FORMAT_VERSION = 4  # 4: chunk and article tables (qa.indexing.table) instead of chunks.jsonl
 MANIFEST = "manifest.json"
 VERSIONED_PACKAGES = ("qa", "faiss-cpu", "numpy", "sentence-transformers", "tokenizers", "torch", "onnxruntime")
 
@@ -47,7 +47,7 @@ class Manifest:
     versions: dict[str, str] = field(default_factory=library_versions)
     built_at: str = ""
     build_seconds: float = 0.0
-    store: dict[str, str] = field(default_factory=dict)  # {} = FAISS here; else qa.index.stores.parse_store
+    store: dict[str, str] = field(default_factory=dict)  # {} = FAISS here; else qa.indexing.stores.parse_store
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> dict[str, Any]:

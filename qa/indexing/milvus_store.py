@@ -13,7 +13,7 @@
     dense     the L2-normalised embedding (FLAT index, inner product: exact, as FAISS's flat index)
 
 The index directory holds what it holds for FAISS minus the vectors: manifest.json (whose
-``store`` names the Milvus URI and collection), the article and chunk tables (qa.index.table: the
+``store`` names the Milvus URI and collection), the article and chunk tables (qa.indexing.table: the
 article texts the answer sentence is cut from, and the row order), sentences.npy (the sentence vectors
 the answer step scores), and df.json, the document frequency
 of every term, from which the answer step weighs question words (the same IDF bm25s gives),
@@ -36,11 +36,11 @@ from typing import Any
 import numpy as np
 
 from qa.errors import ConfigError, IndexMismatchError, IndexMissingError, rebuild_hint
-from qa.index.generations import ROW_FILES, checked_load, read_generation, write_generation
-from qa.index.keyword import BM25_B, BM25_K1, lucene_idf
-from qa.index.manifest import Manifest
-from qa.index.protocol import Store, StoreUpdate, require
-from qa.index.table import ArticleTable, ChunkTable, IndexRows
+from qa.indexing.generations import ROW_FILES, checked_load, read_generation, write_generation
+from qa.indexing.keyword import BM25_B, BM25_K1, lucene_idf
+from qa.indexing.manifest import Manifest
+from qa.indexing.protocol import Store, StoreUpdate, require
+from qa.indexing.table import ArticleTable, ChunkTable, IndexRows
 from qa.ingest.chunk import embed_text
 from qa.text.terms import analyze
 from qa.types import Article, Chunk
@@ -48,7 +48,7 @@ from qa.types import Article, Chunk
 DF_FILE = "df.json"
 FILES = (*ROW_FILES, DF_FILE)
 BATCH = 1000  # entities per insert, delete or query request (well under the 64 MB message limit)
-BM25 = {"bm25_k1": BM25_K1, "bm25_b": BM25_B}  # as qa.index.keyword.KeywordIndex
+BM25 = {"bm25_k1": BM25_K1, "bm25_b": BM25_B}  # as qa.indexing.keyword.KeywordIndex
 RRF_K = 60
 MAX_VARCHAR = 65535
 
@@ -90,7 +90,7 @@ class DocumentFrequencies:
         )
 
     def idf(self, terms: set[str]) -> dict[str, float]:
-        """The IDF bm25s's Lucene BM25 gives (qa.index.keyword.KeywordIndex.idf); a term no chunk
+        """The IDF bm25s's Lucene BM25 gives (qa.indexing.keyword.KeywordIndex.idf); a term no chunk
         holds gets the highest weight there is."""
         return {
             term: lucene_idf(self.n_docs, self.df.get(term, 0))
@@ -123,7 +123,7 @@ _CLIENTS: dict[str, Any] = {}  # uri -> client: Milvus Lite runs one embedded se
 
 
 def connect(record: dict[str, str]) -> Any:
-    """The pymilvus client for a store record (qa.index.stores.parse_store), one per URI and process."""
+    """The pymilvus client for a store record (qa.indexing.stores.parse_store), one per URI and process."""
     uri = record["uri"]
     if uri not in _CLIENTS:
         pymilvus = require("pymilvus", "milvus", "--store milvus://")
@@ -155,7 +155,7 @@ def keyword_texts(chunks: Sequence[Chunk], articles: Mapping[str, Article]) -> l
 
 
 class MilvusStore(IndexRows):
-    """An index whose vectors and BM25 live in Milvus; satisfies :class:`qa.index.protocol.Store`."""
+    """An index whose vectors and BM25 live in Milvus; satisfies :class:`qa.indexing.protocol.Store`."""
 
     hybrid_rankers: frozenset[str] = frozenset({"rrf", "weighted"})  # Milvus's hybrid_search
 

@@ -1,6 +1,6 @@
 """The store boundary: what searching needs from an index (:class:`Store`), what the indexer
 hands a store to write (:class:`StoreUpdate`), and the optional-dependency import every
-backend shares. Apart from the dispatcher (qa.index.stores), so a backend can import it."""
+backend shares. Apart from the dispatcher (qa.indexing.stores), so a backend can import it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.errors import ConfigError
-from qa.index.manifest import Manifest
-from qa.index.table import ArticleTable, ChunkTable
+from qa.indexing.manifest import Manifest
+from qa.indexing.table import ArticleTable, ChunkTable
 from qa.types import Article, Chunk
 
 
@@ -25,7 +25,7 @@ class TermWeights(Protocol):
 
 class Store(Protocol):
     """An index as the search path sees it. Rows are positions in ``chunks``; both tables build
-    an article or chunk only when it is asked for (qa.index.table)."""
+    an article or chunk only when it is asked for (qa.indexing.table)."""
 
     manifest: Manifest
     articles: ArticleTable

@@ -16,7 +16,7 @@ incremental diff between them on the driver:
    :class:`ChunkEmbedActor` on a pool of actors, each holding one chunker and one encoder (the
    model is loaded once per actor, not once per batch); a batch is a few articles, enough chunks
    for the encoder's own batches to stay full. The result comes back as chunk records
-   (qa.index.faiss_store's JSONL form), their vectors and their sentences' vectors, and the indexer stores it
+   (qa.indexing.faiss_store's JSONL form), their vectors and their sentences' vectors, and the indexer stores it
    exactly as the local engine's: same chunks, vectors equal up to float rounding of other batch
    shapes (the tests hold them to 1e-5 per component, cosine 1 - 1e-6).
 
@@ -39,8 +39,8 @@ import numpy as np
 
 from qa.config import IngestLimits, Settings, prepare_ray, ray_address
 from qa.errors import ConfigError
-from qa.index.engine import Sentences
-from qa.index.protocol import require
+from qa.indexing.engine import Sentences
+from qa.indexing.protocol import require
 from qa.ingest.corpus import Corpus, ParsedFile, list_corpus, load_file, merge_files
 from qa.ingest.readers import UnreadableError
 from qa.types import Article, Chunk, Rejected
@@ -108,8 +108,8 @@ class ChunkEmbedActor:
         self.chunker = Chunker(TokenCounter(model_dir), ChunkSettings(**settings["chunking"]))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from qa.index.engine import embedded_texts
-        from qa.index.ray_engine import chunk_record
+        from qa.indexing.engine import embedded_texts
+        from qa.indexing.ray_engine import chunk_record
 
         positions, records, texts, spans = [], [], [], []
         for position, fields in zip(batch["position"], batch["article"]):
@@ -131,7 +131,7 @@ class ChunkEmbedActor:
 
 
 class RayEngine:
-    """The :class:`qa.index.engine.Engine` that runs on Ray; see the module docstring."""
+    """The :class:`qa.indexing.engine.Engine` that runs on Ray; see the module docstring."""
 
     def __init__(
         self,
@@ -264,7 +264,7 @@ class RayEngine:
         self, articles: Sequence[Article], *, progress: bool = False
     ) -> tuple[dict[str, list[Chunk]], np.ndarray, Sentences]:
         from qa.embed.torch_backend import SentenceTransformerEmbedder
-        from qa.index.ray_engine import chunk_from_record
+        from qa.indexing.ray_engine import chunk_from_record
 
         dim = SentenceTransformerEmbedder(self.settings.resolved_model_dir()).dim
         if not articles:
@@ -313,7 +313,7 @@ class RayEngine:
 
 
 def chunk_record(chunk: Chunk, faiss_id: int) -> dict[str, Any]:
-    """A chunk as a JSON object (how qa.index.ray_engine's workers send chunks back)."""
+    """A chunk as a JSON object (how qa.indexing.ray_engine's workers send chunks back)."""
     return {
         "id": faiss_id,
         "chunk_id": chunk.id,

@@ -1,7 +1,7 @@
 """The store boundary: what searching needs from an index, and which backend holds it.
 
-Two backends satisfy :class:`Store`: :class:`qa.index.faiss_store.FaissStore` (the default: FAISS and
-bm25s files in the index directory) and :class:`qa.index.milvus_store.MilvusStore` (chunks, vectors
+Two backends satisfy :class:`Store`: :class:`qa.indexing.faiss_store.FaissStore` (the default: FAISS and
+bm25s files in the index directory) and :class:`qa.indexing.milvus_store.MilvusStore` (chunks, vectors
 and BM25 in Milvus; the index directory keeps the manifest that points at it). The manifest's
 ``store`` field says which; :func:`open_store` reads it, so ``qa ask``, ``qa eval``, ``qa serve``
 and the chat never need to be told. pymilvus is imported only when a manifest names Milvus.
@@ -17,9 +17,9 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from qa.errors import ConfigError
-from qa.index.faiss_store import FaissStore
-from qa.index.manifest import read_manifest
-from qa.index.protocol import Store, StoreUpdate
+from qa.indexing.faiss_store import FaissStore
+from qa.indexing.manifest import read_manifest
+from qa.indexing.protocol import Store, StoreUpdate
 
 DEFAULT_COLLECTION = "qa_chunks"
 
@@ -58,7 +58,7 @@ def open_store(index_dir: Path) -> Store:
     """Load the index in ``index_dir`` from whichever store its manifest names."""
     manifest = read_manifest(index_dir)
     if manifest.store.get("kind") == "milvus":
-        from qa.index.milvus_store import MilvusStore
+        from qa.indexing.milvus_store import MilvusStore
 
         return MilvusStore.load(index_dir)
     return FaissStore.load(index_dir)
@@ -67,7 +67,7 @@ def open_store(index_dir: Path) -> Store:
 def write_store(index_dir: Path, update: StoreUpdate, previous: Store | None) -> Store:
     """Write the index to the store its manifest names, reusing what ``previous`` holds."""
     if update.manifest.store.get("kind") == "milvus":
-        from qa.index.milvus_store import MilvusStore
+        from qa.indexing.milvus_store import MilvusStore
 
         return MilvusStore.write(index_dir, update, previous)
     store = FaissStore.build(

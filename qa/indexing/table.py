@@ -9,7 +9,7 @@ and parsed when it is asked for (with a small cache: one question reads a dozen)
 rows a question returns. At 1M chunks the old lists of ``Chunk`` objects took ~3.5 GB of a
 serving process; these take a few MB besides the pages the questions touch.
 
-Files, in a generation folder (see qa/index/faiss_store.py)::
+Files, in a generation folder (see qa/indexing/faiss_store.py)::
 
     articles.jsonl          one article per line, sorted by id, with its full text
     articles.ids.json       the ids of those lines, in order (a JSON list)
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.index.manifest import Manifest
+from qa.indexing.manifest import Manifest
 from qa.types import Article, Chunk
 
 ARTICLES = "articles.jsonl"
@@ -303,7 +303,7 @@ class ChunkTable(Sequence[Chunk]):
 
 class IndexRows:
     """What every store keeps: the manifest, the articles (by id) and chunks (in row order) as
-    tables (qa.index.table), the id of each row's chunk (FAISS id / Milvus primary key) and the vectors
+    tables (qa.indexing.table), the id of each row's chunk (FAISS id / Milvus primary key) and the vectors
     of their sentences. Loaded from disk, all but the article ids are memory-mapped arrays."""
 
     def __init__(

@@ -19,8 +19,8 @@ from pathlib import Path
 from qa.config import Settings
 from qa.embed.protocol import Embedder
 from qa.errors import QAError
-from qa.index.manifest import MANIFEST
-from qa.index.protocol import Store
+from qa.indexing.manifest import MANIFEST
+from qa.indexing.protocol import Store
 from qa.search.searcher import Searcher, open_searcher
 from qa.types import Hit, Result
 

@@ -14,8 +14,8 @@ from qa.embed.backends import index_backend, make_embedder
 from qa.embed.model import model_fingerprint
 from qa.embed.protocol import Embedder
 from qa.errors import ConfigError, IndexMismatchError
-from qa.index.protocol import Store
-from qa.index.stores import open_store
+from qa.indexing.protocol import Store
+from qa.indexing.stores import open_store
 from qa.search.answer import (
     Abstainer,
     ScoredSentence,

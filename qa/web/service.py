@@ -30,7 +30,7 @@ from qa.types import Rejected
 if TYPE_CHECKING:
     from qa.embed.protocol import Embedder
     from qa.eval.run import EvalReport
-    from qa.index.indexer import IndexReport
+    from qa.indexing.indexer import IndexReport
     from qa.search.searcher import Searcher
     from qa.types import Result
 
@@ -203,7 +203,7 @@ class ChatService:
         return update
 
     def _reindex(self, progress: bool) -> IndexReport:
-        from qa.index.indexer import update_index
+        from qa.indexing.indexer import update_index
 
         report = update_index(self.settings, self.embedder, progress=progress)  # holds the index's write lock
         self.reload()
