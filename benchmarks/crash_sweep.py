@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
-SEED_QUESTIONS = ROOT / "eval" / "seeds.jsonl"
+SEED_QUESTIONS = ROOT / "qa" / "data" / "seeds.jsonl"
 QA = Path(sys.executable).with_name("qa")
 TOWNS = ["Arnsby", "Portmere", "Lenvale", "Calder", "Brookhurst", "Elmfield", "Northwick", "Saltby"]
 THINGS = ["tram depot", "flower show", "swimming pool", "bus station", "bakery", "rowing club", "museum", "bridge"]

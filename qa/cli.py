@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         ' [{"article", "text", "start" (optional)}], "history" (optional)}; "answers": [] means the corpus'
         " cannot answer.",
     )
-    evaluate.add_argument("questions", nargs="?", type=Path, metavar="QUESTIONS.jsonl", help="a question set")
+    evaluate.add_argument("questions", nargs="?", type=Path, metavar="QUESTIONS.jsonl",
+                          help="a question set (default: the shipped seed questions, without --beir or --squad)")
     evaluate.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR folder (corpus, queries, qrels)")
     evaluate.add_argument("--squad", type=Path, metavar="FILE", help="SQuAD v1.1 JSON, plain or zipped")
     evaluate.add_argument("--mode", choices=(*MODES, "all"), help="retrieval mode, or all three side by side"
@@ -369,6 +370,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from qa import evaluate
 
     problem = eval_usage_problem(args)
+    if problem is None and args.questions is None and args.beir is None and args.squad is None:
+        from qa.service import SHIPPED_QUESTIONS
+
+        args.questions = SHIPPED_QUESTIONS
     if problem:
         print(f"qa eval: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -403,8 +408,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def eval_usage_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the combination of `qa eval` options, if anything."""
     sources = [name for name in ("questions", "beir", "squad") if getattr(args, name) is not None]
-    if len(sources) != 1:
-        return "give exactly one of QUESTIONS.jsonl, --beir DIR or --squad FILE"
+    if len(sources) > 1:
+        return "give at most one of QUESTIONS.jsonl, --beir DIR or --squad FILE"
     if args.k < 1:
         return f"-k must be at least 1, not {args.k}"
     for option, value in (("--sample", args.sample), ("--queries-limit", args.queries_limit)):

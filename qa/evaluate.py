@@ -1,7 +1,7 @@
 """Measuring qa on labelled questions: does it find the passage, mark the sentence, and abstain
 when the corpus holds no answer? Used by `qa eval`.
 
-Question sets (e.g. ``eval/seeds.jsonl``) are JSONL files, one JSON object per line::
+Question sets (e.g. ``qa/data/seeds.jsonl``, the default) are JSONL files, one JSON object per line::
 
     {"id": "fact-04", "question": "How long did Baqeri's second official visit to Pakistan last?",
      "kind": "fact",
@@ -123,7 +123,7 @@ class Question:
     kind: str
     answers: tuple[GoldSpan, ...]
     history: tuple[str, ...] = ()
-    origin: str = ""  # where it was read, for error messages ("eval/seeds.jsonl:12")
+    origin: str = ""  # where it was read, for error messages ("qa/data/seeds.jsonl:12")
 
     @property
     def answerable(self) -> bool:

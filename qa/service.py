@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 MAX_UPLOAD_MB = 20
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1_000_000  # megabytes as `qa index` counts them (IngestLimits)
-SHIPPED_QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "seeds.jsonl"
+SHIPPED_QUESTIONS = Path(__file__).resolve().parent / "data" / "seeds.jsonl"  # package data, in the wheel
 WARM_UP_QUESTION = "What is this about?"
 
 

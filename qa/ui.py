@@ -194,7 +194,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
         progress(0, desc=f"Asking the questions of {path.name}")
         try:
             out_dir = Path(tempfile.mkdtemp(prefix="qa-eval-"))
-            title = path.name if upload else f"{path.parent.name}/{path.name}"
+            title = path.name
             report, written = service.evaluate(path, modes, out_dir, title=title, progress=True)
         except QAError as error:
             return f"**The evaluation could not run:** {error}", None, None
@@ -253,7 +253,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
             with gr.Tab("Evaluate", id="evaluate"):
                 gr.Markdown(
                     "Score a question set against the current index, as `qa eval` does: the shipped"
-                    f" `{SHIPPED_QUESTIONS.parent.name}/{SHIPPED_QUESTIONS.name}`, or your own JSONL file"
+                    f" `{SHIPPED_QUESTIONS.name}` (seed questions), or your own JSONL file"
                     " (one `{\"id\", \"question\", \"answers\"}` object per line; see the README)."
                 )
                 with gr.Row():

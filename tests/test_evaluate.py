@@ -262,7 +262,7 @@ def test_question_set_errors_name_file_line_and_problem(lines: list[str], messag
 
 def test_the_seed_question_set_validates_against_the_seed_article() -> None:
     corpus = read_corpus([SEEDS])
-    questions = load_question_set(ROOT / "eval" / "seeds.jsonl", {a.id: a for a in corpus.articles})
+    questions = load_question_set(ROOT / "qa" / "data" / "seeds.jsonl", {a.id: a for a in corpus.articles})
     assert len(questions) == 69
     assert {q.kind for q in questions} == {"fact", "paraphrase", "unanswerable", "follow-up"}
 
@@ -564,7 +564,7 @@ def test_eval_seeds_all_modes_end_to_end(
     out = tmp_path / "out"
     argv = [
         "eval",
-        str(ROOT / "eval" / "seeds.jsonl"),
+        str(ROOT / "qa" / "data" / "seeds.jsonl"),
         "--index-dir",
         str(seed_index.index_dir),
         "--mode",

@@ -47,7 +47,7 @@ from qa.milvus_store import DocumentFrequencies, MilvusStore, disconnect, keywor
 from qa.ray_engine import RayEngine  # noqa: E402
 
 SEED_ID = SEED_ARTICLE.name
-QUESTIONS = read_questions(ROOT / "eval" / "seeds.jsonl")
+QUESTIONS = read_questions(ROOT / "qa" / "data" / "seeds.jsonl")
 VECTOR_TOLERANCE = 1e-5  # per component; both engines run the same model, in batches of other shapes
 SENTENCE_TOLERANCE = 1e-3  # sentence vectors are stored as float16: a float32 difference can flip one ulp
 BIN = Path(sys.executable).parent
