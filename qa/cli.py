@@ -265,11 +265,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     warn_if_unfitted(settings)
     if questions is None:
         result = searcher.ask(args.question, args.k, mode=args.mode, history=history)
-        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2) if args.json else format_result(result))
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else format_result(result))
         return EXIT_OK
     for question_id, question, turns in questions:
         result = searcher.ask(question, args.k, mode=args.mode, history=turns or history)
-        print(json.dumps({"id": question_id, **result.to_json()}, ensure_ascii=False), flush=True)
+        print(json.dumps({"id": question_id, **result.to_dict()}, ensure_ascii=False), flush=True)
     return EXIT_OK
 
 
@@ -450,11 +450,18 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.repeat < 1:
         print(f"qa bench: --repeat must be at least 1, not {args.repeat}", file=sys.stderr)
         return EXIT_USAGE
+    if not args.paths and args.bbc is None and not args.skip_ingest:
+        print(f"qa bench: no corpus: {bench.NO_CORPUS}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.paths and args.bbc is not None:
+        print("qa bench: give corpus folders or --bbc TARBALL, not both", file=sys.stderr)
+        return EXIT_USAGE
     sizes = bench.parse_sizes(args.sizes)
     notify = (lambda message: None) if args.json else (lambda message: print(message, file=sys.stderr, flush=True))
     report = bench.run_bench(
         args.paths, sizes, work_dir=args.work_dir, backend=settings.backend, cache_dir=settings.cache_dir,
-        repeat=args.repeat, skip_ingest=args.skip_ingest, index_dir=args.index_dir, notify=notify,
+        repeat=args.repeat, skip_ingest=args.skip_ingest, index_dir=args.index_dir, bbc=args.bbc,
+        notify=notify,
     )
     print(json.dumps(report) if args.json else bench.format_report(report))
     return EXIT_OK

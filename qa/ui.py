@@ -125,7 +125,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
         """Answer a question (``history``: the previous questions, oldest first); returns the
         same JSON object as `qa ask --json`."""
         turns = [turn for turn in history if isinstance(turn, str)] if isinstance(history, list) else []
-        return service.ask(question, settings.k, history=turns).to_json()
+        return service.ask(question, settings.k, history=turns).to_dict()
 
     def respond(question: str, messages: list[dict[str, Any]], k: float, mode: str, answers: dict[str, list[int]]):
         question = (question or "").strip()

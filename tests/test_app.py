@@ -166,7 +166,7 @@ def test_api_ask_returns_the_cli_json(server: App, seed_index, embedder) -> None
     result = Client(server.url, verbose=False).predict(CHIEF, [], api_name="/ask")
     # What `qa ask --json` prints for the same index (the server's is a copy of it), scores to
     # float noise: the model runs in two processes.
-    expected = open_searcher(seed_index, embedder).ask(CHIEF, 5).to_json()
+    expected = open_searcher(seed_index, embedder).ask(CHIEF, 5).to_dict()
     assert [p.pop("score") for p in result["passages"]] == pytest.approx([p.pop("score") for p in expected["passages"]])
     assert result == expected
     assert set(result) == {"question", "abstained", "answer", "passages"}

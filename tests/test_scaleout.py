@@ -410,7 +410,7 @@ def test_chat_answers_from_milvus(milvus_seed_index: Settings, seed_index: Setti
     from qa.search import open_searcher
 
     question = "Where can Tehran and Islamabad establish joint bases?"
-    expected = open_searcher(seed_index).ask(question, seed_index.k).to_json()  # the chat shows k passages
+    expected = open_searcher(seed_index).ask(question, seed_index.k).to_dict()  # the chat shows k passages
     disconnect(parse_store(milvus_seed_index.store))  # Milvus Lite: one process per file
     port = free_port()
     log = (tmp_path / "app.log").open("w+")

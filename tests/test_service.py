@@ -138,10 +138,10 @@ def test_questions_asked_at_once_get_the_replies_they_get_alone(
         "Who picked a record apple harvest?", "What do cider makers expect?",
         "Who won the national chess title?", "How long does she train?", "volcano eruption", "",
     ]
-    alone = {question: service.ask(question, 3).to_json() for question in questions}
+    alone = {question: service.ask(question, 3).to_dict() for question in questions}
     asked = questions * 25
     with ThreadPoolExecutor(8) as askers:
-        replies = list(askers.map(lambda question: service.ask(question, 3).to_json(), asked))
+        replies = list(askers.map(lambda question: service.ask(question, 3).to_dict(), asked))
     assert len(replies) == 200
     assert [question for question, reply in zip(asked, replies) if reply != alone[question]] == []
     assert alone["Who won the national chess title?"]["passages"][0]["article_id"] == "chess.md"
