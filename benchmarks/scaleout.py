@@ -36,8 +36,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from ask_latency import QUESTIONS  # noqa: E402  (run as a script: benchmarks/ is on the path)
+
 NOISE = 0.02
 SEED = 0
 

@@ -79,14 +79,28 @@ def main() -> int:
     from tqdm import tqdm
 
     from qa.answer import (
-        RERANK_FEATURES, RERANK_MODEL, Reranker, best_sentence, default_reranker, passage_features, question_terms,
-        rerank, score_sentences,
+        RERANK_FEATURES,
+        RERANK_MODEL,
+        Reranker,
+        best_sentence,
+        default_reranker,
+        passage_features,
+        question_terms,
+        rerank,
+        score_sentences,
     )
     from qa.answer_type import expected_type
     from qa.config import settings_from_env
     from qa.evaluate import (
-        CachingEmbedder, chunk_span, default_embedder, gold_occurrences, holds_gold, load_squad, prime,
-        sample_questions, squad_questions,
+        CachingEmbedder,
+        chunk_span,
+        default_embedder,
+        gold_occurrences,
+        holds_gold,
+        load_squad,
+        prime,
+        sample_questions,
+        squad_questions,
     )
     from qa.keyword import analyze
     from qa.search import Searcher

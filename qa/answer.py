@@ -195,7 +195,7 @@ class Reranker:
         return sum(c * row[name] for name, c in zip(self.features, self.coefficients))
 
     @classmethod
-    def from_json(cls, data: dict) -> "Reranker":
+    def from_json(cls, data: dict) -> Reranker:
         return cls(*linear_terms(data, RERANK_FEATURES, "re-rank"))
 
 
@@ -285,7 +285,7 @@ class Abstainer:
         return signals.typed < 1.0 or self.probability(signals) < self.threshold
 
     @classmethod
-    def from_json(cls, data: dict) -> "Abstainer":
+    def from_json(cls, data: dict) -> Abstainer:
         return cls(*linear_terms(data, FEATURES, "abstention"), float(data["bias"]), float(data["threshold"]))
 
 

@@ -147,10 +147,10 @@ class Settings:
             )
         return model_dir
 
-    def with_(self, **changes: object) -> "Settings":
+    def with_(self, **changes: object) -> Settings:
         return replace(self, **{key: value for key, value in changes.items() if value is not None})
 
-    def without_reader(self) -> "Settings":
+    def without_reader(self) -> Settings:
         """These settings with the reader turned off (``--no-reader``, ``QA_READER=0``)."""
         return replace(self, search=replace(self.search, reader=False))
 

@@ -205,7 +205,7 @@ class SentenceTransformerEmbedder:
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
         return np.ascontiguousarray(matrix, dtype=np.float32), pooled
 
-def index_backend(manifest: "Manifest") -> str:
+def index_backend(manifest: Manifest) -> str:
     """The backend that built an index (indexes from before it was recorded: by fingerprint)."""
     if manifest.backend:
         return manifest.backend

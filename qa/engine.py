@@ -21,7 +21,6 @@ from qa.embed import Embedder, Span
 from qa.ingest import Corpus, read_corpus
 from qa.types import Article, Chunk
 
-
 Sentences = list[np.ndarray]  # per chunk: one L2-normalised row per sentence of it (qa.embed.pool_spans)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -174,7 +174,7 @@ def update_index(
                 "n_chunks": len(article_chunks),
                 "path": article.path,
             }
-        manifest.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        manifest.built_at = datetime.now(UTC).isoformat(timespec="seconds")
         manifest.build_seconds = round(time.perf_counter() - started, 3)
         update = StoreUpdate(
             manifest, articles, chunks, np.array(ids, dtype=np.int64), np.array(is_fresh, dtype=bool),

@@ -47,7 +47,7 @@ class KeywordIndex:
         self.n_docs = n_docs
 
     @classmethod
-    def build(cls, texts: Sequence[str], k1: float = 0.9, b: float = 0.4) -> "KeywordIndex":
+    def build(cls, texts: Sequence[str], k1: float = 0.9, b: float = 0.4) -> KeywordIndex:
         import bm25s
 
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
@@ -67,7 +67,7 @@ class KeywordIndex:
         (folder / "n_docs.txt").write_text(f"{self.n_docs}\n")
 
     @classmethod
-    def load(cls, folder: Path, mmap: bool = False) -> "KeywordIndex":
+    def load(cls, folder: Path, mmap: bool = False) -> KeywordIndex:
         import bm25s
 
         n_docs = int((folder / "n_docs.txt").read_text().strip())

@@ -66,7 +66,7 @@ class DocumentFrequencies:
         self.df = df
 
     @classmethod
-    def count(cls, texts: Iterable[str]) -> "DocumentFrequencies":
+    def count(cls, texts: Iterable[str]) -> DocumentFrequencies:
         df: Counter[str] = Counter()
         n_docs = n_terms = 0
         for text in texts:
@@ -76,7 +76,7 @@ class DocumentFrequencies:
             n_terms += len(terms)
         return cls(n_docs, n_terms, dict(df))
 
-    def updated(self, removed: Iterable[str], added: Iterable[str]) -> "DocumentFrequencies":
+    def updated(self, removed: Iterable[str], added: Iterable[str]) -> DocumentFrequencies:
         """These statistics with the ``removed`` texts taken out and the ``added`` put in."""
         gone, new = DocumentFrequencies.count(removed), DocumentFrequencies.count(added)
         df = Counter(self.df)
@@ -112,7 +112,7 @@ class DocumentFrequencies:
         path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> "DocumentFrequencies":
+    def load(cls, path: Path) -> DocumentFrequencies:
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(int(data["n_docs"]), int(data["n_terms"]), {str(t): int(c) for t, c in data["df"].items()})
 
@@ -174,13 +174,13 @@ class MilvusStore(IndexRows):
     # -- reading -----------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, index_dir: Path, *, verify: bool = True) -> "MilvusStore":
+    def load(cls, index_dir: Path, *, verify: bool = True) -> MilvusStore:
         """Load the local files (checked as FaissStore checks them), connect, and check that
         Milvus holds what the manifest says."""
         return checked_load(Path(index_dir), cls._load_generation, verify)
 
     @classmethod
-    def _load_generation(cls, index_dir: Path, manifest: Manifest, verify: bool) -> "MilvusStore":
+    def _load_generation(cls, index_dir: Path, manifest: Manifest, verify: bool) -> MilvusStore:
         folder, articles, chunks, ids, sentences, problems = read_generation(index_dir, manifest, FILES, verify)
         if problems:
             raise IndexMismatchError(
@@ -289,7 +289,7 @@ class MilvusStore(IndexRows):
     # -- writing -----------------------------------------------------------------------------
 
     @classmethod
-    def write(cls, index_dir: Path, update: StoreUpdate, previous: Store | None) -> "MilvusStore":
+    def write(cls, index_dir: Path, update: StoreUpdate, previous: Store | None) -> MilvusStore:
         """Bring the collection to ``update`` (only the changes when ``previous`` is this same
         collection, else everything into a new one), then write the local files and manifest."""
         record = update.manifest.store

@@ -136,7 +136,7 @@ class RayEngine:
     def __init__(
         self,
         settings: Settings,
-        embedder: "Embedder",
+        embedder: Embedder,
         *,
         address: str | None = None,
         cpus_per_actor: int = 1,

@@ -49,7 +49,7 @@ class ReaderWeights:
     sentence_weight: float = 3.0  # answer = best of logit + this x sentence score
 
     @classmethod
-    def from_metadata(cls, metadata: dict[str, str]) -> "ReaderWeights":
+    def from_metadata(cls, metadata: dict[str, str]) -> ReaderWeights:
         combine = json.loads(metadata["combine"])
         return cls(int(combine["passages"]), float(combine["passage_weight"]), float(combine["sentence_weight"]))
 

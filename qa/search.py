@@ -10,8 +10,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa.answer import (
-    Abstainer, ScoredSentence, Signals, best_sentence, covered_share, default_abstainer, passage_features,
-    question_terms, rerank, score_sentences,
+    Abstainer,
+    ScoredSentence,
+    Signals,
+    best_sentence,
+    covered_share,
+    default_abstainer,
+    passage_features,
+    question_terms,
+    rerank,
+    score_sentences,
 )
 from qa.answer_type import expected_type
 from qa.config import SearchSettings, Settings, packaged_model_dir

@@ -11,8 +11,8 @@ its last component, and hidden names, ``..``, unsupported types and files over
 from __future__ import annotations
 
 import os
-import shutil
 import secrets
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence

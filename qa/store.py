@@ -164,7 +164,7 @@ class Manifest:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], where: Path) -> "Manifest":
+    def from_json(cls, data: dict[str, Any], where: Path) -> Manifest:
         version = data.get("format_version")
         if version != FORMAT_VERSION:
             raise IndexMismatchError(
@@ -278,7 +278,7 @@ class FaissStore(IndexRows):
         *,
         index_type: str | None = None,
         keyword: KeywordIndex | None = None,
-    ) -> "FaissStore":
+    ) -> FaissStore:
         """A store over these chunks; ``ids[i]`` is the FAISS id of ``chunks[i]`` and ``vectors[i]``;
         ``sentence_vectors`` has a row per sentence of each chunk, in chunk order.
         ``index_type`` defaults to :func:`choose_index_type` of the size; ``keyword`` to BM25
@@ -304,7 +304,7 @@ class FaissStore(IndexRows):
     # -- reading -----------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, index_dir: Path, *, verify: bool = True) -> "FaissStore":
+    def load(cls, index_dir: Path, *, verify: bool = True) -> FaissStore:
         """Load and check an index; raise an error that says what to run if anything is off.
 
         ``verify`` checks every file's sha256 against the manifest before parsing it (about
@@ -314,7 +314,7 @@ class FaissStore(IndexRows):
         return checked_load(Path(index_dir), cls._load_generation, verify)
 
     @classmethod
-    def _load_generation(cls, index_dir: Path, manifest: Manifest, verify: bool) -> "FaissStore":
+    def _load_generation(cls, index_dir: Path, manifest: Manifest, verify: bool) -> FaissStore:
         import faiss
 
         folder, articles, chunks, ids, sentences, problems = read_generation(index_dir, manifest, FILES, verify)

@@ -110,7 +110,7 @@ class ArticleTable(Mapping[str, Article]):
         self._read = read
 
     @classmethod
-    def of(cls, articles: "Iterable[Article] | ArticleTable") -> "ArticleTable":
+    def of(cls, articles: Iterable[Article] | ArticleTable) -> ArticleTable:
         """A table of these articles (the same table if it is one already)."""
         if isinstance(articles, ArticleTable):
             return articles
@@ -121,7 +121,7 @@ class ArticleTable(Mapping[str, Article]):
         return cls(ids, ordered.__getitem__)
 
     @classmethod
-    def load(cls, folder: Path) -> "ArticleTable":
+    def load(cls, folder: Path) -> ArticleTable:
         """The articles of a generation folder, read from disk when asked for; the file stays
         open, so a writer removing the generation meanwhile does not take it away."""
         ids = json.loads((folder / ARTICLE_IDS).read_text(encoding="utf-8"))
@@ -204,7 +204,7 @@ class ChunkTable(Sequence[Chunk]):
         self._by_key: tuple[np.ndarray, np.ndarray] | None = None  # built on the first row_of
 
     @classmethod
-    def of(cls, chunks: "Sequence[Chunk] | ChunkTable", articles: ArticleTable) -> "ChunkTable":
+    def of(cls, chunks: Sequence[Chunk] | ChunkTable, articles: ArticleTable) -> ChunkTable:
         """A table of these chunks over ``articles`` (the same table if it is one over them)."""
         if isinstance(chunks, ChunkTable) and chunks.articles is articles:
             return chunks
@@ -228,7 +228,7 @@ class ChunkTable(Sequence[Chunk]):
         return cls(articles, columns)
 
     @classmethod
-    def load(cls, folder: Path, articles: ArticleTable) -> "ChunkTable":
+    def load(cls, folder: Path, articles: ArticleTable) -> ChunkTable:
         """The columns in ``folder``, memory-mapped."""
         return cls(articles, {name: load_array(folder / f"{name}.npy") for name in CHUNK_COLUMNS})
 

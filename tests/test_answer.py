@@ -7,8 +7,19 @@ import math
 import pytest
 
 from qa.answer import (
-    RERANK_FEATURES, Abstainer, Reranker, ScoredSentence, SentenceWeights, Signals, best_sentence, default_reranker,
-    covered_share, passage_features, question_terms, rerank, term_pairs,
+    RERANK_FEATURES,
+    Abstainer,
+    Reranker,
+    ScoredSentence,
+    SentenceWeights,
+    Signals,
+    best_sentence,
+    covered_share,
+    default_reranker,
+    passage_features,
+    question_terms,
+    rerank,
+    term_pairs,
 )
 from qa.keyword import analyze
 from qa.search import Searcher

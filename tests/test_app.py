@@ -23,7 +23,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-
 from conftest import ROOT, SEEDS
 
 CHIEF = "Who is the chief of staff of the Iranian armed forces?"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import SEED_ARTICLE
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -10,8 +11,6 @@ from qa.chunk import SPECIAL_TOKENS, Chunker, TokenCounter
 from qa.config import ChunkSettings
 from qa.ingest import content_hash, read_corpus
 from qa.types import Article, Chunk
-
-from conftest import SEED_ARTICLE
 
 
 def article(text: str, title: str = "", article_id: str = "news/a.txt") -> Article:

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SEED_ARTICLE, SEEDS
 
 QA = Path(sys.executable).with_name("qa")

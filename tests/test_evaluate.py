@@ -16,7 +16,6 @@ import pytest
 from conftest import DATASETS, ROOT, SEEDS, FakeEmbedder
 
 from qa import cli
-from qa.answer import Abstainer
 from qa.config import ChunkSettings, Settings
 from qa.errors import ConfigError
 from qa.evaluate import (

@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import FakeEmbedder
+from test_ingest import PDF_LINES, PNG_1X1, pdf_bytes
 
 from qa.config import IngestLimits, Settings
 from qa.errors import ConfigError
 from qa.indexer import update_index
 from qa.ingest import UNDECODABLE_FOLDER, UNDECODABLE_NAME, Corpus, Rejected, read_corpus
 from qa.store import FaissStore, read_manifest
-from test_ingest import PDF_LINES, PNG_1X1, pdf_bytes
 
 QA = Path(sys.executable).with_name("qa")
 MB = 1_000_000

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 from conftest import FakeEmbedder
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from test_store import CHUNKING, write_corpus
 
 from qa.config import Settings

@@ -7,10 +7,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from conftest import DATASETS, SEEDS
 
 from qa.ingest import Rejected, read_corpus
-
-from conftest import DATASETS, SEEDS
 
 SUPPORTED = ".htm .html .jsonl .markdown .md .pdf .text .txt"
 PNG_1X1 = bytes.fromhex(

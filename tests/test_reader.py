@@ -9,17 +9,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SEED_ARTICLE
 
 from qa.answer import ScoredSentence
 from qa.cli import build_parser
 from qa.config import SearchSettings, Settings, settings_from_env
 from qa.errors import ConfigError
 from qa.reader import (
-    ADAPTER, Reader, ReaderWeights, merged_state, read_adapter, reader_for, write_adapter,
+    ADAPTER,
+    Reader,
+    ReaderWeights,
+    merged_state,
+    read_adapter,
+    reader_for,
+    write_adapter,
 )
 from qa.types import Chunk, Hit
-
-from conftest import SEED_ARTICLE
 
 
 def test_merge_adds_the_scaled_low_rank_product() -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT, SEED_ARTICLE, SEEDS
+from test_hostile_corpus import DUPLICATE, build_hostile_corpus
 
 from qa.cli import read_questions
 from qa.config import IngestLimits, SearchSettings, Settings
@@ -36,7 +37,6 @@ from qa.indexer import update_index
 from qa.search import Searcher
 from qa.store import FaissStore
 from qa.stores import open_store, parse_store, require
-from test_hostile_corpus import DUPLICATE, build_hostile_corpus
 
 for _module, _extra in (("ray", "ray"), ("pymilvus", "milvus")):
     # found, not imported: the Ray engine sets Ray's environment before Ray is first imported

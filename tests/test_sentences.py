@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import SEED_ARTICLE
 
 from qa.sentences import split_sentences
-
-from conftest import SEED_ARTICLE
 
 
 def sentences(text: str) -> list[str]:

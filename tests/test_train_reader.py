@@ -81,6 +81,7 @@ def thesaurus(word: str) -> list[str]:
 
 def test_paraphrase_swaps_only_the_words_the_answer_sentence_shares() -> None:
     from reword import paraphrase
+
     from qa.keyword import analyze
 
     shared = set(analyze("The delegation visited the city of Karachi and met the prime minister."))
@@ -116,6 +117,7 @@ def opposite(word: str) -> list[str]:
 
 def test_contradict_changes_one_shared_detail_to_something_the_sentence_does_not_say() -> None:
     from reword import contradict
+
     from qa.keyword import analyze
 
     sentence = "Baqeri's first visit to Pakistan began in 2021 in Karachi, the largest city."
