@@ -279,7 +279,7 @@ def parse_history(text: str | None) -> list[str]:
     try:
         history = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ConfigError(f"--history must be a JSON list of strings ({error.msg})")
+        raise ConfigError(f"--history must be a JSON list of strings ({error.msg})") from error
     if not isinstance(history, list) or not all(isinstance(turn, str) for turn in history):
         raise ConfigError('--history must be a JSON list of strings, e.g. \'["Who is Baqeri?"]\'')
     return history
@@ -291,7 +291,7 @@ def read_questions(path: Path) -> list[tuple[str, str, list[str]]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror or error}")
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}") from error
     questions = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -301,7 +301,7 @@ def read_questions(path: Path) -> list[tuple[str, str, list[str]]]:
             history = record.get("history") or []
             questions.append((str(record.get("id", number)), str(record["question"]), [str(t) for t in history]))
         except (json.JSONDecodeError, KeyError, AttributeError, TypeError):
-            raise ConfigError(f'{path}:{number}: expected a JSON object with "id" and "question"')
+            raise ConfigError(f'{path}:{number}: expected a JSON object with "id" and "question"') from None
     return questions
 
 

@@ -174,7 +174,7 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         try:
             settings = replace(settings, batch_size=int(env["QA_BATCH_SIZE"]))
         except ValueError:
-            raise ConfigError(f"QA_BATCH_SIZE must be a whole number, not {env['QA_BATCH_SIZE']!r}")
+            raise ConfigError(f"QA_BATCH_SIZE must be a whole number, not {env['QA_BATCH_SIZE']!r}") from None
     limits = {}
     for variable, key, kind in (
         ("QA_MAX_FILE_MB", "max_file_mb", float),
@@ -184,7 +184,7 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
             try:
                 limits[key] = kind(env[variable])
             except ValueError:
-                raise ConfigError(f"{variable} must be a number, not {env[variable]!r}")
+                raise ConfigError(f"{variable} must be a number, not {env[variable]!r}") from None
     if limits:
         settings = replace(settings, limits=replace(settings.limits, **limits))
     if env.get("QA_BACKEND"):

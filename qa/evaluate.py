@@ -144,7 +144,7 @@ def read_question_set(path: Path) -> list[Question]:
     except (OSError, UnicodeDecodeError) as error:
         raise QuestionSetError(
             f"cannot read the question set {path}: {getattr(error, 'strerror', None) or error}"
-        )
+        ) from error
     return parse_question_set(text, str(path))
 
 
@@ -359,9 +359,9 @@ def load_squad(path: Path) -> SquadSet:
         else:
             data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise QuestionSetError(f"cannot read {path}: {error.strerror or error}")
+        raise QuestionSetError(f"cannot read {path}: {error.strerror or error}") from error
     except (json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile) as error:
-        raise QuestionSetError(f"{path} is not SQuAD JSON ({error})")
+        raise QuestionSetError(f"{path} is not SQuAD JSON ({error})") from error
     return convert_squad(data, path.name)
 
 
@@ -377,7 +377,7 @@ def convert_squad(data: Any, source: str) -> SquadSet:
             squad.article_ids.append(article.id)
             squad.questions.extend(questions)
     except (KeyError, TypeError) as error:
-        raise QuestionSetError(f"{source} is not in the SQuAD v1.1 format (missing or wrong {error})")
+        raise QuestionSetError(f"{source} is not in the SQuAD v1.1 format (missing or wrong {error})") from error
     return squad
 
 
@@ -475,7 +475,7 @@ def _jsonl_records(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
                     raise QuestionSetError(f'{where}: expected a JSON object with "_id"')
                 yield where, record
     except (OSError, EOFError, UnicodeDecodeError) as error:
-        raise QuestionSetError(f"cannot read {path}: {error}")
+        raise QuestionSetError(f"cannot read {path}: {error}") from error
 
 
 def read_beir_corpus(path: Path) -> Corpus:

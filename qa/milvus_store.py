@@ -203,7 +203,7 @@ class MilvusStore(IndexRows):
         try:
             keyword = DocumentFrequencies.load(folder / DF_FILE)
         except (KeyError, TypeError, ValueError, OSError) as error:
-            raise IndexMismatchError(f"{folder / DF_FILE} is damaged ({error})", rebuild=index_dir)
+            raise IndexMismatchError(f"{folder / DF_FILE} is damaged ({error})", rebuild=index_dir) from error
         store = cls(manifest, articles, chunks, ids, client, keyword, sentences)
         store.directory = index_dir
         return store

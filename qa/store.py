@@ -175,7 +175,7 @@ class Manifest:
         try:
             return cls(**{key: value for key, value in data.items() if key in names})
         except TypeError as error:
-            raise IndexMismatchError(f"{where} is incomplete ({error})", rebuild=where.parent)
+            raise IndexMismatchError(f"{where} is incomplete ({error})", rebuild=where.parent) from error
 
 
 def read_manifest(index_dir: Path) -> Manifest:
@@ -185,7 +185,7 @@ def read_manifest(index_dir: Path) -> Manifest:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise IndexMismatchError(f"{path} is not valid JSON ({error})", rebuild=index_dir)
+        raise IndexMismatchError(f"{path} is not valid JSON ({error})", rebuild=index_dir) from error
     if not isinstance(data, dict):
         raise IndexMismatchError(f"{path} is not a JSON object", rebuild=index_dir)
     return Manifest.from_json(data, path)
@@ -327,7 +327,7 @@ class FaissStore(IndexRows):
                 exact = load_array(folder / EXACT_VECTORS)
             keyword = KeywordIndex.load(folder / KEYWORD_FOLDER, mmap=True)
         except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
-            raise IndexMismatchError(f"the index in {folder} is damaged ({error})", rebuild=index_dir)
+            raise IndexMismatchError(f"the index in {folder} is damaged ({error})", rebuild=index_dir) from error
         if index.ntotal != len(chunks):
             problems.append(f"{index.ntotal} vectors for {len(chunks)} chunks")
         if index.d != manifest.dim:
@@ -486,7 +486,7 @@ def read_generation(
         ids = load_array(folder / CHUNK_IDS)
         sentences = load_array(folder / SENTENCES)
     except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
-        raise IndexMismatchError(f"the index in {folder} is damaged ({error})", rebuild=index_dir)
+        raise IndexMismatchError(f"the index in {folder} is damaged ({error})", rebuild=index_dir) from error
     problems = chunks.problems()
     if ids.shape != (len(chunks),) or ids.dtype != np.int64:
         problems.append(f"{CHUNK_IDS} holds {ids.shape} {ids.dtype} for {len(chunks)} chunks")

@@ -365,7 +365,7 @@ def server_auth(host: str, auth: str | None = None, auth_file: Path | None = Non
         try:
             lines = Path(auth_file).read_text(encoding="utf-8").splitlines()
         except OSError as error:
-            raise ConfigError(f"cannot read the auth file {auth_file}: {error.strerror or error}")
+            raise ConfigError(f"cannot read the auth file {auth_file}: {error.strerror or error}") from error
         for number, line in enumerate(lines, start=1):
             if line.strip() and not line.lstrip().startswith("#"):
                 credentials.append(parse_credentials(line, f"{auth_file}:{number}"))
