@@ -240,8 +240,14 @@ def sweep(embedder, work: Path, plan: list[tuple[str, object]], seed: int) -> di
     state, generation = checker.check(Expectation(before=set(), after=corpus_ids(corpus)))
     return {
         "kills": [asdict(record) for record in records],
-        "final": {"exit_status": final.returncode, "held": state, "generation": generation,
-                  "leftovers": leftovers(index_dir, generation), "stdout": out.splitlines(), "stderr": err.splitlines()},
+        "final": {
+            "exit_status": final.returncode,
+            "held": state,
+            "generation": generation,
+            "leftovers": leftovers(index_dir, generation),
+            "stdout": out.splitlines(),
+            "stderr": err.splitlines(),
+        },
         "seed_questions": checker.questions,
         "first_run_seconds": round(run_seconds, 2),
         "lock_file": (index_dir / ".lock").read_text(),

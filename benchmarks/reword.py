@@ -122,7 +122,9 @@ def antonyms(word: str) -> list[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         senses = reader.synsets(word)[:SENSES]
-    return sorted({a.name().replace("_", " ") for sense in senses for lemma in sense.lemmas() for a in lemma.antonyms()})
+    return sorted(
+        {a.name().replace("_", " ") for sense in senses for lemma in sense.lemmas() for a in lemma.antonyms()}
+    )
 
 
 def contradict(

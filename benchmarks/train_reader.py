@@ -237,7 +237,9 @@ def combine(cases: list[dict], logits: list[np.ndarray], answer_passages: int) -
             golds.append(gold)
     a, b = fit(matrices, golds, 1e-4)
     if a <= 0:
-        raise SystemExit(f"the re-rank score got weight {a:.4f} beside the reader: the reader replaces it, not refines it")
+        raise SystemExit(
+            f"the re-rank score got weight {a:.4f} beside the reader: the reader replaces it, not refines it"
+        )
     passage_weight = b / a
     matrices, golds = [], []
     for case, values in zip(cases, logits):
@@ -298,7 +300,10 @@ def held_out_figures(reader, held_out: list[dict], answer_passages: int) -> dict
     print(f"held-out tuning questions ({len(held_out)}): hit@1 {before[0]:.3f} -> {after[0]:.3f},"
           f" answer accuracy {before[1]:.3f} -> {after[1]:.3f}")
     print(f"the reader alone picks a gold sentence: {alone[0]:.3f} of held-out questions, {alone[1]:.3f} re-worded")
-    print(f"one detail of the question changed lowers the answer sentence's logit: {sensitivity:.3f} of held-out questions")
+    print(
+        "one detail of the question changed lowers the answer sentence's logit:"
+        f" {sensitivity:.3f} of held-out questions"
+    )
     print(f"passage_weight {passage_weight:.4f}, sentence_weight {sentence_weight:.4f}")
     return {
         "passage_weight": passage_weight, "sentence_weight": sentence_weight,
@@ -314,7 +319,9 @@ def main() -> int:
     parser.add_argument("--squad", type=Path, default=SQUAD)
     parser.add_argument("--index-dir", type=Path, required=True, help="a SQuAD index built by qa eval --squad")
     parser.add_argument("--train", type=int, default=4000, help="questions that train (the rest choose the weights)")
-    parser.add_argument("--questions", type=int, default=None, help="use a seeded sample of the tuning half (a trial run)")
+    parser.add_argument(
+        "--questions", type=int, default=None, help="use a seeded sample of the tuning half (a trial run)"
+    )
     parser.add_argument("--passages", type=int, default=5, help="passages read, from the first after the re-rank")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-4)
@@ -361,7 +368,9 @@ def main() -> int:
         texts = [case["question"] for case in reworded([cases[i] for i in chosen], args.paraphrase, rng)]
         changed = [(i, text) for i, text in zip(chosen, texts) if text != cases[i]["question"]]
         prime(searcher, [text for _, text in changed], progress=True)
-        again = collect(store, searcher, [replace(questions[i], question=text) for i, text in changed], 20, args.passages)
+        again = collect(
+            store, searcher, [replace(questions[i], question=text) for i, text in changed], 20, args.passages
+        )
         for (i, _), case in zip(changed, again):
             cases[i] = case
         print(f"{len(changed)} training questions re-worded", file=sys.stderr)

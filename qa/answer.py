@@ -15,8 +15,9 @@ of SQuAD and SciFact (docs/EVALUATION.md).
 
 Abstention is a logistic model over signals measured for every question (how close the best
 passage and the best sentence are, how much of the question the best passage covers, whether
-the dense and keyword legs agree, whether the answer is of the kind asked for), calibrated on answerable and unanswerable questions; its
-coefficients live in ``abstain.json`` beside this file, with the command that produced them.
+the dense and keyword legs agree, whether the answer is of the kind asked for), calibrated on
+answerable and unanswerable questions; its coefficients live in ``abstain.json`` beside this
+file, with the command that produced them.
 """
 
 from __future__ import annotations
@@ -234,7 +235,10 @@ def rerank(
 
 
 def best_sentence(
-    sentences: Sequence[ScoredSentence], order: Sequence[int], n_passages: int, weights: SentenceWeights = SentenceWeights()
+    sentences: Sequence[ScoredSentence],
+    order: Sequence[int],
+    n_passages: int,
+    weights: SentenceWeights = SentenceWeights(),
 ) -> ScoredSentence | None:
     """The answer: the best sentence of the first ``n_passages`` passages (after re-ranking)."""
     rank_of = {old: new + 1 for new, old in enumerate(order)}

@@ -128,7 +128,12 @@ def update_index(
         where = parse_store(settings.store) if settings.store is not None else None
         if where is None:
             where = previous.manifest.store if previous else {}
-        if previous is not None and diff.empty and previous.manifest.corpus == roots and previous.manifest.store == where:
+        if (
+            previous is not None
+            and diff.empty
+            and previous.manifest.corpus == roots
+            and previous.manifest.store == where
+        ):
             return IndexReport(
                 diff, corpus.rejected, len(previous.articles), len(previous), 0,
                 time.perf_counter() - started, written=False,

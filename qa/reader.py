@@ -110,7 +110,9 @@ def export_reader(model_dir: Path, adapter_path: Path, target: Path) -> None:
     merged = merged_state(state, adapter, float(metadata["scale"]))
     model.load_state_dict({name: torch.from_numpy(np.asarray(array)) for name, array in merged.items()})
     head = torch.nn.Linear(adapter["head.weight"].shape[1], 1)
-    head.load_state_dict({"weight": torch.from_numpy(adapter["head.weight"]), "bias": torch.from_numpy(adapter["head.bias"])})
+    head.load_state_dict(
+        {"weight": torch.from_numpy(adapter["head.weight"]), "bias": torch.from_numpy(adapter["head.bias"])}
+    )
 
     class Logits(torch.nn.Module):
         def __init__(self) -> None:

@@ -161,7 +161,9 @@ class ChatService:
         thread.start()
         return thread
 
-    def ask(self, question: str, k: int | None = None, *, mode: str | None = None, history: Sequence[str] = ()) -> Result:
+    def ask(
+        self, question: str, k: int | None = None, *, mode: str | None = None, history: Sequence[str] = ()
+    ) -> Result:
         self._ready.wait()
         return self.searcher.ask(question, k or self.settings.k, mode=mode, history=history)
 
@@ -194,7 +196,9 @@ class ChatService:
             if path is not None:  # None: already gone (an earlier delete whose re-index failed)
                 path.unlink()
             same_file = article_file_id(article.path)
-            gone = [other.id for other in self.searcher.store.articles.values() if article_file_id(other.path) == same_file]
+            gone = [
+                other.id for other in self.searcher.store.articles.values() if article_file_id(other.path) == same_file
+            ]
             update = Update(deleted=gone)
             update.report = self._reindex(progress)
         return update
@@ -210,7 +214,12 @@ class ChatService:
         """[id, chunks, title, file] for every indexed article, in id order."""
         store = self.searcher.store
         return [
-            [article_id, int(entry.get("n_chunks", 0)), store.articles[article_id].title, article_file_id(entry.get("path", ""))]
+            [
+                article_id,
+                int(entry.get("n_chunks", 0)),
+                store.articles[article_id].title,
+                article_file_id(entry.get("path", "")),
+            ]
             for article_id, entry in sorted(store.manifest.articles.items())
         ]
 

@@ -141,7 +141,9 @@ class ArticleTable(Mapping[str, Article]):
             line = os.pread(descriptor, int(offsets[i + 1] - offsets[i]), int(offsets[i]))
             article = Article(**json.loads(line))
             if article.id != ids[i]:
-                raise ValueError(f"line {i + 1} of {folder / ARTICLES} is {article.id!r}, {ARTICLE_IDS} says {ids[i]!r}")
+                raise ValueError(
+                    f"line {i + 1} of {folder / ARTICLES} is {article.id!r}, {ARTICLE_IDS} says {ids[i]!r}"
+                )
             return article
 
         table = cls(ids, lru_cache(maxsize=CACHED_ARTICLES)(read))

@@ -41,7 +41,8 @@ mark.qa-in-passage { background: rgba(59, 130, 246, .14); color: inherit; }
 .qa-from { font-size: .85em; opacity: .8; overflow-wrap: anywhere; }
 .qa-passage, .qa-card { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: .4em .6em; }
 .qa-card summary { cursor: pointer; }
-.qa-card summary .qa-title { display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-weight: 500; }
+.qa-card summary .qa-title { display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+  font-weight: 500; }
 .qa-card summary .qa-cite { opacity: .85; }
 .qa-card[open] summary { margin-bottom: .3em; }
 .qa-text { white-space: pre-wrap; }
@@ -224,9 +225,13 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
                         with gr.Accordion("Settings", open=False, elem_id="qa-settings"):
                             k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages per answer (k)",
                                           elem_id="qa-k")
-                            mode = gr.Radio(list(MODES), value=settings.search.mode, label="Retrieval",
-                                            info="hybrid: dense and BM25 fused; dense: embeddings only; bm25: keywords only",
-                                            elem_id="qa-mode")
+                            mode = gr.Radio(
+                                list(MODES),
+                                value=settings.search.mode,
+                                label="Retrieval",
+                                info="hybrid: dense and BM25 fused; dense: embeddings only; bm25: keywords only",
+                                elem_id="qa-mode",
+                            )
                         clear = gr.Button("New conversation", size="sm")
                     with gr.Column(scale=2, min_width=320):
                         gr.Markdown("**Source**")
@@ -246,9 +251,14 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
                     elem_id="qa-articles", wrap=True, column_widths=["220px", "80px", "480px", "200px"],
                 )
                 with gr.Row():
-                    victim = gr.Dropdown(choices=[row[0] for row in rows], value=None, label="Article to delete",
-                                         info="its file is removed from the corpus folder (a .jsonl file: all of its articles)",
-                                         scale=3, elem_id="qa-delete-choice")
+                    victim = gr.Dropdown(
+                        choices=[row[0] for row in rows],
+                        value=None,
+                        label="Article to delete",
+                        info="its file is removed from the corpus folder (a .jsonl file: all of its articles)",
+                        scale=3,
+                        elem_id="qa-delete-choice",
+                    )
                     delete = gr.Button("Delete article", variant="stop", scale=1, min_width=120)
             with gr.Tab("Evaluate", id="evaluate"):
                 gr.Markdown(

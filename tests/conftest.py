@@ -43,7 +43,9 @@ class FakeEmbedder:
     def encode_spans(self, texts, spans, *, progress: bool = False):
         """Each text's vector, and each span's vector as if the span were a text of its own."""
         self.calls.append(len(texts))
-        pooled = [self.vectors([text[start:end] for start, end in text_spans]) for text, text_spans in zip(texts, spans)]
+        pooled = [
+            self.vectors([text[start:end] for start, end in text_spans]) for text, text_spans in zip(texts, spans)
+        ]
         return self.vectors(texts), pooled
 
     def vectors(self, texts) -> np.ndarray:

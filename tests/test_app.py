@@ -233,7 +233,7 @@ def set_slider(page, selector: str, value: int) -> None:
     """Set a Gradio slider through both of its inputs until both show the value: a typed or
     dragged value is applied on the slider's own time, which made a single attempt flaky."""
     wanted = str(value)
-    shown = "() => [...document.querySelectorAll('%s input')].map(input => input.value)" % selector
+    shown = f"() => [...document.querySelectorAll('{selector} input')].map(input => input.value)"
     for _ in range(20):
         page.locator(f"{selector} input[type=range]").fill(wanted)
         number = page.locator(f"{selector} input[type=number]")

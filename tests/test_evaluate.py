@@ -643,7 +643,9 @@ def test_eval_seeds_all_modes_end_to_end(
     assert hybrid["answer_accuracy"] >= 0.82  # with the reader (0.79 without it)
     assert kinds["follow-up"]["hit@3"] == 1.0
     assert kinds["fact"]["hit@1"] >= 0.85 and kinds["fact"]["answer_accuracy"] >= 0.85
-    assert hybrid["abstain_recall"] >= 0.45 and hybrid["abstain_precision"] >= 0.7 and hybrid["wrongly_abstained"] <= 0.05
+    assert (
+        hybrid["abstain_recall"] >= 0.45 and hybrid["abstain_precision"] >= 0.7 and hybrid["wrongly_abstained"] <= 0.05
+    )
 
     with capsys.disabled():  # the figures, for the record
         print("\nqa eval seeds, all modes:")

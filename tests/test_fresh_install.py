@@ -155,7 +155,9 @@ def fetch_when_up(url: str, server: subprocess.Popen, limit_s: float = 300) -> s
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            pytest.fail(f"qa serve exited {server.returncode}:\n{server.stdout.read()[-4000:] if server.stdout else ''}")
+            pytest.fail(
+                f"qa serve exited {server.returncode}:\n{server.stdout.read()[-4000:] if server.stdout else ''}"
+            )
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 return response.read().decode("utf-8", "replace")

@@ -25,7 +25,9 @@ def test_cloze_asks_for_a_name_both_sentences_hold() -> None:
 
 
 def test_cloze_takes_whole_names_and_numbers_and_skips_first_words_and_quotes() -> None:
-    question, answer = cloze("Rates stay at 4.75% said the Bank of England on Thursday.", "The Bank of England kept 4.75%.")
+    question, answer = cloze(
+        "Rates stay at 4.75% said the Bank of England on Thursday.", "The Bank of England kept 4.75%."
+    )
     assert (question, answer) == ("Rates stay at how many said the Bank of England on Thursday?", "4.75%")
     # "Rates" opens the sentence and "We" follows a quotation mark: capitalised for another reason
     assert cloze('Rates rose. "We expected it", he said.', "Rates rose and We know") is None
@@ -38,7 +40,10 @@ def test_cloze_takes_whole_names_and_numbers_and_skips_first_words_and_quotes() 
 def test_cloze_takes_a_number_whole_or_not_at_all() -> None:
     # "$14.5bn" holds no whole number: its "14" is not one
     assert cloze("They owe $14.5bn in taxes.", "The bill is 14 pages long.") is None
-    assert cloze("Profits reached 2,500 in 2004.", "Some 2,500 were sold.") == ("Profits reached how many in 2004?", "2,500")
+    assert cloze("Profits reached 2,500 in 2004.", "Some 2,500 were sold.") == (
+        "Profits reached how many in 2004?",
+        "2,500",
+    )
 
 
 def test_overlap_is_the_jaccard_overlap_of_bm25_terms() -> None:
@@ -77,8 +82,11 @@ def test_mine_pairs_close_sentences_of_other_articles_that_share_few_words() -> 
 def test_read_articles_drops_titles_and_repeated_articles(tmp_path: Path) -> None:
     tarball = tmp_path / "bbc.tar.gz"
     with tarfile.open(tarball, "w:gz") as archive:
-        for name, text in (("bbc/tech/002.txt", "Title two\n\nBody two."), ("bbc/tech/001.txt", "Title one\n\nBody one."),
-                           ("bbc/sport/003.txt", "Title one\n\nBody one.")):
+        for name, text in (
+            ("bbc/tech/002.txt", "Title two\n\nBody two."),
+            ("bbc/tech/001.txt", "Title one\n\nBody one."),
+            ("bbc/sport/003.txt", "Title one\n\nBody one."),
+        ):
             data = text.encode("latin-1")
             info = tarfile.TarInfo(name)
             info.size = len(data)

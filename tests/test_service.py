@@ -167,7 +167,9 @@ def test_loopback_hosts_need_no_password(host: str) -> None:
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "::", "example.org"])
 def test_any_other_host_needs_a_password(host: str) -> None:
     assert not is_loopback(host)
-    with pytest.raises(ConfigError, match=r"refusing to serve on .* without a password.*--auth USER:PASSWORD or --auth-file FILE"):
+    with pytest.raises(
+        ConfigError, match=r"refusing to serve on .* without a password.*--auth USER:PASSWORD or --auth-file FILE"
+    ):
         server_auth(host)
     assert server_auth(host, "ann:s3cret:with:colons") == [("ann", "s3cret:with:colons")]
 

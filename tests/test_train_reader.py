@@ -18,7 +18,9 @@ def case(scores, gold_passage, sentences):
     return {
         "question": "q",
         "passages": [{"score": s, "gold": i == gold_passage} for i, s in enumerate(scores)],
-        "sentences": [{"p": p, "text": f"s{j}", "score": score, "gold": gold} for j, (p, score, gold) in enumerate(sentences)],
+        "sentences": [
+            {"p": p, "text": f"s{j}", "score": score, "gold": gold} for j, (p, score, gold) in enumerate(sentences)
+        ],
     }
 
 
@@ -124,8 +126,13 @@ def test_contradict_changes_one_shared_detail_to_something_the_sentence_does_not
     shared = set(analyze(sentence))
     seen = set()
     for seed in range(40):
-        out = contradict("When did Baqeri's first visit to Pakistan begin?", shared, ["Karachi", "Iran"], random.Random(seed),
-                         opposite=opposite)
+        out = contradict(
+            "When did Baqeri's first visit to Pakistan begin?",
+            shared,
+            ["Karachi", "Iran"],
+            random.Random(seed),
+            opposite=opposite,
+        )
         seen.add(out)
     # "first": another ordinal; "Pakistan": another name, never one the sentence holds (Karachi);
     # "begin" is not shared ("began" stems apart), so it stays; "Baqeri" opens no sentence but
