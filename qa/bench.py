@@ -417,7 +417,7 @@ def run_bench(
     unpacked from the ``bbc`` tarball. ``index_dir`` with ``skip_ingest`` measures latency over
     an existing index instead of building one."""
     own = work_dir is None
-    work = Path(tempfile.mkdtemp(prefix="qa-bench-")) if own else Path(work_dir)
+    work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="qa-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"machine": machine()}
     try:

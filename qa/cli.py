@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from qa.config import BACKENDS, DEFAULT_BACKEND, MODES, Settings, settings_from_env
 from qa.errors import ConfigError, QAError
@@ -379,7 +380,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     modes = evaluate.expand_modes(args.mode, settings.search.mode)
     notify = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
-    options = {"progress": not args.quiet, "notify": notify}
+    options: dict[str, Any] = {"progress": not args.quiet, "notify": notify}
     if args.beir or args.squad:
         dataset = args.beir or args.squad
         settings = settings.with_(index_dir=args.index_dir or evaluate.default_index_dir(dataset))

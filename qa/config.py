@@ -9,6 +9,7 @@ import importlib.util
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from qa.errors import ConfigError
 
@@ -147,7 +148,7 @@ class Settings:
             )
         return model_dir
 
-    def with_(self, **changes: object) -> Settings:
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **{key: value for key, value in changes.items() if value is not None})
 
     def without_reader(self) -> Settings:
@@ -175,7 +176,7 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
             settings = replace(settings, batch_size=int(env["QA_BATCH_SIZE"]))
         except ValueError:
             raise ConfigError(f"QA_BATCH_SIZE must be a whole number, not {env['QA_BATCH_SIZE']!r}") from None
-    limits = {}
+    limits: dict[str, Any] = {}
     for variable, key, kind in (
         ("QA_MAX_FILE_MB", "max_file_mb", float),
         ("QA_MAX_ARTICLE_CHARS", "max_article_chars", int),

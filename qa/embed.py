@@ -33,9 +33,13 @@ Span = tuple[int, int]  # character offsets [start, end) within a text
 class Embedder(Protocol):
     """What the index needs from a model: a name, a dimension and ``encode``."""
 
-    name: str
-    dim: int
-    fingerprint: str
+    # read-only (properties), so an embedder may compute them
+    @property
+    def name(self) -> str: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def fingerprint(self) -> str: ...
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """One L2-normalised float32 row per text."""
@@ -56,9 +60,9 @@ def pool_spans(token_embeddings: np.ndarray, offsets: Sequence[Span], spans: Seq
     passage around them, so a sentence vector knows its context ("he" is the general), and it
     costs no forward pass beyond the passage's own. A span with no token (cut off, or empty)
     gets the mean of all the text's tokens."""
-    offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
-    n = min(len(offsets), len(token_embeddings))
-    starts, ends = offsets[:n, 0], offsets[:n, 1]
+    pairs = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    n = min(len(pairs), len(token_embeddings))
+    starts, ends = pairs[:n, 0], pairs[:n, 1]
     real = ends > starts  # special tokens have empty offsets
     tokens = np.asarray(token_embeddings[:n], dtype=np.float32)
     whole = tokens[real].mean(axis=0) if real.any() else tokens.mean(axis=0)
@@ -185,7 +189,8 @@ class SentenceTransformerEmbedder:
         # (sentence-transformers keeps them all until the end of encode).
         from tqdm import tqdm
 
-        vectors, pooled = [], []
+        vectors: list[np.ndarray] = []
+        pooled: list[np.ndarray] = []
         bar = tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not progress)
         for first in range(0, len(texts), SPAN_SLICE):
             part, part_spans = list(texts[first : first + SPAN_SLICE]), spans[first : first + SPAN_SLICE]

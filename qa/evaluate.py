@@ -386,7 +386,7 @@ def squad_article(entry: dict[str, Any], source: str) -> tuple[Article, list[Que
     and the blank line after it end."""
     title = entry["title"]
     contexts = [paragraph["context"] for paragraph in entry["paragraphs"]]
-    offsets = list(accumulate((len(context) + 2 for context in contexts[:-1]), initial=0))
+    offsets: list[int] = [0, *accumulate(len(context) + 2 for context in contexts[:-1])]
     text = "\n\n".join(contexts)
     questions = []
     for paragraph, offset in zip(entry["paragraphs"], offsets):
@@ -399,7 +399,7 @@ def squad_article(entry: dict[str, Any], source: str) -> tuple[Article, list[Que
                 )
             )
             for span in spans:
-                if text[span.start : span.start + len(span.text)] != span.text:
+                if span.start is None or text[span.start : span.start + len(span.text)] != span.text:
                     raise QuestionSetError(f"{origin}: the answer {span.text!r} is not at its answer_start")
             questions.append(Question(str(qa["id"]), qa["question"], "squad", spans, (), origin))
     article = make_article(title, f"{source}#{title}", title.replace("_", " "), text)
@@ -435,7 +435,7 @@ def load_beir(directory: Path, split: str = "test", queries_limit: int | None = 
     directory = Path(directory)
     corpus_path = next(
         (directory / name for name in ("corpus.jsonl", "corpus.jsonl.gz") if (directory / name).is_file()),
-        None,
+        directory / "corpus.jsonl",  # missing: refused below
     )
     qrels_path = directory / "qrels" / f"{split}.tsv"
     for needed, path in (
@@ -443,7 +443,7 @@ def load_beir(directory: Path, split: str = "test", queries_limit: int | None = 
         ("queries.jsonl", directory / "queries.jsonl"),
         (f"qrels/{split}.tsv", qrels_path),
     ):
-        if path is None or not path.is_file():
+        if not path.is_file():
             raise QuestionSetError(f"{directory} is not a BEIR dataset folder: {needed} is missing")
     qrels = read_beir_qrels(qrels_path)
     if queries_limit is not None:
@@ -544,6 +544,12 @@ class CachingEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._vectors[text] for text in texts])
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *, progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Not remembered: an evaluation embeds no corpus through it (the index is built first)."""
+        return self.inner.encode_spans(texts, spans, progress=progress)
 
 
 def prime(searcher: Searcher, queries: Sequence[str], progress: bool = False) -> None:
@@ -738,7 +744,7 @@ class ModeReport:
     mode: str
     metrics: dict[str, float | None]
     by_kind: dict[str, dict[str, float | None]]
-    hit_curve: dict[int, float]
+    hit_curve: dict[int, float | None]  # None: no answerable question
     outcomes: list[Outcome]
     seconds: float  # searching and asking
     metric_seconds: float  # ranx (the first call of a process loads or compiles numba kernels)
@@ -1150,8 +1156,8 @@ def plot_hit_curve(report: EvalReport, path: Path) -> None:
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
     try:
         for name, mode in report.modes.items():
-            ks = [n for n, value in mode.hit_curve.items() if value is not None]
-            axes.plot(ks, [mode.hit_curve[n] for n in ks], marker="o", markersize=3, label=name)
+            points = [(n, value) for n, value in mode.hit_curve.items() if value is not None]
+            axes.plot([n for n, _ in points], [value for _, value in points], marker="o", markersize=3, label=name)
         axes.set_xscale("log")
         ticks = [n for n in HIT_CURVE if n in (1, 2, 3, 5, 10, 20, 50, 100)]
         axes.set_xticks(ticks, [str(n) for n in ticks])

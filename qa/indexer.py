@@ -168,6 +168,7 @@ def update_index(
                 ids.extend(range(manifest.next_id, manifest.next_id + len(article_chunks)))
                 manifest.next_id += len(article_chunks)
             else:
+                assert previous is not None  # an article that is not fresh is in the previous index
                 rows = old_rows[article.id]
                 article_chunks = [previous.chunks[row] for row in rows]
                 ids.extend(int(previous.ids[row]) for row in rows)

@@ -90,7 +90,7 @@ class KeywordIndex:
         """BM25's inverse document frequency of each term. A term no document has gets the
         highest weight there is: a question about it is one the corpus can hardly answer."""
         vocab = self.retriever.vocab_dict if self.n_docs else {}
-        indptr = self.retriever.scores["indptr"] if self.n_docs else None
+        indptr = self.retriever.scores["indptr"] if self.n_docs else np.zeros(1, dtype=np.int64)
         weights = {}
         for term in terms:
             if term in vocab:

@@ -210,7 +210,7 @@ class MilvusStore(IndexRows):
 
     def _rows(self, hits: list[dict[str, Any]], k: int, sign: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """(scores, rows) of Milvus hits, ids this manifest does not know dropped, padded to k."""
-        rows_of = self.rows_of([int(hit["id"]) for hit in hits])
+        rows_of = self.rows_of(np.array([int(hit["id"]) for hit in hits], dtype=np.int64))
         pairs = [(sign * float(hit["distance"]), int(row)) for hit, row in zip(hits, rows_of) if row >= 0]
         scores = np.zeros(k, dtype=np.float32)
         rows = np.full(k, -1, dtype=np.int64)
@@ -281,7 +281,7 @@ class MilvusStore(IndexRows):
         for start in range(0, len(self.ids), BATCH):
             batch = [int(i) for i in self.ids[start : start + BATCH]]
             entities = self.client.query(self.collection, filter=f"id in {batch}", output_fields=["id", "dense"])
-            rows = self.rows_of([int(entity["id"]) for entity in entities])
+            rows = self.rows_of(np.array([int(entity["id"]) for entity in entities], dtype=np.int64))
             for row, entity in zip(rows, entities):
                 vectors[row] = entity["dense"]
         return vectors
@@ -298,12 +298,13 @@ class MilvusStore(IndexRows):
         client = connect(record)
         texts = keyword_texts(update.chunks, {a.id: a for a in update.articles})
         fresh_rows = np.flatnonzero(update.fresh)
-        if same:
+        if same and isinstance(previous, MilvusStore):  # (isinstance again: for the type checker)
             dropped = sorted(set(previous.ids.tolist()) - set(update.ids.tolist()))
             client.delete(collection, filter=f"id >= {previous.manifest.next_id}")  # a dead run's leftovers
             for start in range(0, len(dropped), BATCH):
                 client.delete(collection, ids=dropped[start : start + BATCH])
-            gone = keyword_texts([previous.chunks[row] for row in previous.rows_of(dropped)], previous.articles)
+            dropped_rows = previous.rows_of(np.array(dropped, dtype=np.int64))
+            gone = keyword_texts([previous.chunks[row] for row in dropped_rows], previous.articles)
             keyword = previous.keyword.updated(gone, [texts[row] for row in fresh_rows])
             rows, vectors = fresh_rows, update.fresh_vectors
         else:

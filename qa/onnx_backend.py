@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ OPSET = 17
 # Dynamic int8 of the MatMul weights, one scale per output channel, 7-bit range. Measured
 # (docs/BENCHMARKS.md): per-tensor scales drift too far from fp32 (mean cosine ~0.94);
 # quantising the embedding Gather as well costs agreement and gains no speed.
-QUANTIZE_OPTIONS = {"per_channel": True, "reduce_range": True, "op_types": ("MatMul",)}
+QUANTIZE_OPTIONS: dict[str, Any] = {"per_channel": True, "reduce_range": True, "op_types": ("MatMul",)}
 
 
 def cpu_count() -> int:
@@ -99,7 +100,7 @@ def publish(temporary: Path, target: Path) -> None:
     os.replace(temporary, target)
 
 
-def load_for_export(model_dir: Path, hint: str = "install them"):
+def load_for_export(model_dir: Path, hint: str = "install them") -> tuple[Any, Any]:
     """(torch, the model of ``model_dir`` in eval mode) for an ONNX export; ConfigError, with
     ``hint``, when torch or transformers is missing. Eager attention: a plain MatMul/Softmax
     graph that ONNX Runtime fuses, with the mask always applied (SDPA's tracing shortcuts can
@@ -152,7 +153,8 @@ def export_onnx(model_dir: Path, target: Path) -> None:
     output ``last_hidden_state``. token_type_ids are all zero for one-segment input, so they
     are made inside the graph rather than fed.
     """
-    torch, model = load_for_export(model_dir, "install them, or use QA_BACKEND=torch")
+    _, model = load_for_export(model_dir, "install them, or use QA_BACKEND=torch")
+    import torch  # there: load_for_export has checked (imported here, so the type checker sees the module)
 
     class LastHiddenState(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:

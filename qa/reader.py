@@ -104,7 +104,8 @@ def export_reader(model_dir: Path, adapter_path: Path, target: Path) -> None:
     (batch)."""
     from qa.onnx_backend import example_batch, load_for_export, trace
 
-    torch, model = load_for_export(model_dir)
+    _, model = load_for_export(model_dir)
+    import torch  # there: load_for_export has checked (imported here, so the type checker sees the module)
     adapter, metadata = read_adapter(adapter_path)
     state = {name: tensor.numpy() for name, tensor in model.state_dict().items()}
     merged = merged_state(state, adapter, float(metadata["scale"]))

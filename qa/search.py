@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from qa.fusion import convex, rrf
 from qa.keyword import analyze
 from qa.question import clean_question
 from qa.reader import Reader, reader_for
-from qa.stores import Store, open_store
+from qa.stores import HybridStore, Store, open_store
 from qa.types import Answer, Hit, Result
 
 STORE_FUSION = {"milvus-rrf": "rrf", "milvus-weighted": "weighted"}  # fusion -> the store's ranker
@@ -117,7 +118,8 @@ class Searcher:
         elif self.settings.fusion == "rrf":
             ranked = rrf({"dense": list(dense), "bm25": list(keyword)})
         elif self.settings.fusion in STORE_FUSION:  # fused inside the store (Milvus hybrid_search)
-            scores, rows = self.store.search_hybrid(
+            hybrid = cast(HybridStore, self.store)  # checked in __init__: the store has search_hybrid
+            scores, rows = hybrid.search_hybrid(
                 vector, query, pool, ranker=STORE_FUSION[self.settings.fusion], dense_weight=self.settings.dense_weight
             )
             ranked = [(int(row), float(score)) for score, row in zip(scores, rows)]

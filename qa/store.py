@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -106,14 +106,16 @@ def build_faiss_index(vectors: np.ndarray, ids: np.ndarray, dim: int, index_type
     training is deterministic: a seeded sample, FAISS's fixed k-means seed."""
     import faiss
 
+    inner: faiss.Index
     if index_type == "flat":
         inner = faiss.IndexFlatIP(dim)
     elif index_type == "ivf-sq8":
         lists = ivf_lists(len(vectors))
-        inner = faiss.IndexIVFScalarQuantizer(
+        ivf = faiss.IndexIVFScalarQuantizer(
             faiss.IndexFlatIP(dim), dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
         )
-        inner.nprobe = ivf_probes(lists)
+        ivf.nprobe = ivf_probes(lists)
+        inner = ivf
         sample = vectors
         if len(vectors) > IVF_TRAIN_PER_LIST * lists:  # k-means needs a sample, not all: seeded
             rows = np.random.default_rng(0).choice(len(vectors), IVF_TRAIN_PER_LIST * lists, replace=False)
@@ -144,7 +146,7 @@ class Manifest:
     model: str
     model_fingerprint: str
     dim: int
-    chunking: dict[str, int]
+    chunking: dict[str, float]
     backend: str = ""  # how the vectors were made: torch, onnx or onnx-int8 ("" before it was recorded)
     index_type: str = "flat"  # one of INDEX_TYPES
     n_articles: int = 0
@@ -337,7 +339,7 @@ class FaissStore(IndexRows):
         if keyword.n_docs != len(chunks):
             problems.append(f"{keyword.n_docs} keyword-index documents for {len(chunks)} chunks")
         if not problems and len(ids):
-            stored_ids = faiss.vector_to_array(faiss.downcast_index(index).id_map)
+            stored_ids = faiss.vector_to_array(cast("faiss.IndexIDMap2", faiss.downcast_index(index)).id_map)
             if not np.array_equal(stored_ids, ids):
                 problems.append(f"the chunk ids in {CHUNK_IDS} and vectors.faiss differ")
         if problems:
@@ -369,7 +371,7 @@ class FaissStore(IndexRows):
         if k == 0:
             empty = np.zeros((len(queries), 0))
             return empty.astype(np.float32), empty.astype(np.int64)
-        if self.exact is None:
+        if self._exact_rows is None:
             scores, ids = self._faiss_search(queries, k)
             return scores, self._rows(ids)
         # approximate candidates, re-scored with the exact vectors: exact scores (fusion

@@ -39,12 +39,21 @@ class Store(Protocol):
     """An index as the search path sees it. Rows are positions in ``chunks``; both tables build
     an article or chunk only when it is asked for (qa.table)."""
 
-    manifest: Manifest
-    articles: ArticleTable
-    chunks: ChunkTable
-    ids: np.ndarray  # int64 id of each row's chunk (FAISS id / Milvus primary key)
-    keyword: TermWeights
-    directory: Path
+    # read-only to the search path (properties, so a store's own, narrower types match)
+    @property
+    def manifest(self) -> Manifest: ...
+    @property
+    def articles(self) -> ArticleTable: ...
+    @property
+    def chunks(self) -> ChunkTable: ...
+    @property
+    def ids(self) -> np.ndarray:
+        """int64 id of each row's chunk (FAISS id / Milvus primary key)."""
+        ...
+    @property
+    def keyword(self) -> TermWeights: ...
+    @property
+    def directory(self) -> Path: ...
 
     def __len__(self) -> int: ...
 
@@ -71,6 +80,14 @@ class Store(Protocol):
     def sentence_rows(self, rows: Sequence[int]) -> np.ndarray:
         """The sentence vectors of the given chunk rows, concatenated (float16, as stored)."""
         ...
+
+
+class HybridStore(Store, Protocol):
+    """A store that fuses both legs itself (Milvus's hybrid_search)."""
+
+    def search_hybrid(
+        self, vector: np.ndarray, query: str, k: int, *, ranker: str = "rrf", dense_weight: float = 0.4
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -100,7 +117,7 @@ class StoreUpdate:
         """Every chunk's sentence vectors, chunk after chunk (float16), the kept ones from ``previous``."""
         fresh, kept = iter(self.fresh_sentences), iter(self.kept_rows)
         pieces = [
-            np.asarray(next(fresh), np.float16) if is_fresh else previous.sentence_rows([next(kept)])
+            np.asarray(next(fresh), np.float16) if is_fresh else previous.sentence_rows([next(kept)])  # type: ignore[union-attr]  # kept rows come from one
             for is_fresh in self.fresh
         ]
         return np.concatenate(pieces) if pieces else np.zeros((0, self.manifest.dim), np.float16)

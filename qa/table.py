@@ -69,9 +69,11 @@ class RowReader:
     def __init__(self, array: np.ndarray) -> None:
         self.array = array
         self._descriptor = None
+        self._offset = 0  # of the array's data in its file (a memmap's .offset)
         if isinstance(array, np.memmap) and array.filename and array.ndim == 2 and array.flags.c_contiguous:
             # opened now, with the mapping: a writer may remove the generation later
             self._descriptor = os.open(array.filename, os.O_RDONLY)
+            self._offset = array.offset
             weakref.finalize(self, os.close, self._descriptor)
             self._row_bytes = array.dtype.itemsize * array.shape[1]
 
@@ -80,12 +82,12 @@ class RowReader:
         last = min(last, len(self.array))
         if self._descriptor is None or last <= first:
             return np.array(self.array[first:last])
-        data = os.pread(self._descriptor, (last - first) * self._row_bytes, self.array.offset + first * self._row_bytes)
+        data = os.pread(self._descriptor, (last - first) * self._row_bytes, self._offset + first * self._row_bytes)
         return np.frombuffer(data, dtype=self.array.dtype).reshape(last - first, self.array.shape[1])
 
-    def take(self, rows: Sequence[int]) -> np.ndarray:
+    def take(self, wanted: Sequence[int] | np.ndarray) -> np.ndarray:
         """The given rows, in that order (a copy); runs of consecutive rows are read at once."""
-        rows = np.asarray(rows, dtype=np.int64)
+        rows = np.asarray(wanted, dtype=np.int64)
         if self._descriptor is None:
             return np.array(self.array[rows])
         if not len(rows):
@@ -94,7 +96,7 @@ class RowReader:
             raise IndexError(f"rows outside 0..{len(self.array) - 1}")
         starts = np.concatenate([[0], np.flatnonzero(np.diff(rows) != 1) + 1])
         lengths = np.diff(np.concatenate([starts, [len(rows)]]))
-        size, base = self._row_bytes, self.array.offset
+        size, base = self._row_bytes, self._offset
         data = b"".join([os.pread(self._descriptor, n * size, base + first * size)
                          for first, n in zip(rows[starts].tolist(), lengths.tolist())])
         return np.frombuffer(data, dtype=self.array.dtype).reshape(len(rows), self.array.shape[1])
@@ -211,7 +213,9 @@ class ChunkTable(Sequence[Chunk]):
         if isinstance(chunks, ChunkTable) and chunks.articles is articles:
             return chunks
         rows = len(chunks)
-        columns = {name: np.zeros(rows, dtype=COLUMN_TYPES.get(name, np.int64)) for name in CHUNK_COLUMNS[:4]}
+        columns: dict[str, np.ndarray] = {
+            name: np.zeros(rows, dtype=COLUMN_TYPES.get(name, np.int64)) for name in CHUNK_COLUMNS[:4]
+        }
         counts = np.zeros(rows, dtype=np.int64)
         spans: list[tuple[int, int]] = []
         for row, chunk in enumerate(chunks):
@@ -284,7 +288,7 @@ class ChunkTable(Sequence[Chunk]):
     def __len__(self) -> int:
         return len(self.article)
 
-    def __getitem__(self, row):  # type: ignore[override]  # int -> Chunk, slice -> list[Chunk]
+    def __getitem__(self, row):  # int -> Chunk, slice -> list[Chunk]
         if isinstance(row, slice):
             return [self[i] for i in range(*row.indices(len(self)))]
         row = int(row)

@@ -120,7 +120,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
     # at once queued behind a single answer. Both question events share one limit: the
     # searcher is safe to call from several threads (tests/test_service.py) and the model runs
     # on its embedder's own threads. Two at a time on 2 cores: 117 against 106 answers/s.
-    answering = {"concurrency_limit": answers_at_once or cpu_count(), "concurrency_id": "answer"}
+    answering: dict[str, Any] = {"concurrency_limit": answers_at_once or cpu_count(), "concurrency_id": "answer"}
 
     def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
         """Answer a question (``history``: the previous questions, oldest first); returns the
@@ -155,7 +155,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
         if row is None:
             return f'<p class="qa-hint">{escape(chunk_id)} is no longer in the index (its article was deleted).</p>'
         chunk, span = store.chunks[row], answers.get(chunk_id)
-        return source_html(store.articles[chunk.article_id], chunk, tuple(span) if span else None)
+        return source_html(store.articles[chunk.article_id], chunk, (span[0], span[1]) if span else None)
 
     def open_chunk(request: str, answers: dict[str, list[int]]) -> str:
         chunk_id = (request or "").rpartition("|")[0]
