@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,13 @@ def corpus_dir(tmp_path: Path) -> Path:
 def copy_seeds(target: Path) -> Path:
     shutil.copytree(SEEDS, target, dirs_exist_ok=True)
     return target
+
+
+def stop(process: subprocess.Popen, timeout: float = 20) -> None:
+    """End a server a test started: terminate, then kill if it does not exit in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from conftest import ROOT, SEEDS
+from conftest import ROOT, SEEDS, stop
 
 CHIEF = "Who is the chief of staff of the Iranian armed forces?"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -99,11 +99,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, seed_index) -> Iterator[App
                 time.sleep(1)
         yield app
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
 
 

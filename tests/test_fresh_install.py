@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SEED_ARTICLE
+from conftest import ROOT, SEED_ARTICLE, stop
 from test_ingest import pdf_bytes
 
 pytestmark = pytest.mark.slow
@@ -142,12 +142,7 @@ def test_index_ask_eval_and_serve_from_a_plain_install(
         page = fetch_when_up(f"http://127.0.0.1:{port}/", server)
         assert "<title>qa</title>" in page or "gradio" in page.lower()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, timeout=30)
 
 
 def fetch_when_up(url: str, server: subprocess.Popen, limit_s: float = 300) -> str:
