@@ -21,20 +21,22 @@ from qa.config import ChunkSettings, Settings
 from qa.errors import IndexLockedError, IndexMismatchError, IndexMissingError, QAError
 from qa.types import Answer, Article, Chunk, Hit, Result
 
-if TYPE_CHECKING:
-    from qa.api import index, open
-    from qa.indexer import IndexReport
-    from qa.search import Searcher
+if TYPE_CHECKING:  # "as": re-exported, for type checkers that want it said
+    from qa.api import index as index
+    from qa.api import open as open
+    from qa.indexer import IndexReport as IndexReport
+    from qa.search import Searcher as Searcher
 
 __version__ = "0.1.0"
 
 # name -> the module it comes from, imported when the name is first used
 _LAZY = {"index": "qa.api", "open": "qa.api", "IndexReport": "qa.indexer", "Searcher": "qa.search"}
 
+# `open` is left out so that `from qa import *` never hides the builtin; use qa.open
 __all__ = [
     "Answer", "Article", "Chunk", "ChunkSettings", "Hit", "IndexLockedError", "IndexMismatchError",
     "IndexMissingError", "IndexReport", "QAError", "Result", "Searcher", "Settings", "__version__",
-    "index", "open",
+    "index",
 ]
 
 

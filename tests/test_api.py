@@ -48,6 +48,7 @@ def test_the_public_names_resolve() -> None:
     for name in qa.__all__:
         assert getattr(qa, name) is not None
     assert {"index", "open", "Searcher", "IndexReport"} <= set(dir(qa))
+    assert "open" not in qa.__all__  # `from qa import *` keeps the builtin open
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         qa.nothing  # noqa: B018 - the lookup is the test
 
