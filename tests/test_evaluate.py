@@ -533,7 +533,7 @@ def test_span_evaluation_with_the_fake_embedder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "argv",
     [
-        ["eval"],
+        ["eval", "--split", "dev"],  # no set given: the shipped one, which takes no --split
         ["eval", "x.jsonl", "--beir", "dir"],
         ["eval", "x.jsonl", "--articles", "first"],
         ["eval", "--beir", "dir", "--sample", "5"],
@@ -543,6 +543,15 @@ def test_span_evaluation_with_the_fake_embedder(tmp_path: Path) -> None:
 def test_eval_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(argv) == cli.EXIT_USAGE
     assert capsys.readouterr().err.startswith("qa eval: ")
+
+
+def test_eval_without_a_set_scores_the_shipped_seed_questions(
+    seed_index: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["eval", "--index-dir", str(seed_index.index_dir), "--mode", "bm25", "--json", "--quiet"]
+    assert cli.main(argv) == cli.EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["counts"]["questions"] == 69  # qa/data/seeds.jsonl, read from inside the package
 
 
 def test_eval_reports_a_bad_question_set_before_loading_the_model(
