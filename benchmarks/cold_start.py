@@ -52,7 +52,9 @@ def environment(root: Path) -> dict[str, str]:
 def import_seconds(module: str, root: Path) -> float:
     """Seconds to import ``module`` in a fresh interpreter."""
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    run = subprocess.run([sys.executable, "-c", code], env=environment(root), capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=environment(root), capture_output=True, text=True, check=True
+    )
     return float(run.stdout.strip())
 
 

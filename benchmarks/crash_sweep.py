@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
-SEED_QUESTIONS = ROOT / "eval" / "seeds.jsonl"
+SEED_QUESTIONS = ROOT / "qa" / "data" / "seeds.jsonl"
 QA = Path(sys.executable).with_name("qa")
 TOWNS = ["Arnsby", "Portmere", "Lenvale", "Calder", "Brookhurst", "Elmfield", "Northwick", "Saltby"]
 THINGS = ["tram depot", "flower show", "swimming pool", "bus station", "bakery", "rowing club", "museum", "bridge"]
@@ -241,8 +241,14 @@ def sweep(embedder, work: Path, plan: list[tuple[str, object]], seed: int) -> di
     state, generation = checker.check(Expectation(before=set(), after=corpus_ids(corpus)))
     return {
         "kills": [asdict(record) for record in records],
-        "final": {"exit_status": final.returncode, "held": state, "generation": generation,
-                  "leftovers": leftovers(index_dir, generation), "stdout": out.splitlines(), "stderr": err.splitlines()},
+        "final": {
+            "exit_status": final.returncode,
+            "held": state,
+            "generation": generation,
+            "leftovers": leftovers(index_dir, generation),
+            "stdout": out.splitlines(),
+            "stderr": err.splitlines(),
+        },
         "seed_questions": checker.questions,
         "first_run_seconds": round(run_seconds, 2),
         "lock_file": (index_dir / ".lock").read_text(),

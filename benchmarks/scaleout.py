@@ -223,7 +223,7 @@ def stores(index_dir: Path, sizes: list[int]) -> dict:
             figures[f"{name}_dense_top100"] = timed(lambda i, s=store: s.search(queries[i][None, :], 100))
             figures[f"{name}_bm25_top100"] = timed(lambda i, s=store: s.search_keyword(QUESTIONS[i], 100))
         figures["milvus_lite_hybrid_rrf_top100"] = timed(
-            lambda i: milvus.search_hybrid(queries[i], QUESTIONS[i], 100, ranker="rrf"))
+            lambda i, m=milvus: m.search_hybrid(queries[i], QUESTIONS[i], 100, ranker="rrf"))
         disk = sum(path.stat().st_size for path in (base / "bench.db").rglob("*") if path.is_file())
         figures["milvus_lite_disk_mb"] = round(disk / 1e6, 1)
         results["sizes"][str(size)] = figures

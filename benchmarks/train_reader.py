@@ -160,7 +160,9 @@ def combine(cases: list[dict], logits: list[np.ndarray], answer_passages: int) -
             golds.append(gold)
     a, b = fit(matrices, golds, 1e-4)
     if a <= 0:
-        raise SystemExit(f"the re-rank score got weight {a:.4f} beside the reader: the reader replaces it, not refines it")
+        raise SystemExit(
+            f"the re-rank score got weight {a:.4f} beside the reader: the reader replaces it, not refines it"
+        )
     passage_weight = b / a
     matrices, golds = [], []
     for case, values in zip(cases, logits):
@@ -231,12 +233,15 @@ def main() -> int:
     parser.add_argument("--squad", type=Path, default=SQUAD)
     parser.add_argument("--index-dir", type=Path, required=True, help="a SQuAD index built by qa eval --squad")
     parser.add_argument("--train", type=int, default=4000, help="questions that train (the rest choose the weights)")
-    parser.add_argument("--questions", type=int, default=None, help="use a seeded sample of the tuning half (a trial run)")
+    parser.add_argument(
+        "--questions", type=int, default=None, help="use a seeded sample of the tuning half (a trial run)"
+    )
     parser.add_argument("--passages", type=int, default=5, help="passages read, from the first after the re-rank")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--measure", type=Path, metavar="ADAPTER",
-                        help="train nothing: print the held-out figures of this adapter (e.g. qa/search/reader.safetensors)")
+                        help="train nothing: print the held-out figures of this adapter"
+                             " (e.g. qa/search/reader.safetensors)")
     parser.add_argument("--write", action="store_true", help="write qa/search/reader.safetensors")
     args = parser.parse_args()
 

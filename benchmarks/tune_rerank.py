@@ -142,7 +142,9 @@ def main() -> int:
     golds = [np.array(case.gold_passages, dtype=float) for case in informative]
     fitted = Reranker(features, tuple(round(float(c), 4) for c in fit(matrices, golds, args.l2)))
 
-    print(f"{len(cases)} questions of the tuning half ({len(informative)} informative), {args.depth} passages re-ranked")
+    print(
+        f"{len(cases)} questions of the tuning half ({len(informative)} informative), {args.depth} passages re-ranked"
+    )
     print(f"retrieval alone: hit@1 {np.mean([case.gold_passages[0] for case in cases]):.3f}")
     if RERANK_MODEL.is_file():
         print("model in use:   hit@1 {:.3f}, answer {:.3f}".format(*score(default_reranker())))

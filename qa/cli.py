@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from qa.config import BACKENDS, DEFAULT_BACKEND, MODES, Settings, settings_from_env
 from qa.errors import ConfigError, QAError
@@ -98,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         ' [{"article", "text", "start" (optional)}], "history" (optional)}; "answers": [] means the corpus'
         " cannot answer.",
     )
-    evaluate.add_argument("questions", nargs="?", type=Path, metavar="QUESTIONS.jsonl", help="a question set")
+    evaluate.add_argument("questions", nargs="?", type=Path, metavar="QUESTIONS.jsonl",
+                          help="a question set (default: the shipped seed questions, without --beir or --squad)")
     evaluate.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR folder (corpus, queries, qrels)")
     evaluate.add_argument("--squad", type=Path, metavar="FILE", help="SQuAD v1.1 JSON, plain or zipped")
     evaluate.add_argument("--mode", choices=(*MODES, "all"), help="retrieval mode, or all three side by side"
@@ -265,11 +267,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     warn_if_unfitted(settings)
     if questions is None:
         result = searcher.ask(args.question, args.k, mode=args.mode, history=history)
-        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2) if args.json else format_result(result))
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else format_result(result))
         return EXIT_OK
     for question_id, question, turns in questions:
         result = searcher.ask(question, args.k, mode=args.mode, history=turns or history)
-        print(json.dumps({"id": question_id, **result.to_json()}, ensure_ascii=False), flush=True)
+        print(json.dumps({"id": question_id, **result.to_dict()}, ensure_ascii=False), flush=True)
     return EXIT_OK
 
 
@@ -279,7 +281,7 @@ def parse_history(text: str | None) -> list[str]:
     try:
         history = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ConfigError(f"--history must be a JSON list of strings ({error.msg})")
+        raise ConfigError(f"--history must be a JSON list of strings ({error.msg})") from error
     if not isinstance(history, list) or not all(isinstance(turn, str) for turn in history):
         raise ConfigError('--history must be a JSON list of strings, e.g. \'["Who is Baqeri?"]\'')
     return history
@@ -291,7 +293,7 @@ def read_questions(path: Path) -> list[tuple[str, str, list[str]]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror or error}")
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}") from error
     questions = []
     for number, line in numbered_lines(lines):
         try:
@@ -299,7 +301,7 @@ def read_questions(path: Path) -> list[tuple[str, str, list[str]]]:
             history = record.get("history") or []
             questions.append((str(record.get("id", number)), str(record["question"]), [str(t) for t in history]))
         except (json.JSONDecodeError, KeyError, AttributeError, TypeError):
-            raise ConfigError(f'{path}:{number}: expected a JSON object with "id" and "question"')
+            raise ConfigError(f'{path}:{number}: expected a JSON object with "id" and "question"') from None
     return questions
 
 
@@ -370,12 +372,16 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from qa.eval.run import evaluate_beir, evaluate_question_file, evaluate_squad, expand_modes
 
     problem = eval_usage_problem(args)
+    if problem is None and args.questions is None and args.beir is None and args.squad is None:
+        from qa.web.service import SHIPPED_QUESTIONS
+
+        args.questions = SHIPPED_QUESTIONS
     if problem:
         print(f"qa eval: {problem}", file=sys.stderr)
         return EXIT_USAGE
     modes = expand_modes(args.mode, settings.search.mode)
     notify = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
-    options = {"progress": not args.quiet, "notify": notify}
+    options: dict[str, Any] = {"progress": not args.quiet, "notify": notify}
     if args.beir or args.squad:
         dataset = args.beir or args.squad
         settings = settings.with_(index_dir=args.index_dir or default_index_dir(dataset))
@@ -404,8 +410,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def eval_usage_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the combination of `qa eval` options, if anything."""
     sources = [name for name in ("questions", "beir", "squad") if getattr(args, name) is not None]
-    if len(sources) != 1:
-        return "give exactly one of QUESTIONS.jsonl, --beir DIR or --squad FILE"
+    if len(sources) > 1:
+        return "give at most one of QUESTIONS.jsonl, --beir DIR or --squad FILE"
     if args.k < 1:
         return f"-k must be at least 1, not {args.k}"
     for option, value in (("--sample", args.sample), ("--queries-limit", args.queries_limit)):
@@ -446,11 +452,18 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.repeat < 1:
         print(f"qa bench: --repeat must be at least 1, not {args.repeat}", file=sys.stderr)
         return EXIT_USAGE
+    if not args.paths and args.bbc is None and not args.skip_ingest:
+        print(f"qa bench: no corpus: {bench.NO_CORPUS}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.paths and args.bbc is not None:
+        print("qa bench: give corpus folders or --bbc TARBALL, not both", file=sys.stderr)
+        return EXIT_USAGE
     sizes = bench.parse_sizes(args.sizes)
     notify = (lambda message: None) if args.json else (lambda message: print(message, file=sys.stderr, flush=True))
     report = bench.run_bench(
         args.paths, sizes, work_dir=args.work_dir, backend=settings.backend, cache_dir=settings.cache_dir,
-        repeat=args.repeat, skip_ingest=args.skip_ingest, index_dir=args.index_dir, notify=notify,
+        repeat=args.repeat, skip_ingest=args.skip_ingest, index_dir=args.index_dir, bbc=args.bbc,
+        notify=notify,
     )
     print(json.dumps(report) if args.json else bench.format_report(report))
     return EXIT_OK

@@ -11,6 +11,7 @@ import importlib.util
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from qa.errors import ConfigError
 from qa.text.names import escape_undecodable, is_utf8
@@ -148,10 +149,10 @@ class Settings:
             )
         return model_dir
 
-    def with_(self, **changes: object) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **{key: value for key, value in changes.items() if value is not None})
 
-    def without_reader(self) -> "Settings":
+    def without_reader(self) -> Settings:
         """These settings with the reader turned off (``--no-reader``, ``QA_READER=0``)."""
         return replace(self, search=replace(self.search, reader=False))
 
@@ -174,8 +175,8 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         try:
             settings = replace(settings, batch_size=int(env["QA_BATCH_SIZE"]))
         except ValueError:
-            raise ConfigError(f"QA_BATCH_SIZE must be a whole number, not {env['QA_BATCH_SIZE']!r}")
-    limits = {}
+            raise ConfigError(f"QA_BATCH_SIZE must be a whole number, not {env['QA_BATCH_SIZE']!r}") from None
+    limits: dict[str, Any] = {}
     for variable, key, kind in (
         ("QA_MAX_FILE_MB", "max_file_mb", float),
         ("QA_MAX_ARTICLE_CHARS", "max_article_chars", int),
@@ -184,7 +185,7 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
             try:
                 limits[key] = kind(env[variable])
             except ValueError:
-                raise ConfigError(f"{variable} must be a number, not {env[variable]!r}")
+                raise ConfigError(f"{variable} must be a number, not {env[variable]!r}") from None
     if limits:
         settings = replace(settings, limits=replace(settings.limits, **limits))
     if env.get("QA_BACKEND"):

@@ -49,7 +49,7 @@ class Hit:
     title: str
     found_by: dict[str, int] = field(default_factory=dict)  # retriever -> rank in its own list
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "rank": self.rank,
             "score": round(self.score, 6),
@@ -74,7 +74,7 @@ class Answer:
     end: int
     score: float = 0.0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "chunk_id": self.chunk_id,
@@ -94,12 +94,13 @@ class Result:
     abstained: bool = False
     signals: Signals | None = None  # what the abstention decision was made from
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly the object `qa ask --json` prints and the chat's ``/ask`` API returns."""
         return {
             "question": self.question,
             "abstained": self.abstained,
-            "answer": self.answer.to_json() if self.answer else None,
-            "passages": [hit.to_json() for hit in self.hits],
+            "answer": self.answer.to_dict() if self.answer else None,
+            "passages": [hit.to_dict() for hit in self.hits],
         }
 
 

@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,9 @@ class FakeEmbedder:
     def encode_spans(self, texts, spans, *, progress: bool = False):
         """Each text's vector, and each span's vector as if the span were a text of its own."""
         self.calls.append(len(texts))
-        pooled = [self.vectors([text[start:end] for start, end in text_spans]) for text, text_spans in zip(texts, spans)]
+        pooled = [
+            self.vectors([text[start:end] for start, end in text_spans]) for text, text_spans in zip(texts, spans)
+        ]
         return self.vectors(texts), pooled
 
     def vectors(self, texts) -> np.ndarray:
@@ -113,3 +116,13 @@ def corpus_dir(tmp_path: Path) -> Path:
 def copy_seeds(target: Path) -> Path:
     shutil.copytree(SEEDS, target, dirs_exist_ok=True)
     return target
+
+
+def stop(process: subprocess.Popen, timeout: float = 20) -> None:
+    """End a server a test started: terminate, then kill if it does not exit in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -124,7 +124,9 @@ def test_best_sentence_adds_a_rank_prior_within_the_first_passages() -> None:
 
 
 def test_abstainer_is_a_logistic_model_over_named_signals() -> None:
-    model = Abstainer(features=("dense_top", "sentence", "agreement"), coefficients=(2.0, 1.0, -1.0), bias=-1.0, threshold=0.5)
+    model = Abstainer(
+        features=("dense_top", "sentence", "agreement"), coefficients=(2.0, 1.0, -1.0), bias=-1.0, threshold=0.5
+    )
     signals = Signals(dense_top=0.5, sentence=0.5, coverage=0.9, agreement=1.0, typed=1.0)
     z = -1.0 + 2.0 * 0.5 + 1.0 * 0.5 - 1.0 * 1.0
     assert model.probability(signals) == pytest.approx(1 / (1 + math.exp(-z)))
@@ -146,7 +148,9 @@ def test_abstainer_refuses_unknown_features() -> None:
 
 
 SEED_ANSWERS = {
-    "Where will the joint naval exercises be held?": "both in the Pakistani waters, as well as the southern waters of Iran",
+    "Where will the joint naval exercises be held?": (
+        "both in the Pakistani waters, as well as the southern waters of Iran"
+    ),
     "Who is the chief of staff of the Iranian armed forces?": "Major General Mohammad Baqeri",
     "Where can Tehran and Islamabad establish joint bases?": "in the Mirjavah border area",
     "Which cities did the delegation visit?": "Islamabad and Karachi",

@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from conftest import ROOT, SEEDS
+from conftest import ROOT, SEEDS, stop
 
 CHIEF = "Who is the chief of staff of the Iranian armed forces?"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -99,11 +99,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, seed_index) -> Iterator[App
                 time.sleep(1)
         yield app
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
 
 
@@ -166,7 +162,7 @@ def test_api_ask_returns_the_cli_json(server: App, seed_index, embedder) -> None
     result = Client(server.url, verbose=False).predict(CHIEF, [], api_name="/ask")
     # What `qa ask --json` prints for the same index (the server's is a copy of it), scores to
     # float noise: the model runs in two processes.
-    expected = open_searcher(seed_index, embedder).ask(CHIEF, 5).to_json()
+    expected = open_searcher(seed_index, embedder).ask(CHIEF, 5).to_dict()
     assert [p.pop("score") for p in result["passages"]] == pytest.approx([p.pop("score") for p in expected["passages"]])
     assert result == expected
     assert set(result) == {"question", "abstained", "answer", "passages"}
@@ -236,7 +232,7 @@ def set_slider(page, selector: str, value: int) -> None:
     """Set a Gradio slider through both of its inputs until both show the value: a typed or
     dragged value is applied on the slider's own time, which made a single attempt flaky."""
     wanted = str(value)
-    shown = "() => [...document.querySelectorAll('%s input')].map(input => input.value)" % selector
+    shown = f"() => [...document.querySelectorAll('{selector} input')].map(input => input.value)"
     for _ in range(20):
         page.locator(f"{selector} input[type=range]").fill(wanted)
         number = page.locator(f"{selector} input[type=number]")

@@ -66,3 +66,19 @@ def test_bench_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
 
     text = format_report(report)
     assert "| 20 | perturbed copies of real vectors | flat |" in text and "| 5 | real | flat |" in text
+
+
+def test_bench_without_a_corpus_says_what_to_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa import cli
+
+    # run from an empty folder: nothing near the working directory (no ../shared) is looked for
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["bench", "--sizes", "5"]) == cli.EXIT_USAGE
+    message = capsys.readouterr().err
+    assert "--bbc" in message and "bbc-fulltext.tar.gz" in message and "qa bench /" in message
+    assert cli.main(["bench", str(tmp_path), "--bbc", "x.tar.gz"]) == cli.EXIT_USAGE
+    assert "not both" in capsys.readouterr().err
+    assert cli.main(["bench", "--bbc", str(tmp_path / "missing.tar.gz"), "--sizes", "5"]) == cli.EXIT_ERROR
+    assert "missing.tar.gz is not a file" in capsys.readouterr().err

@@ -251,7 +251,7 @@ def test_question_set_errors_name_file_line_and_problem(lines: list[str], messag
 
 def test_the_seed_question_set_validates_against_the_seed_article() -> None:
     corpus = read_corpus([SEEDS])
-    questions = load_question_set(ROOT / "eval" / "seeds.jsonl", {a.id: a for a in corpus.articles})
+    questions = load_question_set(ROOT / "qa" / "data" / "seeds.jsonl", {a.id: a for a in corpus.articles})
     assert len(questions) == 69
     assert {q.kind for q in questions} == {"fact", "paraphrase", "unanswerable", "follow-up"}
 
@@ -523,7 +523,7 @@ def test_span_evaluation_with_the_fake_embedder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "argv",
     [
-        ["eval"],
+        ["eval", "--split", "dev"],  # no set given: the shipped one, which takes no --split
         ["eval", "x.jsonl", "--beir", "dir"],
         ["eval", "x.jsonl", "--articles", "first"],
         ["eval", "--beir", "dir", "--sample", "5"],
@@ -533,6 +533,15 @@ def test_span_evaluation_with_the_fake_embedder(tmp_path: Path) -> None:
 def test_eval_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(argv) == cli.EXIT_USAGE
     assert capsys.readouterr().err.startswith("qa eval: ")
+
+
+def test_eval_without_a_set_scores_the_shipped_seed_questions(
+    seed_index: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["eval", "--index-dir", str(seed_index.index_dir), "--mode", "bm25", "--json", "--quiet"]
+    assert cli.main(argv) == cli.EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["counts"]["questions"] == 69  # qa/data/seeds.jsonl, read from inside the package
 
 
 def test_eval_reports_a_bad_question_set_before_loading_the_model(
@@ -554,7 +563,7 @@ def test_eval_seeds_all_modes_end_to_end(
     out = tmp_path / "out"
     argv = [
         "eval",
-        str(ROOT / "eval" / "seeds.jsonl"),
+        str(ROOT / "qa" / "data" / "seeds.jsonl"),
         "--index-dir",
         str(seed_index.index_dir),
         "--mode",
@@ -634,7 +643,9 @@ def test_eval_seeds_all_modes_end_to_end(
     assert hybrid["answer_accuracy"] >= 0.82  # with the reader (0.79 without it)
     assert kinds["follow-up"]["hit@3"] == 1.0
     assert kinds["fact"]["hit@1"] >= 0.85 and kinds["fact"]["answer_accuracy"] >= 0.85
-    assert hybrid["abstain_recall"] >= 0.45 and hybrid["abstain_precision"] >= 0.7 and hybrid["wrongly_abstained"] <= 0.05
+    assert (
+        hybrid["abstain_recall"] >= 0.45 and hybrid["abstain_precision"] >= 0.7 and hybrid["wrongly_abstained"] <= 0.05
+    )
 
     with capsys.disabled():  # the figures, for the record
         print("\nqa eval seeds, all modes:")

@@ -59,7 +59,7 @@ def fake_searcher(fake_settings: Settings) -> Searcher:
 def check_result(result, k: int, searcher: Searcher) -> dict:
     """A well-formed reply: ranks 1..n, at most k passages, an answer that is verbatim article
     text at its offsets, and JSON that encodes as UTF-8."""
-    data = json.loads(json.dumps(result.to_json(), ensure_ascii=False).encode("utf-8"))
+    data = json.loads(json.dumps(result.to_dict(), ensure_ascii=False).encode("utf-8"))
     assert len(result.hits) <= k
     assert [hit.rank for hit in result.hits] == list(range(1, len(result.hits) + 1))
     if result.answer is not None:

@@ -102,7 +102,7 @@ HTML_PAGE = """<!DOCTYPE html>
 </footer>
 </body>
 </html>
-"""
+"""  # noqa: E501 - a web page's paragraphs, one line each, as pages are written
 
 HTML_PARAGRAPHS = [
     "The harbour bridge reopened to traffic on Monday morning after eight months of repairs to its"

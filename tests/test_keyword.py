@@ -15,7 +15,14 @@ TEXTS = [
 
 
 def test_analyze_lowercases_drops_stopwords_and_stems() -> None:
-    assert analyze("The Naval Exercises were HELD in Iran's waters") == ["naval", "exercis", "were", "held", "iran", "water"]
+    assert analyze("The Naval Exercises were HELD in Iran's waters") == [
+        "naval",
+        "exercis",
+        "were",
+        "held",
+        "iran",
+        "water",
+    ]
     assert analyze("the and of") == []
 
 

@@ -82,7 +82,7 @@ def test_readers_always_load_a_whole_index_while_a_writer_writes(settings: Setti
         thread.join(60)
     assert failures == []
     assert len({generation for generation, _, _ in loads}) >= 2  # it did see the index change
-    for generation, n_articles, n_chunks in loads:
+    for _, n_articles, n_chunks in loads:
         assert 3 <= n_articles <= 13 and n_chunks > n_articles
     assert read_manifest(settings.index_dir).n_articles == 13
 

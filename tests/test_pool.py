@@ -29,7 +29,9 @@ def test_padding_rows_beyond_the_offsets_are_ignored() -> None:
 
 
 def test_real_model_sentence_vectors_match_their_sentences(embedder) -> None:
-    text = "Iran and Pakistan\nThe general met the prime minister in Islamabad. Joint naval drills will be held next year."
+    text = (
+        "Iran and Pakistan\nThe general met the prime minister in Islamabad. Joint naval drills will be held next year."
+    )
     first = (18, text.index(" Joint"))
     second = (text.index("Joint"), len(text))
     vectors, pooled = embedder.encode_spans([text], [[first, second]])

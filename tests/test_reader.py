@@ -89,7 +89,10 @@ def sentence(passage: int, text: str, score: float) -> ScoredSentence:
 
 def test_rerank_by_known_logits() -> None:
     # After the re-rank, positions 0..3 hold old hits 2, 0, 3, 1 with scores 3, 2.5, 2, 1.
-    hits = [replace(hit(old, score), rank=new + 1) for new, (old, score) in enumerate([(2, 3.0), (0, 2.5), (3, 2.0), (1, 1.0)])]
+    hits = [
+        replace(hit(old, score), rank=new + 1)
+        for new, (old, score) in enumerate([(2, 3.0), (0, 2.5), (3, 2.0), (1, 1.0)])
+    ]
     order = [2, 0, 3, 1]
     sentences = [
         sentence(0, "s0a", 0.2), sentence(0, "s0b", 0.4), sentence(1, "s1", 0.9),

@@ -48,7 +48,7 @@ from qa.indexing.milvus_store import DocumentFrequencies, MilvusStore, disconnec
 from qa.indexing.ray_engine import RayEngine  # noqa: E402
 
 SEED_ID = SEED_ARTICLE.name
-QUESTIONS = read_questions(ROOT / "eval" / "seeds.jsonl")
+QUESTIONS = read_questions(ROOT / "qa" / "data" / "seeds.jsonl")
 VECTOR_TOLERANCE = 1e-5  # per component; both engines run the same model, in batches of other shapes
 SENTENCE_TOLERANCE = 1e-3  # sentence vectors are stored as float16: a float32 difference can flip one ulp
 BIN = Path(sys.executable).parent
@@ -413,7 +413,7 @@ def test_chat_answers_from_milvus(milvus_seed_index: Settings, seed_index: Setti
     from qa.search.searcher import open_searcher
 
     question = "Where can Tehran and Islamabad establish joint bases?"
-    expected = open_searcher(seed_index).ask(question, seed_index.k).to_json()  # the chat shows k passages
+    expected = open_searcher(seed_index).ask(question, seed_index.k).to_dict()  # the chat shows k passages
     disconnect(parse_store(milvus_seed_index.store))  # Milvus Lite: one process per file
     port = free_port()
     log = (tmp_path / "app.log").open("w+")

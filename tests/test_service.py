@@ -139,10 +139,10 @@ def test_questions_asked_at_once_get_the_replies_they_get_alone(
         "Who picked a record apple harvest?", "What do cider makers expect?",
         "Who won the national chess title?", "How long does she train?", "volcano eruption", "",
     ]
-    alone = {question: service.ask(question, 3).to_json() for question in questions}
+    alone = {question: service.ask(question, 3).to_dict() for question in questions}
     asked = questions * 25
     with ThreadPoolExecutor(8) as askers:
-        replies = list(askers.map(lambda question: service.ask(question, 3).to_json(), asked))
+        replies = list(askers.map(lambda question: service.ask(question, 3).to_dict(), asked))
     assert len(replies) == 200
     assert [question for question, reply in zip(asked, replies) if reply != alone[question]] == []
     assert alone["Who won the national chess title?"]["passages"][0]["article_id"] == "chess.md"
@@ -168,7 +168,9 @@ def test_loopback_hosts_need_no_password(host: str) -> None:
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "::", "example.org"])
 def test_any_other_host_needs_a_password(host: str) -> None:
     assert not is_loopback(host)
-    with pytest.raises(ConfigError, match=r"refusing to serve on .* without a password.*--auth USER:PASSWORD or --auth-file FILE"):
+    with pytest.raises(
+        ConfigError, match=r"refusing to serve on .* without a password.*--auth USER:PASSWORD or --auth-file FILE"
+    ):
         server_auth(host)
     assert server_auth(host, "ann:s3cret:with:colons") == [("ann", "s3cret:with:colons")]
 

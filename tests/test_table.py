@@ -21,7 +21,10 @@ from qa.ingest.corpus import read_corpus
 from qa.types import Article, Chunk
 
 # non-ASCII text and ids: articles.jsonl offsets are bytes, chunk offsets characters
-ARTICLES_WITH_ACCENTS = {**ARTICLES, "zürich.txt": "Café reopens\n\nThe café on Seestraße reopened. Crème brûlée is back. ☕ Queues formed."}
+ARTICLES_WITH_ACCENTS = {
+    **ARTICLES,
+    "zürich.txt": "Café reopens\n\nThe café on Seestraße reopened. Crème brûlée is back. ☕ Queues formed.",
+}
 
 
 @pytest.fixture

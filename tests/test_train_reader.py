@@ -18,7 +18,9 @@ def case(scores, gold_passage, sentences):
     return {
         "question": "q",
         "passages": [{"score": s, "gold": i == gold_passage} for i, s in enumerate(scores)],
-        "sentences": [{"p": p, "text": f"s{j}", "score": score, "gold": gold} for j, (p, score, gold) in enumerate(sentences)],
+        "sentences": [
+            {"p": p, "text": f"s{j}", "score": score, "gold": gold} for j, (p, score, gold) in enumerate(sentences)
+        ],
     }
 
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from qa.indexing.manifest import Manifest
 
 
-def index_backend(manifest: "Manifest") -> str:
+def index_backend(manifest: Manifest) -> str:
     """The backend that built an index (indexes from before it was recorded: by fingerprint)."""
     if manifest.backend:
         return manifest.backend

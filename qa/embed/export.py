@@ -19,6 +19,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from qa.errors import ConfigError
 
@@ -27,7 +28,7 @@ OPSET = 17
 # Dynamic int8 of the MatMul weights, one scale per output channel, 7-bit range: per-tensor
 # scales drift too far from fp32, and quantising the embedding Gather as well costs agreement
 # and gains no speed (docs/BENCHMARKS.md, "Embedding backends").
-QUANTIZE_OPTIONS = {"per_channel": True, "reduce_range": True, "op_types": ("MatMul",)}
+QUANTIZE_OPTIONS: dict[str, Any] = {"per_channel": True, "reduce_range": True, "op_types": ("MatMul",)}
 
 
 def cpu_count() -> int:
@@ -85,7 +86,7 @@ def publish(temporary: Path, target: Path) -> None:
     os.replace(temporary, target)
 
 
-def load_for_export(model_dir: Path, hint: str = "install them"):
+def load_for_export(model_dir: Path, hint: str = "install them") -> tuple[Any, Any]:
     """(torch, the model of ``model_dir`` in eval mode) for an ONNX export; ConfigError, with
     ``hint``, when torch or transformers is missing. Eager attention: a plain MatMul/Softmax
     graph that ONNX Runtime fuses, with the mask always applied (SDPA's tracing shortcuts can
@@ -138,7 +139,8 @@ def export_onnx(model_dir: Path, target: Path) -> None:
     output ``last_hidden_state``. token_type_ids are all zero for one-segment input, so they
     are made inside the graph rather than fed.
     """
-    torch, model = load_for_export(model_dir, "install them, or use QA_BACKEND=torch")
+    _, model = load_for_export(model_dir, "install them, or use QA_BACKEND=torch")
+    import torch  # there: load_for_export has checked (imported here, so the type checker sees the module)
 
     class LastHiddenState(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:

@@ -16,11 +16,23 @@ class Embedder(Protocol):
     the manifest, so an index is only ever queried with vectors like its own; the Ray engine
     rebuilds the same embedder in its actors from ``backend`` and ``base_fingerprint``."""
 
-    name: str
-    dim: int
-    fingerprint: str  # the vectors' identity: the model's files, and "-int8" when quantised
-    backend: str  # one of qa.config.BACKENDS ("" for an embedder from outside qa, e.g. a test's)
-    base_fingerprint: str  # the model directory's fingerprint, whatever the backend
+    # read-only (properties), so an embedder may compute them
+    @property
+    def name(self) -> str: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def fingerprint(self) -> str:
+        """The vectors' identity: the model's files, and "-int8" when quantised."""
+        ...
+    @property
+    def backend(self) -> str:
+        """One of qa.config.BACKENDS ("" for an embedder from outside qa, e.g. a test's)."""
+        ...
+    @property
+    def base_fingerprint(self) -> str:
+        """The model directory's fingerprint, whatever the backend."""
+        ...
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """One L2-normalised float32 row per text."""
@@ -40,9 +52,9 @@ def pool_spans(token_embeddings: np.ndarray, offsets: Sequence[Span], spans: Seq
     passage around them, so a sentence vector knows its context ("he" is the general), and it
     costs no forward pass beyond the passage's own. A span with no token (cut off, or empty)
     gets the mean of all the text's tokens."""
-    offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
-    n = min(len(offsets), len(token_embeddings))
-    starts, ends = offsets[:n, 0], offsets[:n, 1]
+    pairs = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    n = min(len(pairs), len(token_embeddings))
+    starts, ends = pairs[:n, 0], pairs[:n, 1]
     real = ends > starts  # special tokens have empty offsets
     tokens = np.asarray(token_embeddings[:n], dtype=np.float32)
     whole = tokens[real].mean(axis=0) if real.any() else tokens.mean(axis=0)

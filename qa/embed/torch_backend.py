@@ -98,7 +98,8 @@ class SentenceTransformerEmbedder:
         # (sentence-transformers keeps them all until the end of encode).
         from tqdm import tqdm
 
-        vectors, pooled = [], []
+        vectors: list[np.ndarray] = []
+        pooled: list[np.ndarray] = []
         bar = tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not progress)
         for first in range(0, len(texts), SPAN_SLICE):
             part, part_spans = list(texts[first : first + SPAN_SLICE]), spans[first : first + SPAN_SLICE]

@@ -277,17 +277,18 @@ def run_bench(
     repeat: int = 3,
     skip_ingest: bool = False,
     index_dir: Path | None = None,
+    bbc: Path | None = None,
     notify=lambda message: None,
 ) -> dict:
-    """Every measurement, as one JSON-ready dict. No corpus: BBC News from the shared tarball.
-    ``index_dir`` with ``skip_ingest`` measures latency over an existing index instead of
-    building one."""
+    """Every measurement, as one JSON-ready dict. The corpus: the folders given, else BBC News
+    unpacked from the ``bbc`` tarball. ``index_dir`` with ``skip_ingest`` measures latency over
+    an existing index instead of building one."""
     own = work_dir is None
-    work = Path(tempfile.mkdtemp(prefix="qa-bench-")) if own else Path(work_dir)
+    work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="qa-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"machine": machine()}
     try:
-        corpus = list(corpus) or ([] if skip_ingest else bbc_corpus(work))
+        corpus = list(corpus) or ([] if skip_ingest or bbc is None else bbc_corpus(work, bbc))
         report["corpus"] = [str(p) for p in corpus]
         base = Path(index_dir) if skip_ingest and index_dir else work / "ingest"
         if not skip_ingest:
@@ -370,18 +371,19 @@ def child_main(argv: Sequence[str]) -> int:
     return 0
 
 
-BBC_TARBALL = Path("../shared/datasets/bbc-news/bbc-fulltext.tar.gz")
 BBC_CATEGORIES = ("business", "entertainment", "politics", "sport", "tech")
+NO_CORPUS = ("name the corpus folders (e.g. `qa bench /tmp/bbc/bbc/business`) or the BBC News tarball"
+             " (`qa bench --bbc bbc-fulltext.tar.gz`, from http://mlg.ucd.ie/datasets/bbc.html)")
 
 
-def bbc_corpus(work_dir: Path, tarball: Path = BBC_TARBALL) -> list[Path]:
-    """The five BBC News category folders, unpacked from the shared tarball into work_dir
-    (its README.TXT is not an article, so the folders are named, not the parent)."""
+def bbc_corpus(work_dir: Path, tarball: Path) -> list[Path]:
+    """The five BBC News category folders, unpacked from ``tarball`` (bbc-fulltext.tar.gz) into
+    work_dir (its README.TXT is not an article, so the folders are named, not the parent)."""
     import tarfile
 
+    tarball = Path(tarball)
     if not tarball.is_file():
-        raise ConfigError(f"qa bench: no corpus given and {tarball} not found; run it from the project root"
-                          " or name the corpus folders, e.g. `qa bench /tmp/bbc/bbc/business ...`")
+        raise ConfigError(f"qa bench: the BBC News tarball {tarball} is not a file: {NO_CORPUS}")
     target = Path(work_dir) / "corpus"
     if not (target / "bbc").is_dir():
         target.mkdir(parents=True, exist_ok=True)
@@ -393,8 +395,9 @@ def bbc_corpus(work_dir: Path, tarball: Path = BBC_TARBALL) -> list[Path]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`qa bench`'s options (the CLI adds --index-dir, --model, --backend)."""
     parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                        help=f"corpus folders (default: the five BBC News category folders of {BBC_TARBALL},"
-                        " unpacked into the work folder)")
+                        help="corpus folders (or --bbc)")
+    parser.add_argument("--bbc", type=Path, metavar="TARBALL", help="without PATH: BBC News's bbc-fulltext.tar.gz,"
+                        " whose five category folders are unpacked into the work folder and indexed")
     parser.add_argument("--sizes", default=DEFAULT_SIZES,
                         help=f"index sizes for the latency runs (default: {DEFAULT_SIZES}; e.g. 1k,10k)")
     parser.add_argument("--repeat", type=int, default=3, help="times each of the 10 questions is asked (default 3)")

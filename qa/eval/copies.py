@@ -26,7 +26,9 @@ def write_subset(base, size: int, target: Path) -> None:
         counts[chunk.article_id] = counts.get(chunk.article_id, 0) + 1
     articles = [base.articles[article_id] for article_id in sorted(counts)]
     # the manifest lists the articles as that of a real index would (its size is part of what is measured)
-    entries = {article_id: {**base.manifest.articles.get(article_id, {}), "n_chunks": n} for article_id, n in counts.items()}
+    entries = {
+        article_id: {**base.manifest.articles.get(article_id, {}), "n_chunks": n} for article_id, n in counts.items()
+    }
     manifest = replace(base.manifest, articles=entries, files={})
     sentences = base.sentence_rows(list(range(size)))
     store = FaissStore.build(manifest, articles, chunks, base.ids[:size], base.vectors()[:size], sentences)

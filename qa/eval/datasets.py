@@ -45,9 +45,9 @@ def load_squad(path: Path) -> SquadSet:
         else:
             data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise QuestionSetError(f"cannot read {path}: {error.strerror or error}")
+        raise QuestionSetError(f"cannot read {path}: {error.strerror or error}") from error
     except (json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile) as error:
-        raise QuestionSetError(f"{path} is not SQuAD JSON ({error})")
+        raise QuestionSetError(f"{path} is not SQuAD JSON ({error})") from error
     return convert_squad(data, path.name)
 
 
@@ -63,7 +63,7 @@ def convert_squad(data: Any, source: str) -> SquadSet:
             squad.article_ids.append(article.id)
             squad.questions.extend(questions)
     except (KeyError, TypeError) as error:
-        raise QuestionSetError(f"{source} is not in the SQuAD v1.1 format (missing or wrong {error})")
+        raise QuestionSetError(f"{source} is not in the SQuAD v1.1 format (missing or wrong {error})") from error
     return squad
 
 
@@ -72,7 +72,7 @@ def squad_article(entry: dict[str, Any], source: str) -> tuple[Article, list[Que
     and the blank line after it end."""
     title = entry["title"]
     contexts = [paragraph["context"] for paragraph in entry["paragraphs"]]
-    offsets = list(accumulate((len(context) + 2 for context in contexts[:-1]), initial=0))
+    offsets: list[int] = [0, *accumulate(len(context) + 2 for context in contexts[:-1])]
     text = "\n\n".join(contexts)
     questions = []
     for paragraph, offset in zip(entry["paragraphs"], offsets):
@@ -85,7 +85,7 @@ def squad_article(entry: dict[str, Any], source: str) -> tuple[Article, list[Que
                 )
             )
             for span in spans:
-                if text[span.start : span.start + len(span.text)] != span.text:
+                if span.start is None or text[span.start : span.start + len(span.text)] != span.text:
                     raise QuestionSetError(f"{origin}: the answer {span.text!r} is not at its answer_start")
             questions.append(Question(str(qa["id"]), qa["question"], "squad", spans, (), origin))
     article = make_article(title, f"{source}#{title}", title.replace("_", " "), text)
@@ -121,7 +121,7 @@ def load_beir(directory: Path, split: str = "test", queries_limit: int | None = 
     directory = Path(directory)
     corpus_path = next(
         (directory / name for name in ("corpus.jsonl", "corpus.jsonl.gz") if (directory / name).is_file()),
-        None,
+        directory / "corpus.jsonl",  # missing: refused below
     )
     qrels_path = directory / "qrels" / f"{split}.tsv"
     for needed, path in (
@@ -129,7 +129,7 @@ def load_beir(directory: Path, split: str = "test", queries_limit: int | None = 
         ("queries.jsonl", directory / "queries.jsonl"),
         (f"qrels/{split}.tsv", qrels_path),
     ):
-        if path is None or not path.is_file():
+        if not path.is_file():
             raise QuestionSetError(f"{directory} is not a BEIR dataset folder: {needed} is missing")
     qrels = read_beir_qrels(qrels_path)
     if queries_limit is not None:
@@ -159,7 +159,7 @@ def _jsonl_records(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
                     raise QuestionSetError(f'{where}: expected a JSON object with "_id"')
                 yield where, record
     except (OSError, EOFError, UnicodeDecodeError) as error:
-        raise QuestionSetError(f"cannot read {path}: {error}")
+        raise QuestionSetError(f"cannot read {path}: {error}") from error
 
 
 def read_beir_corpus(path: Path) -> Corpus:

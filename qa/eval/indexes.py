@@ -41,6 +41,14 @@ class CachingEmbedder:
     def dim(self) -> int:
         return self.inner.dim
 
+    @property
+    def backend(self) -> str:
+        return self.inner.backend
+
+    @property
+    def base_fingerprint(self) -> str:
+        return self.inner.base_fingerprint
+
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         missing = [text for text in dict.fromkeys(texts) if text not in self._vectors]
         if missing:
@@ -48,6 +56,12 @@ class CachingEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._vectors[text] for text in texts])
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *, progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Not remembered: an evaluation embeds no corpus through it (the index is built first)."""
+        return self.inner.encode_spans(texts, spans, progress=progress)
 
 
 def prime(searcher: Searcher, queries: Sequence[str], progress: bool = False) -> None:

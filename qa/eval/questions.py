@@ -1,7 +1,7 @@
 """Question sets: the JSONL format `qa eval` reads, parsed and checked against the index's
 articles, naming file, line and problem.
 
-Question sets (e.g. ``eval/seeds.jsonl``) are JSONL files, one JSON object per line::
+Question sets (e.g. ``qa/data/seeds.jsonl``, the default) are JSONL files, one JSON object per line::
 
     {"id": "fact-04", "question": "How long did Baqeri's second official visit to Pakistan last?",
      "kind": "fact",
@@ -63,7 +63,7 @@ class Question:
     kind: str
     answers: tuple[GoldSpan, ...]
     history: tuple[str, ...] = ()
-    origin: str = ""  # where it was read, for error messages ("eval/seeds.jsonl:12")
+    origin: str = ""  # where it was read, for error messages ("qa/data/seeds.jsonl:12")
 
     @property
     def answerable(self) -> bool:
@@ -84,7 +84,7 @@ def read_question_set(path: Path) -> list[Question]:
     except (OSError, UnicodeDecodeError) as error:
         raise QuestionSetError(
             f"cannot read the question set {path}: {getattr(error, 'strerror', None) or error}"
-        )
+        ) from error
     return parse_question_set(text, str(path))
 
 

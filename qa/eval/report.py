@@ -165,8 +165,8 @@ def plot_hit_curve(report: EvalReport, path: Path) -> None:
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
     try:
         for name, mode in report.modes.items():
-            ks = [n for n, value in mode.hit_curve.items() if value is not None]
-            axes.plot(ks, [mode.hit_curve[n] for n in ks], marker="o", markersize=3, label=name)
+            points = [(n, value) for n, value in mode.hit_curve.items() if value is not None]
+            axes.plot([n for n, _ in points], [value for _, value in points], marker="o", markersize=3, label=name)
         axes.set_xscale("log")
         ticks = [n for n in HIT_CURVE if n in (1, 2, 3, 5, 10, 20, 50, 100)]
         axes.set_xticks(ticks, [str(n) for n in ticks])

@@ -32,7 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,7 +192,7 @@ class ModeReport:
     mode: str
     metrics: dict[str, float | None]
     by_kind: dict[str, dict[str, float | None]]
-    hit_curve: dict[int, float]
+    hit_curve: dict[int, float | None]  # None: no answerable question
     outcomes: list[Outcome]
     seconds: float  # searching and asking
     metric_seconds: float  # ranx (the first call of a process loads or compiles numba kernels)
@@ -289,7 +289,7 @@ class EvalReport:
     index: dict[str, Any]
     k: int
     command: str = ""
-    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def expand_modes(mode: str | None, default: str) -> list[str]:

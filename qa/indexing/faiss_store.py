@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -93,14 +93,16 @@ def build_faiss_index(vectors: np.ndarray, ids: np.ndarray, dim: int, index_type
     training is deterministic: a seeded sample, FAISS's fixed k-means seed."""
     import faiss
 
+    inner: faiss.Index
     if index_type == "flat":
         inner = faiss.IndexFlatIP(dim)
     elif index_type == "ivf-sq8":
         lists = ivf_lists(len(vectors))
-        inner = faiss.IndexIVFScalarQuantizer(
+        ivf = faiss.IndexIVFScalarQuantizer(
             faiss.IndexFlatIP(dim), dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
         )
-        inner.nprobe = ivf_probes(lists)
+        ivf.nprobe = ivf_probes(lists)
+        inner = ivf
         sample = vectors
         if len(vectors) > IVF_TRAIN_PER_LIST * lists:  # k-means needs a sample, not all: seeded
             rows = np.random.default_rng(0).choice(len(vectors), IVF_TRAIN_PER_LIST * lists, replace=False)
@@ -152,7 +154,7 @@ class FaissStore(IndexRows):
         *,
         index_type: str | None = None,
         keyword: KeywordIndex | None = None,
-    ) -> "FaissStore":
+    ) -> FaissStore:
         """A store over these chunks; ``ids[i]`` is the FAISS id of ``chunks[i]`` and ``vectors[i]``;
         ``sentence_vectors`` has a row per sentence of each chunk, in chunk order.
         ``index_type`` defaults to :func:`choose_index_type` of the size; ``keyword`` to BM25
@@ -178,7 +180,7 @@ class FaissStore(IndexRows):
     # -- reading -----------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, index_dir: Path, *, verify: bool = True) -> "FaissStore":
+    def load(cls, index_dir: Path, *, verify: bool = True) -> FaissStore:
         """Load and check an index; raise an error that says what to run if anything is off.
 
         ``verify`` checks every file's sha256 against the manifest before parsing it (its cost:
@@ -189,7 +191,7 @@ class FaissStore(IndexRows):
         return checked_load(Path(index_dir), cls._load_generation, verify)
 
     @classmethod
-    def _load_generation(cls, index_dir: Path, manifest: Manifest, verify: bool) -> "FaissStore":
+    def _load_generation(cls, index_dir: Path, manifest: Manifest, verify: bool) -> FaissStore:
         import faiss
 
         folder, articles, chunks, ids, sentences, problems = read_generation(index_dir, manifest, FILES, verify)
@@ -202,7 +204,7 @@ class FaissStore(IndexRows):
                 exact = load_array(folder / EXACT_VECTORS)
             keyword = KeywordIndex.load(folder / KEYWORD_FOLDER, mmap=True)
         except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
-            raise IndexMismatchError(f"the index in {folder} is damaged ({error})", rebuild=index_dir)
+            raise IndexMismatchError(f"the index in {folder} is damaged ({error})", rebuild=index_dir) from error
         if index.ntotal != len(chunks):
             problems.append(f"{index.ntotal} vectors for {len(chunks)} chunks")
         if index.d != manifest.dim:
@@ -212,7 +214,7 @@ class FaissStore(IndexRows):
         if keyword.n_docs != len(chunks):
             problems.append(f"{keyword.n_docs} keyword-index documents for {len(chunks)} chunks")
         if not problems and len(ids):
-            stored_ids = faiss.vector_to_array(faiss.downcast_index(index).id_map)
+            stored_ids = faiss.vector_to_array(cast("faiss.IndexIDMap2", faiss.downcast_index(index)).id_map)
             if not np.array_equal(stored_ids, ids):
                 problems.append(f"the chunk ids in {CHUNK_IDS} and vectors.faiss differ")
         if problems:
@@ -250,7 +252,7 @@ class FaissStore(IndexRows):
         if k == 0:
             empty = np.zeros((len(queries), 0))
             return empty.astype(np.float32), empty.astype(np.int64)
-        if self.exact is None:
+        if self._exact_rows is None:
             scores, ids = self._faiss_search(queries, k)
             return scores, self._rows(ids)
         # approximate candidates, re-scored with the exact vectors: exact scores (fusion

@@ -98,7 +98,7 @@ def read_generation(
         ids = load_array(folder / CHUNK_IDS)
         sentences = load_array(folder / SENTENCES)
     except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
-        raise IndexMismatchError(f"the index in {folder} is damaged ({error})", rebuild=index_dir)
+        raise IndexMismatchError(f"the index in {folder} is damaged ({error})", rebuild=index_dir) from error
     problems = chunks.problems()
     if ids.shape != (len(chunks),) or ids.dtype != np.int64:
         problems.append(f"{CHUNK_IDS} holds {ids.shape} {ids.dtype} for {len(chunks)} chunks")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +130,12 @@ def update_index(
         where = parse_store(settings.store) if settings.store is not None else None
         if where is None:
             where = previous.manifest.store if previous else {}
-        if previous is not None and diff.empty and previous.manifest.corpus == roots and previous.manifest.store == where:
+        if (
+            previous is not None
+            and diff.empty
+            and previous.manifest.corpus == roots
+            and previous.manifest.store == where
+        ):
             return IndexReport(
                 diff, corpus.rejected, len(previous.articles), len(previous), 0,
                 time.perf_counter() - started, written=False,
@@ -157,6 +162,8 @@ def update_index(
                 ids.extend(range(next_id, next_id + len(article_chunks)))
                 next_id += len(article_chunks)
             else:
+                assert previous is not None  # an article that is not fresh is in the previous index
+                assert previous is not None  # an article that is not fresh is in the previous index
                 rows = old_rows[article.id]
                 article_chunks = [previous.chunks[row] for row in rows]
                 ids.extend(int(previous.ids[row]) for row in rows)
@@ -177,7 +184,7 @@ def update_index(
             corpus=roots,
             next_id=next_id,
             articles=entries,
-            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
             build_seconds=round(time.perf_counter() - started, 3),
             store=where,
         )

@@ -34,7 +34,7 @@ class KeywordIndex:
         self.n_docs = n_docs
 
     @classmethod
-    def build(cls, texts: Sequence[str], k1: float = BM25_K1, b: float = BM25_B) -> "KeywordIndex":
+    def build(cls, texts: Sequence[str], k1: float = BM25_K1, b: float = BM25_B) -> KeywordIndex:
         import bm25s
 
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
@@ -54,7 +54,7 @@ class KeywordIndex:
         (folder / "n_docs.txt").write_text(f"{self.n_docs}\n")
 
     @classmethod
-    def load(cls, folder: Path, mmap: bool = False) -> "KeywordIndex":
+    def load(cls, folder: Path, mmap: bool = False) -> KeywordIndex:
         import bm25s
 
         n_docs = int((folder / "n_docs.txt").read_text().strip())
@@ -77,7 +77,7 @@ class KeywordIndex:
         """BM25's inverse document frequency of each term. A term no document has gets the
         highest weight there is: a question about it is one the corpus can hardly answer."""
         vocab = self.retriever.vocab_dict if self.n_docs else {}
-        indptr = self.retriever.scores["indptr"] if self.n_docs else None
+        indptr = self.retriever.scores["indptr"] if self.n_docs else np.zeros(1, dtype=np.int64)
         weights = {}
         for term in terms:
             if term in vocab:

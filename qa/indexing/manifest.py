@@ -34,7 +34,7 @@ class Manifest:
     model: str
     model_fingerprint: str
     dim: int
-    chunking: dict[str, int]
+    chunking: dict[str, float]
     backend: str = ""  # how the vectors were made: torch, onnx or onnx-int8 ("" before it was recorded)
     index_type: str = "flat"  # one of INDEX_TYPES
     n_articles: int = 0
@@ -54,7 +54,7 @@ class Manifest:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], where: Path) -> "Manifest":
+    def from_json(cls, data: dict[str, Any], where: Path) -> Manifest:
         version = data.get("format_version")
         if version != FORMAT_VERSION:
             raise IndexMismatchError(
@@ -65,7 +65,7 @@ class Manifest:
         try:
             return cls(**{key: value for key, value in data.items() if key in names})
         except TypeError as error:
-            raise IndexMismatchError(f"{where} is incomplete ({error})", rebuild=where.parent)
+            raise IndexMismatchError(f"{where} is incomplete ({error})", rebuild=where.parent) from error
 
 
 def read_manifest(index_dir: Path) -> Manifest:
@@ -75,7 +75,7 @@ def read_manifest(index_dir: Path) -> Manifest:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise IndexMismatchError(f"{path} is not valid JSON ({error})", rebuild=index_dir)
+        raise IndexMismatchError(f"{path} is not valid JSON ({error})", rebuild=index_dir) from error
     if not isinstance(data, dict):
         raise IndexMismatchError(f"{path} is not a JSON object", rebuild=index_dir)
     return Manifest.from_json(data, path)

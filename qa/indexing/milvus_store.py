@@ -68,7 +68,7 @@ class DocumentFrequencies:
         self.df = df
 
     @classmethod
-    def count(cls, texts: Iterable[str]) -> "DocumentFrequencies":
+    def count(cls, texts: Iterable[str]) -> DocumentFrequencies:
         df: Counter[str] = Counter()
         n_docs = n_terms = 0
         for text in texts:
@@ -78,7 +78,7 @@ class DocumentFrequencies:
             n_terms += len(terms)
         return cls(n_docs, n_terms, dict(df))
 
-    def updated(self, removed: Iterable[str], added: Iterable[str]) -> "DocumentFrequencies":
+    def updated(self, removed: Iterable[str], added: Iterable[str]) -> DocumentFrequencies:
         """These statistics with the ``removed`` texts taken out and the ``added`` put in."""
         gone, new = DocumentFrequencies.count(removed), DocumentFrequencies.count(added)
         df = Counter(self.df)
@@ -114,7 +114,7 @@ class DocumentFrequencies:
         path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> "DocumentFrequencies":
+    def load(cls, path: Path) -> DocumentFrequencies:
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(int(data["n_docs"]), int(data["n_terms"]), {str(t): int(c) for t, c in data["df"].items()})
 
@@ -178,13 +178,13 @@ class MilvusStore(IndexRows):
     # -- reading -----------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, index_dir: Path, *, verify: bool = True) -> "MilvusStore":
+    def load(cls, index_dir: Path, *, verify: bool = True) -> MilvusStore:
         """Load the local files (checked as FaissStore checks them), connect, and check that
         Milvus holds what the manifest says."""
         return checked_load(Path(index_dir), cls._load_generation, verify)
 
     @classmethod
-    def _load_generation(cls, index_dir: Path, manifest: Manifest, verify: bool) -> "MilvusStore":
+    def _load_generation(cls, index_dir: Path, manifest: Manifest, verify: bool) -> MilvusStore:
         folder, articles, chunks, ids, sentences, problems = read_generation(index_dir, manifest, FILES, verify)
         if problems:
             raise IndexMismatchError(
@@ -207,14 +207,14 @@ class MilvusStore(IndexRows):
         try:
             keyword = DocumentFrequencies.load(folder / DF_FILE)
         except (KeyError, TypeError, ValueError, OSError) as error:
-            raise IndexMismatchError(f"{folder / DF_FILE} is damaged ({error})", rebuild=index_dir)
+            raise IndexMismatchError(f"{folder / DF_FILE} is damaged ({error})", rebuild=index_dir) from error
         store = cls(manifest, articles, chunks, ids, client, keyword, sentences)
         store.directory = index_dir
         return store
 
     def _rows(self, hits: list[dict[str, Any]], k: int, sign: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """(scores, rows) of Milvus hits, ids this manifest does not know dropped, padded to k."""
-        rows_of = self.rows_of([int(hit["id"]) for hit in hits])
+        rows_of = self.rows_of(np.array([int(hit["id"]) for hit in hits], dtype=np.int64))
         pairs = [(sign * float(hit["distance"]), int(row)) for hit, row in zip(hits, rows_of) if row >= 0]
         scores = np.zeros(k, dtype=np.float32)
         rows = np.full(k, -1, dtype=np.int64)
@@ -285,7 +285,7 @@ class MilvusStore(IndexRows):
         for start in range(0, len(self.ids), BATCH):
             batch = [int(i) for i in self.ids[start : start + BATCH]]
             entities = self.client.query(self.collection, filter=f"id in {batch}", output_fields=["id", "dense"])
-            rows = self.rows_of([int(entity["id"]) for entity in entities])
+            rows = self.rows_of(np.array([int(entity["id"]) for entity in entities], dtype=np.int64))
             for row, entity in zip(rows, entities):
                 vectors[row] = entity["dense"]
         return vectors
@@ -293,7 +293,7 @@ class MilvusStore(IndexRows):
     # -- writing -----------------------------------------------------------------------------
 
     @classmethod
-    def write(cls, index_dir: Path, update: StoreUpdate, previous: Store | None) -> "MilvusStore":
+    def write(cls, index_dir: Path, update: StoreUpdate, previous: Store | None) -> MilvusStore:
         """Bring the collection to ``update`` (only the changes when ``previous`` is this same
         collection, else everything into a new one), then write the local files and manifest."""
         record = update.manifest.store
@@ -302,12 +302,13 @@ class MilvusStore(IndexRows):
         client = connect(record)
         texts = keyword_texts(update.chunks, {a.id: a for a in update.articles})
         fresh_rows = np.flatnonzero(update.fresh)
-        if same:
+        if same and isinstance(previous, MilvusStore):  # (isinstance again: for the type checker)
             dropped = sorted(set(previous.ids.tolist()) - set(update.ids.tolist()))
             client.delete(collection, filter=f"id >= {previous.manifest.next_id}")  # a dead run's leftovers
             for start in range(0, len(dropped), BATCH):
                 client.delete(collection, ids=dropped[start : start + BATCH])
-            gone = keyword_texts([previous.chunks[row] for row in previous.rows_of(dropped)], previous.articles)
+            dropped_rows = previous.rows_of(np.array(dropped, dtype=np.int64))
+            gone = keyword_texts([previous.chunks[row] for row in dropped_rows], previous.articles)
             keyword = previous.keyword.updated(gone, [texts[row] for row in fresh_rows])
             rows, vectors = fresh_rows, update.fresh_vectors
         else:

@@ -27,12 +27,21 @@ class Store(Protocol):
     """An index as the search path sees it. Rows are positions in ``chunks``; both tables build
     an article or chunk only when it is asked for (qa.indexing.table)."""
 
-    manifest: Manifest
-    articles: ArticleTable
-    chunks: ChunkTable
-    ids: np.ndarray  # int64 id of each row's chunk (FAISS id / Milvus primary key)
-    keyword: TermWeights
-    directory: Path
+    # read-only to the search path (properties, so a store's own, narrower types match)
+    @property
+    def manifest(self) -> Manifest: ...
+    @property
+    def articles(self) -> ArticleTable: ...
+    @property
+    def chunks(self) -> ChunkTable: ...
+    @property
+    def ids(self) -> np.ndarray:
+        """int64 id of each row's chunk (FAISS id / Milvus primary key)."""
+        ...
+    @property
+    def keyword(self) -> TermWeights: ...
+    @property
+    def directory(self) -> Path: ...
 
     def __len__(self) -> int: ...
 
@@ -48,7 +57,10 @@ class Store(Protocol):
         """BM25: (scores, rows) of the k best rows, best first."""
         ...
 
-    hybrid_rankers: frozenset[str]  # the fusions the store runs itself ("rrf", "weighted"); may be empty
+    @property
+    def hybrid_rankers(self) -> frozenset[str]:
+        """The fusions the store runs itself ("rrf", "weighted"); may be empty."""
+        ...
 
     def search_hybrid(
         self, vector: np.ndarray, query: str, k: int, *, ranker: str = "rrf", dense_weight: float = 0.4
@@ -97,7 +109,7 @@ class StoreUpdate:
         """Every chunk's sentence vectors, chunk after chunk (float16), the kept ones from ``previous``."""
         fresh, kept = iter(self.fresh_sentences), iter(self.kept_rows)
         pieces = [
-            np.asarray(next(fresh), np.float16) if is_fresh else previous.sentence_rows([next(kept)])
+            np.asarray(next(fresh), np.float16) if is_fresh else previous.sentence_rows([next(kept)])  # type: ignore[union-attr]  # kept rows come from one
             for is_fresh in self.fresh
         ]
         return np.concatenate(pieces) if pieces else np.zeros((0, self.manifest.dim), np.float16)

@@ -94,7 +94,7 @@ class ChunkEmbedActor:
             import torch
 
             torch.set_num_threads(threads)
-            self.embedder = SentenceTransformerEmbedder(model_dir, settings["batch_size"])
+            self.embedder: Embedder = SentenceTransformerEmbedder(model_dir, settings["batch_size"])
         else:
             self.embedder = OnnxEmbedder(
                 model_dir, quantized=settings["backend"] == "onnx-int8", cache_dir=Path(settings["cache_dir"]),
@@ -136,7 +136,7 @@ class RayEngine:
     def __init__(
         self,
         settings: Settings,
-        embedder: "Embedder",
+        embedder: Embedder,
         *,
         address: str | None = None,
         cpus_per_actor: int = 1,
@@ -244,7 +244,7 @@ class RayEngine:
     ) -> list[ParsedFile]:
         """One pass through the parse stage: every file of the window, parsed, in its order."""
         results: list[Any] = [loaded for _, loaded in window]  # the bytes are replaced below
-        items = [{"position": i, "id": json.dumps(file_id), "data": data}
+        items: list[dict[str, Any]] = [{"position": i, "id": json.dumps(file_id), "data": data}
                  for i, (file_id, data) in enumerate(window) if isinstance(data, bytes)]
         if not items:
             return results
@@ -290,7 +290,10 @@ class RayEngine:
             compute=ray.data.ActorPoolStrategy(size=self.actors),
             num_cpus=self.cpus_per_actor,
         )
-        positions, records, pieces, sentences = [], [], [], []
+        positions: list[int] = []
+        records: list[Any] = []
+        pieces: list[Any] = []
+        sentences: list[Any] = []
         for batch in dataset.iter_batches(batch_format="numpy", batch_size=None):
             positions.extend(int(p) for p in batch["position"])
             records.extend(json.loads(r) for r in batch["chunk"])

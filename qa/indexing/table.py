@@ -70,9 +70,11 @@ class RowReader:
     def __init__(self, array: np.ndarray) -> None:
         self.array = array
         self._descriptor = None
+        self._offset = 0  # of the array's data in its file (a memmap's .offset)
         if isinstance(array, np.memmap) and array.filename and array.ndim == 2 and array.flags.c_contiguous:
             # opened now, with the mapping: a writer may remove the generation later
             self._descriptor = os.open(array.filename, os.O_RDONLY)
+            self._offset = array.offset
             weakref.finalize(self, os.close, self._descriptor)
             self._row_bytes = array.dtype.itemsize * array.shape[1]
 
@@ -81,12 +83,12 @@ class RowReader:
         last = min(last, len(self.array))
         if self._descriptor is None or last <= first:
             return np.array(self.array[first:last])
-        data = os.pread(self._descriptor, (last - first) * self._row_bytes, self.array.offset + first * self._row_bytes)
+        data = os.pread(self._descriptor, (last - first) * self._row_bytes, self._offset + first * self._row_bytes)
         return np.frombuffer(data, dtype=self.array.dtype).reshape(last - first, self.array.shape[1])
 
-    def take(self, rows: Sequence[int]) -> np.ndarray:
+    def take(self, wanted: Sequence[int] | np.ndarray) -> np.ndarray:
         """The given rows, in that order (a copy); runs of consecutive rows are read at once."""
-        rows = np.asarray(rows, dtype=np.int64)
+        rows = np.asarray(wanted, dtype=np.int64)
         if self._descriptor is None:
             return np.array(self.array[rows])
         if not len(rows):
@@ -95,7 +97,7 @@ class RowReader:
             raise IndexError(f"rows outside 0..{len(self.array) - 1}")
         starts = np.concatenate([[0], np.flatnonzero(np.diff(rows) != 1) + 1])
         lengths = np.diff(np.concatenate([starts, [len(rows)]]))
-        size, base = self._row_bytes, self.array.offset
+        size, base = self._row_bytes, self._offset
         data = b"".join([os.pread(self._descriptor, n * size, base + first * size)
                          for first, n in zip(rows[starts].tolist(), lengths.tolist())])
         return np.frombuffer(data, dtype=self.array.dtype).reshape(len(rows), self.array.shape[1])
@@ -111,7 +113,7 @@ class ArticleTable(Mapping[str, Article]):
         self._read = read
 
     @classmethod
-    def of(cls, articles: "Iterable[Article] | ArticleTable") -> "ArticleTable":
+    def of(cls, articles: Iterable[Article] | ArticleTable) -> ArticleTable:
         """A table of these articles (the same table if it is one already)."""
         if isinstance(articles, ArticleTable):
             return articles
@@ -122,7 +124,7 @@ class ArticleTable(Mapping[str, Article]):
         return cls(ids, ordered.__getitem__)
 
     @classmethod
-    def load(cls, folder: Path) -> "ArticleTable":
+    def load(cls, folder: Path) -> ArticleTable:
         """The articles of a generation folder, read from disk when asked for; the file stays
         open, so a writer removing the generation meanwhile does not take it away."""
         ids = json.loads((folder / ARTICLE_IDS).read_text(encoding="utf-8"))
@@ -142,7 +144,9 @@ class ArticleTable(Mapping[str, Article]):
             line = os.pread(descriptor, int(offsets[i + 1] - offsets[i]), int(offsets[i]))
             article = Article(**json.loads(line))
             if article.id != ids[i]:
-                raise ValueError(f"line {i + 1} of {folder / ARTICLES} is {article.id!r}, {ARTICLE_IDS} says {ids[i]!r}")
+                raise ValueError(
+                    f"line {i + 1} of {folder / ARTICLES} is {article.id!r}, {ARTICLE_IDS} says {ids[i]!r}"
+                )
             return article
 
         table = cls(ids, lru_cache(maxsize=CACHED_ARTICLES)(read))
@@ -205,12 +209,14 @@ class ChunkTable(Sequence[Chunk]):
         self._by_key: tuple[np.ndarray, np.ndarray] | None = None  # built on the first row_of
 
     @classmethod
-    def of(cls, chunks: "Sequence[Chunk] | ChunkTable", articles: ArticleTable) -> "ChunkTable":
+    def of(cls, chunks: Sequence[Chunk] | ChunkTable, articles: ArticleTable) -> ChunkTable:
         """A table of these chunks over ``articles`` (the same table if it is one over them)."""
         if isinstance(chunks, ChunkTable) and chunks.articles is articles:
             return chunks
         rows = len(chunks)
-        columns = {name: np.zeros(rows, dtype=COLUMN_TYPES.get(name, np.int64)) for name in CHUNK_COLUMNS[:4]}
+        columns: dict[str, np.ndarray] = {
+            name: np.zeros(rows, dtype=COLUMN_TYPES.get(name, np.int64)) for name in CHUNK_COLUMNS[:4]
+        }
         counts = np.zeros(rows, dtype=np.int64)
         spans: list[tuple[int, int]] = []
         for row, chunk in enumerate(chunks):
@@ -229,7 +235,7 @@ class ChunkTable(Sequence[Chunk]):
         return cls(articles, columns)
 
     @classmethod
-    def load(cls, folder: Path, articles: ArticleTable) -> "ChunkTable":
+    def load(cls, folder: Path, articles: ArticleTable) -> ChunkTable:
         """The columns in ``folder``, memory-mapped."""
         return cls(articles, {name: load_array(folder / f"{name}.npy") for name in CHUNK_COLUMNS})
 
@@ -283,7 +289,7 @@ class ChunkTable(Sequence[Chunk]):
     def __len__(self) -> int:
         return len(self.article)
 
-    def __getitem__(self, row):  # type: ignore[override]  # int -> Chunk, slice -> list[Chunk]
+    def __getitem__(self, row):  # int -> Chunk, slice -> list[Chunk]
         if isinstance(row, slice):
             return [self[i] for i in range(*row.indices(len(self)))]
         row = int(row)

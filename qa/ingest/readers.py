@@ -113,9 +113,9 @@ def read_html(data: bytes, article_id: str) -> Iterator[Article]:
     document = trafilatura.bare_extraction(
         html, include_comments=False, include_tables=True, favor_recall=True, with_metadata=True
     )
-    if document is None or not (document.text or "").strip():
+    if document is None or isinstance(document, dict) or not (document.text or "").strip():  # dict: as_dict only
         raise UnreadableError("no article text found in the HTML")
-    text = normalize_newlines(document.text)
+    text = normalize_newlines(document.text or "")
     yield make_article(
         article_id,
         article_id,

@@ -15,8 +15,9 @@ of SQuAD and SciFact (docs/EVALUATION.md).
 
 Abstention is a logistic model over signals measured for every question (how close the best
 passage and the best sentence are, how much of the question the best passage covers, whether
-the dense and keyword legs agree, whether the answer is of the kind asked for), calibrated on answerable and unanswerable questions; its
-coefficients live in ``abstain.json`` beside this file, with the command that produced them.
+the dense and keyword legs agree, whether the answer is of the kind asked for), calibrated on
+answerable and unanswerable questions; its coefficients live in ``abstain.json`` beside this
+file, with the command that produced them.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ class Reranker:
         return sum(c * row[name] for name, c in zip(self.features, self.coefficients))
 
     @classmethod
-    def from_json(cls, data: dict) -> "Reranker":
+    def from_json(cls, data: dict) -> Reranker:
         return cls(*linear_terms(data, RERANK_FEATURES, "re-rank"))
 
 
@@ -234,7 +235,10 @@ def rerank(
 
 
 def best_sentence(
-    sentences: Sequence[ScoredSentence], order: Sequence[int], n_passages: int, weights: SentenceWeights = SentenceWeights()
+    sentences: Sequence[ScoredSentence],
+    order: Sequence[int],
+    n_passages: int,
+    weights: SentenceWeights = SentenceWeights(),
 ) -> ScoredSentence | None:
     """The answer: the best sentence of the first ``n_passages`` passages (after re-ranking)."""
     rank_of = {old: new + 1 for new, old in enumerate(order)}
@@ -266,7 +270,7 @@ class Abstainer:
         return signals.typed < 1.0 or self.probability(signals) < self.threshold
 
     @classmethod
-    def from_json(cls, data: dict) -> "Abstainer":
+    def from_json(cls, data: dict) -> Abstainer:
         return cls(*linear_terms(data, FEATURES, "abstention"), float(data["bias"]), float(data["threshold"]))
 
 

@@ -49,7 +49,7 @@ class ReaderWeights:
     sentence_weight: float = 3.0  # answer = best of logit + this x sentence score
 
     @classmethod
-    def from_metadata(cls, metadata: dict[str, str]) -> "ReaderWeights":
+    def from_metadata(cls, metadata: dict[str, str]) -> ReaderWeights:
         combine = json.loads(metadata["combine"])
         return cls(int(combine["passages"]), float(combine["passage_weight"]), float(combine["sentence_weight"]))
 
@@ -96,13 +96,16 @@ def export_reader(model_dir: Path, adapter_path: Path, target: Path) -> None:
     (batch)."""
     from qa.embed.export import example_batch, load_for_export, trace
 
-    torch, model = load_for_export(model_dir)
+    _, model = load_for_export(model_dir)
+    import torch  # there: load_for_export has checked (imported here, so the type checker sees the module)
     adapter, metadata = read_adapter(adapter_path)
     state = {name: tensor.numpy() for name, tensor in model.state_dict().items()}
     merged = merged_state(state, adapter, float(metadata["scale"]))
     model.load_state_dict({name: torch.from_numpy(np.asarray(array)) for name, array in merged.items()})
     head = torch.nn.Linear(adapter["head.weight"].shape[1], 1)
-    head.load_state_dict({"weight": torch.from_numpy(adapter["head.weight"]), "bias": torch.from_numpy(adapter["head.bias"])})
+    head.load_state_dict(
+        {"weight": torch.from_numpy(adapter["head.weight"]), "bias": torch.from_numpy(adapter["head.bias"])}
+    )
 
     class Logits(torch.nn.Module):
         def __init__(self) -> None:

@@ -158,7 +158,9 @@ class Searcher:
         scores against the question (qa.search.answer); the reader is not involved."""
         terms = self.store.keyword.idf(question_terms(retrieval.query))
         vectors = np.concatenate([self.store.sentence_vectors(hit.chunk) for hit in hits])
-        sentences = score_sentences(retrieval.vector, terms, hits, self.store.articles, vectors, expected_type(question))
+        sentences = score_sentences(
+            retrieval.vector, terms, hits, self.store.articles, vectors, expected_type(question)
+        )
         passage_words = [analyze(hit.chunk.text) for hit in hits]  # each passage analysed once
         rows = passage_features(analyze(retrieval.query), terms, hits, sentences, passage_words)
         reranked, order = rerank(hits, rows)

@@ -65,13 +65,13 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
     # at once queued behind a single answer. Both question events share one limit: the
     # searcher is safe to call from several threads (tests/test_service.py) and the model runs
     # on its embedder's own threads. One per core answers most (docs/BENCHMARKS.md, "Figures behind the code").
-    answering = {"concurrency_limit": answers_at_once or cpu_count(), "concurrency_id": "answer"}
+    answering: dict[str, Any] = {"concurrency_limit": answers_at_once or cpu_count(), "concurrency_id": "answer"}
 
     def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
         """Answer a question (``history``: the previous questions, oldest first); returns the
         same JSON object as `qa ask --json`."""
         turns = [turn for turn in history if isinstance(turn, str)] if isinstance(history, list) else []
-        return service.ask(question, settings.k, history=turns).to_json()
+        return service.ask(question, settings.k, history=turns).to_dict()
 
     def respond(question: str, messages: list[dict[str, Any]], k: float, mode: str, answers: dict[str, list[int]]):
         question = (question or "").strip()
@@ -100,7 +100,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
         if row is None:
             return f'<p class="qa-hint">{escape(chunk_id)} is no longer in the index (its article was deleted).</p>'
         chunk, span = store.chunks[row], answers.get(chunk_id)
-        return source_html(store.articles[chunk.article_id], chunk, tuple(span) if span else None)
+        return source_html(store.articles[chunk.article_id], chunk, (span[0], span[1]) if span else None)
 
     def open_chunk(request: str, answers: dict[str, list[int]]) -> str:
         chunk_id = (request or "").rpartition("|")[0]
@@ -140,7 +140,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
         progress(0, desc=f"Asking the questions of {path.name}")
         try:
             out_dir = Path(tempfile.mkdtemp(prefix="qa-eval-"))
-            title = path.name if upload else f"{path.parent.name}/{path.name}"
+            title = path.name
             report, written = service.evaluate(path, modes, out_dir, title=title, progress=True)
         except QAError as error:
             return f"**The evaluation could not run:** {error}", None, None
@@ -170,9 +170,13 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
                         with gr.Accordion("Settings", open=False, elem_id="qa-settings"):
                             k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages per answer (k)",
                                           elem_id="qa-k")
-                            mode = gr.Radio(list(MODES), value=settings.search.mode, label="Retrieval",
-                                            info="hybrid: dense and BM25 fused; dense: embeddings only; bm25: keywords only",
-                                            elem_id="qa-mode")
+                            mode = gr.Radio(
+                                list(MODES),
+                                value=settings.search.mode,
+                                label="Retrieval",
+                                info="hybrid: dense and BM25 fused; dense: embeddings only; bm25: keywords only",
+                                elem_id="qa-mode",
+                            )
                         clear = gr.Button("New conversation", size="sm")
                     with gr.Column(scale=2, min_width=320):
                         gr.Markdown("**Source**")
@@ -192,14 +196,19 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
                     elem_id="qa-articles", wrap=True, column_widths=["220px", "80px", "480px", "200px"],
                 )
                 with gr.Row():
-                    victim = gr.Dropdown(choices=[row[0] for row in rows], value=None, label="Article to delete",
-                                         info="its file is removed from the corpus folder (a .jsonl file: all of its articles)",
-                                         scale=3, elem_id="qa-delete-choice")
+                    victim = gr.Dropdown(
+                        choices=[row[0] for row in rows],
+                        value=None,
+                        label="Article to delete",
+                        info="its file is removed from the corpus folder (a .jsonl file: all of its articles)",
+                        scale=3,
+                        elem_id="qa-delete-choice",
+                    )
                     delete = gr.Button("Delete article", variant="stop", scale=1, min_width=120)
             with gr.Tab("Evaluate", id="evaluate"):
                 gr.Markdown(
                     "Score a question set against the current index, as `qa eval` does: the shipped"
-                    f" `{SHIPPED_QUESTIONS.parent.name}/{SHIPPED_QUESTIONS.name}`, or your own JSONL file"
+                    f" `{SHIPPED_QUESTIONS.name}` (seed questions), or your own JSONL file"
                     " (one `{\"id\", \"question\", \"answers\"}` object per line; see the README)."
                 )
                 with gr.Row():
@@ -311,7 +320,7 @@ def server_auth(host: str, auth: str | None = None, auth_file: Path | None = Non
         try:
             lines = Path(auth_file).read_text(encoding="utf-8").splitlines()
         except OSError as error:
-            raise ConfigError(f"cannot read the auth file {auth_file}: {error.strerror or error}")
+            raise ConfigError(f"cannot read the auth file {auth_file}: {error.strerror or error}") from error
         for number, line in enumerate(lines, start=1):
             if line.strip() and not line.lstrip().startswith("#"):
                 credentials.append(parse_credentials(line, f"{auth_file}:{number}"))

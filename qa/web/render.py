@@ -96,7 +96,9 @@ def result_html(result: Result, articles: Mapping[str, Article] | None = None) -
     other passages as cards. An abstention says so and shows the closest passages as cards.
     ``articles`` (by id) add each passage's source; without them the file id is shown."""
     if not result.hits:
-        return '<p class="qa-empty">The index is empty: add articles in the Corpus tab (or run <code>qa index</code>).</p>'
+        return (
+            '<p class="qa-empty">The index is empty: add articles in the Corpus tab (or run <code>qa index</code>).</p>'
+        )
     if result.abstained or result.answer is None:
         parts = [f'<p class="qa-abstain"><strong>{ABSTAIN_TEXT}</strong> The closest passages:</p>']
         parts += [passage_html(hit, result, articles, card=True) for hit in result.hits]

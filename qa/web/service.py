@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 MAX_UPLOAD_MB = 20
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1_000_000  # megabytes as `qa index` counts them (IngestLimits)
-SHIPPED_QUESTIONS = Path(__file__).resolve().parents[2] / "eval" / "seeds.jsonl"
+SHIPPED_QUESTIONS = Path(__file__).resolve().parents[1] / "data" / "seeds.jsonl"  # package data, in the wheel
 WARM_UP_QUESTION = "What is this about?"
 
 
@@ -164,7 +164,9 @@ class ChatService:
         thread.start()
         return thread
 
-    def ask(self, question: str, k: int | None = None, *, mode: str | None = None, history: Sequence[str] = ()) -> Result:
+    def ask(
+        self, question: str, k: int | None = None, *, mode: str | None = None, history: Sequence[str] = ()
+    ) -> Result:
         self._ready.wait()
         return self.searcher.ask(question, k or self.settings.k, mode=mode, history=history)
 
@@ -197,7 +199,9 @@ class ChatService:
             if path is not None:  # None: already gone (an earlier delete whose re-index failed)
                 path.unlink()
             same_file = article_file_id(article.path)
-            gone = [other.id for other in self.searcher.store.articles.values() if article_file_id(other.path) == same_file]
+            gone = [
+                other.id for other in self.searcher.store.articles.values() if article_file_id(other.path) == same_file
+            ]
             update = Update(deleted=gone)
             update.report = self._reindex(progress)
         return update
@@ -213,7 +217,12 @@ class ChatService:
         """[id, chunks, title, file] for every indexed article, in id order."""
         store = self.searcher.store
         return [
-            [article_id, int(entry.get("n_chunks", 0)), store.articles[article_id].title, article_file_id(entry.get("path", ""))]
+            [
+                article_id,
+                int(entry.get("n_chunks", 0)),
+                store.articles[article_id].title,
+                article_file_id(entry.get("path", "")),
+            ]
             for article_id, entry in sorted(store.manifest.articles.items())
         ]
 
