@@ -21,6 +21,7 @@ from qa.engine import Engine, LocalEngine
 from qa.errors import IndexMismatchError, IndexMissingError, QAError
 from qa.faults import checkpoint
 from qa.ingest import Corpus, Rejected, read_corpus
+from qa.owners import indexed_owners
 from qa.store import Manifest, read_manifest, remove_stale_generations, write_lock
 from qa.stores import Store, StoreUpdate, open_store, parse_store, write_store
 from qa.types import Article, Chunk
@@ -72,7 +73,7 @@ def corpus_status(settings: Settings) -> tuple[Manifest, CorpusDiff, list[Reject
     """The index's manifest and how the corpus it was built from has changed since."""
     manifest = read_manifest(settings.index_dir)
     roots = [Path(root) for root in manifest.corpus] or list(settings.corpus)
-    corpus = read_corpus(roots, settings.limits)
+    corpus = read_corpus(roots, settings.limits, indexed_owners(settings.index_dir))
     return manifest, diff_corpus(corpus.articles, manifest.articles), corpus.rejected
 
 
@@ -106,10 +107,11 @@ def update_index(
         checkpoint("locked")
         with contextlib.suppress(QAError):  # what killed writes left; with no usable manifest, keep all
             remove_stale_generations(settings.index_dir, keep=read_manifest(settings.index_dir).generation)
+        owners = indexed_owners(settings.index_dir)  # an indexed article keeps its id (qa.owners)
         if corpus is None and engine is not None:  # it parses where it runs (Ray: on the cluster)
-            corpus = engine.read_corpus(settings.corpus, settings.limits, progress=progress)
+            corpus = engine.read_corpus(settings.corpus, settings.limits, progress=progress, owners=owners)
         elif corpus is None:
-            corpus = read_corpus(settings.corpus, settings.limits)
+            corpus = read_corpus(settings.corpus, settings.limits, owners)
         previous, reason = None, "requested with --rebuild" if rebuild else None
         if not rebuild:
             try:

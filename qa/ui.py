@@ -314,6 +314,8 @@ def status_html(update: Update | None = None, *, error: str | None = None) -> st
         parts.append(f"Added {escape(', '.join(update.saved))}.")
     if update.deleted:
         parts.append(f"Deleted {escape(', '.join(update.deleted))}.")
+    if update.removed:
+        parts.append(f"Not indexed, so removed again from the corpus folder: {escape(', '.join(update.removed))}.")
     report = update.report
     if report is not None:
         parts.append(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.boundary import LINK_OUTSIDE
 from qa.ingest import Rejected, read_corpus
 
 from conftest import DATASETS, SEEDS
@@ -481,8 +482,9 @@ def test_several_roots_get_ids_relative_to_their_common_folder(corpus_dir: Path)
     assert corpus.rejected == []
 
 
-def test_a_symlinked_file_keeps_the_id_of_its_link(corpus_dir: Path, tmp_path: Path) -> None:
+def test_a_link_out_of_the_corpus_is_refused_by_name(corpus_dir: Path, tmp_path: Path) -> None:
     outside = write(tmp_path / "elsewhere" / "real.txt", "Linked\nBody.")
     (corpus_dir / "link.txt").symlink_to(outside)
     corpus = read_corpus([corpus_dir])
-    assert [(a.id, a.title) for a in corpus.articles] == [("link.txt", "Linked")]
+    assert corpus.articles == []
+    assert [(r.path, r.reason) for r in corpus.rejected] == [("link.txt", LINK_OUTSIDE)]
