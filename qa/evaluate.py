@@ -71,6 +71,7 @@ from qa.embed import Embedder
 from qa.errors import ConfigError, QAError
 from qa.ingest import Corpus, Rejected, make_article, normalize_newlines
 from qa.metrics import HIT_CURVE, RETRIEVAL_METRICS, evaluate_rankings, mean
+from qa.question import clean_question
 from qa.store import MANIFEST, read_manifest
 from qa.stores import Store, open_store
 from qa.types import Answer, Article, Chunk, Hit, Result
@@ -196,7 +197,9 @@ def parse_question(line: str, where: str) -> Question:
         )
     spans = tuple(parse_span(answer, f"{where}: answer {n}") for n, answer in enumerate(answers, start=1))
     kind = record.get("kind") or ("answerable" if spans else "unanswerable")
-    return Question(record["id"], record["question"], str(kind), spans, tuple(history), where)
+    # Cut as /ask cuts a question (2,000 characters), so a 10 MB question never reaches a report.
+    turns = tuple(clean_question(turn) for turn in history)
+    return Question(record["id"], clean_question(record["question"]), str(kind), spans, turns, where)
 
 
 def parse_span(record: Any, where: str) -> GoldSpan:

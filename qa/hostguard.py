@@ -103,3 +103,33 @@ class HostGuard:
                     "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+def server_middleware(
+    host: str, allowed: Iterable[str] = (), *,
+    login_attempts: int | None = None, login_lockout: float | None = None,
+) -> list[Any]:
+    """Starlette ``Middleware`` for the chat's FastAPI app (``app_kwargs={"middleware": ...}``):
+    the host guard, and login throttling when ``login_attempts`` is given (``--auth``)."""
+    from starlette.middleware import Middleware
+
+    from qa.throttle import DEFAULT_LOCKOUT, Attempts, LoginThrottle
+
+    stack = [Middleware(HostGuard, hosts=allowed_hosts(host, allowed))]
+    if login_attempts is not None:
+        attempts = Attempts(login_attempts, login_lockout or DEFAULT_LOCKOUT)
+        stack.append(Middleware(LoginThrottle, attempts=attempts))
+    return stack
+
+
+def check_hosts(host: str, allowed: Iterable[str], login_attempts: int, login_lockout: float) -> None:
+    """Refuse, before any slow work, settings under which no request could get through."""
+    from qa.errors import ConfigError
+
+    if not allowed_hosts(host, allowed):
+        raise ConfigError(
+            f"listening on {host}, the chat answers only the host names given with --allowed-host:"
+            " add --allowed-host NAME (the name or address other machines use to reach this one)"
+        )
+    if login_attempts < 1 or login_lockout <= 0:
+        raise ConfigError("--login-attempts must be at least 1 and --login-lockout more than 0 seconds")

@@ -13,10 +13,11 @@ from qa.config import IngestLimits
 from qa.ingest import Rejected, corpus_files, read_file
 from qa.owners import article_file_id
 
+Articles = Mapping[str, Mapping[str, object]]  # a manifest's "articles": id -> {"path", ...}
 UNKNOWN = "not indexed: its articles are duplicates of indexed ones (same id or same text)"
 
 
-def indexed_files(manifest_articles: Mapping[str, Mapping[str, object]]) -> set[str]:
+def indexed_files(manifest_articles: Articles) -> set[str]:
     """The corpus files (ids) that gave at least one indexed article."""
     return {article_file_id(str(entry.get("path", ""))) for entry in manifest_articles.values()}
 
@@ -55,7 +56,7 @@ class NotIndexed:
             if file_id in paths and (key := self._key(file_id, paths[file_id])):
                 self.known[key] = reason
 
-    def rows(self, roots: Iterable[Path], manifest_articles: Mapping[str, Mapping[str, object]]) -> list[list[str]]:
+    def rows(self, roots: Iterable[Path], manifest_articles: Articles) -> list[list[str]]:
         """[file, reason] for every corpus file no indexed article comes from, in id order."""
         roots = list(roots)
         paths, walk_reasons = corpus_paths(roots)
@@ -86,7 +87,7 @@ class NotIndexed:
 
 
 def drop_unindexed(
-    names: Iterable[str], folder: Path, roots: Iterable[Path], manifest_articles: Mapping[str, Mapping[str, object]]
+    names: Iterable[str], folder: Path, roots: Iterable[Path], manifest_articles: Articles
 ) -> list[str]:
     """Delete the just-saved uploads ``names`` (in ``folder``) that gave the index no article:
     a refused upload is not left in the corpus to be reported on every re-index. Returns
