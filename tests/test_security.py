@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from conftest import SEED_ARTICLE, SEEDS, FakeEmbedder, free_port, running_app
 
 from qa import appcache, evalrun
 from qa.boundary import LINK_OUTSIDE, MAX_NAME_BYTES
@@ -29,8 +30,6 @@ from qa.question import MAX_QUESTION_CHARS
 from qa.service import ChatService, save_uploads
 from qa.stores import open_store
 from qa.throttle import MAX_LOCKOUT, Attempts
-
-from conftest import SEED_ARTICLE, SEEDS, FakeEmbedder, free_port, running_app
 
 SECRET = "QA_SECRET_TOKEN=hunter2-quokka\n"
 SEED_ID = SEED_ARTICLE.name
@@ -95,7 +94,9 @@ def test_the_chat_upload_reports_a_planted_link_and_can_delete_it(tmp_path: Path
     assert "key.txt" not in service.searcher.store.articles
     assert service.not_indexed() == [["key.txt", LINK_OUTSIDE]]
     service.delete_file("key.txt")
-    assert not (corpus_dir / "key.txt").is_symlink() and secret.read_text() == SECRET  # the link, not its target
+    assert (
+        not (corpus_dir / "key.txt").is_symlink() and secret.read_text() == SECRET
+    )  # the link, not its target
     assert service.not_indexed() == []
     with pytest.raises(Exception, match="not a corpus file left out of the index"):
         service.delete_file("harbour.txt")  # an indexed file goes through "Delete article"
@@ -109,13 +110,18 @@ def test_an_upload_cannot_take_over_an_indexed_article(tmp_path: Path) -> None:
     service = fake_service(corpus, tmp_path / "index")
     forged = json.dumps({"id": SEED_ID, "title": "Forged", "text": "FORGED text served under the real id."})
     update = service.add([upload(tmp_path, "0.jsonl", forged + "\n")])
-    assert [(r.path, r.reason) for r in update.report.rejected] == [(
-        "0.jsonl:1",
-        f"article id {SEED_ID!r} belongs to {SEED_ID}, which is in the index: not replaced (give this article"
-        " another id)",
-    )]
+    assert [(r.path, r.reason) for r in update.report.rejected] == [
+        (
+            "0.jsonl:1",
+            f"article id {SEED_ID!r} belongs to {SEED_ID}, which is in the index: not replaced"
+            " (give this article another id)",
+        )
+    ]
     article = service.searcher.store.articles[SEED_ID]
-    assert article.text == SEED_ARTICLE.read_text(encoding="utf-8").replace("\r\n", "\n") and "FORGED" not in article.text
+    assert (
+        article.text == SEED_ARTICLE.read_text(encoding="utf-8").replace("\r\n", "\n")
+        and "FORGED" not in article.text
+    )
     assert update.removed == ["0.jsonl"] and not (corpus / "0.jsonl").exists()  # it gave nothing: not kept
 
 
@@ -124,7 +130,9 @@ def test_a_new_index_keeps_the_first_in_path_order_and_reports_the_other(corpus_
     (corpus_dir / "a.jsonl").write_text(json.dumps({"id": "b.txt", "text": "Claimed."}) + "\n")
     corpus = read_corpus([corpus_dir])
     assert [(a.id, a.path) for a in corpus.articles] == [("b.txt", "a.jsonl:1")]
-    assert [(r.path, r.reason) for r in corpus.rejected] == [("b.txt", "duplicate article id 'b.txt' (first in a.jsonl:1)")]
+    assert [(r.path, r.reason) for r in corpus.rejected] == [
+        ("b.txt", "duplicate article id 'b.txt' (first in a.jsonl:1)")
+    ]
     indexed = read_corpus([corpus_dir], owners={"b.txt": "b.txt"})  # once b.txt owns it, it keeps it
     assert [(a.id, a.path) for a in indexed.articles] == [("b.txt", "b.txt")]
     assert indexed.rejected[0].path == "a.jsonl:1" and "belongs to b.txt" in indexed.rejected[0].reason
@@ -140,15 +148,21 @@ def test_a_failed_evaluation_leaves_no_folder(tmp_path: Path, corpus_dir: Path, 
     cache.mkdir()
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
     broken = tmp_path / "broken.jsonl"
-    broken.write_text('{"id": "q1", "question": "Where?", "answers": [{"article": "nope.txt", "text": "x"}]}\n')
+    broken.write_text(
+        '{"id": "q1", "question": "Where?", "answers": [{"article": "nope.txt", "text": "x"}]}\n'
+    )
     html, plot, files = evalrun.run(service, broken, ["hybrid"], "broken.jsonl")
     assert "could not run" in html and "nope.txt" in html and plot is None and files is None
     assert list(cache.iterdir()) == []
     good = tmp_path / "good.jsonl"
-    good.write_text('{"id": "q1", "question": "Where was the harbour dredged?", '
-                    '"answers": [{"article": "harbour.txt", "text": "Tern Bay"}]}\n')
+    good.write_text(
+        '{"id": "q1", "question": "Where was the harbour dredged?", '
+        '"answers": [{"article": "harbour.txt", "text": "Tern Bay"}]}\n'
+    )
     html, plot, files = evalrun.run(service, good, ["hybrid"], "good.jsonl")
-    assert plot is not None and all(Path(name).parent.parent == cache for name in files)  # swept with the cache
+    assert plot is not None and all(
+        Path(name).parent.parent == cache for name in files
+    )  # swept with the cache
 
 
 def test_question_sets_are_bounded_and_their_questions_cut_as_ask_cuts_them(tmp_path: Path) -> None:
@@ -213,8 +227,15 @@ def guarded_app(tmp_path: Path, corpus_dir: Path) -> Iterator[str]:
     app = build_app(fake_service(corpus_dir, tmp_path / "index"))
     port = free_port()
     middleware = server_middleware("127.0.0.1", login_attempts=3, login_lockout=30)
-    app.launch(server_name="127.0.0.1", server_port=port, auth=[("ann", "right-horse")], prevent_thread_lock=True,
-               app_kwargs={"middleware": middleware}, quiet=True, **launch_options())
+    app.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        auth=[("ann", "right-horse")],
+        prevent_thread_lock=True,
+        app_kwargs={"middleware": middleware},
+        quiet=True,
+        **launch_options(),
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -235,7 +256,9 @@ def test_login_guessing_is_locked_out_and_logged_without_the_password(guarded_ap
     form = "application/x-www-form-urlencoded"
 
     def login(password: str) -> int:
-        return post(f"{guarded_app}/login", f"username=ann&password={password}".encode(), {"Content-Type": form})
+        return post(
+            f"{guarded_app}/login", f"username=ann&password={password}".encode(), {"Content-Type": form}
+        )
 
     assert login("right-horse") == 200
     assert [login(f"guess-{n}") for n in range(3)] == [400, 400, 400]
@@ -253,7 +276,10 @@ def test_an_over_long_name_is_refused_with_a_reason_not_an_oserror(tmp_path: Pat
     name = "é" * 200 + ".txt"  # 404 bytes in UTF-8
     saved, rejected = save_uploads([upload(tmp_path, name, "Text.\n")], corpus_dir)
     assert saved == []
-    assert rejected[0].reason == f"the file name is 404 bytes long, over the limit of {MAX_NAME_BYTES}: rename the file"
+    assert (
+        rejected[0].reason
+        == f"the file name is 404 bytes long, over the limit of {MAX_NAME_BYTES}: rename the file"
+    )
 
 
 # -- 2. only the expected host --------------------------------------------------------------------
@@ -288,15 +314,21 @@ def request_status(url: str, data: bytes | None = None, headers: dict[str, str] 
 
 def multipart(name: str, text: str) -> tuple[bytes, str]:
     boundary = "qa-boundary-7f3a"
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
-            f"Content-Type: text/plain\r\n\r\n{text}\r\n--{boundary}--\r\n").encode()
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+        f"Content-Type: text/plain\r\n\r\n{text}\r\n--{boundary}--\r\n"
+    ).encode()
     return body, f"multipart/form-data; boundary={boundary}"
 
 
 def test_another_host_cannot_drive_the_chat(server) -> None:
     url, corpus = server
     port = urlparse(url).port
-    evil = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}", "Content-Type": "application/json"}
+    evil = {
+        "Host": f"evil.example:{port}",
+        "Origin": f"http://evil.example:{port}",
+        "Content-Type": "application/json",
+    }
     join = json.dumps({"data": [], "fn_index": 0, "session_hash": "rebinding", "event_data": None}).encode()
     for fn_index in range(12):  # every event, the delete among them
         body = json.dumps({"data": [SEED_ID], "fn_index": fn_index, "session_hash": "rebinding"}).encode()
@@ -310,9 +342,17 @@ def test_another_host_cannot_drive_the_chat(server) -> None:
 def test_another_site_cannot_upload(server) -> None:
     url, _ = server
     body, kind = multipart("x.txt", "posted by another site")
-    assert request_status(url + "gradio_api/upload", body, {"Content-Type": kind, "Origin": "https://evil.example"}) == 403
+    assert (
+        request_status(
+            url + "gradio_api/upload", body, {"Content-Type": kind, "Origin": "https://evil.example"}
+        )
+        == 403
+    )
     assert request_status(url + "gradio_api/upload", body, {"Content-Type": kind, "Origin": "null"}) == 403
-    assert request_status(url + "gradio_api/upload", body, {"Content-Type": kind, "Origin": url.rstrip("/")}) == 200
+    assert (
+        request_status(url + "gradio_api/upload", body, {"Content-Type": kind, "Origin": url.rstrip("/")})
+        == 200
+    )
     assert request_status(url + "gradio_api/upload", body, {"Content-Type": kind}) == 200  # curl, no Origin
 
 
@@ -332,11 +372,18 @@ def test_evaluate_report_shows_planted_markup_as_text_and_loads_nothing(server, 
         "The kestrel ferry sails from Port Arven every morning at seven."
     )
     questions = tmp_path / "hostile.jsonl"
-    questions.write_text(json.dumps({
-        "id": f"kestrel {tracker}", "kind": f"hostile {EVIL_LINK}",
-        "question": f"What did the kestrel ferry operator write in its notice? {EVIL_LINK} {tracker}",
-        "answers": [{"article": "kestrel.txt", "text": "Port Arven"}],
-    }) + "\n", encoding="utf-8")
+    questions.write_text(
+        json.dumps(
+            {
+                "id": f"kestrel {tracker}",
+                "kind": f"hostile {EVIL_LINK}",
+                "question": f"What did the kestrel ferry operator write in its notice? {EVIL_LINK} {tracker}",
+                "answers": [{"article": "kestrel.txt", "text": "Port Arven"}],
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     requests: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
@@ -346,8 +393,10 @@ def test_evaluate_report_shows_planted_markup_as_text_and_loads_nothing(server, 
             page.goto(url, wait_until="load")
             page.get_by_role("tab", name="Corpus").click()
             page.locator("#qa-upload input[type=file]").set_input_files(
-                [{"name": "kestrel.txt", "mimeType": "text/plain", "buffer": article.encode()},
-                 {"name": "empty.txt", "mimeType": "text/plain", "buffer": b"   \n"}]
+                [
+                    {"name": "kestrel.txt", "mimeType": "text/plain", "buffer": article.encode()},
+                    {"name": "empty.txt", "mimeType": "text/plain", "buffer": b"   \n"},
+                ]
             )
             page.locator('#qa-upload td.filename[aria-label="empty.txt"]').wait_for(timeout=120_000)
             page.get_by_role("button", name="Add and index").click()
