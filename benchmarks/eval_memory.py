@@ -121,24 +121,18 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
             page = browser.new_page()
-            page.goto(url, wait_until="load")
-            page.get_by_role("tab", name="Evaluate").click()
-            report = page.locator("#qa-eval-report")
-            for run in range(args.runs):
+            for run in range(args.runs):  # a fresh page (and Gradio session) each run
                 kind = run % 3
                 path = hostile_set(work / f"hostile-{run:02d}.jsonl", kind, run)
-                before = report.inner_html()
+                page.goto(url, wait_until="load")
+                page.get_by_role("tab", name="Evaluate").click()
+                report = page.locator("#qa-eval-report")
                 page.locator("#qa-eval-questions input[type=file]").set_input_files(str(path))
                 page.locator(f'#qa-eval-questions [aria-label="{path.name}"]').first.wait_for(timeout=120_000)
                 started = time.perf_counter()
                 page.get_by_role("button", name="Run evaluation").click()
-                page.wait_for_function(
-                    "(before) => { const r = document.querySelector('#qa-eval-report');"
-                    " return r && r.innerHTML !== before && r.innerText.trim().length > 0"
-                    " && !document.querySelector('#qa-eval-report .wrap.default:not(.hide)'); }",
-                    arg=before,
-                    timeout=300_000,
-                )
+                # the report (or refusal) names the set; so does the progress note above it: look inside
+                report.locator(".qa-eval-report").get_by_text(path.name).first.wait_for(timeout=300_000)
                 page.wait_for_timeout(500)
                 text = report.inner_text()
                 outcome = (

@@ -4,13 +4,13 @@ result files out, and nothing left behind when it fails.
 
 from __future__ import annotations
 
-import gc
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.appcache import eval_folder
+from qa.config import Settings
 from qa.errors import QAError
 from qa.render import escape
 
@@ -37,27 +37,65 @@ def failed(message: str) -> str:
     return f'<div class="qa-eval-report"><p>{reason}</p></div>'
 
 
+def evaluate_to_files(
+    settings: Settings, path: Path, modes: Sequence[str], out_dir: Path, title: str
+) -> tuple[str, list[str], str | None]:
+    """(report HTML, written files, error message): the whole run, meant for a child process."""
+    from qa.evaluate import evaluate_question_file, write_outputs
+    from qa.report_html import report_html
+
+    try:
+        report = evaluate_question_file(settings, Path(path), modes)
+    except QAError as error:
+        return "", [], str(error)
+    report.title = title
+    written = write_outputs(report, out_dir)
+    return report_html(report), [str(item) for item in written], None
+
+
+def in_child(
+    settings: Settings, path: Path, modes: Sequence[str], out_dir: Path, title: str
+) -> tuple[str, list[str]]:
+    """:func:`evaluate_to_files` in a fresh process that exits afterwards. Scoring imports ranx and
+    compiles its numba kernels (some 330 MB the server never gave back) and holds the whole set
+    and its outcomes; in a child all of that goes when it exits, and a hostile set cannot take
+    the chat down with it (docs/SECURITY.md, "Memory")."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        job = pool.submit(evaluate_to_files, settings, path, list(modes), out_dir, title)
+        html, written, error = job.result()
+    if error is not None:
+        raise QAError(error)
+    return html, written
+
+
 def run(
-    service: ChatService, path: Path, modes: Sequence[str], title: str, *, progress: bool = False
+    service: ChatService, path: Path, modes: Sequence[str], title: str, *, progress: bool = False,
+    isolate: bool = True,
 ) -> tuple[str, str | None, list[str] | None]:
     """(report HTML, plot path, result file paths) for the question set at ``path``; on any
-    failure the message and no files, and the run's folder is deleted."""
+    failure the message and no files, and the run's folder is deleted. ``isolate``: score in a
+    child process (:func:`in_child`); False scores with the service's own embedder, here."""
     from qa.report_html import report_html
 
     problem = set_problem(path)
     if problem:
-        return failed(problem), None, None
+        return failed(f"{title}: {problem}"), None, None
     out_dir = eval_folder()
     try:
-        report, written = service.evaluate(path, modes, out_dir, title=title, progress=progress)
-        html = report_html(report)
+        if isolate:
+            html, written = in_child(service.settings, path, modes, out_dir, title)
+        else:
+            report, files = service.evaluate(path, modes, out_dir, title=title, progress=progress)
+            html, written = report_html(report), [str(item) for item in files]
+            del report
     except QAError as error:
         shutil.rmtree(out_dir, ignore_errors=True)
         return failed(str(error)), None, None
     except BaseException:
         shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    del report
-    gc.collect()  # the report's outcomes and figures: give their memory back now, not at some later run
-    plot = next(str(item) for item in written if item.suffix == ".png")
-    return html, plot, [str(item) for item in written]
+    plot = next(item for item in written if item.endswith(".png"))
+    return html, plot, written

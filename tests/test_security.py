@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -151,7 +152,7 @@ def test_a_failed_evaluation_leaves_no_folder(tmp_path: Path, corpus_dir: Path, 
     broken.write_text(
         '{"id": "q1", "question": "Where?", "answers": [{"article": "nope.txt", "text": "x"}]}\n'
     )
-    html, plot, files = evalrun.run(service, broken, ["hybrid"], "broken.jsonl")
+    html, plot, files = evalrun.run(service, broken, ["hybrid"], "broken.jsonl", isolate=False)
     assert "could not run" in html and "nope.txt" in html and plot is None and files is None
     assert list(cache.iterdir()) == []
     good = tmp_path / "good.jsonl"
@@ -159,10 +160,33 @@ def test_a_failed_evaluation_leaves_no_folder(tmp_path: Path, corpus_dir: Path, 
         '{"id": "q1", "question": "Where was the harbour dredged?", '
         '"answers": [{"article": "harbour.txt", "text": "Tern Bay"}]}\n'
     )
-    html, plot, files = evalrun.run(service, good, ["hybrid"], "good.jsonl")
+    html, plot, files = evalrun.run(service, good, ["hybrid"], "good.jsonl", isolate=False)
     assert plot is not None and all(
         Path(name).parent.parent == cache for name in files
     )  # swept with the cache
+
+
+def test_an_evaluation_runs_in_a_child_process_and_reports_its_errors(
+    seed_index: Settings, embedder, tmp_path: Path, monkeypatch
+) -> None:
+    cache = tmp_path / f"{appcache.PREFIX}{os.getpid()}-child"
+    cache.mkdir()
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    service = ChatService(seed_index, embedder)
+    good = tmp_path / "chief.jsonl"
+    good.write_text(json.dumps({
+        "id": "chief", "question": f"Who is the chief of staff of the Iranian armed forces? {EVIL_LINK}",
+        "answers": [{"article": SEED_ID, "text": "Mohammad Baqeri"}],
+    }) + "\n")
+    html, plot, files = evalrun.run(service, good, ["hybrid"], "chief.jsonl")
+    assert "hit@1" in html and "Failures, hybrid (0 of 1)" in html and EVIL_LINK not in html
+    assert plot is not None and files and all(Path(name).parent.parent == cache for name in files)
+    assert "ranx" not in sys.modules  # scored in the child: the server never loads ranx and numba
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "q", "question": "Who?", "answers": [{"article": "gone.txt", "text": "x"}]}\n')
+    html, plot, files = evalrun.run(service, bad, ["hybrid"], "bad.jsonl")
+    assert "could not run" in html and "gone.txt" in html and plot is None
+    assert len(list(cache.iterdir())) == 1  # the failed run's folder is gone
 
 
 def test_question_sets_are_bounded_and_their_questions_cut_as_ask_cuts_them(tmp_path: Path) -> None:
