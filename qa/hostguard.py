@@ -42,23 +42,21 @@ def host_name(value: str) -> str:
 
 
 def allowed_hosts(listen: str, extra: Iterable[str] = ()) -> frozenset[str]:
-    """The host names a chat listening on ``listen`` answers to: on a loopback address, the
-    loopback names and that address; elsewhere, that address and the ``--allowed-host`` names.
-    A wildcard address (0.0.0.0, ::) allows only the names given."""
-    hosts = {host_name(name) or name.lower() for name in extra}
+    """The host names a chat listening on ``listen`` answers to: the loopback names (a request
+    naming one comes from this machine: Gradio checks its own start that way), the address it
+    listens on unless that is a wildcard (0.0.0.0, ::), and the ``--allowed-host`` names."""
+    hosts = {host_name(name) or name.lower() for name in extra} | set(LOOPBACK_NAMES)
     listen = listen.strip("[]").lower()
-    try:
-        address = ipaddress.ip_address(listen)
-    except ValueError:
-        hosts.add(listen)  # a host name to listen on is also the name to use
-        if listen == "localhost":
-            hosts.update(LOOPBACK_NAMES)
-        return frozenset(hosts)
-    if address.is_loopback:
-        hosts.update(LOOPBACK_NAMES)
-    if not address.is_unspecified:
-        hosts.add(str(address))
+    if not is_wildcard(listen):
+        hosts.add(listen)
     return frozenset(hosts)
+
+
+def is_wildcard(listen: str) -> bool:
+    try:
+        return ipaddress.ip_address(listen.strip("[]")).is_unspecified
+    except ValueError:
+        return False
 
 
 class HostGuard:
@@ -126,7 +124,7 @@ def check_hosts(host: str, allowed: Iterable[str], login_attempts: int, login_lo
     """Refuse, before any slow work, settings under which no request could get through."""
     from qa.errors import ConfigError
 
-    if not allowed_hosts(host, allowed):
+    if is_wildcard(host) and not list(allowed):
         raise ConfigError(
             f"listening on {host}, the chat answers only the host names given with --allowed-host:"
             " add --allowed-host NAME (the name or address other machines use to reach this one)"

@@ -311,8 +311,9 @@ def test_an_over_long_name_is_refused_with_a_reason_not_an_oserror(tmp_path: Pat
 
 def test_allowed_hosts() -> None:
     assert allowed_hosts("127.0.0.1") == {"localhost", "127.0.0.1", "::1"}
-    assert allowed_hosts("10.1.2.3", ["qa.internal:7860"]) == {"10.1.2.3", "qa.internal"}
-    assert allowed_hosts("0.0.0.0", ["qa.internal"]) == {"qa.internal"}
+    loopback = {"localhost", "127.0.0.1", "::1"}
+    assert allowed_hosts("10.1.2.3", ["qa.internal:7860"]) == {"10.1.2.3", "qa.internal", *loopback}
+    assert allowed_hosts("0.0.0.0", ["qa.internal"]) == {"qa.internal", *loopback}
     assert host_name("[::1]:7860") == "::1" and host_name("Evil.Example:7870") == "evil.example"
     with pytest.raises(Exception, match="--allowed-host"):
         check_hosts("0.0.0.0", [], 5, 60)
