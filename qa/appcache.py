@@ -59,7 +59,23 @@ def prepare(base: Path | None = None) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base))
     os.environ["GRADIO_TEMP_DIR"] = str(folder)
     atexit.register(shutil.rmtree, folder, True)
+    exit_on_sigterm(folder)
     return folder
+
+
+def exit_on_sigterm(folder: Path) -> None:
+    """On SIGTERM (``kill``, a service manager's stop) delete the cache folder, then end the
+    process at once as Python's default does (``atexit`` does not run on a signal; a slower
+    shutdown aborts in the model's native threads)."""
+    import signal
+
+    def stop(number: int, frame: object) -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+        os._exit(128 + number)
+
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, stop)
 
 
 def size_of(path: Path) -> int:

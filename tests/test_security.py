@@ -213,6 +213,20 @@ def test_the_cache_is_swept_by_age_and_size_and_stale_folders_removed(tmp_path: 
     assert appcache.remove_stale(tmp_path) == [dead] and mine.exists()
 
 
+def test_the_cache_folder_goes_with_the_chat_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    code = ("import sys, time; from qa import appcache;"
+            " print(appcache.prepare(sys.argv[1]), flush=True); time.sleep(60)")
+    process = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    folder = Path(process.stdout.readline().strip())
+    assert folder.is_dir() and folder.parent == tmp_path
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 128 + signal.SIGTERM
+    assert not folder.exists()
+
+
 def test_forget_deletes_only_inside_the_apps_cache(tmp_path: Path, monkeypatch) -> None:
     cache = tmp_path / f"{appcache.PREFIX}{os.getpid()}-t"
     (cache / "h1").mkdir(parents=True)
