@@ -178,10 +178,11 @@ def test_an_evaluation_runs_in_a_child_process_and_reports_its_errors(
         "id": "chief", "question": f"Who is the chief of staff of the Iranian armed forces? {EVIL_LINK}",
         "answers": [{"article": SEED_ID, "text": "Mohammad Baqeri"}],
     }) + "\n")
+    ranx_before = "ranx" in sys.modules  # other tests of this process may have loaded it
     html, plot, files = evalrun.run(service, good, ["hybrid"], "chief.jsonl")
     assert "hit@1" in html and "Failures, hybrid (0 of 1)" in html and EVIL_LINK not in html
     assert plot is not None and files and all(Path(name).parent.parent == cache for name in files)
-    assert "ranx" not in sys.modules  # scored in the child: the server never loads ranx and numba
+    assert ("ranx" in sys.modules) == ranx_before  # scored in the child: ranx and numba stay out of here
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "q", "question": "Who?", "answers": [{"article": "gone.txt", "text": "x"}]}\n')
     html, plot, files = evalrun.run(service, bad, ["hybrid"], "bad.jsonl")
