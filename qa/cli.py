@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth-file", type=Path, metavar="FILE",
                        help="require one of the USER:PASSWORD logins listed in FILE, one a line"
                        " (keeps the password out of the process list)")
+    guard_options(serve)
     store_option(serve)
     common(serve)
     reader_option(serve)
@@ -350,19 +351,37 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def guard_options(parser: argparse.ArgumentParser) -> None:
+    """`qa serve`'s --allowed-host and login throttling (qa.web.hostguard, qa.web.throttle)."""
+    from qa.web.throttle import DEFAULT_ATTEMPTS, DEFAULT_LOCKOUT
+
+    parser.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                        help="a host name or address the chat may be reached as, besides the one it listens on"
+                        " (repeatable; requests naming any other Host get 403)")
+    parser.add_argument("--login-attempts", type=int, default=DEFAULT_ATTEMPTS, metavar="N",
+                        help=f"with --auth: failed logins from one address before it is locked out"
+                        f" (default: {DEFAULT_ATTEMPTS})")
+    parser.add_argument("--login-lockout", type=float, default=DEFAULT_LOCKOUT, metavar="SECONDS",
+                        help=f"with --auth: the first lockout, doubled for each further one up to an hour"
+                        f" (default: {DEFAULT_LOCKOUT:g})")
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import time
 
     from qa.embed.backends import make_embedder
     from qa.web.app import launch, server_auth
+    from qa.web.hostguard import check_hosts
 
     started = time.perf_counter()
     auth = server_auth(args.host, args.auth, args.auth_file)  # refuses before any slow work
+    check_hosts(args.host, args.allowed_host, args.login_attempts, args.login_lockout)
     # One embedder for the refresh and the chat: the model (loaded on first use) loads once.
     embedder = make_embedder(settings)
     refresh_index(settings, embedder=embedder)
     warn_if_unfitted(settings)
-    launch(settings, host=args.host, port=args.port, auth=auth, embedder=embedder, started=started)
+    launch(settings, host=args.host, port=args.port, auth=auth, embedder=embedder, started=started,
+           allowed_hosts=args.allowed_host, login_attempts=args.login_attempts, login_lockout=args.login_lockout)
     return EXIT_OK
 
 

@@ -236,6 +236,16 @@ def malloc_arenas_set() -> bool:
     return bool(os.environ.get("MALLOC_ARENA_MAX"))
 
 
+def gradio_temp_dir() -> str:
+    """Where Gradio keeps its cache (``GRADIO_TEMP_DIR``; "" when unset): qa.web.appcache."""
+    return os.environ.get("GRADIO_TEMP_DIR", "")
+
+
+def set_gradio_temp_dir(folder: Path) -> None:
+    """Point Gradio's cache at ``folder`` (read when Gradio is imported): qa.web.appcache."""
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+
+
 def quiet_gradio() -> None:
     """No analytics. And Gradio keeps the last 10,000 events for its monitoring page (off here)
     and, after every event, copies them into a pandas DataFrame to summarise them: under load

@@ -7,7 +7,13 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +132,40 @@ def stop(process: subprocess.Popen, timeout: float = 20) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_app(args: Sequence[str], log_path: Path, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`python app.py ARGS --port PORT`, waited for until its page answers; yields its URL and
+    stops it (terminate, then kill) afterwards. Fails the test with the log if it cannot start."""
+    log = log_path.open("w+")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "TQDM_DISABLE": "1",
+           **(env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "app.py", *args, "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 300
+    try:
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"app.py exited with {process.returncode}:\n{log.read()}")
+            try:
+                urllib.request.urlopen(url, timeout=5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(f"app.py did not answer on {url}:\n{log.read()}")
+                time.sleep(1)
+        yield url
+    finally:
+        stop(process)
+        log.close()

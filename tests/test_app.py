@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from conftest import ROOT, SEEDS, stop
+from conftest import ROOT, SEEDS, free_port, running_app
 
 CHIEF = "Who is the chief of staff of the Iranian armed forces?"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -61,12 +58,6 @@ class App:
     requests: list[str] = field(default_factory=list)  # every URL any page of the module asked for
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, seed_index) -> Iterator[App]:
     """`python app.py CORPUS --index-dir DIR` over copies of seeds/ and of its index (the
@@ -74,33 +65,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, seed_index) -> Iterator[App
     base = tmp_path_factory.mktemp("app")
     corpus = shutil.copytree(SEEDS, base / "corpus")
     index_dir = shutil.copytree(seed_index.index_dir, base / "index")
-    port = free_port()
-    log = (base / "app.log").open("w+")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "TQDM_DISABLE": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "app.py", str(corpus), "--index-dir", str(index_dir), "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 300
-    app = App(url, corpus)
-    try:
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"app.py exited with {process.returncode}:\n{log.read()}")
-            try:
-                urllib.request.urlopen(url, timeout=5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    log.seek(0)
-                    pytest.fail(f"app.py did not answer on {url}:\n{log.read()}")
-                time.sleep(1)
-        yield app
-    finally:
-        stop(process)
-        log.close()
+    with running_app([str(corpus), "--index-dir", str(index_dir)], base / "app.log", free_port()) as url:
+        yield App(url, corpus)
 
 
 @pytest.fixture(scope="module")

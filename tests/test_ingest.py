@@ -10,6 +10,7 @@ import pytest
 from conftest import DATASETS, SEEDS
 from corpora import PDF_LINES, PNG_1X1, pdf_bytes
 
+from qa.ingest.boundary import LINK_OUTSIDE
 from qa.ingest.corpus import read_corpus
 from qa.types import Rejected
 
@@ -442,8 +443,9 @@ def test_several_roots_get_ids_relative_to_their_common_folder(corpus_dir: Path)
     assert corpus.rejected == []
 
 
-def test_a_symlinked_file_keeps_the_id_of_its_link(corpus_dir: Path, tmp_path: Path) -> None:
+def test_a_link_out_of_the_corpus_is_refused_by_name(corpus_dir: Path, tmp_path: Path) -> None:
     outside = write(tmp_path / "elsewhere" / "real.txt", "Linked\nBody.")
     (corpus_dir / "link.txt").symlink_to(outside)
     corpus = read_corpus([corpus_dir])
-    assert [(a.id, a.title) for a in corpus.articles] == [("link.txt", "Linked")]
+    assert corpus.articles == []
+    assert [(r.path, r.reason) for r in corpus.rejected] == [("link.txt", LINK_OUTSIDE)]

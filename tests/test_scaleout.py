@@ -242,6 +242,21 @@ def assert_same_index(ours, theirs) -> None:
     assert sentences.max() <= SENTENCE_TOLERANCE
 
 
+def test_ray_refuses_a_link_out_of_the_corpus_and_reads_an_inside_one_once(tmp_path: Path, engine: RayEngine) -> None:
+    from qa.ingest.boundary import LINK_OUTSIDE
+
+    secret = tmp_path / "id_rsa"
+    secret.write_text("QA_SECRET_TOKEN=hunter2\n")
+    corpus = shutil.copytree(SEEDS, tmp_path / "corpus")
+    (corpus / "x.txt").symlink_to(secret)
+    (corpus / "again.txt").symlink_to(corpus / SEED_ID)
+    read = engine.read_corpus([corpus], IngestLimits())
+    assert [article.id for article in read.articles] == [SEED_ID]
+    assert [(r.path, r.reason) for r in read.rejected] == [
+        ("again.txt", f"a link to {SEED_ID!r}, which is read once, as {SEED_ID!r}"), ("x.txt", LINK_OUTSIDE),
+    ]
+
+
 def test_ray_incremental_sends_only_new_and_changed(tmp_path: Path, engine: RayEngine, ray_cluster, embedder) -> None:
     """Build, add, change+delete: after each step the Ray-built index equals the local one, and
     only the new or changed articles' chunks were embedded. The add step runs through the CLI."""

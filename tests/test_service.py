@@ -12,8 +12,9 @@ import pytest
 
 from qa.config import Settings
 from qa.errors import ConfigError
+from qa.ingest.owners import article_file_id
 from qa.web.app import is_loopback, server_auth
-from qa.web.service import MAX_UPLOAD_BYTES, ChatService, article_file_id, save_uploads, upload_problem
+from qa.web.service import MAX_UPLOAD_BYTES, ChatService, save_uploads, upload_problem
 
 
 def upload(tmp_path: Path, name: str, text: str = "Some article text.\n") -> tuple[str, Path]:
@@ -96,8 +97,10 @@ def test_added_articles_are_indexed_and_answered_from(service: ChatService, tmp_
         upload(tmp_path, "wire.jsonl", "".join(json.dumps(line) + "\n" for line in lines)),
         upload(tmp_path, "empty.txt", "   \n"),
     ])
-    assert update.saved == ["orchard.md", "wire.jsonl", "empty.txt"]
+    assert update.saved == ["orchard.md", "wire.jsonl"]
     assert [str(r) for r in update.report.rejected] == ["empty.txt: no text in it"]
+    assert update.removed == ["empty.txt"]  # refused, so not left in the corpus folder
+    assert not (service.settings.corpus[0] / "empty.txt").exists()
     assert [row[:3] for row in service.articles()] == [
         ["harbour.txt", 1, "Harbour news"], ["orchard.md", 1, "Orchard"],
         ["wire-1", 1, "Glacier"], ["wire-2", 1, "Comet"],

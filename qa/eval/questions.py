@@ -33,6 +33,7 @@ from typing import Any
 
 from qa.errors import QAError
 from qa.text.jsonl import numbered_lines
+from qa.text.question import clean_question
 from qa.types import Article
 
 SAMPLE_SEED = 0  # --sample N: random.Random(SAMPLE_SEED).sample(sorted question ids, N)
@@ -134,7 +135,9 @@ def parse_question(line: str, where: str) -> Question:
         )
     spans = tuple(parse_span(answer, f"{where}: answer {n}") for n, answer in enumerate(answers, start=1))
     kind = record.get("kind") or ("answerable" if spans else "unanswerable")
-    return Question(record["id"], record["question"], str(kind), spans, tuple(history), where)
+    # Cut as /ask cuts a question (2,000 characters), so a 10 MB question never reaches a report.
+    turns = tuple(clean_question(turn) for turn in history)
+    return Question(record["id"], clean_question(record["question"]), str(kind), spans, turns, where)
 
 
 def parse_span(record: Any, where: str) -> GoldSpan:

@@ -9,7 +9,7 @@ on a Ray cluster.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -29,9 +29,12 @@ class Engine(Protocol):
     their chunks (by article id), one vector per chunk and the vectors of each chunk's sentences
     out."""
 
-    def read_corpus(self, roots: Iterable[Path], limits: IngestLimits, *, progress: bool = False) -> Corpus:
+    def read_corpus(
+        self, roots: Iterable[Path], limits: IngestLimits, *, progress: bool = False,
+        owners: Mapping[str, str] | None = None,
+    ) -> Corpus:
         """The articles under the roots and the files skipped, exactly as
-        :func:`qa.ingest.corpus.read_corpus` gives them."""
+        :func:`qa.ingest.corpus.read_corpus` gives them (``owners``: the indexed ids' files)."""
         ...
 
     def chunk_and_embed(
@@ -59,8 +62,11 @@ class LocalEngine:
         self.chunker = Chunker(TokenCounter(settings.resolved_model_dir()), settings.chunking)
         self.embedder = embedder
 
-    def read_corpus(self, roots: Iterable[Path], limits: IngestLimits, *, progress: bool = False) -> Corpus:
-        return read_corpus(roots, limits)
+    def read_corpus(
+        self, roots: Iterable[Path], limits: IngestLimits, *, progress: bool = False,
+        owners: Mapping[str, str] | None = None,
+    ) -> Corpus:
+        return read_corpus(roots, limits, owners)
 
     def chunk_and_embed(
         self, articles: Sequence[Article], *, progress: bool = False

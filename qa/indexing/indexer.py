@@ -25,6 +25,7 @@ from qa.indexing.manifest import Manifest, read_manifest
 from qa.indexing.protocol import Store, StoreUpdate
 from qa.indexing.stores import open_store, parse_store, write_store
 from qa.ingest.corpus import Corpus, read_corpus
+from qa.ingest.owners import indexed_owners
 from qa.types import Article, Chunk, Rejected
 
 
@@ -74,7 +75,7 @@ def corpus_status(settings: Settings) -> tuple[Manifest, CorpusDiff, list[Reject
     """The index's manifest and how the corpus it was built from has changed since."""
     manifest = read_manifest(settings.index_dir)
     roots = [Path(root) for root in manifest.corpus] or list(settings.corpus)
-    corpus = read_corpus(roots, settings.limits)
+    corpus = read_corpus(roots, settings.limits, indexed_owners(settings.index_dir))
     return manifest, diff_corpus(corpus.articles, manifest.articles), corpus.rejected
 
 
@@ -108,10 +109,11 @@ def update_index(
         checkpoint("locked")
         with contextlib.suppress(QAError):  # what killed writes left; with no usable manifest, keep all
             remove_stale_generations(settings.index_dir, keep=read_manifest(settings.index_dir).generation)
+        owners = indexed_owners(settings.index_dir)  # an indexed article keeps its id (qa.ingest.owners)
         if corpus is None and engine is not None:  # it parses where it runs (Ray: on the cluster)
-            corpus = engine.read_corpus(settings.corpus, settings.limits, progress=progress)
+            corpus = engine.read_corpus(settings.corpus, settings.limits, progress=progress, owners=owners)
         elif corpus is None:
-            corpus = read_corpus(settings.corpus, settings.limits)
+            corpus = read_corpus(settings.corpus, settings.limits, owners)
         previous, reason = None, "requested with --rebuild" if rebuild else None
         if not rebuild:
             try:

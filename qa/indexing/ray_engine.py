@@ -30,7 +30,7 @@ qa's own code is shipped with the job, so the cluster runs the driver's qa.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -208,7 +208,10 @@ class RayEngine:
         context.execution_options.preserve_order = True
         return ray
 
-    def read_corpus(self, roots: Iterable[Path], limits: IngestLimits, *, progress: bool = False) -> Corpus:
+    def read_corpus(
+        self, roots: Iterable[Path], limits: IngestLimits, *, progress: bool = False,
+        owners: Mapping[str, str] | None = None,
+    ) -> Corpus:
         """The corpus as :func:`qa.ingest.corpus.read_corpus` reads it, parsed on the cluster (stage 1 of
         the module docstring). The driver reads the files' bytes a pass of ``BYTES_PER_PASS`` at a
         time, so its memory holds one pass of bytes (and, as locally, the parsed articles)."""
@@ -216,7 +219,7 @@ class RayEngine:
         parsed: list[ParsedFile] = []
         for window in self._passes(files, limits):
             parsed += self._parse(window, limits, progress)
-        return merge_files(rejected, parsed)
+        return merge_files(rejected, parsed, owners)
 
     def _passes(
         self, files: Iterable[tuple[Path, str]], limits: IngestLimits

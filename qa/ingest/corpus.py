@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from qa.config import IngestLimits
+from qa.ingest.boundary import screen
+from qa.ingest.owners import keepers, refusal
 from qa.ingest.readers import READERS, SUPPORTED_SUFFIXES, UnreadableError, read_jsonl
 from qa.text.names import is_utf8
 from qa.types import Article, Rejected
@@ -37,13 +39,17 @@ class Corpus:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-def corpus_files(roots: Iterable[Path], rejected: list[Rejected] | None = None) -> Iterator[tuple[Path, str]]:
+def corpus_files(
+    roots: Iterable[Path], rejected: list[Rejected] | None = None, paths: dict[str, Path] | None = None
+) -> Iterator[tuple[Path, str]]:
     """(file, id) for every file under the roots, sorted by id; hidden files and folders are
     skipped. The id is the path relative to the root (the file name when the root is a file);
     with several roots, relative to the folder that holds them all, so ids stay distinct.
     Symbolic links to folders are not followed, so a link loop cannot trap the walk; neither are
-    files and folders whose names are not valid UTF-8 (:func:`is_utf8`) read: each of these is
-    reported in ``rejected`` when given."""
+    files and folders whose names are not valid UTF-8 (:func:`is_utf8`) read, nor files reached
+    through a link out of the corpus folders (:mod:`qa.ingest.boundary`): each of these is reported in
+    ``rejected`` when given. ``paths``, when given, receives id -> path of every file seen,
+    refused links included (so the chat can delete one)."""
     roots = [Path(root) for root in roots if Path(root).exists()]
     if not roots:
         return
@@ -76,8 +82,11 @@ def corpus_files(roots: Iterable[Path], rejected: list[Rejected] | None = None) 
                     found[file_id] = path
                 else:
                     refused.append((file_id, UNDECODABLE_NAME))
+    if paths is not None:
+        paths.update(found)
+    found, outside = screen(found, roots)  # links out of the corpus, second names of one file
     if rejected is not None:
-        rejected.extend(Rejected(file_id, reason) for file_id, reason in sorted(refused))
+        rejected.extend(Rejected(file_id, reason) for file_id, reason in sorted(refused + outside))
     for file_id in sorted(found):
         yield found[file_id], file_id
 
@@ -96,14 +105,16 @@ def list_corpus(roots: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Rej
     return files, rejected
 
 
-def read_corpus(roots: Iterable[Path], limits: IngestLimits | None = None) -> Corpus:
+def read_corpus(
+    roots: Iterable[Path], limits: IngestLimits | None = None, owners: Mapping[str, str] | None = None
+) -> Corpus:
     """Every article under the roots, and every file that was skipped with the reason.
 
     Articles with the same content hash as an earlier one (in id order) are skipped as
-    duplicates of it, so identical articles are stored once."""
+    duplicates of it, so identical articles are stored once. ``owners``: see :func:`merge_files`."""
     limits = limits or IngestLimits()
     files, rejected = list_corpus(roots)
-    return merge_files(rejected, (read_file(path, file_id, limits) for path, file_id in files))
+    return merge_files(rejected, (read_file(path, file_id, limits) for path, file_id in files), owners)
 
 
 @dataclass(frozen=True)
@@ -115,20 +126,23 @@ class ParsedFile:
     rejected: tuple[Rejected, ...] = ()
 
 
-def merge_files(rejected: Iterable[Rejected], parsed: Iterable[ParsedFile]) -> Corpus:
+def merge_files(
+    rejected: Iterable[Rejected], parsed: Iterable[ParsedFile], owners: Mapping[str, str] | None = None
+) -> Corpus:
     """The corpus made of the files' articles, taken in order (the files sorted by id): an
-    article whose id or content an earlier one had is refused as its duplicate. ``rejected``
-    comes first in the report, then each file's refusals and duplicates in turn."""
+    article whose id or content an earlier one had is refused as its duplicate, except that an
+    id in ``owners`` (id -> file, the index's) stays with that file (:mod:`qa.ingest.owners`).
+    ``rejected`` comes first in the report, then each file's refusals and duplicates in turn."""
     corpus = Corpus(rejected=list(rejected))
+    files, owners = list(parsed), owners or {}
+    keep = keepers(files, owners)
     seen: dict[str, str] = {}
     by_content: dict[str, str] = {}
-    for file in parsed:
+    for file in files:
         corpus.rejected.extend(file.rejected)
         for article in file.articles:
-            if article.id in seen:
-                corpus.rejected.append(
-                    Rejected(article.path, f"duplicate article id {article.id!r} (first in {seen[article.id]})")
-                )
+            if article.id in seen or keep.get(article.id, article.path) != article.path:
+                corpus.rejected.append(Rejected(article.path, refusal(article.id, keep[article.id], owners)))
                 continue
             if article.sha256 in by_content:
                 first = by_content[article.sha256]

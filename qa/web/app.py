@@ -10,7 +10,6 @@ Importing this module does not import Gradio; :func:`build_app` and :func:`launc
 from __future__ import annotations
 
 import ipaddress
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,8 +20,12 @@ from qa.config import MODES, Settings, malloc_arenas_set, quiet_gradio
 from qa.errors import ConfigError, QAError
 from qa.ingest.readers import SUPPORTED_SUFFIXES
 from qa.types import Rejected
+from qa.web import appcache
+from qa.web.appcache import forget
+from qa.web.hostguard import server_middleware
 from qa.web.render import escape, result_html, source_html
 from qa.web.service import MAX_UPLOAD_MB, SHIPPED_QUESTIONS, ChatService, Update, corpus_folder
+from qa.web.throttle import DEFAULT_ATTEMPTS, DEFAULT_LOCKOUT
 
 EXAMPLES = [
     "Who is the chief of staff of the Iranian armed forces?",
@@ -114,6 +117,8 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
             update = service.add([(Path(name).name, Path(name)) for name in files], progress=True)
         except QAError as error:
             return status_html(error=str(error)), *corpus_views(), None
+        finally:
+            forget(files)  # saved into the corpus or refused: Gradio's copy is not kept
         progress(1.0, desc="Indexed")
         return status_html(update), *corpus_views(), None
 
@@ -127,27 +132,32 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
             return status_html(error=str(error)), *corpus_views()
         return status_html(update), *corpus_views()
 
+    def delete_refused(file_id: str | None, progress: gr.Progress = gr.Progress(track_tqdm=True)):
+        if not file_id:
+            return status_html(error="Pick the file to delete first."), *corpus_views()
+        try:
+            update = service.delete_file(file_id, progress=True)
+        except QAError as error:
+            return status_html(error=str(error)), *corpus_views()
+        return status_html(update), *corpus_views()
+
     def corpus_views():
-        rows = service.articles()
+        rows, refused = service.articles(), service.not_indexed()
         return (
             gr.Dataframe(value=rows or [["", 0, "", ""]]),
             gr.Dropdown(choices=[row[0] for row in rows], value=None),
+            gr.Dataframe(value=refused or [["", ""]]),
+            gr.Dropdown(choices=[row[0] for row in refused], value=None),
         )
 
     def run_evaluation(upload: str | None, mode: str, progress: gr.Progress = gr.Progress(track_tqdm=True)):
+        from qa.web import evalrun
+
         path = Path(upload) if upload else SHIPPED_QUESTIONS
         modes = list(MODES) if mode == "all" else [mode]
         progress(0, desc=f"Asking the questions of {path.name}")
-        try:
-            out_dir = Path(tempfile.mkdtemp(prefix="qa-eval-"))
-            title = path.name
-            report, written = service.evaluate(path, modes, out_dir, title=title, progress=True)
-        except QAError as error:
-            return f"**The evaluation could not run:** {error}", None, None
-        from qa.eval.report import format_markdown
-
-        plot = next(path for path in written if path.suffix == ".png")
-        return format_markdown(report), str(plot), [str(path) for path in written]
+        title = path.name
+        return evalrun.run(service, path, modes, title, progress=True)  # escaped HTML (qa.web.report_html)
 
     with gr.Blocks(title="qa", analytics_enabled=False) as app:
         gr.Markdown("## qa · ask the news corpus", elem_id="qa-header")
@@ -205,6 +215,17 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
                         elem_id="qa-delete-choice",
                     )
                     delete = gr.Button("Delete article", variant="stop", scale=1, min_width=120)
+                refused = service.not_indexed()
+                refused_table = gr.Dataframe(
+                    value=refused or [["", ""]], headers=["file", "why it is not indexed"], datatype=["str", "str"],
+                    interactive=False, label="Not indexed", elem_id="qa-not-indexed", wrap=True,
+                )
+                with gr.Row():
+                    refused_choice = gr.Dropdown(choices=[row[0] for row in refused], value=None,
+                                                 label="File to delete",
+                                                 info="removed from the corpus folder (a link: the link only)",
+                                                 scale=3, elem_id="qa-delete-file-choice")
+                    delete_file = gr.Button("Delete file", variant="stop", scale=1, min_width=120)
             with gr.Tab("Evaluate", id="evaluate"):
                 gr.Markdown(
                     "Score a question set against the current index, as `qa eval` does: the shipped"
@@ -218,7 +239,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
                 run = gr.Button("Run evaluation", variant="primary")
                 with gr.Row(equal_height=False):  # side by side on a laptop, one above the other on a phone
                     with gr.Column(scale=3, min_width=320):
-                        report = gr.Markdown(elem_id="qa-eval-report")
+                        report = gr.HTML(elem_id="qa-eval-report")
                     with gr.Column(scale=2, min_width=320):
                         plot = gr.Image(label="hit@k", type="filepath", interactive=False, elem_id="qa-eval-plot")
                 downloads = gr.File(label="Results (report.md, results per mode, the plot)", file_count="multiple",
@@ -235,10 +256,12 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
         chunk_request.change(open_chunk, [chunk_request, answers], source, api_visibility="private").then(
             None, js=SCROLL_INTO_VIEW_JS
         )
-        add.click(add_files, files, [status, table, victim, files], api_visibility="private")
-        delete.click(delete_article, victim, [status, table, victim], api_visibility="private")
+        views = [table, victim, refused_table, refused_choice]
+        add.click(add_files, files, [status, *views, files], api_visibility="private")
+        delete.click(delete_article, victim, [status, *views], api_visibility="private")
+        delete_file.click(delete_refused, refused_choice, [status, *views], api_visibility="private")
         run.click(run_evaluation, [questions, eval_mode], [report, plot, downloads], api_visibility="private")
-        app.load(corpus_views, None, [table, victim], api_visibility="private")
+        app.load(corpus_views, None, views, api_visibility="private")
 
         question_in = gr.Textbox(visible=False)
         history_in = gr.JSON(visible=False)
@@ -269,6 +292,8 @@ def status_html(update: Update | None = None, *, error: str | None = None) -> st
         parts.append(f"Added {escape(', '.join(update.saved))}.")
     if update.deleted:
         parts.append(f"Deleted {escape(', '.join(update.deleted))}.")
+    if update.removed:
+        parts.append(f"Not indexed, so removed again from the corpus folder: {escape(', '.join(update.removed))}.")
     report = update.report
     if report is not None:
         parts.append(
@@ -364,6 +389,9 @@ def launch_options() -> dict[str, Any]:
     return {
         "theme": theme, "css": CSS, "js": PAGE_JS, "footer_links": ["api"], "show_error": False,
         "max_file_size": f"{MAX_UPLOAD_MB}mb",
+        # Nothing served that the chat does not use: no Node server (SSR), MCP server, PWA
+        # manifest or monitoring page; files only from the chat's own cache (qa.web.appcache).
+        "ssr_mode": False, "mcp_server": False, "pwa": False, "enable_monitoring": False, "strict_cors": True,
     }
 
 
@@ -376,10 +404,16 @@ def launch(
     embedder: Any = None,
     started: float | None = None,
     notify: Callable[[str], None] = print,
+    allowed_hosts: Sequence[str] = (),
+    login_attempts: int = DEFAULT_ATTEMPTS,
+    login_lockout: float = DEFAULT_LOCKOUT,
 ) -> None:
     """Load the index, serve the chat, and load the model in the background meanwhile.
-    ``started``: ``time.perf_counter()`` when the command began, for the timing lines."""
+    ``started``: ``time.perf_counter()`` when the command began, for the timing lines.
+    ``allowed_hosts``: host names besides ``host`` that requests may name (qa.web.hostguard);
+    ``login_attempts`` failures in a row lock a client out for ``login_lockout`` s (qa.web.throttle)."""
     quiet_gradio()
+    appcache.start_sweeper(appcache.prepare())  # before Gradio is imported: it reads GRADIO_TEMP_DIR
     limit_malloc_arenas()
     started = time.perf_counter() if started is None else started
 
@@ -397,9 +431,11 @@ def launch(
     service.warm_up(say, after=page_up)
     app = build_app(service)
     say("page built")
+    middleware = server_middleware(host, allowed_hosts, login_attempts=login_attempts if auth else None,
+                                   login_lockout=login_lockout)
     app.launch(
         server_name=host, server_port=port, auth=list(auth) if auth else None, prevent_thread_lock=True,
-        **launch_options(),
+        app_kwargs={"middleware": middleware}, **launch_options(),
     )
     page_up.set()
     say(f"chat on http://{host}:{port}" + (" (password required)" if auth else ""))

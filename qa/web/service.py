@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING
 
 from qa.config import Settings
 from qa.errors import ConfigError
+from qa.ingest.boundary import name_problem
 from qa.ingest.corpus import corpus_files
+from qa.ingest.owners import article_file_id
 from qa.ingest.readers import SUPPORTED_SUFFIXES
 from qa.text.names import is_utf8
 from qa.types import Rejected
+from qa.web.refused import NotIndexed, corpus_paths, drop_unindexed
 
 if TYPE_CHECKING:
     from qa.embed.protocol import Embedder
@@ -49,6 +52,8 @@ def upload_problem(name: str, size: int) -> str | None:
         return "the file name has control characters: rename the file"
     if not is_utf8(name):  # `qa index` would refuse it (qa.ingest.corpus), so it is not saved at all
         return "the file name is not valid UTF-8: rename the file"
+    if too_long := name_problem(name):  # the file system would raise OSError (ENAMETOOLONG)
+        return too_long
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         kind = f"'{suffix}'" if suffix else "a file with no extension"
@@ -121,6 +126,7 @@ class Update:
     deleted: list[str] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     report: IndexReport | None = None
+    removed: list[str] = field(default_factory=list)  # saved, indexed nothing, so deleted again
 
 
 class ChatService:
@@ -136,6 +142,7 @@ class ChatService:
         self._writing = threading.Lock()  # one corpus update at a time in this process
         self._ready = threading.Event()
         self._ready.set()
+        self.refused = NotIndexed(settings.limits)  # the Corpus tab's "Not indexed" list
 
     def warm_up(
         self,
@@ -187,6 +194,25 @@ class ChatService:
             update = Update(saved=saved, rejected=rejected)
             if saved:
                 update.report = self._reindex(progress)
+                update.removed = drop_unindexed(
+                    saved, folder, self.settings.corpus, self.searcher.store.manifest.articles
+                )
+                update.saved = [name for name in saved if name not in update.removed]
+        return update
+
+    def not_indexed(self) -> list[list[str]]:
+        """[file, reason] for every file of the corpus folders the index holds nothing from."""
+        return self.refused.rows(self.settings.corpus, self.searcher.store.manifest.articles)
+
+    def delete_file(self, file_id: str, *, progress: bool = False) -> Update:
+        """Delete a corpus file the index holds nothing from (a link: the link, not its target)."""
+        with self._writing:
+            if file_id not in {row[0] for row in self.not_indexed()}:
+                raise ConfigError(f"{file_id!r} is not a corpus file left out of the index: pick one from the list")
+            paths, _ = corpus_paths(self.settings.corpus)
+            os.unlink(paths[file_id])  # unlink never follows a link
+            update = Update(deleted=[file_id])
+            update.report = self._reindex(progress)
         return update
 
     def delete(self, article_id: str, *, progress: bool = False) -> Update:
@@ -211,6 +237,7 @@ class ChatService:
 
         report = update_index(self.settings, self.embedder, progress=progress)  # holds the index's write lock
         self.reload()
+        self.refused.learn(self.settings.corpus, report.rejected)
         return report
 
     def articles(self) -> list[list[str | int]]:
@@ -239,9 +266,3 @@ class ChatService:
         report = evaluate_question_file(self.settings, Path(path), modes, embedder=self.embedder, progress=progress)
         report.title = title or Path(path).name
         return report, write_outputs(report, out_dir)
-
-
-def article_file_id(article_path: str) -> str:
-    """The corpus file of an ``Article.path`` (``file.jsonl:LINE`` -> ``file.jsonl``)."""
-    head, _, line = article_path.rpartition(":")
-    return head if head.lower().endswith(".jsonl") and line.isdigit() else article_path
