@@ -20,7 +20,6 @@ from urllib.parse import urlparse
 import pytest
 from conftest import SEED_ARTICLE, SEEDS, FakeEmbedder, free_port, running_app
 
-from qa import appcache, evalrun
 from qa.config import Settings
 from qa.eval.questions import parse_question
 from qa.indexing.indexer import update_index
@@ -28,6 +27,7 @@ from qa.indexing.stores import open_store
 from qa.ingest.boundary import LINK_OUTSIDE, MAX_NAME_BYTES
 from qa.ingest.corpus import read_corpus
 from qa.text.question import MAX_QUESTION_CHARS
+from qa.web import appcache, evalrun
 from qa.web.hostguard import allowed_hosts, check_hosts, host_name
 from qa.web.service import ChatService, save_uploads
 from qa.web.throttle import MAX_LOCKOUT, Attempts
@@ -219,7 +219,7 @@ def test_the_cache_folder_goes_with_the_chat_on_sigterm(tmp_path: Path) -> None:
     import signal
     import subprocess
 
-    code = ("import sys, time; from qa import appcache;"
+    code = ("import sys, time; from qa.web import appcache;"
             " print(appcache.prepare(sys.argv[1]), flush=True); time.sleep(60)")
     process = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     folder = Path(process.stdout.readline().strip())
