@@ -7,7 +7,6 @@ full rebuild (same chunks, same vectors up to float rounding), which the tests c
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from qa.indexing.manifest import Manifest, read_manifest
 from qa.indexing.protocol import Store, StoreUpdate
 from qa.indexing.stores import open_store, parse_store, write_store
 from qa.ingest.corpus import Corpus, read_corpus
-from qa.ingest.owners import indexed_owners
+from qa.ingest.owners import owners_of
 from qa.types import Article, Chunk, Rejected
 
 
@@ -75,7 +74,7 @@ def corpus_status(settings: Settings) -> tuple[Manifest, CorpusDiff, list[Reject
     """The index's manifest and how the corpus it was built from has changed since."""
     manifest = read_manifest(settings.index_dir)
     roots = [Path(root) for root in manifest.corpus] or list(settings.corpus)
-    corpus = read_corpus(roots, settings.limits, indexed_owners(settings.index_dir))
+    corpus = read_corpus(roots, settings.limits, owners_of(manifest.articles))
     return manifest, diff_corpus(corpus.articles, manifest.articles), corpus.rejected
 
 
@@ -107,9 +106,13 @@ def update_index(
     started = time.perf_counter()
     with write_lock(settings.index_dir):
         checkpoint("locked")
-        with contextlib.suppress(QAError):  # what killed writes left; with no usable manifest, keep all
-            remove_stale_generations(settings.index_dir, keep=read_manifest(settings.index_dir).generation)
-        owners = indexed_owners(settings.index_dir)  # an indexed article keeps its id (qa.ingest.owners)
+        try:
+            current: Manifest | None = read_manifest(settings.index_dir)
+        except QAError:  # no usable manifest: keep every generation, and the index is new
+            current = None
+        if current is not None:  # what killed writes left
+            remove_stale_generations(settings.index_dir, keep=current.generation)
+        owners = owners_of(current.articles) if current else {}  # an indexed article keeps its id
         if corpus is None and engine is not None:  # it parses where it runs (Ray: on the cluster)
             corpus = engine.read_corpus(settings.corpus, settings.limits, progress=progress, owners=owners)
         elif corpus is None:

@@ -9,10 +9,8 @@ others are reported as duplicates of it.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from qa.types import Article
 
@@ -28,17 +26,9 @@ def article_file_id(article_path: str) -> str:
     return head if head.lower().endswith(".jsonl") and line.isdigit() else article_path
 
 
-def indexed_owners(index_dir: Path) -> dict[str, str]:
-    """Article id -> the corpus file that gave it, for the index in ``index_dir`` ({} when
-    there is none, or it cannot be read: then the index is new, and sorted order decides)."""
-    from qa.errors import QAError
-    from qa.indexing.manifest import read_manifest
-
-    with contextlib.suppress(QAError, OSError, ValueError):
-        manifest = read_manifest(index_dir)
-        return {article_id: article_file_id(str(entry.get("path", "")))
-                for article_id, entry in manifest.articles.items()}
-    return {}
+def owners_of(indexed: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Article id -> the corpus file that gave it, from an index manifest's ``articles``."""
+    return {article_id: article_file_id(str(entry.get("path", ""))) for article_id, entry in indexed.items()}
 
 
 def keepers(files: Iterable[HasArticles], owners: Mapping[str, str]) -> dict[str, str]:
