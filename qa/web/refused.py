@@ -11,7 +11,7 @@ from pathlib import Path
 
 from qa.config import IngestLimits
 from qa.ingest.corpus import corpus_files, read_file
-from qa.ingest.owners import article_file_id
+from qa.ingest.owners import article_file_id, owners_of
 from qa.types import Rejected
 
 Articles = Mapping[str, Mapping[str, object]]  # a manifest's "articles": id -> {"path", ...}
@@ -20,7 +20,7 @@ UNKNOWN = "not indexed: its articles are duplicates of indexed ones (same id or 
 
 def indexed_files(manifest_articles: Articles) -> set[str]:
     """The corpus files (ids) that gave at least one indexed article."""
-    return {article_file_id(str(entry.get("path", ""))) for entry in manifest_articles.values()}
+    return set(owners_of(manifest_articles).values())
 
 
 def corpus_paths(roots: Iterable[Path]) -> tuple[dict[str, Path], dict[str, str]]:
