@@ -41,13 +41,17 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Hit:
-    """A chunk returned for a question, with its rank (from 1) and score."""
+    """A chunk returned for a question, with its rank (from 1) and score, and when and by whom
+    its article was published (None where unknown)."""
 
     rank: int
     score: float
     chunk: Chunk
     title: str
     found_by: dict[str, int] = field(default_factory=dict)  # retriever -> rank in its own list
+    date: str | None = None  # ISO YYYY-MM-DD
+    source: str | None = None  # the outlet's name
+    url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,12 +64,53 @@ class Hit:
             "start": self.chunk.start,
             "end": self.chunk.end,
             "found_by": self.found_by,
+            "date": self.date,
+            "source": self.source,
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True)
+class Span:
+    """The short answer inside the answer sentence (SQuAD-style): ``text == article.text[start:end]``."""
+
+    text: str
+    start: int  # article offsets
+    end: int
+    score: float = 0.0  # the reader's confidence in it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class Corroboration:
+    """Another article that gives the same answer: its sentence, located in that article."""
+
+    article_id: str
+    title: str
+    date: str | None
+    source: str | None
+    text: str  # its sentence
+    start: int  # article offsets of that sentence
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "article_id": self.article_id,
+            "title": self.title,
+            "date": self.date,
+            "source": self.source,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
         }
 
 
 @dataclass(frozen=True)
 class Answer:
-    """The sentence that answers a question, located in its article."""
+    """The sentence that answers a question, located in its article; the exact answer inside it
+    when the reader is confident of one; other articles that say the same."""
 
     text: str
     chunk_id: str
@@ -73,6 +118,8 @@ class Answer:
     start: int
     end: int
     score: float = 0.0
+    span: Span | None = None
+    also_in: tuple[Corroboration, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,7 +128,24 @@ class Answer:
             "article_id": self.article_id,
             "start": self.start,
             "end": self.end,
+            "span": self.span.to_dict() if self.span else None,
+            "also_in": [entry.to_dict() for entry in self.also_in],
         }
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which articles a question may be answered from; the empty filter keeps them all.
+
+    Dates are ISO ``YYYY-MM-DD``, both ends inclusive; an article without a date fails any date
+    bound. Sources match the article's ``source`` case-insensitively (any of them)."""
+
+    since: str | None = None
+    until: str | None = None
+    sources: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.since or self.until or self.sources)
 
 
 @dataclass(frozen=True)
