@@ -5,7 +5,7 @@ All are frozen dataclasses; offsets are character offsets into ``Article.text``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +147,69 @@ class Filter:
     def __bool__(self) -> bool:
         return bool(self.since or self.until or self.sources)
 
+    @classmethod
+    def of(
+        cls, since: str | None = None, until: str | None = None, sources: str | Iterable[str] | None = None
+    ) -> Filter:
+        """A checked filter: dates must be real ``YYYY-MM-DD`` dates with ``since <= until``
+        (ValueError naming the value otherwise); ``sources`` one name or several, blank ones
+        dropped, repeats (in any case) kept once."""
+        dates = []
+        for option, value in (("since", since), ("until", until)):
+            value = value.strip() if isinstance(value, str) else value
+            if value and not (isinstance(value, str) and iso_date(value) == value):
+                raise ValueError(f"{option} date {value!r} is not a date written YYYY-MM-DD (e.g. 2024-03-07)")
+            dates.append(value or None)
+        if dates[0] and dates[1] and dates[0] > dates[1]:
+            raise ValueError(f"since {dates[0]} is after until {dates[1]}: no date is in that range")
+        names = [sources] if isinstance(sources, str) else list(sources or ())
+        kept: dict[str, str] = {}
+        for name in names:
+            if not isinstance(name, str):
+                raise ValueError(f"source {name!r} is not a name")
+            if name.strip():
+                kept.setdefault(name.strip().casefold(), name.strip())
+        return cls(dates[0], dates[1], tuple(kept.values()))
+
+    def keeps(self, date: str | None, source: str | None) -> bool:
+        """Does an article of this date and source pass? (No date fails any date bound.)"""
+        day = iso_date(date) if date else None
+        if (self.since or self.until) and day is None:
+            return False
+        if day is not None and ((self.since and day < self.since) or (self.until and day > self.until)):
+            return False
+        if self.sources:
+            return source is not None and source.strip().casefold() in {name.casefold() for name in self.sources}
+        return True
+
+    def describe(self) -> str:
+        """The filter in words: "from Galway Daily or Clare Herald, dated 2024-01-01 to 2024-06-30"."""
+        parts = []
+        if self.sources:
+            parts.append("from " + " or ".join(self.sources))
+        if self.since and self.until:
+            parts.append(f"dated {self.since} to {self.until}")
+        elif self.since:
+            parts.append(f"dated {self.since} or later")
+        elif self.until:
+            parts.append(f"dated {self.until} or earlier")
+        return ", ".join(parts) or "no filter"
+
+
+def iso_date(text: str | None) -> str | None:
+    """The ``YYYY-MM-DD`` date a text starts with (``2024-03-07T10:00Z`` gives 2024-03-07), if
+    it is a real calendar date; else None."""
+    import datetime
+
+    head = text.strip()[:10] if isinstance(text, str) else ""
+    if len(head) != 10 or head[4] != "-" or head[7] != "-" or not (head[:4] + head[5:7] + head[8:]).isdigit():
+        return None
+    try:
+        datetime.date.fromisoformat(head)
+    except ValueError:
+        return None
+    return head
+
 
 @dataclass(frozen=True)
 class Result:
@@ -157,6 +220,7 @@ class Result:
     hits: tuple[Hit, ...]
     abstained: bool = False
     signals: Signals | None = None  # what the abstention decision was made from
+    notice: str | None = None  # what the user should know about the filter (no article matches it, ...)
 
     def to_dict(self) -> dict[str, Any]:
         """Exactly the object `qa ask --json` prints and the chat's ``/ask`` API returns."""
@@ -165,6 +229,7 @@ class Result:
             "abstained": self.abstained,
             "answer": self.answer.to_dict() if self.answer else None,
             "passages": [hit.to_dict() for hit in self.hits],
+            "notice": self.notice,
         }
 
 

@@ -190,3 +190,38 @@ def unpunctuated_line(chars: int) -> str:
     words = ("harbour", "council", "budget", "river", "market", "winter", "station", "ferry")
     line = " ".join(words[i % len(words)] for i in range(chars // 6 + 1))
     return line[:chars]
+
+
+# A dated archive of three outlets (issue 19): one story told by each, with its own figure, and
+# others besides; one article has no date. JSONL, the format that carries date and source today.
+DATED_ARTICLES = [
+    {"id": "galway-bridge", "title": "Portmere bridge repairs begin", "date": "2023-05-02", "source": "Galway Daily",
+     "url": "https://galway.example/bridge",
+     "text": "Repairs to the Portmere harbour bridge began on Tuesday. The council said the repairs would cost"
+             " nine million euros. Engineers will replace the corroded steel cables first."},
+    {"id": "clare-bridge", "title": "Portmere bridge reopens", "date": "2024-03-07", "source": "Clare Herald",
+     "url": "https://clare.example/bridge",
+     "text": "The Portmere harbour bridge reopened on Thursday after ten months of work. The council said the"
+             " repairs had cost fourteen million euros. Commuters welcomed the shorter journey across the bay."},
+    {"id": "mayo-bridge", "title": "Bridge bill questioned", "date": "2024-11-20", "source": "Mayo News",
+     "url": "https://mayo.example/bridge",
+     "text": "Auditors questioned the bill for the Portmere harbour bridge. The repairs cost sixteen million"
+             " euros in the end, the audit found. The council has promised a review."},
+    {"id": "galway-harvest", "title": "Apple harvest breaks records", "date": "2023-10-01", "source": "Galway Daily",
+     "text": "Farmers in the Lenvale valley picked a record apple harvest this autumn. A warm spring helped the"
+             " orchards. Cider makers expect a busy winter."},
+    {"id": "clare-chess", "title": "Teenager wins chess title", "date": "2024-06-15", "source": "clare herald",
+     "text": "A sixteen-year-old from Arnsby won the national chess championship on Sunday. She beat the"
+             " defending champion in the final round."},
+    {"id": "undated-ferry", "title": "Ferry timetable changes", "source": "Mayo News",
+     "text": "The Portmere ferry will sail twice a day from next month. The harbour bridge repairs cost the"
+             " ferry company nothing, its owner said."},
+]
+
+
+def write_dated_corpus(folder: Path) -> Path:
+    """The dated archive as one JSONL file in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(article, ensure_ascii=False) for article in DATED_ARTICLES]
+    (folder / "archive.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder

@@ -52,7 +52,7 @@ from qa.indexing.table import (
     load_array,
 )
 from qa.ingest.chunk import embed_text
-from qa.types import Article, Chunk
+from qa.types import Article, Chunk, Filter
 
 KEYWORD_FOLDER = "bm25"
 FILES = (*ROW_FILES, "vectors.faiss", "bm25/n_docs.txt")
@@ -68,6 +68,10 @@ IVF_MIN_PROBES = 16
 IVF_TRAIN_PER_LIST = 64  # k-means sample per list (FAISS warns below 39)
 ANN_OVERFETCH = 2  # an ANN index returns this many times k candidates, re-scored exactly
 SMALL_BATCH = 20  # fewer queries than this are searched on one thread (FAISS's own BLAS threshold)
+# A filtered IVF search uses FAISS's ID selector only when the lists it probes are expected to
+# hold this many times the candidates it needs; else it scores the kept rows' exact vectors
+# (a selective filter: few rows, a fast product). docs/BENCHMARKS.md, "Filters".
+FILTER_SELECTOR_MARGIN = 4
 
 
 def choose_index_type(n_vectors: int) -> str:
@@ -116,6 +120,14 @@ def build_faiss_index(vectors: np.ndarray, ids: np.ndarray, dim: int, index_type
             block = np.ascontiguousarray(vectors[first : first + 65536], dtype=np.float32)
             index.add_with_ids(block, np.asarray(ids[first : first + 65536], dtype=np.int64))
     return index
+
+
+def search_parameters(params: Any, selector: Any, nprobe: int | None = None) -> Any:
+    """FAISS search parameters with an ID selector (and, for IVF, the lists to probe)."""
+    params.sel = selector
+    if nprobe is not None:
+        params.nprobe = nprobe
+    return params
 
 
 class FaissStore(IndexRows):
@@ -235,30 +247,69 @@ class FaissStore(IndexRows):
             return np.asarray(self.exact, dtype=np.float32)
         return faiss.downcast_index(self.index.index).reconstruct_n(0, len(self.chunks))
 
-    def search_keyword(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """BM25: (scores, rows) of the k best rows, best first."""
-        return self.keyword.search(query, k)
+    def search_keyword(self, query: str, k: int, where: Filter | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 among the rows ``where`` keeps: (scores, rows) of the k best rows, best first."""
+        return self.keyword.search(query, k, self.row_filter.weights(where) if where else None)
 
     def search_hybrid(
-        self, vector: np.ndarray, query: str, k: int, *, ranker: str = "rrf", dense_weight: float = 0.4
+        self, vector: np.ndarray, query: str, k: int, *, ranker: str = "rrf", dense_weight: float = 0.4,
+        where: Filter | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Not here: FAISS and bm25s are fused by qa.search.fusion (see ``hybrid_rankers``)."""
         raise ConfigError(f"a FAISS index fuses no {ranker} ranking of its own: it needs an index in Milvus")
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Inner-product search: (scores, rows), each of shape (n_queries, k); row -1 is no hit."""
-        k = min(k, len(self.chunks))
+    def search(self, queries: np.ndarray, k: int, where: Filter | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Inner-product search among the rows ``where`` keeps (all without it): (scores, rows),
+        each of shape (n_queries, k); row -1 is no hit. A filter that keeps k rows or more
+        always gets k (see :meth:`_search_kept`)."""
+        kept = self.kept_rows(where) if where else None
+        k = min(k, len(self.chunks) if kept is None else len(kept))
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if k == 0:
             empty = np.zeros((len(queries), 0))
             return empty.astype(np.float32), empty.astype(np.int64)
+        if kept is not None:
+            return self._search_kept(queries, k, kept)
         if self._exact_rows is None:
             scores, ids = self._faiss_search(queries, k)
             return scores, self._rows(ids)
         # approximate candidates, re-scored with the exact vectors: exact scores (fusion
         # normalises them) and exact order among the candidates
         _, ids = self._faiss_search(queries, min(len(self.chunks), ANN_OVERFETCH * k))
-        candidates = self._rows(ids)
+        return self._rescored(queries, k, self._rows(ids))
+
+    def _search_kept(self, queries: np.ndarray, k: int, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The k best of the ``kept`` rows (k <= len(kept)). Flat: FAISS with an ID selector
+        (exact). IVF: when the probed lists are expected to hold too few kept rows (a selective
+        filter), the exact product over the kept rows' vectors; else FAISS with the ID selector,
+        probing every list if the usual probes found fewer than needed; then re-scored exactly."""
+        import faiss
+
+        def selector() -> Any:
+            return faiss.IDSelectorBatch(np.ascontiguousarray(self.ids[kept], dtype=np.int64))
+
+        if self._exact_rows is None:
+            scores, ids = self._faiss_search(queries, k, search_parameters(faiss.SearchParameters(), selector()))
+            return scores, self._rows(ids)
+        fetch = min(len(kept), ANN_OVERFETCH * k)
+        ivf: Any = faiss.downcast_index(self.index.index)
+        if len(kept) * ivf.nprobe / ivf.nlist < FILTER_SELECTOR_MARGIN * fetch:
+            exact = np.asarray(self._exact_rows.take(kept), dtype=np.float32) @ queries.T  # kept rows x queries
+            scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+            rows = np.full((len(queries), k), -1, dtype=np.int64)
+            for q in range(len(queries)):
+                best = np.lexsort((kept, -exact[:, q]))[:k]
+                scores[q], rows[q] = exact[best, q], kept[best]
+            return scores, rows
+        sel = selector()
+        _, ids = self._faiss_search(queries, fetch, search_parameters(faiss.SearchParametersIVF(), sel, ivf.nprobe))
+        if np.any(ids[:, k - 1] < 0):  # some query found fewer than k in its lists: all of them
+            _, ids = self._faiss_search(queries, fetch, search_parameters(faiss.SearchParametersIVF(), sel, ivf.nlist))
+        return self._rescored(queries, k, self._rows(ids))
+
+    def _rescored(self, queries: np.ndarray, k: int, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The k best of each query's candidate rows (-1 ignored), scored with the exact vectors."""
+        assert self._exact_rows is not None
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         rows = np.full((len(queries), k), -1, dtype=np.int64)
         for q, found in enumerate(candidates):
@@ -268,18 +319,18 @@ class FaissStore(IndexRows):
             scores[q, : len(best)], rows[q, : len(best)] = exact[best], found[best]
         return scores, rows
 
-    def _faiss_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _faiss_search(self, queries: np.ndarray, k: int, params: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """FAISS search; a few queries run on one thread. FAISS parallelises over queries, so
         for one query the other OpenMP threads only wait at a barrier, and on a busy machine
         that wait costs more than the search (docs/BENCHMARKS.md, "Figures behind the code")."""
         import faiss
 
         if len(queries) >= SMALL_BATCH:
-            return self.index.search(queries, k)
+            return self.index.search(queries, k, params=params)
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
-            return self.index.search(queries, k)
+            return self.index.search(queries, k, params=params)
         finally:
             faiss.omp_set_num_threads(threads)
 

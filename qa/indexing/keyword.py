@@ -63,9 +63,11 @@ class KeywordIndex:
         retriever = bm25s.BM25.load(str(folder), mmap=mmap, allow_pickle=False, show_progress=False)
         return cls(retriever, n_docs)
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The k best rows by BM25 score (rows with a score of 0 are left out)."""
-        scores = self.scores(query)
+    def search(self, query: str, k: int, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The k best rows by BM25 score (rows with a score of 0 are left out); ``weights``, one
+        per row (bm25s's weight mask: 0 for the rows a filter leaves out), multiply the scores
+        before the top k is taken."""
+        scores = self.scores(query, weights)
         k = min(k, int(np.count_nonzero(scores)))
         if k == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
@@ -87,15 +89,15 @@ class KeywordIndex:
                 weights[term] = lucene_idf(self.n_docs, 0)
         return weights
 
-    def scores(self, query: str) -> np.ndarray:
-        """The BM25 score of every row for the query."""
+    def scores(self, query: str, weights: np.ndarray | None = None) -> np.ndarray:
+        """The BM25 score of every row for the query, times its weight when ``weights`` are given."""
         if self.n_docs == 0:
             return np.zeros(0, np.float32)
         vocab = self.retriever.vocab_dict
         terms = [term for term in analyze(query) if term in vocab]
         if not terms:
             return np.zeros(self.n_docs, np.float32)
-        return np.asarray(self.retriever.get_scores(terms), dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(terms, weight_mask=weights), dtype=np.float32)
 
 
 def tiled_bm25(retriever, m: int, size: int):

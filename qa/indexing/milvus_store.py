@@ -11,6 +11,11 @@
               both stores see the same terms, so their BM25 rankings agree
     sparse    BM25 sparse vector, filled by Milvus (SPARSE_INVERTED_INDEX, k1 0.9, b 0.4 as bm25s)
     dense     the L2-normalised embedding (FLAT index, inner product: exact, as FAISS's flat index)
+    date      INT64, the article's date as YYYYMMDD (-1: none), and
+    source    its source, case-folded (""): what a filter (qa.types.Filter) is matched against, as a
+              Milvus filter expression in each search (:func:`filter_expression`). A collection
+              written before these fields existed answers unfiltered questions as before, and a
+              filtered one with an error that says to rebuild it.
 
 The index directory holds what it holds for FAISS minus the vectors: manifest.json (whose
 ``store`` names the Milvus URI and collection), the article and chunk tables (qa.indexing.table: the
@@ -36,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from qa.errors import ConfigError, IndexMismatchError, IndexMissingError, rebuild_hint
+from qa.indexing.filters import date_number, source_key
 from qa.indexing.generations import ROW_FILES, checked_load, read_generation, write_generation
 from qa.indexing.keyword import BM25_B, BM25_K1, lucene_idf
 from qa.indexing.manifest import Manifest
@@ -43,10 +49,11 @@ from qa.indexing.protocol import Store, StoreUpdate, require
 from qa.indexing.table import ArticleTable, ChunkTable, IndexRows
 from qa.ingest.chunk import embed_text
 from qa.text.terms import analyze
-from qa.types import Article, Chunk
+from qa.types import Article, Chunk, Filter
 
 DF_FILE = "df.json"
 FILES = (*ROW_FILES, DF_FILE)
+FILTER_FIELDS = ("date", "source")
 BATCH = 1000  # entities per insert, delete or query request (well under the 64 MB message limit)
 BM25 = {"bm25_k1": BM25_K1, "bm25_b": BM25_B}  # as qa.indexing.keyword.KeywordIndex
 RRF_K = 60
@@ -174,6 +181,22 @@ class MilvusStore(IndexRows):
         self.client = client
         self.keyword = keyword
         self.collection = manifest.store["collection"]
+        self._filterable: bool | None = None  # does the collection have FILTER_FIELDS (asked once)
+
+    def _expression(self, where: Filter | None) -> str:
+        """The Milvus filter expression of ``where`` ("" for none); an error naming what to run
+        when the collection predates the date and source fields."""
+        if not where:
+            return ""
+        if self._filterable is None:
+            fields = {field["name"] for field in self.client.describe_collection(self.collection)["fields"]}
+            self._filterable = set(FILTER_FIELDS) <= fields
+        if not self._filterable:
+            raise IndexMismatchError(
+                f"Milvus collection {self.collection!r} was written before filters existed (no date and source"
+                " fields)", rebuild=self.directory,
+            )
+        return filter_expression(where)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -222,31 +245,34 @@ class MilvusStore(IndexRows):
             scores[i], rows[i] = score, row
         return scores, rows
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Inner-product search: (scores, rows), each (n_queries, k); row -1 is no hit."""
-        k = min(k, len(self.chunks))
+    def search(self, queries: np.ndarray, k: int, where: Filter | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Inner-product search among the chunks ``where`` keeps (a filter expression: Milvus's
+        FLAT index is exact, so k come back when k match): (scores, rows), each (n_queries, k);
+        row -1 is no hit."""
+        kept = self.kept_rows(where) if where else None
+        k = min(k, len(self.chunks) if kept is None else len(kept))
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if k == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         results = self.client.search(
             self.collection, data=queries.tolist(), anns_field="dense", limit=k,
-            output_fields=[], search_params={"metric_type": "IP"},
+            output_fields=[], search_params={"metric_type": "IP"}, filter=self._expression(where),
         )
         pairs = [self._rows(list(hits), k) for hits in results]
         return np.stack([s for s, _ in pairs]), np.stack([r for _, r in pairs])
 
-    def search_keyword(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search_keyword(self, query: str, k: int, where: Filter | None = None) -> tuple[np.ndarray, np.ndarray]:
         """BM25: Milvus's BM25 function finds the candidates (twice k), which are then scored
         with the local statistics exactly as bm25s would: (scores, rows) of the k best, ties by
         row. (Milvus's own scores rank alike but are scaled per document differently, which
-        would shift the convex fusion of the two legs.)"""
+        would shift the convex fusion of the two legs.) ``where``: among the chunks it keeps."""
         terms = analyze(query)
         k = min(k, len(self.chunks))
         if not terms or k == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         hits = self.client.search(
             self.collection, data=[" ".join(terms)], anns_field="sparse", limit=min(2 * k, len(self.chunks)),
-            output_fields=["terms"], search_params={"metric_type": "BM25"},
+            output_fields=["terms"], search_params={"metric_type": "BM25"}, filter=self._expression(where),
         )[0]
         rows = self.rows_of(np.array([int(hit["id"]) for hit in hits], dtype=np.int64))
         hits, rows = [hit for hit, row in zip(hits, rows) if row >= 0], rows[rows >= 0]
@@ -257,20 +283,25 @@ class MilvusStore(IndexRows):
         return scores[keep][order], rows[keep][order]
 
     def search_hybrid(
-        self, vector: np.ndarray, query: str, k: int, *, ranker: str = "rrf", dense_weight: float = 0.4
+        self, vector: np.ndarray, query: str, k: int, *, ranker: str = "rrf", dense_weight: float = 0.4,
+        where: Filter | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Both legs fused inside Milvus by ``hybrid_search``: reciprocal rank fusion
         (``ranker="rrf"``, k=60) or a weighted sum (``"weighted"``, Milvus normalises each
-        leg's scores with arctan). (scores, rows) of the k best, best first."""
+        leg's scores with arctan), each leg among the chunks ``where`` keeps. (scores, rows) of
+        the k best, best first."""
         from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
 
         k = min(k, len(self.chunks))
         if k == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        requests = [AnnSearchRequest([np.asarray(vector, np.float32).tolist()], "dense", {"metric_type": "IP"}, k)]
+        expression = self._expression(where)
+        requests = [AnnSearchRequest([np.asarray(vector, np.float32).tolist()], "dense", {"metric_type": "IP"}, k,
+                                     expr=expression or None)]
         terms = analyze(query)
         if terms:
-            requests.append(AnnSearchRequest([" ".join(terms)], "sparse", {"metric_type": "BM25"}, k))
+            requests.append(AnnSearchRequest([" ".join(terms)], "sparse", {"metric_type": "BM25"}, k,
+                                             expr=expression or None))
         if ranker == "rrf":
             fuse = RRFRanker(RRF_K)
         else:
@@ -300,7 +331,8 @@ class MilvusStore(IndexRows):
         collection = record["collection"]
         same = isinstance(previous, MilvusStore) and previous.manifest.store == record
         client = connect(record)
-        texts = keyword_texts(update.chunks, {a.id: a for a in update.articles})
+        by_id = {a.id: a for a in update.articles}
+        texts = keyword_texts(update.chunks, by_id)
         fresh_rows = np.flatnonzero(update.fresh)
         if same and isinstance(previous, MilvusStore):  # (isinstance again: for the type checker)
             dropped = sorted(set(previous.ids.tolist()) - set(update.ids.tolist()))
@@ -320,8 +352,9 @@ class MilvusStore(IndexRows):
         for start in range(0, len(rows), BATCH):
             batch = rows[start : start + BATCH]
             client.insert(collection, [
-                entity(update.chunks[row], int(update.ids[row]), texts[row], vector)
+                entity(chunk, int(update.ids[row]), texts[row], vector, by_id[chunk.article_id])
                 for row, vector in zip(batch, vectors[start : start + BATCH])
+                for chunk in (update.chunks[row],)
             ])
         client.flush(collection)
         client.load_collection(collection)
@@ -335,7 +368,22 @@ class MilvusStore(IndexRows):
         return store
 
 
-def entity(chunk: Chunk, chunk_id: int, keyword_text: str, vector: np.ndarray) -> dict[str, Any]:
+def filter_expression(where: Filter) -> str:
+    """A filter as a Milvus boolean expression over the ``date`` and ``source`` fields (no date,
+    stored as -1, fails any date bound; sources compared case-folded)."""
+    parts = []
+    if where.since or where.until:
+        parts.append("date >= 0")
+    if where.since:
+        parts.append(f"date >= {date_number(where.since)}")
+    if where.until:
+        parts.append(f"date <= {date_number(where.until)}")
+    if where.sources:
+        parts.append(f"source in {json.dumps(sorted({source_key(name) for name in where.sources}))}")
+    return " and ".join(parts)
+
+
+def entity(chunk: Chunk, chunk_id: int, keyword_text: str, vector: np.ndarray, article: Article) -> dict[str, Any]:
     """One chunk as a Milvus entity (``sparse`` is computed by Milvus from ``terms``)."""
     terms = " ".join(bm25_terms(keyword_text))
     return {
@@ -348,6 +396,8 @@ def entity(chunk: Chunk, chunk_id: int, keyword_text: str, vector: np.ndarray) -
         "text": chunk.text.encode("utf-8")[:MAX_VARCHAR].decode("utf-8", "ignore"),
         "terms": terms.encode("utf-8")[:MAX_VARCHAR].decode("utf-8", "ignore"),
         "dense": np.asarray(vector, dtype=np.float32).tolist(),
+        "date": date_number(article.date),
+        "source": source_key(article.source).encode("utf-8")[:MAX_VARCHAR].decode("utf-8", "ignore"),
     }
 
 
@@ -369,6 +419,8 @@ def create_collection(client: Any, collection: str, dim: int) -> None:
     )
     schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("date", DataType.INT64)  # FILTER_FIELDS
+    schema.add_field("source", DataType.VARCHAR, max_length=MAX_VARCHAR)
     schema.add_function(Function(
         name="bm25", function_type=FunctionType.BM25, input_field_names=["terms"], output_field_names=["sparse"],
     ))

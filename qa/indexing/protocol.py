@@ -12,9 +12,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.errors import ConfigError
+from qa.indexing.filters import RowFilter
 from qa.indexing.manifest import Manifest
 from qa.indexing.table import ArticleTable, ChunkTable
-from qa.types import Article, Chunk
+from qa.types import Article, Chunk, Filter
 
 
 class TermWeights(Protocol):
@@ -49,12 +50,22 @@ class Store(Protocol):
         """The row of each chunk id, -1 for ids the index does not hold."""
         ...
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Inner-product search: (scores, rows), each (n_queries, k); row -1 is no hit."""
+    def kept_rows(self, where: Filter) -> np.ndarray | None:
+        """The sorted rows a filter keeps (qa.indexing.filters); None for the empty filter."""
         ...
 
-    def search_keyword(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """BM25: (scores, rows) of the k best rows, best first."""
+    @property
+    def row_filter(self) -> RowFilter:
+        """Every article's date and source, to resolve filters and list the corpus's sources."""
+        ...
+
+    def search(self, queries: np.ndarray, k: int, where: Filter | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Inner-product search among the rows ``where`` keeps (all without it): (scores, rows),
+        each (n_queries, k); row -1 is no hit."""
+        ...
+
+    def search_keyword(self, query: str, k: int, where: Filter | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 among the rows ``where`` keeps: (scores, rows) of the k best rows, best first."""
         ...
 
     @property
@@ -63,10 +74,11 @@ class Store(Protocol):
         ...
 
     def search_hybrid(
-        self, vector: np.ndarray, query: str, k: int, *, ranker: str = "rrf", dense_weight: float = 0.4
+        self, vector: np.ndarray, query: str, k: int, *, ranker: str = "rrf", dense_weight: float = 0.4,
+        where: Filter | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Both legs fused inside the store with one of ``hybrid_rankers``: (scores, rows) of
-        the k best, best first."""
+        """Both legs fused inside the store with one of ``hybrid_rankers``, among the rows
+        ``where`` keeps: (scores, rows) of the k best, best first."""
         ...
 
     def vectors(self) -> np.ndarray:

@@ -37,8 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.indexing.filters import RowFilter
 from qa.indexing.manifest import Manifest
-from qa.types import Article, Chunk
+from qa.types import Article, Chunk, Filter
 
 ARTICLES = "articles.jsonl"
 ARTICLE_IDS = "articles.ids.json"
@@ -322,6 +323,7 @@ class IndexRows:
         self.ids = np.asarray(ids, dtype=np.int64)
         self.directory = Path(".")  # where it was loaded from or saved to
         self.sentence_matrix = sentence_vectors
+        self._row_filter: RowFilter | None = None
         self._sentences = RowReader(sentence_vectors)  # a question's rows, not mapped in for good
         # id -> row by binary search, over the ids themselves while they grow with the rows (a
         # first build), else over a sorted copy; a dict of 1M ids would take ~100 MB
@@ -332,6 +334,21 @@ class IndexRows:
     @property
     def dim(self) -> int:
         return self.manifest.dim
+
+    @property
+    def row_filter(self) -> RowFilter:
+        """Every article's date and source, to resolve filters (qa.indexing.filters); read from
+        the article table on first use, once per loaded store."""
+        if self._row_filter is None:
+            articles = self.articles
+            self._row_filter = RowFilter.of(
+                (articles.at(i) for i in range(len(articles))), np.asarray(self.chunks.article)
+            )
+        return self._row_filter
+
+    def kept_rows(self, where: Filter) -> np.ndarray | None:
+        """The sorted rows the filter keeps; None for the empty filter (every row)."""
+        return self.row_filter.rows(where) if where else None
 
     def __len__(self) -> int:
         return len(self.chunks)

@@ -33,7 +33,7 @@ from qa.search.reader import Reader, reader_for
 from qa.text.conversation import contextualize
 from qa.text.question import clean_question
 from qa.text.terms import analyze
-from qa.types import Answer, Hit, Result, Signals
+from qa.types import Answer, Filter, Hit, Result, Signals
 
 STORE_FUSION = {"milvus-rrf": "rrf", "milvus-weighted": "weighted"}  # fusion -> the store's ranker
 
@@ -95,23 +95,30 @@ class Searcher:
         self.reader = reader
 
     def search(
-        self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()
+        self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = (),
+        since: str | None = None, until: str | None = None, source: str | Sequence[str] | None = None,
+        where: Filter | None = None,
     ) -> list[Hit]:
-        """The k best passages for the question (no answer sentence, no abstention)."""
-        return self.retrieve(question, k, mode=mode, history=history).hits
+        """The k best passages for the question (no answer sentence, no abstention), among the
+        articles the filter keeps (see :meth:`ask`)."""
+        where = make_filter(since, until, source, where)
+        return self.retrieve(question, k, mode=mode, history=history, where=where).hits
 
     def retrieve(
-        self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()
+        self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = (),
+        where: Filter | None = None,
     ) -> Retrieval:
-        """The k best passages for the question, without near-duplicates."""
+        """The k best passages for the question, without near-duplicates, among the rows the
+        filter keeps: both legs search only those (qa.indexing.filters), so fusion sees no other."""
         mode = mode or self.settings.mode
         question, history = clean_question(question), [clean_question(turn) for turn in history or ()]
         query = contextualize(question, history)
         vector = self.embedder.encode([query])[0]
         pool = max(self.settings.candidates, 2 * k)
-        dense_scores, dense_rows = self.store.search(vector[None, :], pool)
+        where = where or None
+        dense_scores, dense_rows = self.store.search(vector[None, :], pool, where)
         dense = {int(r): float(s) for s, r in zip(dense_scores[0], dense_rows[0]) if r >= 0}
-        keyword_scores, keyword_rows = self.store.search_keyword(query, pool)
+        keyword_scores, keyword_rows = self.store.search_keyword(query, pool, where)
         keyword = {int(r): float(s) for s, r in zip(keyword_scores, keyword_rows)}
         if mode == "dense":
             ranked = sorted(dense.items(), key=lambda item: (-item[1], item[0]))
@@ -121,7 +128,8 @@ class Searcher:
             ranked = rrf({"dense": list(dense), "bm25": list(keyword)})
         elif self.settings.fusion in STORE_FUSION:  # fused inside the store (Milvus hybrid_search)
             scores, rows = self.store.search_hybrid(
-                vector, query, pool, ranker=STORE_FUSION[self.settings.fusion], dense_weight=self.settings.dense_weight
+                vector, query, pool, ranker=STORE_FUSION[self.settings.fusion], dense_weight=self.settings.dense_weight,
+                where=where,
             )
             ranked = [(int(row), float(score)) for score, row in zip(scores, rows)]
         else:
@@ -147,11 +155,19 @@ class Searcher:
                 continue
             spans.append((chunk.start, chunk.end))
             found_by = {leg: by_row[row] for leg, by_row in ranks.items() if row in by_row}
-            title = self.store.articles[chunk.article_id].title
-            hits.append(Hit(rank=len(hits) + 1, score=score, chunk=chunk, title=title, found_by=found_by))
+            article = self.store.articles[chunk.article_id]
+            hits.append(Hit(rank=len(hits) + 1, score=score, chunk=chunk, title=article.title, found_by=found_by,
+                            date=article.date, source=article.source, url=article.url))
             if len(hits) == k:
                 break
         return hits
+
+    def _dated(self, hit: Hit) -> Hit:
+        """The hit with its article's date, source and url."""
+        if hit.date or hit.source or hit.url:
+            return hit
+        article = self.store.articles[hit.chunk.article_id]
+        return replace(hit, date=article.date, source=article.source, url=article.url)
 
     def rerank_hits(self, question: str, retrieval: Retrieval, hits: Sequence[Hit]) -> Reranked:
         """``hits`` (from ``retrieval``) re-ranked by the learned model over their sentences'
@@ -167,17 +183,34 @@ class Searcher:
         return Reranked(reranked, order, sentences, rows, terms, passage_words)
 
     def ask(
-        self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = ()
+        self, question: str, k: int = 5, *, mode: str | None = None, history: Sequence[str] = (),
+        since: str | None = None, until: str | None = None, source: str | Sequence[str] | None = None,
+        where: Filter | None = None,
     ) -> Result:
         """The top k passages, re-ranked by their best sentence; the sentence that answers;
         and whether to abstain. An empty question (nothing left after
-        :func:`~qa.text.question.clean_question`) gets no passages and an abstention."""
+        :func:`~qa.text.question.clean_question`) gets no passages and an abstention.
+
+        Filters (applied inside retrieval): ``since`` and ``until``, ISO dates ``YYYY-MM-DD``,
+        both inclusive (an article without a date is left out by either); ``source``, one
+        outlet's name or several, matched case-insensitively; or ``where``, a ready
+        :class:`~qa.types.Filter`. A bad date raises ConfigError naming it. A filter that keeps
+        no article gets no passages, an abstention and ``result.notice`` saying why; a source no
+        article has is named in ``result.notice``."""
+        where = make_filter(since, until, source, where)
         question = clean_question(question)
         if not question:
             return Result(question=question, answer=None, hits=(), abstained=True)
-        retrieval = self.retrieve(question, max(k, self.settings.rerank_passages), mode=mode, history=history)
+        notice = None
+        if where:
+            if not len(self.store.kept_rows(where)):  # type: ignore[arg-type]  # a filter: rows, not None
+                return Result(question, None, (), abstained=True, notice=self.store.row_filter.empty_notice(where))
+            notice = self.store.row_filter.notice(where)
+        retrieval = self.retrieve(
+            question, max(k, self.settings.rerank_passages), mode=mode, history=history, where=where
+        )
         if not retrieval.hits:
-            return Result(question=question, answer=None, hits=(), abstained=True)
+            return Result(question=question, answer=None, hits=(), abstained=True, notice=notice)
         head, tail = retrieval.hits[: self.settings.rerank_passages], retrieval.hits[self.settings.rerank_passages :]
         ranked = self.rerank_hits(question, retrieval, head)
         head, order, sentences = ranked.hits, ranked.order, ranked.sentences
@@ -186,6 +219,7 @@ class Searcher:
                 retrieval.query, head, order, sentences, self.settings.answer_passages
             )
         hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
+        hits = [self._dated(hit) for hit in hits]  # the re-rank's new hits carry no date or source
         # the answer comes from a passage the caller is shown: among the first min(answer_passages, k)
         shown = order[: min(self.settings.answer_passages, k)]
         chosen = best_sentence(sentences, order, len(shown))
@@ -211,7 +245,22 @@ class Searcher:
             hits=tuple(hits),
             abstained=abstained,
             signals=signals,
+            notice=notice,
         )
+
+
+def make_filter(
+    since: str | None, until: str | None, source: str | Sequence[str] | None, where: Filter | None
+) -> Filter | None:
+    """One checked filter from the keyword options or a ready one (not both); None for none."""
+    if where is not None and (since or until or source):
+        raise ConfigError("give the filter as since/until/source or as where=Filter(...), not both")
+    if where is None:
+        try:
+            where = Filter.of(since, until, source)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    return where or None
 
 
 def covered(start: int, end: int, spans: list[tuple[int, int]]) -> int:
