@@ -198,14 +198,14 @@ DATED_ARTICLES = [
     {"id": "galway-bridge", "title": "Portmere bridge repairs begin", "date": "2023-05-02", "source": "Galway Daily",
      "url": "https://galway.example/bridge",
      "text": "Repairs to the Portmere harbour bridge began on Tuesday. The council said the repairs would cost"
-             " nine million euros. Engineers will replace the corroded steel cables first."},
+             " 9 million euros. Engineers will replace the corroded steel cables first."},
     {"id": "clare-bridge", "title": "Portmere bridge reopens", "date": "2024-03-07", "source": "Clare Herald",
      "url": "https://clare.example/bridge",
      "text": "The Portmere harbour bridge reopened on Thursday after ten months of work. The council said the"
-             " repairs had cost fourteen million euros. Commuters welcomed the shorter journey across the bay."},
+             " repairs had cost 14 million euros. Commuters welcomed the shorter journey across the bay."},
     {"id": "mayo-bridge", "title": "Bridge bill questioned", "date": "2024-11-20", "source": "Mayo News",
      "url": "https://mayo.example/bridge",
-     "text": "Auditors questioned the bill for the Portmere harbour bridge. The repairs cost sixteen million"
+     "text": "Auditors questioned the bill for the Portmere harbour bridge. The repairs cost 16 million"
              " euros in the end, the audit found. The council has promised a review."},
     {"id": "galway-harvest", "title": "Apple harvest breaks records", "date": "2023-10-01", "source": "Galway Daily",
      "text": "Farmers in the Lenvale valley picked a record apple harvest this autumn. A warm spring helped the"

@@ -19,12 +19,12 @@ from typing import Any
 from qa.config import MODES, Settings, malloc_arenas_set, quiet_gradio
 from qa.errors import ConfigError, QAError
 from qa.ingest.readers import SUPPORTED_SUFFIXES
-from qa.types import Rejected
+from qa.types import Rejected, Result
 from qa.web import appcache
 from qa.web.appcache import forget
 from qa.web.hostguard import server_middleware
 from qa.web.render import escape, result_html, source_html
-from qa.web.service import MAX_UPLOAD_MB, SHIPPED_QUESTIONS, ChatService, Update, corpus_folder
+from qa.web.service import MAX_UPLOAD_MB, SHIPPED_QUESTIONS, ChatService, Update, chat_filter, corpus_folder
 from qa.web.throttle import DEFAULT_ATTEMPTS, DEFAULT_LOCKOUT
 
 EXAMPLES = [
@@ -76,16 +76,22 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
         turns = [turn for turn in history if isinstance(turn, str)] if isinstance(history, list) else []
         return service.ask(question, settings.k, history=turns).to_dict()
 
-    def respond(question: str, messages: list[dict[str, Any]], k: float, mode: str, answers: dict[str, list[int]]):
+    def respond(question: str, messages: list[dict[str, Any]], k: float, mode: str, answers: dict[str, list[int]],
+                since: str = "", until: str = "", sources: list[str] | None = None):
         question = (question or "").strip()
         if not question:
             return "", messages, gr.skip(), answers
+        try:
+            where = chat_filter(since, until, sources)  # every question, follow-ups included
+        except ConfigError as error:
+            reply = f'<div class="qa-reply"><p class="qa-abstain qa-notice">{escape(str(error))}</p></div>'
+            return question, messages + [{"role": "assistant", "content": reply}], gr.skip(), answers
         previous = [message_text(m.get("content")) for m in messages if m.get("role") == "user"]
-        result = service.ask(question, int(k), mode=mode, history=previous)
+        result = service.ask(question, int(k), mode=mode, history=previous, where=where)
         articles = service.searcher.store.articles
         messages = messages + [
             {"role": "user", "content": question},
-            {"role": "assistant", "content": result_html(result, articles)},
+            {"role": "assistant", "content": with_notice(result, result_html(result, articles))},
         ]
         if result.answer is not None:
             answers = {**answers, result.answer.chunk_id: [result.answer.start, result.answer.end]}
@@ -148,6 +154,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
             gr.Dropdown(choices=[row[0] for row in rows], value=None),
             gr.Dataframe(value=refused or [["", ""]]),
             gr.Dropdown(choices=[row[0] for row in refused], value=None),
+            gr.Dropdown(choices=service.sources()),  # the Settings' source picker, its choice kept
         )
 
     def run_evaluation(upload: str | None, mode: str, progress: gr.Progress = gr.Progress(track_tqdm=True)):
@@ -187,6 +194,14 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
                                 info="hybrid: dense and BM25 fused; dense: embeddings only; bm25: keywords only",
                                 elem_id="qa-mode",
                             )
+                            with gr.Row():  # the filter of every question (articles without a date fail a date)
+                                since = gr.Textbox(label="From (YYYY-MM-DD)", placeholder="2024-01-01",
+                                                   elem_id="qa-since")
+                                until = gr.Textbox(label="To (YYYY-MM-DD)", placeholder="2024-12-31",
+                                                   elem_id="qa-until")
+                            sources = gr.Dropdown(choices=service.sources(), value=[], multiselect=True,
+                                                  label="Sources", info="only articles from these outlets (none: all)",
+                                                  elem_id="qa-sources")
                         clear = gr.Button("New conversation", size="sm")
                     with gr.Column(scale=2, min_width=320):
                         gr.Markdown("**Source**")
@@ -247,7 +262,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
 
         for event in (box.submit, send.click):
             event(
-                respond, [box, chat, k, mode, answers], [box, chat, source, answers],
+                respond, [box, chat, k, mode, answers, since, until, sources], [box, chat, source, answers],
                 api_visibility="private", **answering,
             ).then(
                 None, js=SCROLL_PANEL_JS
@@ -256,7 +271,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
         chunk_request.change(open_chunk, [chunk_request, answers], source, api_visibility="private").then(
             None, js=SCROLL_INTO_VIEW_JS
         )
-        views = [table, victim, refused_table, refused_choice]
+        views = [table, victim, refused_table, refused_choice, sources]
         add.click(add_files, files, [status, *views, files], api_visibility="private")
         delete.click(delete_article, victim, [status, *views], api_visibility="private")
         delete_file.click(delete_refused, refused_choice, [status, *views], api_visibility="private")
@@ -268,6 +283,15 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
         answer_out = gr.JSON(visible=False)
         question_in.submit(ask, [question_in, history_in], answer_out, api_name="ask", **answering)
     return app
+
+
+def with_notice(result: Result, reply: str) -> str:
+    """The reply, led by what the filter left out (escaped): no article matches it, or a source
+    no article has."""
+    if not result.notice:
+        return reply
+    notice = f'<p class="qa-abstain qa-notice">{escape(result.notice)}</p>'
+    return f'<div class="qa-reply">{notice}</div>' if not result.hits else notice + reply
 
 
 def corpus_intro(settings: Settings) -> str:

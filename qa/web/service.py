@@ -27,7 +27,7 @@ from qa.ingest.corpus import corpus_files
 from qa.ingest.owners import article_file_id
 from qa.ingest.readers import SUPPORTED_SUFFIXES
 from qa.text.names import is_utf8
-from qa.types import Rejected
+from qa.types import Filter, Rejected
 from qa.web.refused import NotIndexed, corpus_paths, drop_unindexed
 
 if TYPE_CHECKING:
@@ -61,6 +61,16 @@ def upload_problem(name: str, size: int) -> str | None:
     if size > MAX_UPLOAD_BYTES:
         return f"{size / 1e6:.1f} MB is over the {MAX_UPLOAD_MB} MB limit for one file"
     return None
+
+
+def chat_filter(since: str | None, until: str | None, sources: Sequence[str] | None) -> Filter | None:
+    """The filter of the chat's Settings (date fields and source picker); ConfigError naming
+    the value a date field cannot take."""
+    try:
+        return Filter.of(since, until, sources) or None
+    except ValueError as error:
+        message = str(error).replace("since date", "the From date").replace("until date", "the To date")
+        raise ConfigError(message.replace("since ", "From ").replace("until ", "To ")) from None
 
 
 def base_name(name: str) -> str:
@@ -172,10 +182,15 @@ class ChatService:
         return thread
 
     def ask(
-        self, question: str, k: int | None = None, *, mode: str | None = None, history: Sequence[str] = ()
+        self, question: str, k: int | None = None, *, mode: str | None = None, history: Sequence[str] = (),
+        where: Filter | None = None,
     ) -> Result:
         self._ready.wait()
-        return self.searcher.ask(question, k or self.settings.k, mode=mode, history=history)
+        return self.searcher.ask(question, k or self.settings.k, mode=mode, history=history, where=where)
+
+    def sources(self) -> list[str]:
+        """The sources the indexed articles name, each once (the Settings' source picker)."""
+        return self.searcher.store.row_filter.source_names()
 
     @property
     def searcher(self) -> Searcher:
