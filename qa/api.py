@@ -94,7 +94,11 @@ def open(  # qa.open, like io.open: the name a user looks for
 ) -> Searcher:
     """Load the index in ``index_dir`` for questions: ``.ask(question, k=5, history=(), mode=None)``
     gives a :class:`~qa.types.Result` (``result.to_dict()`` is what `qa ask --json` prints),
-    ``.search(question, k=5)`` the passages alone.
+    ``.search(question, k=5)`` the passages alone. Both take the filters of `qa ask`:
+    ``since="2024-01-01"``, ``until="2024-12-31"`` (ISO dates, inclusive; an article without a
+    date is left out) and ``source="Galway Daily"`` or a list of names (any of them,
+    case-insensitive); a bad date raises :class:`~qa.errors.ConfigError`, and a filter that keeps
+    nothing gives an abstention with ``result.notice`` saying why.
 
     Options: ``model_dir`` and ``backend`` as for :func:`index` (default: what built the
     index); ``reader=False`` answers without the reader; ``mode`` the default retrieval,

@@ -39,7 +39,8 @@ def articles_of(store: FaissStore, rows) -> list[str]:
 
 def test_filter_of_checks_dates_and_tidies_sources() -> None:
     assert Filter.of() == Filter() and not Filter.of(" ", None, ["", "  "])
-    assert Filter.of("2024-01-01", "2024-12-31", "Clare Herald") == Filter("2024-01-01", "2024-12-31", ("Clare Herald",))
+    year = Filter("2024-01-01", "2024-12-31", ("Clare Herald",))
+    assert Filter.of("2024-01-01", "2024-12-31", "Clare Herald") == year
     assert Filter.of(sources=["Mayo News", " mayo news ", "Galway Daily"]).sources == ("Mayo News", "Galway Daily")
     for since, until, fragment in (
         ("07/03/2024", None, "since date '07/03/2024' is not a date written YYYY-MM-DD"),
@@ -56,7 +57,8 @@ def test_filter_keeps_by_date_and_source() -> None:
     assert year.keeps("2024-01-01", None) and year.keeps("2024-12-31T23:59:00Z", "x")
     assert not year.keeps("2023-12-31", None) and not year.keeps(None, "x") and not year.keeps("soon", "x")
     clare = Filter.of(sources="clare HERALD")
-    assert clare.keeps(None, "Clare Herald") and not clare.keeps("2024-01-01", "Mayo News") and not clare.keeps(None, None)
+    assert clare.keeps(None, "Clare Herald")
+    assert not clare.keeps("2024-01-01", "Mayo News") and not clare.keeps(None, None)
     assert Filter().keeps(None, None)
     assert date_number("2024-03-07") == 20240307 and date_number(None) == date_number("March 2024") == -1
 
@@ -68,7 +70,7 @@ def test_a_filter_resolves_to_the_rows_of_the_articles_it_keeps(dated: FaissStor
     kept = lambda **options: articles_of(dated, dated.kept_rows(Filter.of(**options)))  # noqa: E731
     assert kept(since="2024-01-01") == ["clare-bridge", "clare-chess", "mayo-bridge"]
     assert kept(until="2023-12-31") == ["galway-bridge", "galway-harvest"]  # the undated article fails a date bound
-    assert kept(sources="CLARE HERALD") == ["clare-bridge", "clare-chess"]  # stored as "Clare Herald" and "clare herald"
+    assert kept(sources="CLARE HERALD") == ["clare-bridge", "clare-chess"]  # "Clare Herald" and "clare herald"
     assert kept(sources="Mayo News") == ["mayo-bridge", "undated-ferry"]
     assert kept(since="2024-01-01", sources=["Mayo News", "Galway Daily"]) == ["mayo-bridge"]
     assert kept(since="2024-03-07", until="2024-03-07") == ["clare-bridge"]
