@@ -19,8 +19,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from qa.config import ChunkSettings, Settings
-from qa.errors import IndexLockedError, IndexMismatchError, IndexMissingError, QAError
-from qa.types import Answer, Article, Chunk, Hit, Result
+from qa.errors import ConfigError, IndexLockedError, IndexMismatchError, IndexMissingError, QAError
+from qa.types import Answer, Article, Chunk, Filter, Hit, Result
 
 if TYPE_CHECKING:  # "as": re-exported, for type checkers that want it said
     from qa.api import index as index
@@ -37,9 +37,9 @@ _LAZY = {
 
 # `open` is left out so that `from qa import *` never hides the builtin; use qa.open
 __all__ = [
-    "Answer", "Article", "Chunk", "ChunkSettings", "Hit", "IndexLockedError", "IndexMismatchError",
-    "IndexMissingError", "IndexReport", "QAError", "Result", "Searcher", "Settings", "__version__",
-    "index",
+    "Answer", "Article", "Chunk", "ChunkSettings", "ConfigError", "Filter", "Hit", "IndexLockedError",
+    "IndexMismatchError", "IndexMissingError", "IndexReport", "QAError", "Result", "Searcher", "Settings",
+    "__version__", "index",
 ]
 
 

@@ -41,6 +41,21 @@ def test_tiled_bm25_is_the_bm25_of_the_copied_corpus() -> None:
         assert tiled.idf(set(analyze("river goats"))) == pytest.approx(direct.idf(set(analyze("river goats"))))
 
 
+def test_bench_articles_get_an_outlet_and_a_date_so_a_one_percent_filter_exists() -> None:
+    from qa.eval.bench import FILTER_SOURCE
+    from qa.eval.copies import with_bench_metadata
+    from qa.types import Article, Filter
+
+    articles = [with_bench_metadata(Article(id=f"bbc/{n}.txt~{n % 7}", title="", text="", sha256=""))
+                for n in range(20_000)]
+    assert articles == [with_bench_metadata(Article(id=a.id, title="", text="", sha256="")) for a in articles]
+    assert len({a.source for a in articles}) == 100 and all("2023-01-01" <= a.date <= "2024-12-31" for a in articles)
+    share = sum(Filter(sources=(FILTER_SOURCE,)).keeps(a.date, a.source) for a in articles) / len(articles)
+    assert 0.008 < share < 0.012
+    dated = Article(id="x", title="", text="", sha256="", date="2020-02-02", source="Real Outlet")
+    assert with_bench_metadata(dated) is dated  # real metadata is kept
+
+
 @pytest.mark.slow  # qa bench's child processes
 def test_bench_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -60,12 +75,16 @@ def test_bench_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
         assert set(row["ask"]) == {"p50_ms", "p95_ms", "p99_ms"}
         assert row["ask"]["p50_ms"] <= row["ask"]["p95_ms"] <= row["ask"]["p99_ms"]
         assert row["questions"] == 10 and row["recall_at_10"] == 1.0  # flat: exact
+        assert set(row["filtered"]) == {"source", "kept_chunks", "kept_share", "ask", "ask_cpu", "retrieve", "all_k",
+                                        "setup_s"}
+        assert row["filtered"]["all_k"] and row["filtered"]["kept_chunks"] <= row["chunks"]
     assert report["cold_start"]["wall_s"] > 0
     # the people's version says plainly which sizes are synthetic
     from qa.eval.bench import format_report
 
     text = format_report(report)
     assert "| 20 | perturbed copies of real vectors | flat |" in text and "| 5 | real | flat |" in text
+    assert "Filtered ask (source Outlet 07" in text
 
 
 def test_bench_without_a_corpus_says_what_to_pass(

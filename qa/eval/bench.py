@@ -43,10 +43,12 @@ import numpy as np
 
 from qa.config import child_environment, go_offline
 from qa.errors import ConfigError
-from qa.eval.copies import NOISE, write_copies, write_subset
+from qa.eval.copies import BENCH_OUTLETS, NOISE, write_copies, write_subset
+from qa.types import Filter
 
 SIZE_NAMES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1M": 1_000_000}
 DEFAULT_SIZES = "1k,10k,100k,1M"
+FILTER_SOURCE = "Outlet 07"  # one of BENCH_OUTLETS made-up sources: a filter that keeps ~1 % of the index
 RECALL_QUERIES = 100  # chunk vectors used as extra queries for recall@10 (seeded choice)
 QUESTIONS = (
     "Who won the Australian Open?",
@@ -178,7 +180,13 @@ def stage_latency(size: int, work_dir: Path, repeat: int, cache_dir: Path | None
     embedder = make_embedder(settings, index_backend(store.manifest))
     searcher = Searcher(store, embedder, settings.search, reader=reader_for(settings))
     searcher.ask("warm up", 5)
-    retrieve, ask, ask_cpu, dense, keyword, embed = [], [], [], [], [], []
+    retrieve, ask, ask_cpu, dense, keyword, embed, filtered, filtered_cpu, filtered_retrieve = ([] for _ in range(9))
+    where = Filter(sources=(FILTER_SOURCE,))  # ~1 % of the chunks (qa.eval.copies.with_bench_metadata)
+    started = time.perf_counter()
+    kept = store.row_filter.rows(where)  # the first filtered question of a store reads every article's metadata
+    filter_setup = time.perf_counter() - started
+    searcher.ask("warm up", 5, where=where)
+    full = 0  # filtered asks that got all 5 passages
     for question in list(QUESTIONS) * repeat:
         started = time.perf_counter()
         searcher.retrieve(question, max(5, settings.search.rerank_passages))
@@ -188,6 +196,14 @@ def stage_latency(size: int, work_dir: Path, repeat: int, cache_dir: Path | None
         searcher.ask(question, 5)
         ask.append(time.perf_counter() - started)
         ask_cpu.append(time.process_time() - cpu)  # the work, whatever else runs on the machine
+        started = time.perf_counter()
+        searcher.retrieve(question, max(5, settings.search.rerank_passages), where=where)
+        filtered_retrieve.append(time.perf_counter() - started)
+        cpu = time.process_time()
+        started = time.perf_counter()
+        full += len(searcher.ask(question, 5, where=where).hits) == min(5, len(kept))
+        filtered.append(time.perf_counter() - started)
+        filtered_cpu.append(time.process_time() - cpu)
         started = time.perf_counter()
         vector = embedder.encode([question])
         embed.append(time.perf_counter() - started)
@@ -207,6 +223,10 @@ def stage_latency(size: int, work_dir: Path, repeat: int, cache_dir: Path | None
         "peak_rss_mb": round(peak_rss_mb()), "index_bytes": folder_bytes(target),
         "load_seconds": round(load_seconds, 2),
         "questions": len(ask),
+        "filtered": {"source": FILTER_SOURCE, "kept_chunks": len(kept), "kept_share": round(len(kept) / len(store), 4),
+                     "ask": percentiles(filtered), "ask_cpu": percentiles(filtered_cpu),
+                     "retrieve": percentiles(filtered_retrieve), "all_k": full == len(filtered),
+                     "setup_s": round(filter_setup, 2)},
     }
 
 
@@ -341,6 +361,21 @@ def format_report(report: dict) -> str:
                 f" {r['p99_ms']} | {a['p50_ms']} / {a['p95_ms']} / {a['p99_ms']} | {row['ask_cpu']['p50_ms']} |"
                 f" {row['query_embedding']['p50_ms']} | {row['dense']['p50_ms']} | {row['bm25']['p50_ms']} |"
                 f" {row['recall_at_10']} | {row['peak_rss_mb']} MB | {row['index_bytes'] / 1e6:.1f} MB |"
+            )
+        lines += ["", f"Filtered ask (source {FILTER_SOURCE}, one of {BENCH_OUTLETS} made-up outlets, applied inside"
+                  " both legs) beside the unfiltered ask above (ms):", "",
+                  "| chunks | kept chunks | filtered ask p50/p95/p99 | unfiltered ask p95 | ask p95 ratio |"
+                  " filtered / unfiltered retrieve p95 | ask CPU p95, filtered / unfiltered | every ask got k |"
+                  " first use (reads the metadata) |", "|---|---:|---|---:|---:|---|---|---|---:|"]
+        for row in report["latency"]:
+            f, a = row["filtered"], row["ask"]
+            ratio = f["ask"]["p95_ms"] / a["p95_ms"] if a["p95_ms"] else float("nan")
+            lines.append(
+                f"| {size_name(row['size'])} | {f['kept_chunks']} ({100 * f['kept_share']:.2f} %) |"
+                f" {f['ask']['p50_ms']} / {f['ask']['p95_ms']} / {f['ask']['p99_ms']} | {a['p95_ms']} |"
+                f" {ratio:.2f}x | {f['retrieve']['p95_ms']} / {row['retrieve']['p95_ms']} |"
+                f" {f['ask_cpu']['p95_ms']} / {row['ask_cpu']['p95_ms']} | {'yes' if f['all_k'] else 'no'} |"
+                f" {f['setup_s']} s |"
             )
         if any(row["synthetic"] for row in report["latency"]):
             lines.append("\nSynthetic sizes: beyond the corpus, chunk i's copies carry its text as new articles and"

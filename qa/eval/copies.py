@@ -1,7 +1,9 @@
 """Indexes of any size for `qa bench`'s latency runs: the first N chunks of a real index, or, beyond
 its size, perturbed copies of it (copy c of chunk i: chunk i's text as a new article, its vector
 plus seeded Gaussian noise, re-normalised; the BM25 index that of the copied texts). Written
-block by block, so that 1M vectors never sit in memory twice."""
+block by block, so that 1M vectors never sit in memory twice. An article without a date or source
+gets made-up ones (:func:`with_bench_metadata`: one of 100 outlets, a day of 2023-2024), so that a
+filter keeping 1 % of the index exists at every size."""
 
 from __future__ import annotations
 
@@ -14,6 +16,21 @@ from qa.embed.protocol import l2_normalize
 from qa.indexing.keyword import tiled_bm25
 
 NOISE = 0.02  # per-dimension noise of a perturbed copy: ~0.4 in norm, cosine ~0.93 to its source
+BENCH_OUTLETS = 100  # made-up sources "Outlet 00" .. "Outlet 99": one of them is ~1 % of the articles
+
+
+def with_bench_metadata(article):
+    """The article with a made-up source and date where it has none, from a hash of its id
+    (stable from run to run): one of :data:`BENCH_OUTLETS` outlets, a day of 2023-2024."""
+    import datetime
+    import zlib
+
+    if article.date and article.source:
+        return article
+    h = zlib.crc32(article.id.encode("utf-8"))
+    day = datetime.date(2023, 1, 1) + datetime.timedelta(days=(h // BENCH_OUTLETS) % 731)
+    return replace(article, source=article.source or f"Outlet {h % BENCH_OUTLETS:02d}",
+                   date=article.date or day.isoformat())
 
 
 def write_subset(base, size: int, target: Path) -> None:
@@ -24,7 +41,7 @@ def write_subset(base, size: int, target: Path) -> None:
     counts: dict[str, int] = {}
     for chunk in chunks:
         counts[chunk.article_id] = counts.get(chunk.article_id, 0) + 1
-    articles = [base.articles[article_id] for article_id in sorted(counts)]
+    articles = [with_bench_metadata(base.articles[article_id]) for article_id in sorted(counts)]
     # the manifest lists the articles as that of a real index would (its size is part of what is measured)
     entries = {
         article_id: {**base.manifest.articles.get(article_id, {}), "n_chunks": n} for article_id, n in counts.items()
@@ -56,7 +73,8 @@ def write_copies(base, size: int, target: Path) -> None:
         return originals[i].id if c == 0 else f"{originals[i].id}~{c}"
 
     articles = ArticleTable.of(
-        replace(originals[i], id=name(i, c)) for c in range(copies) for i in np.flatnonzero(counts[c]).tolist()
+        with_bench_metadata(replace(originals[i], id=name(i, c)))
+        for c in range(copies) for i in np.flatnonzero(counts[c]).tolist()
     )
     position = np.full((copies, len(originals)), -1, dtype=np.int32)
     for c in range(copies):
