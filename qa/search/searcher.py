@@ -147,8 +147,9 @@ class Searcher:
                 continue
             spans.append((chunk.start, chunk.end))
             found_by = {leg: by_row[row] for leg, by_row in ranks.items() if row in by_row}
-            title = self.store.articles[chunk.article_id].title
-            hits.append(Hit(rank=len(hits) + 1, score=score, chunk=chunk, title=title, found_by=found_by))
+            article = self.store.articles[chunk.article_id]
+            hits.append(Hit(rank=len(hits) + 1, score=score, chunk=chunk, title=article.title, found_by=found_by,
+                            date=article.date, source=article.source, url=article.url))
             if len(hits) == k:
                 break
         return hits
@@ -186,6 +187,7 @@ class Searcher:
                 retrieval.query, head, order, sentences, self.settings.answer_passages
             )
         hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
+        hits = with_metadata(hits, retrieval.hits)
         # the answer comes from a passage the caller is shown: among the first min(answer_passages, k)
         shown = order[: min(self.settings.answer_passages, k)]
         chosen = best_sentence(sentences, order, len(shown))
@@ -212,6 +214,17 @@ class Searcher:
             abstained=abstained,
             signals=signals,
         )
+
+
+def with_metadata(hits: Sequence[Hit], retrieved: Sequence[Hit]) -> list[Hit]:
+    """``hits`` with the date, source and url their chunks had when retrieved (a re-rank that
+    builds new hits may not carry them)."""
+    known = {hit.chunk.id: hit for hit in retrieved}
+    out = []
+    for hit in hits:
+        origin = known.get(hit.chunk.id, hit)
+        out.append(replace(hit, date=origin.date, source=origin.source, url=origin.url))
+    return out
 
 
 def covered(start: int, end: int, spans: list[tuple[int, int]]) -> int:
