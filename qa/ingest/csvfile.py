@@ -7,7 +7,8 @@ header being row 1 (a quoted field that spans lines is still one row); a row is 
 ``file.csv:ROW`` in the report and, when it has no ``id``, that is its id too. A row with the
 wrong number of fields or no text is refused alone; a date that is not one is dropped with a
 warning; the other rows are kept. Python's :mod:`csv` reads the quoting (fields holding commas,
-quotes and newlines).
+quotes and newlines), strictly: a stray quote is reported with its row rather than read as the
+start of a field that swallows the rows after it.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def read_csv(data: bytes, path: str, rejected: list[Rejected], warnings: list[Re
     """The articles of a CSV file, one per row (see the module docstring)."""
     text = decode(data)
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # an article may exceed the 128 KB default
-    rows = csv.reader(io.StringIO(text, newline=""))
+    rows = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(rows, None)
     except csv.Error as error:
@@ -67,9 +68,10 @@ def read_csv(data: bytes, path: str, rejected: list[Rejected], warnings: list[Re
         where = f"{path}:{number}"
         try:
             row = next(rows, None)
-        except csv.Error as error:  # a quote never closed: the rest of the file is one broken field
-            rejected.append(Rejected(where, f"not valid CSV from this row on ({error}): the rows after it are lost"))
-            return
+        except csv.Error as error:  # strict: a stray quote, or one never closed, is said, not swallowed
+            rejected.append(Rejected(where, f"not valid CSV ({error}): a field holding quotes must be in double"
+                                            ' quotes, with each quote inside it doubled ("")'))
+            continue
         if row is None:
             return
         if not row or not any(field.strip() for field in row):

@@ -4,7 +4,8 @@ Dates are normalised to ISO ``YYYY-MM-DD`` by :func:`iso_date`, strictly: the fo
 read, anything else is refused (the caller keeps the article without a date and warns).
 
 - ISO 8601 dates and date-times, ``2024-03-07``, ``2024-03-07T23:30:00-05:00``: the date as
-  written (the zone is not applied, so a late-evening story keeps its local date);
+  written (the zone is not applied, so a late-evening story keeps its local date); and the
+  basic form ``20240307``;
 - ``2024/03/07`` (year first);
 - ``7 March 2024``, ``7 Mar 2024``, ``March 7, 2024``, ``Mar 7 2024``, with or without a
   weekday in front (``Thursday, 7 March 2024``);
@@ -32,6 +33,7 @@ ISO_DATE_TIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?)?", re.ASCII
 )
 YEAR_FIRST = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})", re.ASCII)
+ISO_BASIC = re.compile(r"(\d{4})(\d{2})(\d{2})", re.ASCII)
 WEEKDAY = (r"(?:(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday"
            r"|mon|tues|tue|wed|thurs|thur|thu|fri|sat|sun)\.?,?\s+)?")
 DAY_MONTH_YEAR = re.compile(WEEKDAY + r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]+)\.?,?\s+(\d{4})", re.IGNORECASE)
@@ -65,7 +67,7 @@ def iso_date(value: object) -> str:
     found = None
     if match := ISO_DATE_TIME.fullmatch(text):
         found = tuple(int(part) for part in match.groups())
-    elif match := YEAR_FIRST.fullmatch(text):
+    elif (match := YEAR_FIRST.fullmatch(text)) or (match := ISO_BASIC.fullmatch(text)):
         found = tuple(int(part) for part in match.groups())
     elif (match := DAY_MONTH_YEAR.fullmatch(text)) and match.group(2).lower() in MONTHS:
         found = (int(match.group(3)), MONTHS[match.group(2).lower()], int(match.group(1)))
