@@ -389,3 +389,12 @@ def test_the_chat_shows_date_and_source_on_every_card(archive: Path, archive_ind
         viewer = page.locator("#qa-source .qa-from").inner_text()
         assert any(f"{source} · " in viewer for source in ("Galway Daily", "Connacht Tribune", "Western Herald"))
         page.close()
+
+
+def test_a_csv_row_cannot_take_an_indexed_articles_id(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "x", "text": "Indexed story."}) + "\n", encoding="utf-8")
+    (tmp_path / "0.csv").write_text("id,text\nx,Newcomer.\ny,Other.\n", encoding="utf-8")
+    result = read_corpus([tmp_path], owners={"x": "a.jsonl"})
+    assert [(a.id, a.path) for a in result.articles] == [("y", "0.csv:3"), ("x", "a.jsonl:1")]
+    assert result.rejected == [Rejected("0.csv:2", "article id 'x' belongs to a.jsonl:1, which is in the index:"
+                                                   " not replaced (give this article another id)")]
