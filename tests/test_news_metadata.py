@@ -398,3 +398,19 @@ def test_a_csv_row_cannot_take_an_indexed_articles_id(tmp_path: Path) -> None:
     assert [(a.id, a.path) for a in result.articles] == [("y", "0.csv:3"), ("x", "a.jsonl:1")]
     assert result.rejected == [Rejected("0.csv:2", "article id 'x' belongs to a.jsonl:1, which is in the index:"
                                                    " not replaced (give this article another id)")]
+
+
+def test_a_card_shows_the_passages_own_date_and_source_escaped() -> None:
+    from qa.types import Chunk, Hit, Result
+    from qa.web.render import passage_html
+
+    chunk = Chunk("a.csv:2#0", "a.csv:2", 0, 0, 5, "Body.", ((0, 5),))
+    hit = Hit(1, 0.5, chunk, "T", date="2024-03-07", source="<img src=x onerror=alert(1)>",
+              url="javascript:alert(1)")
+    page = passage_html(hit, Result("q", None, (hit,)), card=True)
+    summary = page.split("</summary>")[0]
+    assert ('<span class="qa-when"><span class="qa-outlet">&lt;img src=x onerror=alert(1)&gt;</span> · '
+            '<time datetime="2024-03-07">7 March 2024</time></span>') in summary
+    assert "<img" not in page and "<a " not in page and "javascript:alert(1)" in page
+    undated = passage_html(Hit(1, 0.5, chunk, "T"), Result("q", None, (hit,)), card=True)
+    assert "qa-when" not in undated
