@@ -187,7 +187,6 @@ class Searcher:
                 retrieval.query, head, order, sentences, self.settings.answer_passages
             )
         hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
-        hits = with_metadata(hits, retrieval.hits)
         # the answer comes from a passage the caller is shown: among the first min(answer_passages, k)
         shown = order[: min(self.settings.answer_passages, k)]
         chosen = best_sentence(sentences, order, len(shown))
@@ -214,17 +213,6 @@ class Searcher:
             abstained=abstained,
             signals=signals,
         )
-
-
-def with_metadata(hits: Sequence[Hit], retrieved: Sequence[Hit]) -> list[Hit]:
-    """``hits`` with the date, source and url their chunks had when retrieved (a re-rank that
-    builds new hits may not carry them)."""
-    known = {hit.chunk.id: hit for hit in retrieved}
-    out = []
-    for hit in hits:
-        origin = known.get(hit.chunk.id, hit)
-        out.append(replace(hit, date=origin.date, source=origin.source, url=origin.url))
-    return out
 
 
 def covered(start: int, end: int, spans: list[tuple[int, int]]) -> int:
