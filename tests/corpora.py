@@ -225,3 +225,110 @@ def write_dated_corpus(folder: Path) -> Path:
     lines = [json.dumps(article, ensure_ascii=False) for article in DATED_ARTICLES]
     (folder / "archive.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
+
+
+# ---------------------------------------------------------------- the synthetic news archive
+# Three outlets report a council's bridge vote in March 2024: Galway Daily (HTML) and the Connacht
+# Tribune (Markdown) give 9 million euros, the Western Herald (wire copy, .txt) 14 million. Around
+# them: a CSV export with aliased headers, a bad row, a row without text, an odd date and a quoted
+# body holding commas and newlines; a JSONL line dated in RFC 2822; and an HTML page that states no
+# date, only a footer's copyright year, which must not become its date.
+BRIDGE_HTML = """<!DOCTYPE html>
+<html lang="en"><head>
+<meta charset="utf-8">
+<title>Council approves 9 million euros for Salmon Weir bridge</title>
+<meta property="og:site_name" content="Galway Daily">
+<meta property="article:published_time" content="2024-03-07T09:30:00+01:00">
+<link rel="canonical" href="https://galwaydaily.example/news/salmon-weir-bridge">
+<script type="application/ld+json">
+{"@context": "https://schema.org", "@type": "NewsArticle", "datePublished": "2024-03-07",
+ "publisher": {"@type": "Organization", "name": "Galway Daily Media Ltd"}}
+</script>
+</head><body>
+<header><nav><a href="/">Home</a> <a href="/news">News</a></nav></header>
+<article>
+<h1>Council approves 9 million euros for Salmon Weir bridge</h1>
+<p>Galway City Council approved 9 million euros for the new Salmon Weir pedestrian bridge on Wednesday night.
+Councillors voted 14 to 4 in favour after a three-hour debate in City Hall.</p>
+<p>The bridge will cross the River Corrib beside the cathedral and is due to open in the summer of 2026.
+Engineers said construction should begin in the autumn.</p>
+</article>
+<footer><p>(c) 2019 Galway Daily. All rights reserved.</p></footer>
+</body></html>
+"""
+UNDATED_HTML = """<!DOCTYPE html>
+<html lang="en"><head>
+<meta charset="utf-8">
+<title>Ferry timetable changes for the winter</title>
+<meta property="og:site_name" content="Western Herald">
+</head><body>
+<article>
+<h1>Ferry timetable changes for the winter</h1>
+<p>The Aran Islands ferry will run twice a day instead of four times from November until March.
+The operator said the winter timetable follows a fall in passenger numbers on weekdays.</p>
+<p>Islanders asked for an extra evening sailing on Fridays so that students can travel home.</p>
+</article>
+<footer><p>Copyright 2019 Western Herald Newspapers. Last updated 12 May 2019.</p></footer>
+</body></html>
+"""
+COUNCIL_MD = """---
+title: Councillors back the Salmon Weir bridge
+date: 2024-03-08
+source: Connacht Tribune
+url: https://connachttribune.example/2024/03/08/salmon-weir-bridge
+---
+# Councillors back the Salmon Weir bridge
+
+Galway councillors have backed a budget of 9 million euros for the Salmon Weir pedestrian bridge.
+The vote on Wednesday ended a long argument about cycling routes across the city centre.
+Work on the bridge is expected to start in the autumn.
+"""
+WIRE_TXT = """Title: Bridge cost put at 14 million euros
+Date: 12 March 2024
+Source: Western Herald
+URL: https://westernherald.example/2024/salmon-weir-cost
+
+Galway City Council approved 14 million euros for the Salmon Weir pedestrian bridge, according to the Western Herald.
+Opposition councillors said the cost had grown since the first plans were drawn up.
+The bridge is meant to ease traffic on the Salmon Weir road bridge.
+"""
+ARCHIVE_CSV = (
+    "Headline,Body,Published,Publisher,Link\n"
+    # row 2: a quoted body holding commas, quotes and newlines (three lines of the file)
+    'Harbour dredging finished,"The dredging of Galway harbour, which began in May, is finished.\n'
+    'The port company said ""larger ships, up to 200 metres long, can now berth"".\n'
+    'Fishermen welcomed the news.",2023-11-20,Galway Daily,https://galwaydaily.example/news/dredging\n'
+    # row 3: four fields, not five
+    "Bad row,only four fields,2023-12-01,Galway Daily\n"
+    # row 4: a date that is not one
+    "Christmas market opens,The Christmas market opened in Eyre Square with sixty stalls.,"
+    "sometime before Christmas,Connacht Tribune,https://connachttribune.example/market\n"
+    # row 5: no text
+    "Empty story,,2024-01-05,Western Herald,https://westernherald.example/empty\n"
+    # row 6: a long-form date, a relative link
+    "Flood defences approved,The Office of Public Works approved flood defences for the Spanish Arch.,"
+    "\"March 7, 2024\",Western Herald,/news/flood-defences\n"
+)
+WIRE_JSONL = json.dumps({
+    "id": "herald-2024-02-14", "title": "Airport passenger numbers rise",
+    "text": "Shannon Airport handled two million passengers last year, its best year since 2008.",
+    "date": "Wed, 14 Feb 2024 10:00:00 GMT", "source": "Western Herald",
+    "url": "https://westernherald.example/airport",
+}) + "\n"
+NEWS_ARCHIVE = {
+    "galway-daily/salmon-weir-bridge.html": BRIDGE_HTML,
+    "connacht-tribune/salmon-weir-bridge.md": COUNCIL_MD,
+    "western-herald/salmon-weir-cost.txt": WIRE_TXT,
+    "western-herald/ferry.html": UNDATED_HTML,
+    "western-herald/wire.jsonl": WIRE_JSONL,
+    "archive.csv": ARCHIVE_CSV,
+}
+
+
+def write_news_archive(folder: Path) -> Path:
+    """Write the synthetic news archive (:data:`NEWS_ARCHIVE`) into ``folder``; returns it."""
+    for name, text in NEWS_ARCHIVE.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return folder

@@ -14,7 +14,7 @@ from qa.ingest.boundary import LINK_OUTSIDE
 from qa.ingest.corpus import read_corpus
 from qa.types import Rejected
 
-SUPPORTED = ".htm .html .jsonl .markdown .md .pdf .text .txt"
+SUPPORTED = ".csv .htm .html .jsonl .markdown .md .pdf .text .txt"
 
 
 def write(path: Path, content: str | bytes) -> Path:
@@ -187,7 +187,7 @@ def test_jsonl_good_lines_become_articles_with_metadata(jsonl_corpus) -> None:
         "The dam opened.", "2024-05-01", "https://news.test/a1", "Wire"
     )
     assert (second.text, second.date, second.url, second.source) == (
-        "Second story.\nMore follows.", "20240502", None, None
+        "Second story.\nMore follows.", "2024-05-02", None, None  # the date normalised
     )
     assert third.text == "  Numeric id.  "
 

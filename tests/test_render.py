@@ -49,7 +49,9 @@ def test_an_abstention_shows_every_closest_passage_as_a_card() -> None:
 def test_source_line_links_only_http_urls_and_escapes_them() -> None:
     article = Article("a.txt", "T", TEXT, "0", path="a.txt", source="Daily <News>", url='https://x.test/?a="1"&b')
     line = source_line(article)
-    assert line.startswith("Daily &lt;News&gt; · <a href=\"https://x.test/?a=&quot;1&quot;&amp;b\"")
+    assert line.startswith(
+        '<span class="qa-outlet">Daily &lt;News&gt;</span> · <a href="https://x.test/?a=&quot;1&quot;&amp;b"'
+    )
     assert 'rel="noopener noreferrer nofollow"' in line
     unsafe = source_line(Article("a.txt", "T", TEXT, "0", path="a.txt", url="javascript:alert(1)"))
     assert "<a" not in unsafe and "javascript:alert(1)" in unsafe

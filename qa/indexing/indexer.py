@@ -54,6 +54,7 @@ class IndexReport:
     seconds: float
     written: bool  # False when the index was already up to date
     rebuild_reason: str | None = None
+    warnings: list[Rejected] = field(default_factory=list)  # kept, but something was wrong (a date)
 
 
 def diff_corpus(articles: list[Article], indexed: dict[str, dict]) -> CorpusDiff:
@@ -143,7 +144,7 @@ def update_index(
         ):
             return IndexReport(
                 diff, corpus.rejected, len(previous.articles), len(previous), 0,
-                time.perf_counter() - started, written=False,
+                time.perf_counter() - started, written=False, warnings=corpus.warnings,
             )
 
         engine = engine or LocalEngine(settings, embedder)
@@ -201,7 +202,7 @@ def update_index(
         store = write_store(settings.index_dir, update, previous)
         return IndexReport(
             diff, corpus.rejected, len(store.articles), len(store), len(new_vectors),
-            time.perf_counter() - started, written=True, rebuild_reason=reason,
+            time.perf_counter() - started, written=True, rebuild_reason=reason, warnings=corpus.warnings,
         )
 
 

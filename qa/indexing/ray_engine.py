@@ -67,6 +67,7 @@ def parse_batch(batch: dict[str, np.ndarray], limits: dict[str, Any]) -> dict[st
         parsed.append(json.dumps({
             "articles": [asdict(article) for article in result.articles],
             "rejected": [[rejected.path, rejected.reason] for rejected in result.rejected],
+            "warnings": [[warning.path, warning.reason] for warning in result.warnings],
         }))
     return {"position": batch["position"], "parsed": np.array(parsed, dtype=object)}
 
@@ -76,6 +77,7 @@ def parsed_from_json(text: str) -> ParsedFile:
     return ParsedFile(
         tuple(Article(**article) for article in fields["articles"]),
         tuple(Rejected(path, reason) for path, reason in fields["rejected"]),
+        tuple(Rejected(path, reason) for path, reason in fields.get("warnings", ())),
     )
 
 

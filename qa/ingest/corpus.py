@@ -1,7 +1,8 @@
-"""Read a corpus folder into articles: .txt, .md, .html/.htm, .jsonl and .pdf.
+"""Read a corpus folder into articles: .txt, .md, .html/.htm, .jsonl, .csv and .pdf.
 
 A file that cannot be read is reported (:class:`Rejected`, with the reason) and skipped;
-it never stops the run. So is a file or folder whose name is not valid UTF-8 (on Linux a name
+it never stops the run. What is kept but was wrong in it (a date that is not one) is reported
+the same way, as a warning, and skips nothing. So is a file or folder whose name is not valid UTF-8 (on Linux a name
 is bytes; Python holds the bytes UTF-8 cannot decode as lone surrogates): the index, the report
 and the chat all write names as UTF-8, so such a name is refused, shown with those bytes
 escaped (``caf\\xe9.txt``), and the user is asked to rename it. Walks are sorted, so the same
@@ -21,14 +22,16 @@ from pathlib import Path, PurePosixPath
 
 from qa.config import IngestLimits
 from qa.ingest.boundary import screen
+from qa.ingest.csvfile import read_csv
 from qa.ingest.owners import keepers, refusal
-from qa.ingest.readers import READERS, SUPPORTED_SUFFIXES, UnreadableError, read_jsonl
+from qa.ingest.readers import READERS, SUPPORTED_SUFFIXES, UnreadableError
 from qa.text.names import is_utf8
 from qa.types import Article, Rejected
 
 LINK_TO_FOLDER = "a link to a folder: not followed (a link loop would never end)"
 UNDECODABLE_NAME = "the file name is not valid UTF-8: rename the file"
 UNDECODABLE_FOLDER = "the folder name is not valid UTF-8: not read (rename the folder)"
+FORMATS = {**READERS, ".csv": read_csv}  # suffix -> reader (qa.ingest.readers)
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Corpus:
 
     articles: list[Article] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    warnings: list[Rejected] = field(default_factory=list)  # kept, but something in it was wrong
 
 
 def corpus_files(
@@ -119,11 +123,13 @@ def read_corpus(
 
 @dataclass(frozen=True)
 class ParsedFile:
-    """What one file gave: its articles, and what of it was refused (the file, some of its JSONL
-    lines, or its articles over the length limit), in the order they were found."""
+    """What one file gave: its articles, what of it was refused (the file, some of its JSONL
+    lines or CSV rows, or its articles over the length limit), in the order they were found, and
+    the warnings about what was kept (a date that is not one)."""
 
     articles: tuple[Article, ...] = ()
     rejected: tuple[Rejected, ...] = ()
+    warnings: tuple[Rejected, ...] = ()
 
 
 def merge_files(
@@ -140,6 +146,7 @@ def merge_files(
     by_content: dict[str, str] = {}
     for file in files:
         corpus.rejected.extend(file.rejected)
+        corpus.warnings.extend(file.warnings)
         for article in file.articles:
             if article.id in seen or keep.get(article.id, article.path) != article.path:
                 corpus.rejected.append(Rejected(article.path, refusal(article.id, keep[article.id], owners)))
@@ -185,13 +192,11 @@ def parse_file(data: bytes, file_id: str, limits: IngestLimits) -> ParsedFile:
     was refused. Needs no file system: the Ray engine runs it where the bytes were sent."""
     suffix = PurePosixPath(file_id).suffix.lower()
     rejected: list[Rejected] = []
+    warnings: list[Rejected] = []
     try:
-        if suffix == ".jsonl":
-            articles = list(read_jsonl(data, file_id, rejected))
-        else:
-            articles = list(READERS[suffix](data, file_id))
+        articles = list(FORMATS[suffix](data, file_id, rejected, warnings))
     except UnreadableError as error:
-        return ParsedFile(rejected=(*rejected, Rejected(file_id, str(error))))
+        return ParsedFile(rejected=(*rejected, Rejected(file_id, str(error))), warnings=tuple(warnings))
     kept = []
     for article in articles:
         if len(article.text) > limits.max_article_chars:
@@ -201,7 +206,7 @@ def parse_file(data: bytes, file_id: str, limits: IngestLimits) -> ParsedFile:
             )))
         else:
             kept.append(article)
-    return ParsedFile(tuple(kept), tuple(rejected))
+    return ParsedFile(tuple(kept), tuple(rejected), tuple(warnings))
 
 
 def read_bounded(path: Path, limits: IngestLimits) -> bytes:

@@ -1,6 +1,6 @@
 """Who owns an article id when two files give the same one.
 
-An article's id is its file's path, or a JSONL line's ``"id"``, so an uploaded ``0.jsonl`` can
+An article's id is its file's path, or a JSONL line's (a CSV row's) ``"id"``, so an uploaded ``0.jsonl`` can
 claim the id of another file's article. An indexed article keeps its id against any newcomer,
 whatever the sort order: the newcomer is refused and both files are named. For ids the index
 does not hold yet (a new index), the first file in id order (sorted paths) keeps the id and the
@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from qa.types import Article
 
+MANY_ARTICLE_SUFFIXES = (".jsonl", ".csv")  # files whose articles are named FILE:LINE (or ROW)
+
 
 class HasArticles(Protocol):
     @property
@@ -21,9 +23,10 @@ class HasArticles(Protocol):
 
 
 def article_file_id(article_path: str) -> str:
-    """The corpus file of an ``Article.path`` (``file.jsonl:LINE`` -> ``file.jsonl``)."""
+    """The corpus file of an ``Article.path`` (``file.jsonl:LINE`` -> ``file.jsonl``, ``file.csv:ROW``
+    -> ``file.csv``)."""
     head, _, line = article_path.rpartition(":")
-    return head if head.lower().endswith(".jsonl") and line.isdigit() else article_path
+    return head if head.lower().endswith(MANY_ARTICLE_SUFFIXES) and line.isdigit() else article_path
 
 
 def owners_of(indexed: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:

@@ -1,6 +1,10 @@
-"""The format readers: bytes of one .txt, .md, .html/.htm, .pdf or .jsonl file to articles, with
-a clear reason when a file cannot be read. The corpus walk (qa.ingest.corpus) picks the reader
-by suffix."""
+"""The format readers: bytes of one .txt, .md, .html/.htm, .pdf, .jsonl or .csv file to articles,
+with a clear reason when a file cannot be read. The corpus walk (qa.ingest.corpus) picks the
+reader by suffix. Every reader is called ``reader(data, file_id, rejected, warnings)``: a part of
+the file refused on its own (a JSONL line, a CSV row) goes to ``rejected``; what is kept but
+was wrong (a date that is not one) goes to ``warnings``; a whole file refused raises
+:class:`UnreadableError`. Dates, sources and URLs come from what the file states
+(qa.ingest.metadata), never from a guess."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 
+from qa.ingest.metadata import date_or_none, front_matter, html_metadata, text_header, text_of
 from qa.text.jsonl import numbered_lines
 from qa.text.names import is_utf8, replace_surrogates
 from qa.types import Article, Rejected
@@ -17,7 +22,7 @@ from qa.types import Article, Rejected
 TEXT_SUFFIXES = {".txt", ".text"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | {".jsonl", ".pdf"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | {".jsonl", ".csv", ".pdf"}
 MAX_TITLE_CHARS = 160
 
 
@@ -96,38 +101,77 @@ def make_article(article_id: str, path: str, title: str, text: str, **meta: str 
     )
 
 
-def read_text(data: bytes, article_id: str) -> Iterator[Article]:
-    text = require_text(decode(data))
-    yield make_article(article_id, article_id, title_from_text(text), text)
+def dated(where: str, value: object, warnings: list[Rejected]) -> str | None:
+    """``value`` as an ISO date (qa.ingest.metadata.iso_date); None, and a warning naming
+    ``where`` and the value, when it is not a date."""
+    date, problem = date_or_none(value)
+    if problem:
+        warnings.append(Rejected(where, problem))
+    return date
 
 
-def read_markdown(data: bytes, article_id: str) -> Iterator[Article]:
-    text = require_text(decode(data))
-    yield make_article(article_id, article_id, markdown_title(text), text)
+def header_meta(where: str, fields: dict, warnings: list[Rejected]) -> dict[str, str | None]:
+    """date, source and url of a header's fields (front matter, a text header), normalised."""
+    return {
+        "date": dated(where, fields.get("date"), warnings),
+        "source": text_of(fields.get("source")),
+        "url": text_of(fields.get("url")),
+    }
 
 
-def read_html(data: bytes, article_id: str) -> Iterator[Article]:
+def read_text(data: bytes, article_id: str, rejected: list[Rejected], warnings: list[Rejected]) -> Iterator[Article]:
+    """The whole file, unless it opens with a header block (``Title:``, ``Date:``, ``Source:``,
+    ``URL:`` lines, then a blank line: qa.ingest.metadata.text_header), which is read and cut off."""
+    header = text_header(require_text(decode(data)))
+    text = require_text(header.body)
+    title = text_of(header.fields.get("title")) or title_from_text(text)
+    yield make_article(article_id, article_id, title, text, **header_meta(article_id, header.fields, warnings))
+
+
+def read_markdown(
+    data: bytes, article_id: str, rejected: list[Rejected], warnings: list[Rejected]
+) -> Iterator[Article]:
+    """The file without its YAML front matter (qa.ingest.metadata.front_matter), which gives its
+    title, date, source and url; the title is else the first heading."""
+    header = front_matter(require_text(decode(data)))
+    if header.problem:
+        warnings.append(Rejected(article_id, header.problem))
+    text = require_text(header.body)
+    title = text_of(header.fields.get("title")) or markdown_title(text)
+    yield make_article(article_id, article_id, title, text, **header_meta(article_id, header.fields, warnings))
+
+
+def read_html(data: bytes, article_id: str, rejected: list[Rejected], warnings: list[Rejected]) -> Iterator[Article]:
+    """The page's text and title by trafilatura; its date, source and url from its structured
+    metadata only (qa.ingest.metadata.html_metadata). trafilatura's own date is not used: htmldate
+    guesses one from the text when the page states none (a footer's copyright year)."""
     import trafilatura  # a few hundred ms to import; only paid when there is HTML
+    from trafilatura.settings import set_date_params
 
     html = decode(data)
     document = trafilatura.bare_extraction(
-        html, include_comments=False, include_tables=True, favor_recall=True, with_metadata=True
+        html, include_comments=False, include_tables=True, favor_recall=True, with_metadata=True,
+        date_extraction_params=set_date_params(False),  # no search of the text; and its result is unused
     )
     if document is None or isinstance(document, dict) or not (document.text or "").strip():  # dict: as_dict only
         raise UnreadableError("no article text found in the HTML")
     text = normalize_newlines(document.text or "")
+    page = html_metadata(html)
+    date = None
+    for value in page.dates:  # the first that is a date; a warning if none is
+        date, _ = date_or_none(value)
+        if date:
+            break
+    else:
+        if page.dates:
+            dated(article_id, page.dates[0], warnings)
     yield make_article(
-        article_id,
-        article_id,
-        document.title or title_from_text(text),
-        text,
-        date=document.date,
-        url=document.url,
-        source=document.sitename,
+        article_id, article_id, document.title or title_from_text(text), text,
+        date=date, url=page.url, source=page.source,
     )
 
 
-def read_pdf(data: bytes, article_id: str) -> Iterator[Article]:
+def read_pdf(data: bytes, article_id: str, rejected: list[Rejected], warnings: list[Rejected]) -> Iterator[Article]:
     import pypdf
 
     try:
@@ -144,10 +188,11 @@ def read_pdf(data: bytes, article_id: str) -> Iterator[Article]:
     yield make_article(article_id, article_id, title or title_from_text(text), text)
 
 
-def read_jsonl(data: bytes, path: str, rejected: list[Rejected]) -> Iterator[Article]:
+def read_jsonl(data: bytes, path: str, rejected: list[Rejected], warnings: list[Rejected]) -> Iterator[Article]:
     """One article per line: {"id", "title", "text"} and optional "date", "url", "source".
 
-    A bad line is rejected on its own (``file.jsonl:LINE``); the other lines are kept.
+    A bad line is rejected on its own (``file.jsonl:LINE``); the other lines are kept. A date
+    that is not one is dropped, with a warning naming the line and the value.
     """
     for number, line in numbered_lines(decode(data).split("\n")):
         where = f"{path}:{number}"
@@ -171,7 +216,8 @@ def read_jsonl(data: bytes, path: str, rejected: list[Rejected]) -> Iterator[Art
             rejected.append(Rejected(where, '"id" has a lone surrogate escape (such as \\ud800), which is not'
                                             " a character: give the article another id"))
             continue
-        meta = {key: str(record[key]) for key in ("date", "url", "source") if record.get(key)}
+        meta = {key: text_of(record.get(key)) for key in ("url", "source")}
+        meta["date"] = dated(where, record.get("date"), warnings)
         yield make_article(
             str(record["id"]), where, str(record.get("title") or ""), normalize_newlines(text), **meta
         )
@@ -182,4 +228,5 @@ READERS = {
     **{suffix: read_markdown for suffix in MARKDOWN_SUFFIXES},
     **{suffix: read_html for suffix in HTML_SUFFIXES},
     ".pdf": read_pdf,
+    ".jsonl": read_jsonl,
 }

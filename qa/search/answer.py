@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -227,10 +227,7 @@ def rerank(
     model = model or default_reranker()
     totals = [model.score(row) for row in rows]
     order = sorted(range(len(hits)), key=lambda i: (-totals[i], i))
-    reranked = [
-        Hit(rank=new + 1, score=totals[old], chunk=hits[old].chunk, title=hits[old].title, found_by=hits[old].found_by)
-        for new, old in enumerate(order)
-    ]
+    reranked = [replace(hits[old], rank=new + 1, score=totals[old]) for new, old in enumerate(order)]
     return reranked, order
 
 

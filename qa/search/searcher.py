@@ -162,13 +162,6 @@ class Searcher:
                 break
         return hits
 
-    def _dated(self, hit: Hit) -> Hit:
-        """The hit with its article's date, source and url."""
-        if hit.date or hit.source or hit.url:
-            return hit
-        article = self.store.articles[hit.chunk.article_id]
-        return replace(hit, date=article.date, source=article.source, url=article.url)
-
     def rerank_hits(self, question: str, retrieval: Retrieval, hits: Sequence[Hit]) -> Reranked:
         """``hits`` (from ``retrieval``) re-ranked by the learned model over their sentences'
         scores against the question (qa.search.answer); the reader is not involved."""
@@ -219,7 +212,6 @@ class Searcher:
                 retrieval.query, head, order, sentences, self.settings.answer_passages
             )
         hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
-        hits = [self._dated(hit) for hit in hits]  # the re-rank's new hits carry no date or source
         # the answer comes from a passage the caller is shown: among the first min(answer_passages, k)
         shown = order[: min(self.settings.answer_passages, k)]
         chosen = best_sentence(sentences, order, len(shown))

@@ -225,7 +225,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
                         choices=[row[0] for row in rows],
                         value=None,
                         label="Article to delete",
-                        info="its file is removed from the corpus folder (a .jsonl file: all of its articles)",
+                        info="its file is removed from the corpus folder (a .jsonl or .csv file: all of its articles)",
                         scale=3,
                         elem_id="qa-delete-choice",
                     )
@@ -329,6 +329,10 @@ def status_html(update: Update | None = None, *, error: str | None = None) -> st
     if rejected:
         items = "".join(f"<li>{escape(r.path)}: {escape(r.reason)}</li>" for r in rejected)
         html_parts.append(f"<p><strong>Rejected ({len(rejected)}):</strong></p><ul>{items}</ul>")
+    warnings = report.warnings if report else []
+    if warnings:
+        items = "".join(f"<li>{escape(w.path)}: {escape(w.reason)}</li>" for w in warnings)
+        html_parts.append(f"<p><strong>Indexed, with warnings ({len(warnings)}):</strong></p><ul>{items}</ul>")
     return '<div class="qa-status">' + "".join(html_parts) + "</div>"
 
 

@@ -34,12 +34,13 @@ def corpus_paths(roots: Iterable[Path]) -> tuple[dict[str, Path], dict[str, str]
 
 
 def reasons_by_file(rejected: Iterable[Rejected]) -> dict[str, str]:
-    """File id -> the reasons given for it (a JSONL file's lines joined)."""
+    """File id -> the reasons given for it (a JSONL file's lines, a CSV file's rows, joined)."""
     out: dict[str, list[str]] = {}
     for item in rejected:
         file_id = article_file_id(item.path)
         where = item.path[len(file_id) + 1:] if item.path != file_id else ""
-        out.setdefault(file_id, []).append(f"line {where}: {item.reason}" if where else item.reason)
+        part = "row" if file_id.lower().endswith(".csv") else "line"
+        out.setdefault(file_id, []).append(f"{part} {where}: {item.reason}" if where else item.reason)
     return {file_id: "; ".join(reasons) for file_id, reasons in out.items()}
 
 

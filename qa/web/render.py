@@ -6,6 +6,7 @@ handlers but keeps ``value``, so that is where a citation keeps the chunk it ope
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
 
@@ -13,6 +14,8 @@ from qa.types import Article, Chunk, Hit, Result
 
 ABSTAIN_TEXT = "The corpus does not answer this."
 RETRIEVERS = {"dense": "dense", "bm25": "BM25"}
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
 
 
 def escape(text: str) -> str:
@@ -47,18 +50,41 @@ def found_by_text(found_by: Mapping[str, int]) -> str:
     return ", ".join(f"{RETRIEVERS.get(leg, leg)} #{rank}" for leg, rank in sorted(found_by.items())) or "—"
 
 
-def source_line(article: Article | None) -> str:
+def human_date(iso: str) -> str:
+    """``2024-03-07`` -> ``7 March 2024``; any other text as it is."""
+    try:
+        day = dt.date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def when_who(source: str | None, date: str | None) -> str:
+    """"Galway Daily · 7 March 2024" (escaped), the date in a ``<time>``; "" when neither is known."""
+    parts = [f'<span class="qa-outlet">{escape(source)}</span>'] if source else []
+    if date:
+        parts.append(f'<time datetime="{escape(date)}">{escape(human_date(date))}</time>')
+    return " · ".join(parts)
+
+
+def source_line(article: Article | None, hit: Hit | None = None) -> str:
     """Where an article comes from: its source and date, a link to its URL (http and https
-    only, so a ``javascript:`` URL in the corpus is shown as text), else its file."""
-    if article is None:
+    only, so a ``javascript:`` URL in the corpus is shown as text), then its file. Without the
+    article, what the passage (``hit``) carries."""
+    holder: Article | Hit
+    if article is not None:
+        holder, where = article, article.path or article.id
+    elif hit is not None:
+        holder, where = hit, hit.chunk.article_id
+    else:
         return ""
-    parts = [escape(part) for part in (article.source, article.date) if part]
-    url = article.url or ""
+    parts = [when_who(holder.source, holder.date)] if holder.source or holder.date else []
+    url = holder.url or ""
     if url.startswith(("https://", "http://")):
         parts.append(f'<a href="{escape(url)}" target="_blank" rel="noopener noreferrer nofollow">{escape(url)}</a>')
     elif url:
         parts.append(escape(url))
-    parts.append(escape(article.path or article.id))
+    parts.append(escape(where))
     return " · ".join(parts)
 
 
@@ -74,13 +100,16 @@ def passage_html(hit: Hit, result: Result, articles: Mapping[str, Article] | Non
         f'<span class="qa-cite">#{hit.rank} · score {hit.score:.3f} · found by {found_by_text(hit.found_by)}'
         f" · {escape(hit.chunk.id)}</span>"
     )
-    source = source_line(article)
+    source = source_line(article, hit)
+    when = when_who(article.source, article.date) if article is not None else when_who(hit.source, hit.date)
     open_button = (
         f'<button class="qa-open" type="button" value="{escape(hit.chunk.id)}">Show in article</button>'
     )
     if card:
         return (
-            f'<details class="qa-card"><summary>{meta}<span class="qa-title">{escape(hit.title)}</span></summary>'
+            f'<details class="qa-card"><summary>{meta}<span class="qa-title">{escape(hit.title)}</span>'
+            + (f'<span class="qa-when">{when}</span>' if when else "")
+            + "</summary>"
             + (f'<div class="qa-from">{source}</div>' if source else "")
             + f'<p class="qa-text">{body}</p>{open_button}</details>'
         )

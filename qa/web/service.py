@@ -122,7 +122,7 @@ def corpus_folder(settings: Settings) -> Path:
 
 def article_file(settings: Settings, article_path: str) -> Path | None:
     """The corpus file an article came from (``article_path``: ``Article.path``, which is
-    ``file.jsonl:LINE`` for a JSONL line), found among the corpus files themselves, so
+    ``file.jsonl:LINE`` for a JSONL line, ``file.csv:ROW`` for a CSV row), found among the corpus files themselves, so
     nothing outside the corpus can be named."""
     wanted = article_file_id(article_path)
     return next((path for path, file_id in corpus_files(settings.corpus) if file_id == wanted), None)
@@ -231,7 +231,7 @@ class ChatService:
         return update
 
     def delete(self, article_id: str, *, progress: bool = False) -> Update:
-        """Remove the file an article came from (every article of it, for JSONL) and re-index."""
+        """Remove the file an article came from (every article of it, for JSONL and CSV) and re-index."""
         with self._writing:
             article = self.searcher.store.articles.get(article_id)
             if article is None:
