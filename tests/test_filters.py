@@ -272,3 +272,66 @@ def test_milvus_store_filters_inside_each_leg(tmp_path: Path, fake_embedder: Fak
         assert {hit.chunk.article_id for hit in result.hits} == {"mayo-bridge"}
     finally:
         disconnect(parse_store(store_uri))
+
+
+@pytest.mark.scaleout  # Milvus Lite
+def test_milvus_collection_from_before_filters_says_to_rebuild_then_gains_the_fields(
+    tmp_path: Path, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pymilvus")
+    pytest.importorskip("milvus_lite")
+    import qa.indexing.milvus_store as milvus_store
+    from qa.errors import IndexMismatchError
+    from qa.indexing.stores import open_store, parse_store
+
+    create, entity = milvus_store.create_collection, milvus_store.entity
+
+    def old_create(client, collection: str, dim: int) -> None:  # the schema before issue 19
+        create(client, collection, dim)
+        client.drop_collection(collection)
+        schema = client.create_schema(auto_id=False)
+        from pymilvus import DataType, Function, FunctionType
+
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        for name in ("chunk_id", "article_id", "text"):
+            schema.add_field(name, DataType.VARCHAR, max_length=milvus_store.MAX_VARCHAR)
+        for name in ("n", "start", "end"):
+            schema.add_field(name, DataType.INT64)
+        schema.add_field("terms", DataType.VARCHAR, max_length=milvus_store.MAX_VARCHAR, enable_analyzer=True,
+                         analyzer_params={"tokenizer": "standard"})
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+        schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["terms"],
+                                     output_field_names=["sparse"]))
+        indexes = client.prepare_index_params()
+        indexes.add_index("dense", index_type="FLAT", metric_type="IP")
+        indexes.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=milvus_store.BM25)
+        client.create_collection(collection, schema=schema, index_params=indexes, consistency_level="Strong")
+
+    def old_entity(*args):
+        record = entity(*args)
+        del record["date"], record["source"]
+        return record
+
+    corpus = write_dated_corpus(tmp_path / "corpus")
+    store_uri = f"milvus://{tmp_path}/old.db"
+    settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,), store=store_uri)
+    monkeypatch.setattr(milvus_store, "create_collection", old_create)
+    monkeypatch.setattr(milvus_store, "entity", old_entity)
+    update_index(settings, fake_embedder)
+    monkeypatch.undo()
+    try:
+        old = open_store(settings.index_dir)
+        vector = fake_embedder.encode(["bridge repairs cost"])
+        assert len(old.search(vector, 10)[1][0]) == 6  # unfiltered questions work as before
+        with pytest.raises(IndexMismatchError, match="written before filters existed.*qa index --rebuild"):
+            old.search(vector, 10, Filter.of(sources="Mayo News"))
+        (corpus / "more.jsonl").write_text('{"id": "kerry-fair", "title": "Fair", "text": "The fair opened.",'
+                                           ' "date": "2024-08-01", "source": "Kerry Post"}\n')
+        report = update_index(settings, fake_embedder)
+        assert report.embedded == 1  # only the new article: the others' vectors are moved, not re-embedded
+        new = open_store(settings.index_dir)
+        _, rows = new.search(vector, 10, Filter.of(sources=["Mayo News", "kerry post"]))
+        assert articles_of(new, rows[0]) == ["kerry-fair", "mayo-bridge", "undated-ferry"]
+    finally:
+        milvus_store.disconnect(parse_store(store_uri))

@@ -15,7 +15,8 @@
     source    its source, case-folded (""): what a filter (qa.types.Filter) is matched against, as a
               Milvus filter expression in each search (:func:`filter_expression`). A collection
               written before these fields existed answers unfiltered questions as before, and a
-              filtered one with an error that says to rebuild it.
+              filtered one with an error that says to rebuild it; the next update writes it
+              anew from its vectors (no re-embedding), with the fields.
 
 The index directory holds what it holds for FAISS minus the vectors: manifest.json (whose
 ``store`` names the Milvus URI and collection), the article and chunk tables (qa.indexing.table: the
@@ -183,15 +184,19 @@ class MilvusStore(IndexRows):
         self.collection = manifest.store["collection"]
         self._filterable: bool | None = None  # does the collection have FILTER_FIELDS (asked once)
 
+    def filterable(self) -> bool:
+        """Does the collection have the date and source fields (FILTER_FIELDS)? Asked once."""
+        if self._filterable is None:
+            fields = {field["name"] for field in self.client.describe_collection(self.collection)["fields"]}
+            self._filterable = set(FILTER_FIELDS) <= fields
+        return self._filterable
+
     def _expression(self, where: Filter | None) -> str:
         """The Milvus filter expression of ``where`` ("" for none); an error naming what to run
         when the collection predates the date and source fields."""
         if not where:
             return ""
-        if self._filterable is None:
-            fields = {field["name"] for field in self.client.describe_collection(self.collection)["fields"]}
-            self._filterable = set(FILTER_FIELDS) <= fields
-        if not self._filterable:
+        if not self.filterable():
             raise IndexMismatchError(
                 f"Milvus collection {self.collection!r} was written before filters existed (no date and source"
                 " fields)", rebuild=self.directory,
@@ -329,7 +334,9 @@ class MilvusStore(IndexRows):
         collection, else everything into a new one), then write the local files and manifest."""
         record = update.manifest.store
         collection = record["collection"]
-        same = isinstance(previous, MilvusStore) and previous.manifest.store == record
+        # the same collection is updated in place, unless it predates the filter fields: then it
+        # is written anew from the previous vectors (no re-embedding), and gains them
+        same = isinstance(previous, MilvusStore) and previous.manifest.store == record and previous.filterable()
         client = connect(record)
         by_id = {a.id: a for a in update.articles}
         texts = keyword_texts(update.chunks, by_id)
