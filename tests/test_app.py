@@ -136,7 +136,7 @@ def test_api_ask_returns_the_cli_json(server: App, seed_index, embedder) -> None
     assert "Mohammad Baqeri" in result["passages"][0]["text"]
     assert result["answer"]["chunk_id"] == result["passages"][0]["chunk_id"]
     assert set(result["passages"][0]) == {
-        "rank", "chunk_id", "article_id", "title", "text", "start", "end", "found_by",
+        "rank", "chunk_id", "article_id", "title", "text", "start", "end", "found_by", "date", "source", "url",
     }  # and "score", compared above
 
 

@@ -14,7 +14,8 @@ from conftest import ROOT, SEED_ARTICLE, SEEDS
 
 QA = Path(sys.executable).with_name("qa")
 CHIEF = "Who is the chief of staff of the Iranian armed forces?"
-PASSAGE_KEYS = {"rank", "score", "chunk_id", "article_id", "title", "text", "start", "end", "found_by"}
+PASSAGE_KEYS = {"rank", "score", "chunk_id", "article_id", "title", "text", "start", "end", "found_by", "date",
+                "source", "url"}
 HEAVY = ("torch", "faiss", "gradio", "sentence_transformers", "transformers")
 
 
@@ -85,7 +86,7 @@ def test_ask_json_ranks_baqeri_first(built) -> None:
         assert passage["chunk_id"].startswith("000_ae1cc4aba988a14c.txt#")
         assert set(passage["found_by"]) <= {"dense", "bm25"} and passage["found_by"]
     answer = result["answer"]
-    assert set(answer) == {"text", "chunk_id", "article_id", "start", "end"}
+    assert set(answer) == {"text", "chunk_id", "article_id", "start", "end", "span", "also_in"}
     assert answer["text"] == article[answer["start"] : answer["end"]]
     assert answer["chunk_id"] == passages[0]["chunk_id"]
     assert passages[0]["start"] <= answer["start"] < answer["end"] <= passages[0]["end"]
