@@ -232,6 +232,10 @@ def print_index_report(report, settings: Settings) -> None:
         print(f"  skipped {len(report.rejected)}:")
         for rejected in report.rejected:
             print(f"    {rejected}")
+    if report.warnings:
+        print(f"  warnings {len(report.warnings)} (indexed all the same):")
+        for warning in report.warnings:
+            print(f"    {warning}")
 
 
 def shortlist(names: Sequence[str]) -> str:

@@ -271,12 +271,19 @@ def test_csv_stray_quotes_are_reported_by_row_and_the_other_rows_kept(tmp_path: 
 # ---------------------------------------------------------------- reports
 
 
-def test_the_index_report_and_the_chat_status_carry_the_warnings(archive: Path, tmp_path: Path, fake_embedder) -> None:
+def test_the_index_report_and_the_chat_status_carry_the_warnings(
+    archive: Path, tmp_path: Path, fake_embedder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qa.cli import print_index_report
     from qa.indexing.indexer import update_index
     from qa.web.app import status_html
     from qa.web.service import Update
 
-    report = update_index(Settings(index_dir=tmp_path / "index", corpus=(archive,)), fake_embedder)
+    settings = Settings(index_dir=tmp_path / "index", corpus=(archive,))
+    report = update_index(settings, fake_embedder)
+    print_index_report(report, settings)  # what `qa index` prints
+    printed = capsys.readouterr().out
+    assert "  warnings 1 (indexed all the same):\n    archive.csv:4: date 'sometime before Christmas'" in printed
     assert report.warnings == [Rejected("archive.csv:4", BAD_DATE)]
     assert [r.path for r in report.rejected] == ["archive.csv:3", "archive.csv:5"]
     assert report.n_articles == len(EXPECTED)
