@@ -119,7 +119,8 @@ class Answer:
     end: int
     score: float = 0.0
     span: Span | None = None
-    also_in: tuple[Corroboration, ...] = ()
+    also_in: tuple[Corroboration, ...] = ()  # other articles that give the same answer
+    differs: tuple[Corroboration, ...] = ()  # other articles that answer with other figures
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +131,7 @@ class Answer:
             "end": self.end,
             "span": self.span.to_dict() if self.span else None,
             "also_in": [entry.to_dict() for entry in self.also_in],
+            "differs": [entry.to_dict() for entry in self.differs],
         }
 
 

@@ -28,6 +28,7 @@ from qa.search.answer import (
     score_sentences,
 )
 from qa.search.answer_type import expected_type
+from qa.search.corroborate import corroborations
 from qa.search.fusion import convex, rrf
 from qa.search.reader import Reader, reader_for
 from qa.text.conversation import contextualize
@@ -231,6 +232,11 @@ class Searcher:
             reader=chosen.reader if chosen and chosen.reader is not None else 0.0,
         )
         abstained = self.abstainer.abstains(signals) if self.abstainer else False
+        if answer is not None and chosen is not None and not abstained:
+            also_in, differs = corroborations(
+                retrieval.query, answer, chosen, sentences, retrieval.hits, self.store.articles
+            )
+            answer = replace(answer, also_in=also_in, differs=differs)
         return Result(
             question=question,
             answer=None if abstained else answer,
