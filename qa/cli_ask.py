@@ -138,8 +138,17 @@ def byline(date: str | None, source: str | None) -> str:
 
 def format_result(result: Result) -> str:
     lines = [f"Note: {result.notice}", ""] if result.notice else []
-    if result.answer:
-        lines += [f"Answer: {result.answer.text}", f"  from {result.answer.chunk_id}", ""]
+    answer = result.answer
+    if answer:
+        if answer.span:  # the exact answer first, then the sentence it was read from
+            lines += [f"Answer: {answer.span.text}", f"  in: {answer.text}"]
+        else:
+            lines += [f"Answer: {answer.text}"]
+        lines += [f"  from {answer.chunk_id}"]
+        for label, entries in (("Also reported by", answer.also_in), ("Reported differently by", answer.differs)):
+            if entries:
+                lines += [f"{label}:"] + [f"  {e.title}{byline(e.date, e.source)}: {e.text}" for e in entries]
+        lines += [""]
     elif result.hits:
         lines += ["The corpus does not answer this. The closest passages:", ""]
     for hit in result.hits:
