@@ -23,7 +23,7 @@ from qa.types import Rejected, Result
 from qa.web import appcache
 from qa.web.appcache import forget
 from qa.web.hostguard import server_middleware
-from qa.web.render import escape, result_html, source_html
+from qa.web.render import escape, parse_article_request, result_html, source_html
 from qa.web.service import MAX_UPLOAD_MB, SHIPPED_QUESTIONS, ChatService, Update, chat_filter, corpus_folder
 from qa.web.throttle import DEFAULT_ATTEMPTS, DEFAULT_LOCKOUT
 
@@ -114,6 +114,17 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
     def open_chunk(request: str, answers: dict[str, list[int]]) -> str:
         chunk_id = (request or "").rpartition("|")[0]
         return show(chunk_id, answers) if chunk_id else gr.skip()
+
+    def open_article(request: str) -> str:
+        """An "also reported by" entry: its article, its sentence marked (``START END ID|time``)."""
+        wanted = parse_article_request((request or "").rpartition("|")[0])
+        if wanted is None:
+            return gr.skip()
+        article_id, start, end = wanted
+        article = service.searcher.store.articles.get(article_id)
+        if article is None:
+            return f'<p class="qa-hint">{escape(article_id)} is no longer in the index (it was deleted).</p>'
+        return source_html(article, None, (start, end) if start < end <= len(article.text) else None)
 
     def add_files(files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)):
         if not files:
@@ -208,6 +219,7 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
                         source = gr.HTML(SOURCE_PLACEHOLDER, elem_id="qa-source", js_on_load=None)
                 answers = gr.State({})
                 chunk_request = gr.Textbox(visible="hidden", elem_id="qa-open-chunk")
+                article_request = gr.Textbox(visible="hidden", elem_id="qa-open-article")
             with gr.Tab("Corpus", id="corpus"):
                 gr.Markdown(corpus_intro(settings))
                 files = gr.File(label="Articles to add", file_count="multiple", type="filepath", height=150,
@@ -269,6 +281,9 @@ def build_app(service: ChatService, *, answers_at_once: int | None = None) -> An
             )
         clear.click(lambda: ([], SOURCE_PLACEHOLDER, {}), None, [chat, source, answers], api_visibility="private")
         chunk_request.change(open_chunk, [chunk_request, answers], source, api_visibility="private").then(
+            None, js=SCROLL_INTO_VIEW_JS
+        )
+        article_request.change(open_article, article_request, source, api_visibility="private").then(
             None, js=SCROLL_INTO_VIEW_JS
         )
         views = [table, victim, refused_table, refused_choice, sources]

@@ -1,8 +1,9 @@
 """HTML for the web chat: replies and the source viewer. Every piece of corpus text goes
 through :func:`html.escape`; markup is only ever added around escaped text, and the only
-attributes that carry corpus data (a button's ``value``: the chunk id; ``href``) are escaped
-with ``quote=True``. The chat's sanitiser (DOMPurify) drops ``data-*`` attributes and inline
-handlers but keeps ``value``, so that is where a citation keeps the chunk it opens."""
+attributes that carry corpus data (a button's ``value``: the chunk id, or the article and
+sentence it opens; its ``title``; ``href``) are escaped with ``quote=True``. The chat's sanitiser
+(DOMPurify) drops ``data-*`` attributes and inline handlers but keeps ``value``, so that is where
+a citation keeps what it opens."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
 
-from qa.types import Article, Chunk, Hit, Result
+from qa.types import Article, Chunk, Corroboration, Hit, Result
 
 ABSTAIN_TEXT = "The corpus does not answer this."
 RETRIEVERS = {"dense": "dense", "bm25": "BM25"}
@@ -135,13 +136,61 @@ def result_html(result: Result, articles: Mapping[str, Article] | None = None) -
     first = answer_hit(result)
     parts = [
         f'<p class="qa-answer-line"><strong>{escape(result.answer.text)}</strong></p>',
+        reported_html("Also reported by", result.answer.also_in, "qa-also"),
+        reported_html("Reported differently by", result.answer.differs, "qa-differs"),
         passage_html(first, result, articles),
     ]
+    parts = [part for part in parts if part]
     others = [hit for hit in result.hits if hit is not first]
     if others:
         parts.append('<p class="qa-more">More passages:</p>')
         parts += [passage_html(hit, result, articles, card=True) for hit in others]
     return '<div class="qa-reply">' + "\n".join(parts) + "</div>"
+
+
+def article_request(article_id: str, start: int, end: int) -> str:
+    """What a button that opens an article at a sentence carries: ``START END ARTICLE_ID``
+    (the id last, so that it may hold spaces); :func:`parse_article_request` reads it back."""
+    return f"{start} {end} {article_id}"
+
+
+def parse_article_request(request: str) -> tuple[str, int, int] | None:
+    """``(article_id, start, end)`` from :func:`article_request`'s text; None if it is not one."""
+    start, _, rest = request.partition(" ")
+    end, _, article_id = rest.partition(" ")
+    if not (all(part.isascii() and part.isdigit() for part in (start, end)) and article_id):
+        return None
+    return article_id, int(start), int(end)
+
+
+def reported_entry(entry: Corroboration) -> str:
+    """One outlet of a "reported by" line: a button, "Connacht Tribune, 8 March 2024" (the
+    title when the source is unknown; no date when that is), that opens the article in the
+    source viewer with its sentence marked. Its tooltip is the sentence and the article's title."""
+    name = escape(entry.source or entry.title or entry.article_id)
+    if entry.date:
+        name += f', <time datetime="{escape(entry.date)}">{escape(human_date(entry.date))}</time>'
+    tip = escape(f"“{entry.text}” ({entry.title})" if entry.title else f"“{entry.text}”")
+    return (
+        f'<button class="qa-open-article" type="button" title="{tip}"'
+        f' value="{escape(article_request(entry.article_id, entry.start, entry.end))}">{name}</button>'
+    )
+
+
+def joined(items: Sequence[str]) -> str:
+    """"A", "A and B", "A; B and C": an entry holds a comma ("Galway Daily, 7 March 2024"), so
+    a longer list is kept apart by semicolons."""
+    if len(items) <= 2:
+        return " and ".join(items)
+    return "; ".join(items[:-1]) + " and " + items[-1]
+
+
+def reported_html(lead: str, entries: Sequence[Corroboration], css: str) -> str:
+    """``<p>``: ``lead`` ("Also reported by") then the entries in their order (by date), each
+    a button opening its article; "" without entries."""
+    if not entries:
+        return ""
+    return f'<p class="qa-reported {css}">{escape(lead)} {joined([reported_entry(entry) for entry in entries])}</p>'
 
 
 def answer_hit(result: Result) -> Hit:
