@@ -111,6 +111,39 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
     return settings
 
 
+@pytest.fixture(scope="session")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic news archive (tests/corpora.py: three outlets, every format); read only."""
+    from corpora import write_news_archive
+
+    return write_news_archive(tmp_path_factory.mktemp("news"))
+
+
+@pytest.fixture(scope="session")
+def archive_index(archive: Path, tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
+    """The archive indexed with the real model (one build for every module that asks it)."""
+    from qa.indexing.indexer import update_index
+
+    settings = Settings(index_dir=tmp_path_factory.mktemp("news-index"), corpus=(archive,))
+    update_index(settings, embedder)
+    return settings
+
+
+@pytest.fixture
+def chromium() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (never `playwright install`)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 @pytest.fixture
 def corpus_dir(tmp_path: Path) -> Path:
     """An empty corpus folder to fill."""

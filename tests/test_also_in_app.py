@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, free_port, running_app
-from corpora import write_news_archive
 
 from qa.config import Settings
 from qa.types import Answer, Chunk, Corroboration, Hit, Result
@@ -111,30 +109,7 @@ def test_an_article_request_reads_back_and_anything_else_is_none() -> None:
 # ---------------------------------------------------------------- in the browser, for real
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_news_archive(tmp_path_factory.mktemp("news"))
 
-
-@pytest.fixture(scope="module")
-def archive_index(archive: Path, tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
-    from qa.indexing.indexer import update_index
-
-    settings = Settings(index_dir=tmp_path_factory.mktemp("news-index"), corpus=(archive,))
-    update_index(settings, embedder)
-    return settings
-
-
-@pytest.fixture
-def chromium() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def viewer_shows(page, title: str) -> None:

@@ -86,7 +86,7 @@ def test_ask_json_ranks_baqeri_first(built) -> None:
         assert passage["chunk_id"].startswith("000_ae1cc4aba988a14c.txt#")
         assert set(passage["found_by"]) <= {"dense", "bm25"} and passage["found_by"]
     answer = result["answer"]
-    assert set(answer) == {"text", "chunk_id", "article_id", "start", "end", "span", "also_in"}
+    assert set(answer) == {"text", "chunk_id", "article_id", "start", "end", "span", "also_in", "differs"}
     assert answer["text"] == article[answer["start"] : answer["end"]]
     assert answer["chunk_id"] == passages[0]["chunk_id"]
     assert passages[0]["start"] <= answer["start"] < answer["end"] <= passages[0]["end"]

@@ -4,13 +4,7 @@ real model and reader over the synthetic news archive for the whole path."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from corpora import write_news_archive
-
 from qa.cli_ask import format_result
-from qa.config import Settings
 from qa.search.answer import ScoredSentence
 from qa.search.corroborate import corroborations, figures, holds_words, normalize, same_answer
 from qa.types import Answer, Article, Chunk, Corroboration, Hit, Result, Span
@@ -101,15 +95,6 @@ def test_qa_ask_prints_the_span_first_then_the_sentence_and_who_else_reports_it(
         "  Cost — Herald: It cost 14 million euros.",
     ]
 
-
-@pytest.fixture(scope="module")
-def archive_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
-    from qa.indexing.indexer import update_index
-
-    archive = write_news_archive(tmp_path_factory.mktemp("news"))
-    settings = Settings(index_dir=tmp_path_factory.mktemp("news-index"), corpus=(Path(archive),))
-    update_index(settings, embedder)
-    return settings
 
 
 def test_the_bridge_figure_is_corroborated_by_one_outlet_and_contradicted_by_another(archive_index, embedder) -> None:

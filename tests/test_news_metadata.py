@@ -9,12 +9,11 @@ import datetime as dt
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, free_port, running_app
-from corpora import ARCHIVE_CSV, BRIDGE_HTML, UNDATED_HTML, write_news_archive
+from corpora import ARCHIVE_CSV, BRIDGE_HTML, UNDATED_HTML
 
 from qa.config import Settings
 from qa.ingest.corpus import parse_file, read_corpus
@@ -48,10 +47,6 @@ EXPECTED = {
         "https://westernherald.example/2024/salmon-weir-cost"),
 }
 
-
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_news_archive(tmp_path_factory.mktemp("news"))
 
 
 @pytest.fixture(scope="module")
@@ -311,14 +306,6 @@ def test_the_chat_names_a_csv_rows_reason_by_row() -> None:
 # ---------------------------------------------------------------- passages, for real
 
 
-@pytest.fixture(scope="module")
-def archive_index(archive: Path, tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
-    from qa.indexing.indexer import update_index
-
-    settings = Settings(index_dir=tmp_path_factory.mktemp("news-index"), corpus=(archive,))
-    update_index(settings, embedder)
-    return settings
-
 
 def test_every_passage_of_the_python_api_carries_date_source_and_url(archive_index: Settings, embedder) -> None:
     from qa.indexing.stores import open_store
@@ -352,17 +339,6 @@ def test_qa_ask_json_passages_carry_date_source_and_url(archive_index: Settings)
     bridge = next(p for p in passages if p["article_id"] == "galway-daily/salmon-weir-bridge.html")
     assert (bridge["date"], bridge["source"]) == ("2024-03-07", "Galway Daily")
 
-
-@pytest.fixture
-def chromium() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.mark.browser
