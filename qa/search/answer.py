@@ -269,6 +269,11 @@ class Abstainer:
     def abstains(self, signals: Signals) -> bool:
         return signals.typed < 1.0 or self.probability(signals) < self.threshold
 
+    def no_answer(self, signals: Signals) -> float:
+        """The no-answer probability: 1 when the type check refuses the answer, else
+        1 - p(answerable). qa abstains when it is above 1 - ``threshold`` (qa eval sweeps it)."""
+        return 1.0 if signals.typed < 1.0 else 1.0 - self.probability(signals)
+
     @classmethod
     def from_json(cls, data: dict) -> Abstainer:
         return cls(*linear_terms(data, FEATURES, "abstention"), float(data["bias"]), float(data["threshold"]))
