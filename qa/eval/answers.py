@@ -44,7 +44,9 @@ OFFICIAL_NOTE = (
     "exact / f1: SQuAD's official exact match and F1 (normalised; the best over the gold answers), over all,"
     " answerable (has_ans_) and unanswerable (no_ans_: right when qa abstains) questions. The prediction is the"
     " exact answer span when qa gives one (span_predictions), \"\" when it abstains, else the whole answer"
-    " sentence (sentence_predictions): sentence figures are not span figures."
+    " sentence (sentence_predictions): sentence figures are not span figures. By question word, n counts every"
+    " question and hit@1 / answer_accuracy its answerable ones; by words shared with the answer sentence (the"
+    " question's content terms, analysed as for BM25, in the sentence holding the gold span): answerable only."
 )
 GROUP_METRICS = ("n", "hit@1", "answer_accuracy", "abstained", "exact", "f1")
 

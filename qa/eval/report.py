@@ -74,19 +74,20 @@ def kind_table(report: EvalReport) -> str:
 
 def question_tables(report: EvalReport) -> list[tuple[str, str]]:
     """(title, table) per grouping of the questions (question word, words shared with the answer
-    sentence): rows = (group, metric), columns = modes."""
-    modes = list(report.modes.values())
+    sentence): rows = groups, columns = n and the answer figures (per mode when there are several)."""
+    modes = report.modes
     tables = []
-    for grouping, groups in modes[0].by_question.items():
-        rows = []
-        for group, figures in groups.items():
-            for name in GROUP_METRICS[1:]:
-                values = [mode.by_question[grouping].get(group, {}).get(name) for mode in modes]
-                if any(value is not None for value in values):
-                    label = f"{group} (n={figures['n']:.0f})"
-                    rows.append([label, name, *(format_value(name, value) for value in values)])
+    for grouping, groups in next(iter(modes.values())).by_question.items():
+        names = GROUP_METRICS[1:]
+        header = [grouping, "n", *(f"{name} {mode}" if len(modes) > 1 else name for mode in modes for name in names)]
+        rows = [
+            [group, format_value("n", figures["n"]),
+             *(format_value(name, mode.by_question[grouping].get(group, {}).get(name)) for mode in modes.values()
+               for name in names)]
+            for group, figures in groups.items()
+        ]
         if rows:
-            tables.append((f"By {grouping}", markdown_table([grouping, "metric", *report.modes], rows)))
+            tables.append((f"By {grouping}", markdown_table(header, rows)))
     return tables
 
 

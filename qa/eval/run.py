@@ -194,7 +194,7 @@ def ask_questions(
         relevant = [hit.chunk.id in gold.relevant for hit in result.hits]
         rankings[question.id] = [hit.chunk.id for hit in result.hits]
         abstainer = searcher.abstainer
-        no_answer = abstainer.no_answer(result.signals) if abstainer and result.signals else None
+        no_answer = None if abstainer is None else abstainer.no_answer(result.signals) if result.signals else 1.0
         outcomes.append(span_outcome(question, gold, result, relevant, no_answer))
     return outcomes, rankings
 

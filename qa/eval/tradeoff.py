@@ -89,7 +89,7 @@ def plot_curves(
         for name, (points, operating) in curves.items():
             (line,) = axes.plot([p.caught for p in points], [p.refused for p in points], label=name)
             if operating is not None:
-                axes.plot(*operating, marker="o", color=line.get_color(), markersize=7,
+                axes.plot(*operating, marker="o", linestyle="none", color=line.get_color(), markersize=7,
                           label=f"{name}: operating point ({operating[0]:.2f}, {operating[1]:.2f})")
         axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1, label="chance")
         axes.set_xlim(0, 1)
