@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "eval", help="measure retrieval and answers on labelled questions",
         description="Score a span-labelled question set (JSONL, format in qa/eval/questions.py) against an existing"
-        " index, or a benchmark: a BEIR folder (--beir) or SQuAD v1.1 (--squad), each indexed into its own"
+        " index, or a benchmark: a BEIR folder (--beir) or SQuAD v1.1 or 2.0 (--squad), each indexed into its own"
         " directory (default .qa-eval/NAME, reused while up to date).",
         epilog='A question set has one JSON object per line: {"id", "question", "kind", "answers":'
         ' [{"article", "text", "start" (optional)}], "history" (optional)}; "answers": [] means the corpus'
@@ -106,18 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("questions", nargs="?", type=Path, metavar="QUESTIONS.jsonl",
                           help="a question set (default: the shipped seed questions, without --beir or --squad)")
     evaluate.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR folder (corpus, queries, qrels)")
-    evaluate.add_argument("--squad", type=Path, metavar="FILE", help="SQuAD v1.1 JSON, plain or zipped")
+    evaluate.add_argument("--squad", type=Path, metavar="FILE", help="SQuAD v1.1 or 2.0 JSON, plain, .gz or .zip")
     evaluate.add_argument("--mode", choices=(*MODES, "all"), help="retrieval mode, or all three side by side"
                           " (default: hybrid)")
     evaluate.add_argument("-k", type=int, default=10, help="a question whose first relevant passage is not in"
                           " the top k counts as a failure (default: 10)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--out", type=Path, metavar="DIR",
-                          help="write results-MODE.jsonl (failures first), report.md and hit_at_k.png there")
+                          help="write results-MODE.jsonl, report.md, hit_at_k.png (and abstention_curve.*) there")
     evaluate.add_argument("--sample", type=int, metavar="N",
                           help="a fixed random sample of N questions (seed 0; question sets and SQuAD)")
     evaluate.add_argument("--articles", choices=("first", "last", "all"), default="all",
-                          help="SQuAD: ask the questions of the first 24 articles, the last 24, or all"
+                          help="SQuAD: the questions of SQuAD v1.1 dev's first 24 articles, its last 24, or all"
                           " (default); the index always holds all of them")
     evaluate.add_argument("--split", default="test", help="BEIR: the qrels split (default: test)")
     evaluate.add_argument("--queries-limit", type=int, metavar="N", help="BEIR: the first N judged queries")

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
 
 import pytest
 
+import qa.search.searcher as searcher_module
+from qa.config import Settings
 from qa.indexing.faiss_store import FaissStore
+from qa.indexing.indexer import update_index
 from qa.search.answer import (
     RERANK_FEATURES,
     Abstainer,
@@ -21,6 +27,7 @@ from qa.search.answer import (
     rerank,
     term_pairs,
 )
+from qa.search.reader import reader_for
 from qa.search.searcher import Searcher
 from qa.text.terms import analyze
 from qa.types import Chunk, Hit, Signals
@@ -123,6 +130,46 @@ def test_best_sentence_adds_a_rank_prior_within_the_first_passages() -> None:
     assert best_sentence(sentences, order=[2, 0, 1], n_passages=1).passage == 2
 
 
+def read(passage: int, score: float, typed: bool, reader: float | None, start: int = 0) -> ScoredSentence:
+    return replace(sentence(passage, score, start), typed=typed, reader=reader)
+
+
+def test_a_typed_question_prefers_a_typed_sentence_the_reader_reads_as_answering() -> None:
+    """"How many ...?": the best-scored sentence has no number; a numbered one in the second
+    passage with a reader logit of -1.5 (above -2) is preferred, whatever its lower score."""
+    untyped = read(0, 0.9, typed=False, reader=-0.5, start=0)
+    typed = read(1, 0.2, typed=True, reader=-1.5, start=20)
+    weak = read(1, 0.4, typed=True, reader=-2.5, start=40)  # typed, but not read as answering
+    order = [0, 1, 2]
+    assert best_sentence([untyped, typed, weak], order, 3, answering=-2.0) == typed
+    assert best_sentence([untyped, weak], order, 3, answering=-2.0) == untyped  # none answers: no steer
+    assert best_sentence([untyped, typed], order, 3, answering=None) == untyped  # steering off
+    assert best_sentence([untyped, typed], order, 3, answering=-1.0) == untyped  # -1.5 is not above -1
+    # two answering typed sentences: the better scored of them
+    better = read(2, 0.3, typed=True, reader=-1.9, start=60)
+    assert best_sentence([untyped, typed, better], order, 3, answering=-2.0) == better
+
+
+def test_steering_stays_within_the_first_three_passages_and_the_shown_ones() -> None:
+    untyped = read(0, 0.9, typed=False, reader=-0.5)
+    fourth = read(3, 0.5, typed=True, reader=3.0, start=30)
+    unread = read(1, 0.5, typed=True, reader=None, start=10)  # not read by the reader: no logit
+    order = [0, 1, 2, 3]
+    assert best_sentence([untyped, fourth, unread], order, 5, answering=-2.0) == untyped
+    second = read(1, 0.5, typed=True, reader=0.0, start=10)
+    assert best_sentence([untyped, second], order, 1, answering=-2.0) == untyped  # passage 2 is not shown
+    assert best_sentence([untyped, second], order, 2, answering=-2.0) == second
+
+
+def test_a_typed_best_sentence_is_kept() -> None:
+    typed = read(0, 0.9, typed=True, reader=-3.0)
+    other = read(1, 0.1, typed=True, reader=2.0, start=10)
+    assert best_sentence([typed, other], [0, 1], 3, answering=-2.0) == typed  # the reader does not re-rank
+    # an untyped question: every sentence is typed, nothing changes
+    plain = [read(0, 0.2, typed=True, reader=-4.0), read(1, 0.8, typed=True, reader=-4.5, start=10)]
+    assert best_sentence(plain, [0, 1], 3, answering=-2.0) == plain[1]
+
+
 def test_abstainer_is_a_logistic_model_over_named_signals() -> None:
     model = Abstainer(
         features=("dense_top", "sentence", "agreement"), coefficients=(2.0, 1.0, -1.0), bias=-1.0, threshold=0.5
@@ -197,3 +244,48 @@ def test_covered_counts_characters_once() -> None:
     assert covered(10, 20, [(0, 12), (18, 30)]) == 2 + 2
     assert covered(10, 20, [(12, 16), (14, 18)]) == 6
     assert covered(10, 20, [(0, 100)]) == 10
+
+
+# The issue's example: the sentence the reader prefers says how the airline's passenger numbers
+# went, without a number; the next one says "carried 4.2 million passengers".
+AIRLINE = """SkyLink Airways posts record year
+
+The regional airline SkyLink Airways said on Monday that the number of passengers the airline \
+carried last year rose to a record, as more passengers than ever flew with the airline. Helped by \
+cheaper fuel and a new hub in Porto, SkyLink carried 4.2 million passengers, while rivals struggled \
+with strikes and delays. Chief executive Ana Costa said the carrier would add routes to South America \
+next year.
+
+The airline also plans to order new aircraft. Costa said the order would be announced at the \
+Farnborough air show in July.
+"""
+RAIL = """Rail strike called off
+
+Train drivers called off a planned strike on Friday after talks with the rail operator. The union \
+said the new pay offer was acceptable to its members. Services will run as normal over the weekend.
+"""
+
+
+def test_how_many_marks_the_numbers_sentence_and_does_not_abstain(
+    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "airline.txt").write_text(AIRLINE, encoding="utf-8")
+    (corpus / "rail.txt").write_text(RAIL, encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
+    update_index(settings, embedder)
+    reader = reader_for(settings)
+    assert reader is not None, "the shipped reader is needed"
+    searcher = Searcher(FaissStore.load(settings.index_dir), embedder, settings.search, reader=reader)
+    question = "How many passengers did the airline carry?"
+
+    result = searcher.ask(question, 3)
+    assert not result.abstained and result.signals is not None and result.signals.typed == 1.0
+    assert "carried 4.2 million passengers" in result.answer.text
+
+    # the case is the issue's: without steering, the reader's choice has no number and the
+    # type check abstains
+    monkeypatch.setattr(searcher_module, "best_sentence", partial(best_sentence, answering=None))
+    vetoed = searcher.ask(question, 3)
+    assert vetoed.abstained and vetoed.signals is not None and vetoed.signals.typed == 0.0

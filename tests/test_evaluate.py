@@ -588,12 +588,27 @@ def test_eval_seeds_all_modes_end_to_end(
         "abstain_precision",
         "abstain_recall",
         "wrongly_abstained",
+        "exact",
+        "f1",
+        "has_ans_exact",
+        "has_ans_f1",
+        "no_ans_exact",
+        "no_ans_f1",
+        "span_predictions",
+        "sentence_predictions",
         "top1_chars",
     )
-    assert set(data) == {*modes, "by_kind", "hit_curve", "counts", "notes"}
+    assert set(data) == {*modes, "by_kind", "by_question", "abstention_curve", "hit_curve", "counts", "notes"}
     for mode in modes:
         assert set(data[mode]) == set(metrics)
-        assert all(v is None or 0 <= v <= 1 for k, v in data[mode].items() if k != "top1_chars")
+        counted = ("top1_chars", "span_predictions", "sentence_predictions")
+        assert all(v is None or 0 <= v <= 1 for k, v in data[mode].items() if k not in counted)
+        # the seed set has unanswerable questions: NoAns EM is the share of them abstained on
+        assert data[mode]["no_ans_exact"] == data[mode]["abstain_recall"]
+        assert set(data["by_question"][mode]) == {"question word", "words shared with the answer sentence"}
+        curve = data["abstention_curve"][mode]["points"]
+        assert curve[0] == {"threshold": None, "unanswerable_caught": 0.0, "answerable_refused": 0.0}
+        assert curve[-1]["unanswerable_caught"] == 1.0 and curve[-1]["answerable_refused"] == 1.0
         assert set(data["by_kind"][mode]) == {"fact", "paraphrase", "unanswerable", "follow-up"}
         assert {"hit@1", "hit@3"} <= set(data["by_kind"][mode]["follow-up"])
         assert list(data["hit_curve"][mode]) == [
@@ -617,7 +632,11 @@ def test_eval_seeds_all_modes_end_to_end(
 
     assert (out / "report.md").read_text().startswith("# qa eval: ")
     assert (out / "hit_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "abstention_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for mode in modes:
+        assert (out / f"abstention_curve-{mode}.csv").read_text().startswith(
+            "threshold,unanswerable_caught,answerable_refused\n"
+        )
         records = [json.loads(row) for row in (out / f"results-{mode}.jsonl").read_text().splitlines()]
         assert len(records) == 69
         failed = [record["failed"] for record in records]
@@ -632,6 +651,13 @@ def test_eval_seeds_all_modes_end_to_end(
             "answer_correct",
             "abstained",
             "expected_abstain",
+            "prediction",
+            "prediction_is_span",
+            "exact",
+            "f1",
+            "question_word",
+            "shared_words",
+            "no_answer",
         } <= set(records[-1])
 
     # What the default mode holds today (docs/EVALUATION.md), as a guard against regressions.

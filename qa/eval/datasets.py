@@ -1,6 +1,11 @@
-"""The public benchmarks, converted on the fly: SQuAD v1.1 (each article one document, its
-paragraphs joined by a blank line, scored like a question set) and BEIR (retrieval only, at
-document level)."""
+"""The public benchmarks, converted on the fly: SQuAD v1.1 and 2.0 (each article one document,
+its paragraphs joined by a blank line, scored like a question set; a 2.0 ``is_impossible``
+question has no gold span, so qa should abstain) and BEIR (retrieval only, at document level).
+
+The halves of SQuAD (``--articles first|last``) are SQuAD v1.1 dev's: its first 24 articles (the
+tuning half) and its last 24 (the report half), whose titles ship in ``squad_halves.json``.
+SQuAD 2.0 dev holds 35 of those 48 articles in another order: 17 lie in the first half, 18 in
+the last. A file with an article outside v1.1 dev is split by its own file order instead."""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ import gzip
 import json
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -23,17 +29,22 @@ from qa.types import Article, Rejected
 # -- benchmarks --------------------------------------------------------------------------------
 
 
+SQUAD_HALVES = Path(__file__).with_name("squad_halves.json")  # SQuAD v1.1 dev's titles, by half
+UNANSWERABLE = "unanswerable"  # the kind of a SQuAD 2.0 is_impossible question (no gold span)
+
+
 @dataclass
 class SquadSet:
-    """SQuAD v1.1 as a corpus (one article per title) and span-labelled questions."""
+    """SQuAD v1.1 or 2.0 as a corpus (one article per title) and span-labelled questions."""
 
     corpus: Corpus
     questions: list[Question]
     article_ids: list[str]  # in file order
+    article_of: dict[str, str] = field(default_factory=dict)  # question id -> the article it asks about
 
 
 def load_squad(path: Path) -> SquadSet:
-    """Read SQuAD v1.1 JSON, plain or zipped (the one .json inside is read)."""
+    """Read SQuAD v1.1 or 2.0 JSON: plain, gzipped (.gz) or zipped (the one .json inside is read)."""
     path = Path(path)
     try:
         if zipfile.is_zipfile(path):
@@ -42,18 +53,22 @@ def load_squad(path: Path) -> SquadSet:
                 if len(names) != 1:
                     raise QuestionSetError(f"{path} must hold exactly one .json file, it holds {len(names)}")
                 data = json.loads(archive.read(names[0]).decode("utf-8"))
+        elif path.suffix == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8") as handle:
+                data = json.load(handle)
         else:
             data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise QuestionSetError(f"cannot read {path}: {error.strerror or error}") from error
-    except (json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile, EOFError, gzip.BadGzipFile) as error:
         raise QuestionSetError(f"{path} is not SQuAD JSON ({error})") from error
     return convert_squad(data, path.name)
 
 
 def convert_squad(data: Any, source: str) -> SquadSet:
     """Each article becomes one :class:`Article` (id = its title, text = its paragraphs' contexts
-    joined by a blank line); every gold answer becomes a span with its exact ``start``."""
+    joined by a blank line); every gold answer becomes a span with its exact ``start``; a SQuAD
+    2.0 ``is_impossible`` question gets none (kind "unanswerable")."""
     try:
         entries = data["data"]
         squad = SquadSet(Corpus(), [], [])
@@ -62,8 +77,9 @@ def convert_squad(data: Any, source: str) -> SquadSet:
             squad.corpus.articles.append(article)
             squad.article_ids.append(article.id)
             squad.questions.extend(questions)
+            squad.article_of.update((question.id, article.id) for question in questions)
     except (KeyError, TypeError) as error:
-        raise QuestionSetError(f"{source} is not in the SQuAD v1.1 format (missing or wrong {error})") from error
+        raise QuestionSetError(f"{source} is not in the SQuAD format (missing or wrong {error})") from error
     return squad
 
 
@@ -78,28 +94,53 @@ def squad_article(entry: dict[str, Any], source: str) -> tuple[Article, list[Que
     for paragraph, offset in zip(entry["paragraphs"], offsets):
         for qa in paragraph["qas"]:
             origin = f"{source}, question {qa['id']}"
+            impossible = bool(qa.get("is_impossible", False))
             spans = tuple(
                 dict.fromkeys(
                     GoldSpan(title, answer["text"], offset + int(answer["answer_start"]))
-                    for answer in qa["answers"]
+                    for answer in ([] if impossible else qa["answers"])
                 )
             )
+            if not spans and not impossible:
+                raise QuestionSetError(f"{origin}: no answer, and not marked is_impossible")
             for span in spans:
                 if span.start is None or text[span.start : span.start + len(span.text)] != span.text:
                     raise QuestionSetError(f"{origin}: the answer {span.text!r} is not at its answer_start")
-            questions.append(Question(str(qa["id"]), qa["question"], "squad", spans, (), origin))
+            kind = UNANSWERABLE if impossible else "squad"
+            questions.append(Question(str(qa["id"]), qa["question"], kind, spans, (), origin))
     article = make_article(title, f"{source}#{title}", title.replace("_", " "), text)
     return article, questions
 
 
+@lru_cache(maxsize=1)
+def v11_halves() -> dict[str, tuple[str, ...]]:
+    """SQuAD v1.1 dev's article titles: {"first": its first 24, "last": its last 24}."""
+    data = json.loads(SQUAD_HALVES.read_text(encoding="utf-8"))
+    return {"first": tuple(data["first"]), "last": tuple(data["last"])}
+
+
+def squad_halves(article_ids: list[str]) -> dict[str, list[str]]:
+    """The articles of each half: those among SQuAD v1.1 dev's first / last 24 articles when
+    every article is one of v1.1 dev's (v1.1 dev itself, SQuAD 2.0 dev), else the first and
+    last half of the file order."""
+    v11 = v11_halves()
+    if set(article_ids) <= set(v11["first"]) | set(v11["last"]):
+        first = set(v11["first"])
+        return {
+            "first": [a for a in article_ids if a in first],
+            "last": [a for a in article_ids if a not in first],
+        }
+    half = len(article_ids) // 2
+    return {"first": article_ids[:half], "last": article_ids[half:]}
+
+
 def squad_questions(squad: SquadSet, articles: str = "all") -> list[Question]:
-    """The questions of the first half of the articles (file order), the last half, or all."""
-    half = len(squad.article_ids) // 2
-    chosen = {"first": squad.article_ids[:half], "last": squad.article_ids[half:], "all": squad.article_ids}
+    """The questions of the first half of the articles, the last half (:func:`squad_halves`), or all."""
+    chosen = {**squad_halves(squad.article_ids), "all": squad.article_ids}
     if articles not in chosen:
         raise ConfigError(f"--articles must be first, last or all, not {articles!r}")
     keep = set(chosen[articles])
-    return [question for question in squad.questions if question.answers[0].article in keep]
+    return [question for question in squad.questions if squad.article_of[question.id] in keep]
 
 
 @dataclass

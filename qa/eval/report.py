@@ -1,5 +1,6 @@
 """Reports of an evaluation: the text table `qa eval` prints, JSON, report.md with the
-failures, and the hit@k plot."""
+failures, the hit@k plot and, for a set with unanswerable questions, the abstention trade-off
+curve (plot, CSV and JSON)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from qa.eval.answers import GROUP_METRICS
 from qa.eval.metrics import HIT_CURVE, RETRIEVAL_METRICS
 from qa.eval.run import ANSWER_METRICS, KIND_METRICS, EvalReport, Outcome
+from qa.eval.tradeoff import plot_curves, write_curve
 
 FAILURES_SHOWN = 50  # failures listed per mode in report.md
 
@@ -20,7 +23,7 @@ FAILURES_SHOWN = 50  # failures listed per mode in report.md
 def format_value(metric: str, value: float | None) -> str:
     if value is None:
         return "—"
-    if metric in ("top1_chars", "n"):
+    if metric in ("top1_chars", "n", "span_predictions", "sentence_predictions"):
         return f"{value:.0f}"
     if metric == "seconds":
         return f"{value:.2f}"
@@ -69,12 +72,33 @@ def kind_table(report: EvalReport) -> str:
     return markdown_table(["kind", "metric", *report.modes], rows)
 
 
+def question_tables(report: EvalReport) -> list[tuple[str, str]]:
+    """(title, table) per grouping of the questions (question word, words shared with the answer
+    sentence): rows = groups, columns = n and the answer figures (per mode when there are several)."""
+    modes = report.modes
+    tables = []
+    for grouping, groups in next(iter(modes.values())).by_question.items():
+        names = GROUP_METRICS[1:]
+        header = [grouping, "n", *(f"{name} {mode}" if len(modes) > 1 else name for mode in modes for name in names)]
+        rows = [
+            [group, format_value("n", figures["n"]),
+             *(format_value(name, mode.by_question[grouping].get(group, {}).get(name)) for mode in modes.values()
+               for name in names)]
+            for group, figures in groups.items()
+        ]
+        if rows:
+            tables.append((f"By {grouping}", markdown_table(header, rows)))
+    return tables
+
+
 def format_text(report: EvalReport) -> str:
     """What `qa eval` prints: what was evaluated, the tables and the notes."""
     parts = [f"{report.title}: {describe_counts(report.counts)}", "", metrics_table(report)]
     by_kind = kind_table(report)
     if by_kind:
         parts += ["", by_kind]
+    for title, table in question_tables(report):
+        parts += ["", f"{title}:", table]
     parts += ["", *(f"- {note}" for note in report.notes)]
     return "\n".join(parts)
 
@@ -94,6 +118,15 @@ def report_json(report: EvalReport) -> dict[str, Any]:
     data["by_kind"] = {name: mode.by_kind for name, mode in report.modes.items()}
     data["hit_curve"] = {
         name: {str(n): v for n, v in mode.hit_curve.items()} for name, mode in report.modes.items()
+    }
+    data["by_question"] = {name: mode.by_question for name, mode in report.modes.items()}
+    data["abstention_curve"] = {
+        name: {
+            "points": [point.to_json() for point in mode.curve],
+            "operating_point": list(mode.operating) if mode.operating else None,
+        }
+        for name, mode in report.modes.items()
+        if mode.curve
     }
     data["counts"] = {
         **report.counts,
@@ -146,6 +179,8 @@ def format_markdown(report: EvalReport) -> str:
     by_kind = kind_table(report)
     if by_kind:
         lines += ["", "## By kind", "", by_kind]
+    for title, table in question_tables(report):
+        lines += ["", f"## {title}", "", table]
     for name, mode in report.modes.items():
         failures = [outcome for outcome in mode.outcomes if outcome.failed]
         lines += ["", f"## Failures, {name} ({len(failures)} of {len(mode.outcomes)})", ""]
@@ -184,7 +219,8 @@ def plot_hit_curve(report: EvalReport, path: Path) -> None:
 
 
 def write_outputs(report: EvalReport, out_dir: Path) -> list[Path]:
-    """results-<mode>.jsonl (failures first), report.md and hit_at_k.png in ``out_dir``."""
+    """results-<mode>.jsonl (failures first), report.md and hit_at_k.png in ``out_dir``; with
+    unanswerable questions, also abstention_curve.png and abstention_curve-<mode>.csv / .json."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -198,4 +234,11 @@ def write_outputs(report: EvalReport, out_dir: Path) -> list[Path]:
     markdown.write_text(format_markdown(report), encoding="utf-8")
     plot = out_dir / "hit_at_k.png"
     plot_hit_curve(report, plot)
-    return [*written, markdown, plot]
+    written += [markdown, plot]
+    curves = {name: (mode.curve, mode.operating) for name, mode in report.modes.items() if mode.curve}
+    for name, (points, operating) in curves.items():
+        written += write_curve(points, operating, out_dir / f"abstention_curve-{name}")
+    if curves:
+        plot_curves(curves, report.title, out_dir / "abstention_curve.png")
+        written.append(out_dir / "abstention_curve.png")
+    return written

@@ -12,7 +12,11 @@ the answer comes from the same call:
   (a span in the sentence two neighbouring chunks share makes both relevant).
 - Answers: answer accuracy over the answerable questions
   (an abstention is a wrong answer); abstention precision and recall with "abstained" as the
-  positive class; the share of answerable questions wrongly abstained on.
+  positive class; the share of answerable questions wrongly abstained on; SQuAD's official
+  exact match and F1, over all, HasAns and NoAns questions (:mod:`qa.eval.answers`); the same
+  answer figures by question word and by the content words a question shares with its answer
+  sentence; and, when the set holds unanswerable questions, the abstention trade-off curve
+  (:mod:`qa.eval.tradeoff`).
 - top1_chars: the mean length in characters of the top passage.
 
 A question fails (listed first in the results) when the answer is wrong, no relevant passage is
@@ -39,6 +43,18 @@ from typing import TYPE_CHECKING, Any
 from qa.config import MODES, Settings
 from qa.embed.protocol import Embedder
 from qa.errors import ConfigError
+from qa.eval.answers import (
+    OFFICIAL_METRICS,
+    OFFICIAL_NOTE,
+    answer_metrics,
+    gold_overlaps,
+    group_figures,
+    official_scores,
+    overlap_bucket,
+    prediction,
+    question_word,
+    share,
+)
 from qa.eval.datasets import BeirSet, load_beir, load_squad, squad_questions
 from qa.eval.gold import (
     BEIR_DOCS,
@@ -53,6 +69,7 @@ from qa.eval.gold import (
 from qa.eval.indexes import Notify, default_embedder, index_benchmark, index_summary, make_searcher, prime
 from qa.eval.metrics import HIT_CURVE, RETRIEVAL_METRICS, evaluate_rankings, mean
 from qa.eval.questions import SAMPLE_SEED, Question, load_question_set, sample_questions, validate_questions
+from qa.eval.tradeoff import CurvePoint, operating_point, tradeoff_curve
 from qa.indexing.stores import open_store
 from qa.text.conversation import contextualize
 from qa.types import Result
@@ -63,7 +80,10 @@ if TYPE_CHECKING:
 RETRIEVE_K = 100  # passages asked for per question (Searcher.ask): ranking and answer from one call
 FAILURE_K = 10  # default cut-off: no relevant passage in the top k makes a question a failure
 BEIR_CHUNKS = 300  # passages retrieved per BEIR query, enough for 100 distinct documents
-ANSWER_METRICS = ("answer_accuracy", "abstain_precision", "abstain_recall", "wrongly_abstained")
+ANSWER_METRICS = (
+    "answer_accuracy", "abstain_precision", "abstain_recall", "wrongly_abstained", *OFFICIAL_METRICS,
+    "span_predictions", "sentence_predictions",
+)
 KIND_RETRIEVAL = ("hit@1", "hit@3", "mrr@10")  # per kind, over its answerable questions
 KIND_METRICS = (*KIND_RETRIEVAL, "answer_accuracy", "abstained")
 
@@ -92,6 +112,13 @@ class Outcome:
     abstained: bool | None = None  # None: ask() was not called (BEIR)
     hits: dict[str, bool] = field(default_factory=dict)  # hit@k flags, answerable questions only
     failed: bool = False
+    prediction: str = ""  # scored by SQuAD's official EM/F1: the span, "" (abstained) or the sentence
+    span: bool = False  # the prediction is an exact answer span
+    exact: float | None = None  # official exact match (None: not asked)
+    f1: float | None = None  # official F1
+    question_word: str = "other"  # qa.eval.answers.question_word
+    shared_words: int | None = None  # content words shared with the gold answer sentence (answerable)
+    no_answer: float | None = None  # the no-answer probability (None without a calibrated abstainer)
 
     @property
     def expected_abstain(self) -> bool:
@@ -112,16 +139,28 @@ class Outcome:
             "gold": self.gold,
             "history": self.history,
             "top1_chars": self.top1_chars,
+            "prediction": self.prediction,
+            "prediction_is_span": self.span,
+            "exact": self.exact,
+            "f1": self.f1,
+            "question_word": self.question_word,
+            "shared_words": self.shared_words,
+            "no_answer": self.no_answer,
         }
 
 
-def span_outcome(question: Question, gold: Gold, result: Result, relevant: Sequence[bool]) -> Outcome:
-    """How one question fared: ``result`` from Searcher.ask, ``relevant`` the flags of its passages."""
+def span_outcome(
+    question: Question, gold: Gold, result: Result, relevant: Sequence[bool], no_answer: float | None = None
+) -> Outcome:
+    """How one question fared: ``result`` from Searcher.ask, ``relevant`` the flags of its passages,
+    ``no_answer`` its no-answer probability."""
     hits = result.hits
     first = next((rank for rank, flag in enumerate(relevant, start=1) if flag), None)
     correct = None
     if question.answerable:
         correct = result.answer is not None and holds_gold(answer_span(result.answer), gold.occurrences)
+    predicted, is_span = prediction(result)
+    exact, f1 = official_scores([span.text for span in question.answers], predicted)
     return Outcome(
         id=question.id,
         question=question.question,
@@ -134,6 +173,12 @@ def span_outcome(question: Question, gold: Gold, result: Result, relevant: Seque
         answer=result.answer.text if result.answer else None,
         answer_correct=correct,
         abstained=result.abstained,
+        prediction=predicted,
+        span=is_span,
+        exact=exact,
+        f1=f1,
+        question_word=question_word(question.question),
+        no_answer=no_answer,
     )
 
 
@@ -148,7 +193,9 @@ def ask_questions(
         gold = golds[question.id]
         relevant = [hit.chunk.id in gold.relevant for hit in result.hits]
         rankings[question.id] = [hit.chunk.id for hit in result.hits]
-        outcomes.append(span_outcome(question, gold, result, relevant))
+        abstainer = searcher.abstainer
+        no_answer = None if abstainer is None else abstainer.no_answer(result.signals) if result.signals else 1.0
+        outcomes.append(span_outcome(question, gold, result, relevant, no_answer))
     return outcomes, rankings
 
 
@@ -196,6 +243,9 @@ class ModeReport:
     outcomes: list[Outcome]
     seconds: float  # searching and asking
     metric_seconds: float  # ranx (the first call of a process loads or compiles numba kernels)
+    by_question: dict[str, dict[str, dict[str, float | None]]] = field(default_factory=dict)  # see score_mode
+    curve: list[CurvePoint] = field(default_factory=list)  # abstention trade-off (qa.eval.tradeoff)
+    operating: tuple[float, float] | None = None  # (unanswerable caught, answerable refused)
 
 
 def score_mode(
@@ -223,9 +273,19 @@ def score_mode(
         metrics.update(answer_metrics(outcomes))
     metrics["top1_chars"] = _average([o.top1_chars for o in outcomes if o.top1_chars is not None])
     curve = {n: mean(per_query[f"hit@{n}"], answerable) for n in HIT_CURVE}
-    return ModeReport(
-        mode, metrics, kind_metrics(outcomes, per_query), curve, outcomes, seconds, metric_seconds
-    )
+    report = ModeReport(mode, metrics, kind_metrics(outcomes, per_query), curve, outcomes, seconds, metric_seconds)
+    if any(outcome.abstained is not None for outcome in outcomes):
+        report.by_question = {
+            "question word": group_figures(outcomes, lambda o: o.question_word),
+            "words shared with the answer sentence": group_figures(
+                outcomes, lambda o: overlap_bucket(o.shared_words)
+            ),
+        }
+        decided = [(o.answerable, bool(o.abstained)) for o in outcomes]
+        if all(outcome.no_answer is not None for outcome in outcomes):
+            report.curve = tradeoff_curve([(o.answerable, float(o.no_answer or 0.0)) for o in outcomes])
+        report.operating = operating_point(decided) if report.curve else None
+    return report
 
 
 def is_failure(outcome: Outcome, k: int) -> bool:
@@ -239,19 +299,6 @@ def is_failure(outcome: Outcome, k: int) -> bool:
     return outcome.first_relevant_rank is None or outcome.first_relevant_rank > k
 
 
-def answer_metrics(outcomes: Sequence[Outcome]) -> dict[str, float | None]:
-    """Answer accuracy and abstention quality (positive class: abstained)."""
-    answerable = [o for o in outcomes if o.answerable]
-    unanswerable = [o for o in outcomes if not o.answerable]
-    abstained = [o for o in outcomes if o.abstained]
-    return {
-        "answer_accuracy": _share(o.answer_correct for o in answerable),
-        "abstain_precision": _share(not o.answerable for o in abstained),
-        "abstain_recall": _share(o.abstained for o in unanswerable),
-        "wrongly_abstained": _share(o.abstained for o in answerable),
-    }
-
-
 def kind_metrics(
     outcomes: Sequence[Outcome], per_query: Mapping[str, Mapping[str, float]]
 ) -> dict[str, dict[str, float | None]]:
@@ -263,15 +310,10 @@ def kind_metrics(
         figures: dict[str, float | None] = {"n": len(group)}
         figures.update({name: mean(per_query[name], answerable) for name in KIND_RETRIEVAL})
         if any(outcome.abstained is not None for outcome in group):
-            figures["answer_accuracy"] = _share(o.answer_correct for o in group if o.answerable)
-            figures["abstained"] = _share(o.abstained for o in group)
+            figures["answer_accuracy"] = share(o.answer_correct for o in group if o.answerable)
+            figures["abstained"] = share(o.abstained for o in group)
         by_kind[kind] = figures
     return by_kind
-
-
-def _share(flags: Iterable[bool | None]) -> float | None:
-    values = [bool(flag) for flag in flags]
-    return sum(values) / len(values) if values else None
 
 
 def _average(values: Sequence[float]) -> float | None:
@@ -317,10 +359,13 @@ def evaluate_spans(
     golds = {q.id: gold_for(q, store.articles, grouped) for q in questions}
     qrels = span_qrels({qid: gold for qid, gold in golds.items() if gold.occurrences})
     prime(searcher, [contextualize(q.question, q.history) for q in questions], progress)
+    shared = gold_overlaps(questions, golds, store.articles, store.chunks)
     reports = {}
     for mode in modes:
         started = time.perf_counter()
         outcomes, rankings = ask_questions(searcher, questions, golds, mode, progress)
+        for outcome in outcomes:
+            outcome.shared_words = shared.get(outcome.id)
         reports[mode] = score_mode(mode, outcomes, qrels, rankings, k, time.perf_counter() - started)
     counts = span_counts(questions, golds)
     return EvalReport(title, reports, counts, span_notes(counts, k), index_summary(store), k)
@@ -354,6 +399,7 @@ def span_notes(counts: Mapping[str, Any], k: int) -> list[str]:
         f"A failure (results files, report.md): a wrong answer, no relevant passage in the top {k}, or an"
         " answer where the corpus holds none.",
         "top1_chars is the mean length in characters of the top passage.",
+        OFFICIAL_NOTE,
     ]
     if counts["span_in_no_passage"]:
         notes.append(

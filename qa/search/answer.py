@@ -10,7 +10,9 @@ each (:data:`RERANK_FEATURES`: its fused retrieval score, its best sentences, ho
 question it holds, alone, as adjacent pairs of terms and in two neighbouring sentences), fitted
 listwise on the SQuAD tuning half; its coefficients live in ``rerank.json`` beside this file,
 with the command that produced them. The answer is the best sentence of the first passages
-(with a small prior for the passage's rank). Sentence weights were chosen on the tuning halves
+(with a small prior for the passage's rank); for a question that asks for a number, year, date
+or time, a sentence of that kind that the reader scores as answering is preferred: the type
+steers, and never vetoes such a sentence. Sentence weights were chosen on the tuning halves
 of SQuAD and SciFact (docs/EVALUATION.md).
 
 Abstention is a logistic model over signals measured for every question (how close the best
@@ -231,18 +233,44 @@ def rerank(
     return reranked, order
 
 
+# The answer type steers, it does not veto: for a question that asks for a number, year, date or
+# time, a sentence of that kind in the first STEER_PASSAGES passages that the reader scores as
+# answering (logit above READER_ANSWERS) is preferred over a better-scored sentence without one,
+# so the type check never abstains while such a sentence is there. READER_ANSWERS was chosen on
+# SQuAD 2.0 dev's tuning half for the shipped reader (benchmarks/tune_type_steering.py,
+# docs/EVALUATION.md); a retrained reader needs it chosen again.
+STEER_PASSAGES = 3
+READER_ANSWERS = -3.5
+
+
 def best_sentence(
     sentences: Sequence[ScoredSentence],
     order: Sequence[int],
     n_passages: int,
     weights: SentenceWeights = SentenceWeights(),
+    answering: float | None = READER_ANSWERS,
 ) -> ScoredSentence | None:
-    """The answer: the best sentence of the first ``n_passages`` passages (after re-ranking)."""
+    """The answer: the best sentence of the first ``n_passages`` passages (after re-ranking).
+
+    When the best lacks the kind of answer the question asks for (``typed`` False: only a typed
+    question has such sentences), the best typed sentence of the first :data:`STEER_PASSAGES`
+    of them whose reader logit is above ``answering`` is the answer instead (None: never)."""
     rank_of = {old: new + 1 for new, old in enumerate(order)}
     candidates = [s for s in sentences if rank_of[s.passage] <= n_passages]
     if not candidates:
         return None
-    return max(candidates, key=lambda s: (s.score + weights.rank / rank_of[s.passage], -rank_of[s.passage], -s.start))
+
+    def key(s: ScoredSentence) -> tuple[float, int, int]:
+        return s.score + weights.rank / rank_of[s.passage], -rank_of[s.passage], -s.start
+
+    best = max(candidates, key=key)
+    if best.typed or answering is None:
+        return best
+    steered = [
+        s for s in candidates
+        if s.typed and rank_of[s.passage] <= STEER_PASSAGES and s.reader is not None and s.reader > answering
+    ]
+    return max(steered, key=key) if steered else best
 
 
 CALIBRATION = Path(__file__).with_name("abstain.json")
@@ -252,7 +280,9 @@ CALIBRATION = Path(__file__).with_name("abstain.json")
 class Abstainer:
     """Abstain when the answer is not of the kind the question asks for (no number for "how
     many", no year for "which year": no sentence like that can answer), or when the calibrated
-    p(answerable) = sigmoid(bias + coefficients · signals) is below ``threshold``."""
+    p(answerable) = sigmoid(bias + coefficients · signals) is below ``threshold``. The answer
+    lacks the kind asked for only when no sentence of that kind in the first passages reads as
+    answering (:func:`best_sentence`)."""
 
     features: tuple[str, ...]
     coefficients: tuple[float, ...]
@@ -265,6 +295,11 @@ class Abstainer:
 
     def abstains(self, signals: Signals) -> bool:
         return signals.typed < 1.0 or self.probability(signals) < self.threshold
+
+    def no_answer(self, signals: Signals) -> float:
+        """The no-answer probability: 1 when the type check refuses the answer, else
+        1 - p(answerable). qa abstains when it is above 1 - ``threshold`` (qa eval sweeps it)."""
+        return 1.0 if signals.typed < 1.0 else 1.0 - self.probability(signals)
 
     @classmethod
     def from_json(cls, data: dict) -> Abstainer:
