@@ -10,6 +10,16 @@ Baqeri?"). No question of the last 24 articles and none of the seed set is used.
     python benchmarks/calibrate_abstention.py [--sample 1500] [--max-false-abstain 0.05]
         [--features dense_top,sentence,agreement,typed] [--signals FILE]
 
+With --squad2 FILE (SQuAD 2.0 dev) the calibration is on crowd-written near misses instead: the
+corpus is SQuAD 2.0 dev's 35 articles (as `qa eval --squad` indexes it), and the questions are
+those of the tuning-half articles that the reader did not train on (--calibration-articles, by
+default the five the shipped reader's metadata names: benchmarks/reader_data.py keeps them out),
+answerable unless ``is_impossible``. No question of SQuAD v1.1 dev's last 24 articles is used.
+
+    python benchmarks/calibrate_abstention.py --squad2 ../shared/datasets/squad-v2.0-dev/dev-v2.0.json.gz \
+        --features dense_top,sentence,agreement,typed,reader --max-false-abstain 0.08 \
+        --signals .qa-eval/abstain-signals-squad2.jsonl --index-dir .qa-eval/abstain-squad2
+
 Re-worded questions (WordNet synonyms, one detail changed) were tried and not used for the
 shipped model (docs/EVALUATION.md, "Abstention"); that code is in the history at commit 8985231.
 
@@ -60,6 +70,30 @@ def calibration_corpus(squad):
     return corpus, questions
 
 
+def squad2_calibration(path: Path, titles: list[str]):
+    """(corpus, questions with an answerable flag): SQuAD 2.0's whole corpus, the questions of ``titles``."""
+    from qa.eval.datasets import load_squad
+
+    squad = load_squad(path)
+    unknown = sorted(set(titles) - set(squad.article_ids))
+    if unknown:
+        raise SystemExit(f"not articles of {path}: {', '.join(unknown)}")
+    keep = set(titles)
+    questions = [(q, bool(q.answers)) for q in squad.questions if squad.article_of[q.id] in keep]
+    return squad.corpus, questions
+
+
+def reader_calibration_titles() -> list[str]:
+    """The SQuAD 2.0 articles the shipped reader kept out of its training, from its metadata."""
+    from qa.search.reader import adapter_metadata
+
+    data = json.loads(adapter_metadata().get("data", "{}") or "{}")
+    titles = data.get("squad2_calibration_articles")
+    if not titles:
+        raise SystemExit("the shipped reader names no calibration articles: pass --calibration-articles")
+    return list(titles)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad", type=Path, default=SQUAD)
@@ -70,8 +104,15 @@ def main() -> int:
     parser.add_argument("--features", default="dense_top,sentence,agreement,typed",
                         help="comma-separated signals of the model (default leaves out coverage: see EVALUATION.md)")
     parser.add_argument("--signals", type=Path, default=ROOT / ".qa-eval" / "abstain-signals.jsonl")
+    parser.add_argument("--squad2", type=Path, help="calibrate on SQuAD 2.0 dev's near misses (module docstring)")
+    parser.add_argument("--calibration-articles", help="comma-separated SQuAD 2.0 titles (default: the reader's)")
     args = parser.parse_args()
     features = tuple(args.features.split(","))
+    titles: list[str] = []
+    data = "SQuAD v1.1 dev, first 24 articles with odd paragraphs removed (see the script)"
+    if args.squad2:
+        titles = args.calibration_articles.split(",") if args.calibration_articles else reader_calibration_titles()
+        data = f"SQuAD 2.0 dev's 35 articles as the corpus; the questions of {', '.join(titles)} (see the script)"
 
     from sklearn.linear_model import LogisticRegression
     from tqdm import tqdm
@@ -87,8 +128,11 @@ def main() -> int:
 
     if not args.signals.is_file():
         settings: Settings = settings_from_env().with_(index_dir=args.index_dir, corpus=(args.squad,))
-        squad = load_squad(args.squad)
-        corpus, questions = calibration_corpus(squad)
+        if args.squad2:
+            corpus, questions = squad2_calibration(args.squad2, titles)
+            settings = settings.with_(corpus=(args.squad2,))
+        else:
+            corpus, questions = calibration_corpus(load_squad(args.squad))
         questions = random.Random(0).sample(questions, min(args.sample, len(questions)))
         embedder = make_embedder(settings)
         update_index(settings, embedder, corpus=corpus, progress=True)
@@ -121,7 +165,7 @@ def main() -> int:
         "calibration": {
             "command": " ".join(["python benchmarks/calibrate_abstention.py", *sys.argv[1:]]),
             "date": date.today().isoformat(),
-            "data": "SQuAD v1.1 dev, first 24 articles with odd paragraphs removed (see the script)",
+            "data": data,
             "questions": int(len(y)),
             "wrong_kind_abstained_answerable": round(float((~typed)[y == 1].mean()), 4),
             "wrong_kind_abstained_unanswerable": round(float((~typed)[y == 0].mean()), 4),
