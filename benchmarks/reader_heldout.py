@@ -9,6 +9,7 @@ A case is one question: ``answers`` (its gold texts), the first passages after t
 from __future__ import annotations
 
 import json
+import random
 import re
 import string
 import sys
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tune_rerank import fit  # noqa: E402  (the listwise fit, shared)
 
 PUNCTUATION = frozenset(string.punctuation)
+V1_TRAINED = 4000  # reader version 1 trained on the first 4,000 of its seed-0 shuffle of the tuning questions
 
 
 def collect(store, searcher, questions, depth: int, passages: int) -> list[dict]:
@@ -200,30 +202,45 @@ def held_out_figures(reader, held_out: list[dict], answer_passages: int) -> dict
     return figures
 
 
-def held_out_cases(args) -> list[dict]:
+def held_out_cases(args, unseen_by_v1: bool = False) -> list[dict]:
     """The held-out tuning questions read through qa's retrieval (a seeded sample of --held-out
-    questions of SQuAD v1.1 dev's first 24 articles), cached in --run-dir."""
+    questions of SQuAD v1.1 dev's first 24 articles), cached in --run-dir. ``unseen_by_v1``:
+    only those reader version 1 held out of its training too (the 1,696 it did not train on:
+    its seed-0 shuffle of the 5,696 questions, past the first 4,000), for a reader that starts
+    from version 1 (--init)."""
+    from qa.eval.datasets import load_squad, squad_questions
+    from qa.eval.questions import sample_questions
+
+    everything = squad_questions(load_squad(args.squad), "first")
+    questions = sample_questions(everything, args.held_out)
     cache = args.run_dir / f"held-out-{args.held_out}-{args.passages}.json"
     if cache.is_file():
-        return json.loads(cache.read_text())
+        cases = json.loads(cache.read_text())
+    else:
+        cases = collect_cases(args, questions)
+        args.run_dir.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(cases))
+    if not unseen_by_v1:
+        return cases
+    order = list(range(len(everything)))
+    random.Random(0).shuffle(order)
+    unseen = {everything[i].id for i in order[V1_TRAINED:]}
+    return [case for case, question in zip(cases, questions) if question.id in unseen]
+
+
+def collect_cases(args, questions) -> list[dict]:
     if args.index_dir is None:
         raise SystemExit("--index-dir is needed: a SQuAD index built by qa eval --squad ... --articles first")
     from qa.config import settings_from_env
-    from qa.eval.datasets import load_squad, squad_questions
     from qa.eval.indexes import CachingEmbedder, default_embedder, prime
-    from qa.eval.questions import sample_questions
     from qa.indexing.faiss_store import FaissStore
     from qa.search.searcher import Searcher
 
     settings = settings_from_env()
     store = FaissStore.load(args.index_dir)
-    questions = sample_questions(squad_questions(load_squad(args.squad), "first"), args.held_out)
     searcher = Searcher(store, CachingEmbedder(default_embedder(settings)), settings.search, abstain=False)
     prime(searcher, [question.question for question in questions], progress=True)
-    cases = collect(store, searcher, questions, 20, args.passages)
-    args.run_dir.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(cases))
-    return cases
+    return collect(store, searcher, questions, 20, args.passages)
 
 
 def answer_passages() -> int:
