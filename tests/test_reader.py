@@ -4,6 +4,8 @@ logits, and the shipped reader on the seed article with the real model."""
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,13 +19,15 @@ from qa.errors import ConfigError
 from qa.search.answer import ScoredSentence
 from qa.search.reader import (
     ADAPTER,
+    MAX_SPAN_TOKENS,
     Reader,
     ReaderWeights,
+    best_span,
     merged_state,
     read_adapter,
     reader_for,
 )
-from qa.types import Chunk, Hit
+from qa.types import Chunk, Hit, Span
 
 
 def test_merge_adds_the_scaled_low_rank_product() -> None:
@@ -56,7 +60,9 @@ def test_adapter_round_trip(tmp_path: Path) -> None:
     read, metadata = read_adapter(path)
     assert read["a.weight.lora_A"].dtype == np.float32 and read["a.weight.lora_A"].tolist() == [[0.5, -1.25]]
     assert read["head.bias"].tolist() == [3.0]
-    assert ReaderWeights.from_metadata(metadata) == ReaderWeights(4, 0.9, 2.5)
+    assert ReaderWeights.from_metadata(metadata) == ReaderWeights(4, 0.9, 2.5)  # no span threshold: none shown
+    metadata["span"] = json.dumps({"threshold": 1.5, "max_tokens": 30})
+    assert ReaderWeights.from_metadata(metadata).span_threshold == 1.5
 
 
 def write_adapter(path: Path, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
@@ -68,14 +74,15 @@ def write_adapter(path: Path, tensors: dict[str, np.ndarray], metadata: dict[str
 
 
 class KnownLogits(Reader):
-    """A reader whose logit for a sentence is given by a table (no model)."""
+    """A reader whose logit and span for a sentence are given by tables (no model)."""
 
-    def __init__(self, table: dict[str, float], weights: ReaderWeights) -> None:
-        self.table, self.weights, self.read = table, weights, []
+    def __init__(self, table: dict[str, float], weights: ReaderWeights, spans=None) -> None:
+        self.table, self.weights, self.seen, self.spans = table, weights, [], spans or {}
+        self._spans, self._lock = OrderedDict(), threading.Lock()
 
-    def logits(self, question, sentences):
-        self.read += list(sentences)
-        return np.array([self.table[s] for s in sentences], dtype=np.float32)
+    def read(self, question, sentences):
+        self.seen += list(sentences)
+        return np.array([self.table[s] for s in sentences], dtype=np.float32), [self.spans.get(s) for s in sentences]
 
 
 def hit(n: int, score: float) -> Hit:
@@ -103,7 +110,7 @@ def test_rerank_by_known_logits() -> None:
     ranked, new_order, rescored = reader.rerank("q", hits, order, sentences, answer_passages=2)
 
     # read: the first three passages (old 2, 0, 3); old 1 (s1) is not read
-    assert sorted(reader.read) == ["s0a", "s0b", "s2", "s3"]
+    assert sorted(reader.seen) == ["s0a", "s0b", "s2", "s3"]
     # totals: old 2: 3 + 0.5 * -1 = 2.5; old 0: 2.5 + 0.5 * 1 = 3.0; old 3: 2 + 0.5 * 2 = 3.0
     assert new_order == [0, 3, 2, 1]  # ties keep the re-rank's order
     assert [h.chunk.n for h in ranked] == [0, 3, 2, 1] and [h.rank for h in ranked] == [1, 2, 3, 4]
@@ -119,7 +126,51 @@ def test_rerank_reads_every_passage_that_competes_for_the_answer() -> None:
     sentences = [sentence(n, f"s{n}", 0.0) for n in range(4)]
     reader = KnownLogits({f"s{n}": 0.0 for n in range(4)}, ReaderWeights(passages=1))
     reader.rerank("q", hits, [0, 1, 2, 3], sentences, answer_passages=3)
-    assert reader.read == ["s0", "s1", "s2"]
+    assert reader.seen == ["s0", "s1", "s2"]
+
+
+class Encoding:
+    """What best_span reads of a tokenizer's encoding: each token's sequence and offsets."""
+
+    def __init__(self, sequence_ids, offsets) -> None:
+        self.sequence_ids, self.offsets = sequence_ids, offsets
+
+
+def test_best_span_by_hand() -> None:
+    # [CLS] how many [SEP] | it(0,2) carried(3,10) 4.2(11,14) million(15,22) . (22,23) | [SEP]
+    encoding = Encoding([None, 0, 0, None, 1, 1, 1, 1, 1, None],
+                        [(0, 0), (0, 3), (4, 8), (0, 0), (0, 2), (3, 10), (11, 14), (15, 22), (22, 23), (0, 0)])
+    starts = np.array([9, 9, 9, 9, 0, 1, 5, 2, 0, 9], dtype=np.float32)  # question and [SEP]: never chosen
+    ends = np.array([9, 9, 9, 9, 0, 0, 4, 4.5, 1, 9], dtype=np.float32)
+    # start 6 ("4.2", 5) with end 7 ("million", 4.5) beats end 6 (4): 9.5
+    assert best_span(encoding, starts, ends) == (11, 22, 9.5)
+    ends[5] = 8.0  # "carried" ends best, but a span cannot end before it starts: start 5 + end 5 = 9 < 9.5
+    assert best_span(encoding, starts, ends) == (11, 22, 9.5)
+    assert best_span(Encoding([None, 0, None], [(0, 0), (0, 3), (0, 0)]), starts[:3], ends[:3]) is None
+
+
+def test_best_span_is_at_most_max_span_tokens_long() -> None:
+    n = MAX_SPAN_TOKENS + 5
+    encoding = Encoding([1] * n, [(2 * i, 2 * i + 1) for i in range(n)])
+    starts, ends = np.zeros(n), np.zeros(n)
+    starts[0], ends[n - 1], ends[MAX_SPAN_TOKENS - 1] = 5.0, 5.0, 1.0
+    assert best_span(encoding, starts, ends) == (0, 2 * (MAX_SPAN_TOKENS - 1) + 1, 6.0)
+
+
+def test_span_offsets_index_the_article() -> None:
+    article = "Headline\n\nIt carried “4.2 million” passengers — a record.  Next."
+    text = "It carried “4.2 million” passengers — a record."
+    start = article.index(text)
+    chosen = replace(sentence(0, text, 0.0), start=start, end=start + len(text))
+    inside = (text.index("4.2"), text.index("” passengers"))
+    reader = KnownLogits({text: 2.0}, ReaderWeights(span_threshold=3.0), spans={text: (*inside, 4.0)})
+    reader.rerank("q", [hit(0, 1.0)], [0], [chosen], answer_passages=1)
+    span = reader.span("q", chosen)
+    assert span == Span("4.2 million", start + inside[0], start + inside[1], 4.0)
+    assert article[span.start : span.end] == span.text
+    assert reader.seen == [text]  # the span came from the read the re-rank made
+    low = KnownLogits({text: 2.0}, ReaderWeights(span_threshold=4.5), spans={text: (*inside, 4.0)})
+    assert low.span("q", chosen) is None  # below the threshold: no span
 
 
 def test_reader_for_follows_the_settings(tmp_path: Path) -> None:
@@ -180,3 +231,28 @@ def test_first_use_exports_into_an_empty_cache(tmp_path: Path, model_dir: Path, 
     logits = fresh.logits(question, sentences)
     np.testing.assert_allclose(logits, shipped.logits(question, sentences), atol=1e-5)
     assert logits[0] > logits[1]
+
+
+def test_the_shipped_reader_marks_the_exact_answer(shipped: Reader) -> None:
+    question = "How many passengers did the airline carry?"
+    sentences = [
+        "The airline was founded by two pilots in 1950.", "The airline carried 4.2 million passengers last year."
+    ]
+    logits, spans = shipped.read(question, sentences)
+    assert logits[1] > logits[0]
+    start, end, _ = spans[1]
+    assert sentences[1][start:end] == "4.2 million"
+
+
+def test_the_answer_span_indexes_the_article(seed_index: Settings, embedder, shipped: Reader) -> None:
+    from qa.indexing.faiss_store import FaissStore
+    from qa.search.searcher import Searcher
+
+    searcher = Searcher(FaissStore.load(seed_index.index_dir), embedder, abstain=False, reader=shipped)
+    result = searcher.ask("Which news agency did Baqeri give an exclusive interview to?", 3)
+    answer = result.answer
+    assert answer is not None and answer.span is not None
+    article = searcher.store.articles[answer.article_id].text
+    assert answer.span.text == "IRNA" == article[answer.span.start : answer.span.end]
+    assert answer.start <= answer.span.start < answer.span.end <= answer.end  # inside the answer sentence
+    assert result.to_dict()["answer"]["span"] == {"text": "IRNA", "start": answer.span.start, "end": answer.span.end}

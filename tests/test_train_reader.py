@@ -1,4 +1,5 @@
-"""How benchmarks/train_reader.py picks its examples and combines the reader with the re-rank."""
+"""How benchmarks/train_reader.py builds its examples, trains, checkpoints and resumes, exports,
+and combines the reader with the re-rank (reader_data, reader_heldout)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from train_reader import combine, measure, ordered, training_pairs  # noqa: E402
+from reader_heldout import combine, exact_and_f1, measure, normalize_answer, ordered, span_threshold  # noqa: E402
 
 
 def case(scores, gold_passage, sentences):
@@ -22,17 +23,6 @@ def case(scores, gold_passage, sentences):
             {"p": p, "text": f"s{j}", "score": score, "gold": gold} for j, (p, score, gold) in enumerate(sentences)
         ],
     }
-
-
-def test_training_pairs_take_the_positives_the_hardest_negatives_and_some_at_random() -> None:
-    sentences = [(0, 1.0, True), (0, 0.9, True), (0, 0.8, True)] + [(1, 0.1 * i, False) for i in range(10)]
-    pairs = training_pairs([case([1.0, 0.5], 0, sentences)], random.Random(0))
-    positives = [p for p in pairs if p[2] == 1.0]
-    negatives = {p[1] for p in pairs if p[2] == 0.0}
-    assert len(positives) == 2  # at most two positives
-    assert len(negatives) == 7
-    hardest = {f"s{j}" for j in (12, 11, 10, 9)}  # the four best-scored negatives
-    assert hardest <= negatives
 
 
 def test_ordered_adds_the_weighted_best_logit() -> None:
@@ -77,7 +67,7 @@ class OverlapReader:
 
 
 def test_the_held_out_diagnostics_count_what_they_say() -> None:
-    from train_reader import reader_alone
+    from reader_heldout import reader_alone
 
     c = case([1.0, 0.5], 0, [(0, 0.0, True), (1, 0.0, False)])
     c["question"] = "who held the second summit"
@@ -88,3 +78,143 @@ def test_the_held_out_diagnostics_count_what_they_say() -> None:
     reader = OverlapReader()
     logits = [reader.logits(x["question"], [s["text"] for s in x["sentences"]]) for x in (c, other)]
     assert reader_alone([c, other], logits) == 0.5  # the first picks its gold sentence, the second not
+
+
+def test_official_normalisation_and_f1_worked_by_hand() -> None:
+    assert normalize_answer("The  Eiffel-Tower, an icon!") == "eiffeltower icon"
+    assert exact_and_f1("the 4.2 million", ["4.2 million"]) == (1.0, 1.0)  # both "42 million"
+    # "carried 4.2 million": 2 of 3 predicted tokens are gold (p 2/3, r 1): F1 = 2 * 2/3 / (5/3) = 0.8
+    assert exact_and_f1("carried 4.2 million", ["4.2 million"]) == (0.0, pytest.approx(0.8))
+    assert exact_and_f1("Paris", ["London", "paris."]) == (1.0, 1.0)  # the best gold answer counts
+    assert exact_and_f1("nothing", ["London"]) == (0.0, 0.0)
+
+
+def test_span_threshold_shows_spans_where_they_are_more_often_right() -> None:
+    # by score: 5 (F1 1), 4 (1), 3 (0), 2 (0.8), 1 (0): running sums of F1 - 1/2: .5, 1, .5, .8, .3
+    assert span_threshold([3.0, 5.0, 1.0, 4.0, 2.0], [0.0, 1.0, 0.0, 1.0, 0.8]) == 4.0
+    assert span_threshold([1.0, 2.0], [0.0, 0.2]) == float("inf")  # never right: never shown
+
+
+def test_entity_swap_near_miss() -> None:
+    from reader_data import entities, swapped
+
+    found = entities("In 1998 the Treaty of Lisbon moved 300 people. Then Paris won.")
+    assert found["year"] == {"1998"} and found["number"] == {"300"}
+    assert found["name"] == {"Treaty of Lisbon", "Paris"}  # "In", "Then": a sentence's first word
+    sentence = "The Treaty of Lisbon was signed in 2007."
+    pool = {"year": {"2007", "1999"}, "number": set(), "name": {"Treaty of Rome", "Treaty of Lisbon"}}
+    for seed in range(5):
+        near = swapped("When was the Treaty of Lisbon signed in 2007?", sentence, pool, random.Random(seed))
+        assert near in ("When was the Treaty of Rome signed in 2007?", "When was the Treaty of Lisbon signed in 1999?")
+    assert swapped("Who won?", sentence, pool, random.Random(0)) is None  # nothing of the sentence to swap
+
+
+def test_examples_give_the_answer_span_inside_the_sentence(tmp_path: Path) -> None:
+    import gzip
+    import json
+
+    from reader_data import squad_train_examples
+
+    context = "The airline grew fast. It carried 4.2 million passengers last year. Its chief is Ann Lee."
+    other = "Trains carried 9 million passengers. Buses carried fewer passengers in 2020."
+    qas = [{"question": "How many passengers did the airline carry?", "id": "a",
+            "answers": [{"text": "4.2 million", "answer_start": context.index("4.2")}]},
+           {"question": "Who is it?", "id": "b", "answers": [{"text": "grew fast. It", "answer_start": 12}]}]
+    data = {"data": [{"title": "T", "paragraphs": [{"context": context, "qas": qas}, {"context": other, "qas": []}]}]}
+    path = tmp_path / "train.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    examples = squad_train_examples(path, 10, 0, 0.0)
+    assert [e["kind"] for e in examples] == ["pos", "para", "para", "bm25", "bm25"]  # "b" crosses sentences
+    positive = examples[0]
+    assert positive["s"] == "It carried 4.2 million passengers last year."
+    assert positive["s"][slice(*positive["a"])] == "4.2 million"
+    assert {e["s"] for e in examples[1:3]} == {"The airline grew fast.", "Its chief is Ann Lee."}
+    assert {e["s"] for e in examples[3:]} == {"Trains carried 9 million passengers.",
+                                              "Buses carried fewer passengers in 2020."}
+
+
+TINY = [
+    {"q": "How many passengers did the airline carry?", "s": "It carried 4.2 million passengers last year.",
+     "label": 1, "a": [11, 22], "kind": "pos"},
+    {"q": "How many passengers did the airline carry?", "s": "The airline grew fast.", "label": 0, "a": None,
+     "kind": "para"},
+    {"q": "Who founded the bank?", "s": "The bank was founded by Ann Lee in 1901.", "label": 1, "a": [24, 31],
+     "kind": "pos"},
+    {"q": "Who founded the school?", "s": "The bank was founded by Ann Lee in 1901.", "label": 0, "a": None,
+     "kind": "swap"},
+]
+
+
+def tiny_run(folder: Path, *extra: str) -> dict:
+    import gzip
+    import json
+
+    from train_reader import parse_args, train
+
+    from qa.config import settings_from_env
+
+    if not (folder / "examples.jsonl.gz").exists():
+        folder.mkdir(parents=True)
+        with gzip.open(folder / "examples.jsonl.gz", "wt", encoding="utf-8") as handle:
+            handle.write("".join(json.dumps(e) + "\n" for e in TINY))
+        (folder / "data.json").write_text(json.dumps({"squad_train_questions": 2, "swap_share": 0.5}))
+    args = parse_args(["--run-dir", str(folder), "--batch", "1", "--steps", "3", *extra])
+    return train(settings_from_env().resolved_model_dir(), folder, args)
+
+
+def test_checkpoint_resume_and_export(tmp_path: Path, model_dir: Path) -> None:
+    """Stopped after one step and resumed, a run ends where an unbroken one does; its checkpoint
+    exports to an adapter the reader loads, whose ONNX outputs match the torch model's."""
+    pytest.importorskip("peft")
+    import torch
+    from safetensors.numpy import load_file
+    from train_reader import LORA, adapter_tensors, load_checkpoint, reader_model, write_adapter
+
+    from qa.search.reader import FORMAT, Reader
+
+    whole = tiny_run(tmp_path / "whole")
+    broken = tiny_run(tmp_path / "broken", "--stop-after", "0")  # stops (and checkpoints) after step 1
+    assert broken["step"] == 1
+    resumed = tiny_run(tmp_path / "broken", "--resume")
+    assert whole["step"] == resumed["step"] == 3
+    a, b = (load_file(str(tmp_path / name / "checkpoint" / "weights.safetensors")) for name in ("whole", "broken"))
+    assert set(a) == set(b) and any("lora_A" in name for name in a) and "span.weight" in a
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], atol=1e-6, err_msg=name)
+
+    model = reader_model(model_dir)
+    load_checkpoint(tmp_path / "whole", model)
+    model.eval()
+    adapter = tmp_path / "reader.safetensors"
+    combine = {"passages": 5, "passage_weight": 1.0, "sentence_weight": 3.0}
+    write_adapter(adapter, adapter_tensors(model), {
+        "reader": FORMAT, "scale": str(LORA["lora_alpha"] / LORA["r"]), "combine": json_dumps(combine),
+        "span": json_dumps({"threshold": -100.0}),
+    })
+    reader = Reader(model_dir, tmp_path / "cache", adapter, threads=1)
+    pairs = [(e["q"], e["s"]) for e in TINY[:3]]
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    encoded = tokenizer([p[0] for p in pairs], [p[1] for p in pairs], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        logits, starts, ends = model(encoded["input_ids"], encoded["attention_mask"], encoded["token_type_ids"])
+    for (question, text), logit in zip(pairs, logits):
+        got, spans = reader.read(question, [text])  # the int8 export: close, not equal
+        assert got[0] == pytest.approx(float(logit), abs=0.25)
+        assert spans[0] is not None and 0 <= spans[0][0] < spans[0][1] <= len(text)
+    onnx_logits, onnx_starts, onnx_ends = reader.session.run(None, {
+        "input_ids": encoded["input_ids"].numpy(), "attention_mask": encoded["attention_mask"].numpy(),
+        "token_type_ids": encoded["token_type_ids"].numpy(),
+    })
+    assert onnx_starts.shape == onnx_ends.shape == tuple(encoded["input_ids"].shape)
+    mask = encoded["attention_mask"].numpy() == 1
+    np.testing.assert_allclose(onnx_starts[mask], starts.numpy()[mask], atol=0.3)
+    np.testing.assert_allclose(onnx_ends[mask], ends.numpy()[mask], atol=0.3)
+
+
+def json_dumps(value) -> str:
+    import json
+
+    return json.dumps(value)

@@ -2,11 +2,18 @@
 
 The bi-encoder sees the question and a sentence apart; the reader runs the same transformer
 over both at once, as a cross-encoder, and gives a logit that the sentence answers the
-question. It is the shipped model's own weights plus a low-rank adapter (LoRA, rank 8, on
-every linear layer) and a linear head over the mean of the tokens, trained on SQuAD tuning-half
-questions by benchmarks/train_reader.py. ``reader.safetensors`` beside this file holds only the
-adapter and head (0.7 MB, float16), with the command, data and the two weights that combine the reader
-with the re-rank, chosen on tuning questions held out of its training, in its metadata.
+question, and where in the sentence the exact answer lies. It is the shipped model's own weights
+plus a low-rank adapter (LoRA, rank 8, on every linear layer), a linear head over the mean of
+the tokens (the "this sentence answers" logit; low: no answer here) and a span head over each
+token (start and end logits, SQuAD style), trained on SQuAD v1.0 train, near misses made from it
+and SQuAD 2.0's tuning-half unanswerable questions by benchmarks/train_reader.py.
+``reader.safetensors`` beside this file holds only the adapter and heads (float16), with the
+command, data, the two weights that combine the reader with the re-rank and the span threshold,
+chosen on SQuAD v1.1 dev tuning questions, in its metadata.
+
+The best span of a sentence lies inside the sentence's own tokens, starts at or before it ends,
+is at most ``MAX_SPAN_TOKENS`` tokens long, and scores start + end logit; its character offsets
+come from the tokenizer's offset mapping. One ONNX run gives a question's logits and spans.
 
 On first use the adapter is merged into the model's weights (W + scale * B A), exported to ONNX
 and quantised to int8 like the embedder (qa.embed.onnx_backend), and cached; asking then needs
@@ -22,6 +29,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
+import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -32,12 +42,17 @@ import numpy as np
 from qa.config import Settings
 from qa.errors import ConfigError
 from qa.search.answer import ScoredSentence
-from qa.types import Hit
+from qa.types import Hit, Span
+
+SentenceSpan = tuple[int, int, float]  # (start, end) in the sentence, and start + end logit
 
 ADAPTER = Path(__file__).with_name("reader.safetensors")
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: the span outputs (a v1 cache holds only the logits)
+FORMAT = "2"  # the adapter's "reader" metadata: 2 has the span head
 MAX_TOKENS = 128  # question + sentence, as trained
+MAX_SPAN_TOKENS = 30
 LORA_A, LORA_B = ".lora_A", ".lora_B"
+SPAN_CACHE = 4096  # (question, sentence) -> best span, kept from the last reads for the answer
 
 
 @dataclass(frozen=True)
@@ -47,11 +62,16 @@ class ReaderWeights:
     passages: int = 5  # passages whose sentences are read, from the first after the re-rank
     passage_weight: float = 1.0  # passage score += this x its best sentence's logit
     sentence_weight: float = 3.0  # answer = best of logit + this x sentence score
+    span_threshold: float = math.inf  # the answer's span is shown when its score reaches this
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, str]) -> ReaderWeights:
         combine = json.loads(metadata["combine"])
-        return cls(int(combine["passages"]), float(combine["passage_weight"]), float(combine["sentence_weight"]))
+        span = json.loads(metadata.get("span", "{}"))
+        return cls(
+            int(combine["passages"]), float(combine["passage_weight"]), float(combine["sentence_weight"]),
+            float(span.get("threshold", math.inf)),
+        )
 
 
 def adapter_fingerprint(path: Path = ADAPTER) -> str:
@@ -91,26 +111,30 @@ def merged_state(state: dict[str, np.ndarray], adapter: dict[str, np.ndarray], s
 
 
 def export_reader(model_dir: Path, adapter_path: Path, target: Path) -> None:
-    """Export the model with the adapter merged and the head on top to ONNX: inputs
-    ``input_ids``, ``attention_mask``, ``token_type_ids`` (batch x sequence), output ``logits``
-    (batch)."""
-    from qa.embed.export import example_batch, load_for_export, trace
+    """Export the model with the adapter merged and the heads on top to ONNX: inputs
+    ``input_ids``, ``attention_mask``, ``token_type_ids`` (batch x sequence); outputs ``logits``
+    (batch), ``start_logits`` and ``end_logits`` (batch x sequence)."""
+    from qa.embed.export import OPSET, example_batch, load_for_export
 
     _, model = load_for_export(model_dir)
     import torch  # there: load_for_export has checked (imported here, so the type checker sees the module)
     adapter, metadata = read_adapter(adapter_path)
+    if metadata.get("reader") != FORMAT:
+        raise ConfigError(
+            f"{adapter_path} is not a version {FORMAT} reader adapter: retrain it (benchmarks/train_reader.py)"
+        )
     state = {name: tensor.numpy() for name, tensor in model.state_dict().items()}
     merged = merged_state(state, adapter, float(metadata["scale"]))
     model.load_state_dict({name: torch.from_numpy(np.asarray(array)) for name, array in merged.items()})
-    head = torch.nn.Linear(adapter["head.weight"].shape[1], 1)
-    head.load_state_dict(
-        {"weight": torch.from_numpy(adapter["head.weight"]), "bias": torch.from_numpy(adapter["head.bias"])}
-    )
+    head, span = (torch.nn.Linear(adapter[f"{name}.weight"].shape[1], adapter[f"{name}.weight"].shape[0])
+                  for name in ("head", "span"))
+    for layer, name in ((head, "head"), (span, "span")):
+        layer.load_state_dict({part: torch.from_numpy(adapter[f"{name}.{part}"]) for part in ("weight", "bias")})
 
-    class Logits(torch.nn.Module):
+    class Read(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.model, self.head = model, head
+            self.model, self.head, self.span = model, head, span
 
         def forward(self, input_ids, attention_mask, token_type_ids):
             hidden = self.model(
@@ -118,14 +142,23 @@ def export_reader(model_dir: Path, adapter_path: Path, target: Path) -> None:
             ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return self.head(pooled).squeeze(-1)
+            spans = self.span(hidden)
+            return self.head(pooled).squeeze(-1), spans[..., 0], spans[..., 1]
 
     ids, mask = example_batch(torch)
     types = torch.zeros_like(ids)
     types[:, 8:] = 1  # a question of 8 tokens, then the sentence
-    trace(
-        Logits(), {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}, "logits", {0: "batch"}, target
-    )
+    axes = {0: "batch", 1: "sequence"}
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings, as for the embedder (qa.embed.export.trace)
+        torch.onnx.export(
+            Read(), (ids, mask, types), str(target), input_names=names,
+            output_names=["logits", "start_logits", "end_logits"],
+            dynamic_axes={**{name: axes for name in names}, "logits": {0: "batch"},
+                          "start_logits": axes, "end_logits": axes},
+            opset_version=OPSET, do_constant_folding=True, dynamo=False,
+        )
 
 
 def ensure_reader_model(model_dir: Path, cache_dir: Path, adapter_path: Path = ADAPTER) -> Path:
@@ -167,6 +200,8 @@ class Reader:
         options.log_severity_level = 3
         path = ensure_reader_model(Path(model_dir), Path(cache_dir), adapter_path)
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._spans: OrderedDict[tuple[str, str], SentenceSpan | None] = OrderedDict()
+        self._lock = threading.Lock()
 
     def rerank(
         self, question: str, hits: Sequence[Hit], order: Sequence[int], sentences: Sequence[ScoredSentence],
@@ -180,7 +215,13 @@ class Reader:
         n = min(len(hits), max(self.weights.passages, answer_passages))
         read = set(order[:n])
         texts = [s for s in sentences if s.passage in read]
-        logits = self.logits(question, [s.text for s in texts])
+        logits, spans = self.read(question, [s.text for s in texts])
+        with self._lock:  # kept for :meth:`span`, so the answer's span costs no second run
+            for sentence, found in zip(texts, spans):
+                self._spans[(question, sentence.text)] = found
+                self._spans.move_to_end((question, sentence.text))
+            while len(self._spans) > SPAN_CACHE:
+                self._spans.popitem(last=False)
         best: dict[int, float] = {}
         for sentence, logit in zip(texts, logits):
             best[sentence.passage] = max(best.get(sentence.passage, -math.inf), float(logit))
@@ -196,10 +237,30 @@ class Reader:
     def _rescored(self, sentence: ScoredSentence, logit: float) -> ScoredSentence:
         return replace(sentence, score=logit + self.weights.sentence_weight * sentence.score, reader=logit)
 
+    def span(self, question: str, sentence: ScoredSentence) -> Span | None:
+        """The exact answer inside ``sentence`` (article offsets, from its ``start``), or None when
+        its score is below the threshold chosen in training. The span of a sentence :meth:`rerank`
+        has just read is remembered; another is read now."""
+        key = (question, sentence.text)
+        with self._lock:
+            known = key in self._spans
+            found = self._spans.get(key)
+        if not known:
+            found = self.read(question, [sentence.text])[1][0]
+        if found is None or found[2] < self.weights.span_threshold:
+            return None
+        start, end, score = found
+        return Span(sentence.text[start:end], sentence.start + start, sentence.start + end, round(score, 4))
+
     def logits(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         """One logit per sentence (higher: more likely to answer the question)."""
+        return self.read(question, sentences)[0]
+
+    def read(self, question: str, sentences: Sequence[str]) -> tuple[np.ndarray, list[SentenceSpan | None]]:
+        """One logit per sentence, and its best span: (start, end) character offsets in the
+        sentence and its score (None when the cut left none of the sentence's tokens)."""
         if not sentences:
-            return np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.float32), []
         encodings = self.tokenizer.encode_batch([(question, sentence) for sentence in sentences])
         length = max(len(encoding.ids) for encoding in encodings)
         ids = np.zeros((len(encodings), length), dtype=np.int64)
@@ -207,8 +268,30 @@ class Reader:
         for row, encoding in enumerate(encodings):
             n = len(encoding.ids)
             ids[row, :n], mask[row, :n], types[row, :n] = encoding.ids, 1, encoding.type_ids
-        (logits,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
-        return np.asarray(logits, dtype=np.float32).reshape(-1)
+        logits, starts, ends = self.session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        )
+        spans = [best_span(encoding, starts[row], ends[row]) for row, encoding in enumerate(encodings)]
+        return np.asarray(logits, dtype=np.float32).reshape(-1), spans
+
+
+def best_span(encoding, start_logits: np.ndarray, end_logits: np.ndarray) -> SentenceSpan | None:
+    """The best (start, end, score) over the sentence's tokens (the pair's second sequence, with
+    a non-empty offset): start <= end, at most MAX_SPAN_TOKENS long, score = start + end logit;
+    character offsets inside the sentence, from the tokenizer's offset mapping."""
+    tokens = [t for t, (sequence, (a, b)) in enumerate(zip(encoding.sequence_ids, encoding.offsets))
+              if sequence == 1 and b > a]
+    if not tokens:
+        return None
+    first, last = tokens[0], tokens[-1] + 1  # the sentence's tokens are one run
+    scores = np.asarray(start_logits[first:last], dtype=np.float64)[:, None] + np.asarray(
+        end_logits[first:last], dtype=np.float64
+    )[None, :]
+    size = last - first
+    band = np.triu(np.ones((size, size), dtype=bool)) & ~np.triu(np.ones((size, size), dtype=bool), MAX_SPAN_TOKENS)
+    scores[~band] = -np.inf
+    i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return encoding.offsets[first + i][0], encoding.offsets[first + j][1], float(scores[i, j])
 
 
 def reader_for(settings: Settings) -> Reader | None:

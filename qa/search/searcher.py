@@ -219,7 +219,8 @@ class Searcher:
         answer = None
         if chosen is not None:
             chunk = retrieval.hits[chosen.passage].chunk
-            answer = Answer(chosen.text, chunk.id, chunk.article_id, chosen.start, chosen.end, chosen.score)
+            span = self.reader.span(retrieval.query, chosen) if self.reader is not None else None
+            answer = Answer(chosen.text, chunk.id, chunk.article_id, chosen.start, chosen.end, chosen.score, span)
         signals = Signals(
             dense_top=retrieval.dense_top,
             sentence=chosen.cosine if chosen else 0.0,
