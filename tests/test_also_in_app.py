@@ -20,7 +20,7 @@ from qa.types import Answer, Chunk, Corroboration, Hit, Result
 from qa.web.render import article_request, parse_article_request, result_html
 
 CHROMIUM = "/usr/bin/chromium"
-BRIDGE_QUESTION = "How much did Galway City Council approve for the Salmon Weir bridge?"
+BRIDGE_QUESTION = "How much did the council approve for the Salmon Weir bridge on Wednesday night?"
 WAIT_MS = 120_000
 ARTIFACTS = ROOT / "test-artifacts"
 TEXT = "Council approves. Galway City Council approved 9 million euros for the bridge."

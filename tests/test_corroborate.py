@@ -22,8 +22,8 @@ def hit(n: int, art: Article) -> Hit:
     return Hit(n + 1, 1.0, chunk, art.title, date=art.date, source=art.source)
 
 
-def sentence(passage: int, text: str, reader: float | None) -> ScoredSentence:
-    return ScoredSentence(passage, 0, len(text), text, 0.5, 0.5, False, True, 1.0, reader=reader)
+def sentence(passage: int, text: str, reader: float | None, coverage: float = 0.5) -> ScoredSentence:
+    return ScoredSentence(passage, 0, len(text), text, 0.5, coverage, False, True, 1.0, reader=reader)
 
 
 ARTICLES = [
@@ -35,12 +35,14 @@ ARTICLES = [
     article("aside", "The new bridge will cost 9 million euros, councillors said.", None, "Undated News"),
     article("weak", "The council backed 9 million euros for the new bridge.", "2024-02-01", "Weak Reader"),
     article("other", "The council met on Wednesday for three hours.", "2024-03-07", "Other"),
+    article("stray", "Councillors voted 14 to 4 after a debate.", "2024-03-07", "Stray"),
 ]
 BY_ID = {a.id: a for a in ARTICLES}
 HITS = [hit(n, a) for n, a in enumerate(ARTICLES)]
-READER = {"daily": 4.0, "tribune": 1.5, "herald": 3.5, "copy": 1.2, "early": 0.4, "aside": 0.1, "weak": -0.5,
-          "other": 2.0}
-SENTENCES = [sentence(n, a.text, READER[a.id]) for n, a in enumerate(ARTICLES)]
+READER = {"daily": 4.0, "tribune": 1.5, "herald": 3.5, "copy": 1.2, "early": -0.4, "aside": -3.0, "weak": -3.6,
+          "other": 2.0, "stray": 1.0}
+COVERAGE = {"stray": 0.2}  # the share of the question's terms in it: it is not about the bridge
+SENTENCES = [sentence(n, a.text, READER[a.id], COVERAGE.get(a.id, 0.5)) for n, a in enumerate(ARTICLES)]
 ANSWER = Answer(ANSWER_TEXT, "daily#0", "daily", 0, len(ANSWER_TEXT), 1.0)
 
 
@@ -65,8 +67,9 @@ def test_same_answer_rules_with_and_without_a_span() -> None:
 def test_also_in_lists_agreeing_articles_by_date_once_and_differs_apart() -> None:
     also_in, differs = corroborations(QUESTION, ANSWER, SENTENCES[0], SENTENCES, HITS, BY_ID)
     # "copy" repeats the tribune's text word for word: it counts once, as the tribune (read first);
-    # "weak" agrees but the reader does not take it to answer (logit below 0); "other" answers
-    # nothing the same; the undated one comes last
+    # "weak" agrees but the reader does not take it to answer (logit -3.6, below READER_ANSWERS
+    # -3.5); "other" answers nothing the same; "stray" states other figures but is not about the
+    # question (coverage 0.2 < COVERS), so it is not "reported differently"; the undated one comes last
     assert [c.article_id for c in also_in] == ["early", "tribune", "aside"]
     assert also_in[1] == Corroboration("tribune", "Tribune", "2024-03-08", "Tribune", BY_ID["tribune"].text, 0,
                                        len(BY_ID["tribune"].text))
@@ -103,11 +106,12 @@ def test_the_bridge_figure_is_corroborated_by_one_outlet_and_contradicted_by_ano
     from qa.search.searcher import Searcher
 
     searcher = Searcher(open_store(archive_index.index_dir), embedder, reader=reader_for(archive_index))
-    result = searcher.ask("How much did Galway City Council approve for the Salmon Weir bridge?", k=5)
+    result = searcher.ask("How much did the council approve for the Salmon Weir bridge on Wednesday night?", k=5)
     assert result.answer is not None and result.answer.article_id == "galway-daily/salmon-weir-bridge.html"
     assert [(c.source, c.date) for c in result.answer.also_in] == [("Connacht Tribune", "2024-03-08")]
     assert "9 million euros" in result.answer.also_in[0].text
     assert [(c.source, c.date) for c in result.answer.differs] == [("Western Herald", "2024-03-12")]
+    assert result.answer.span is not None and result.answer.span.text == "9 million euros"
     article = searcher.store.articles[result.answer.also_in[0].article_id]
     entry = result.answer.also_in[0]
     assert article.text[entry.start : entry.end] == entry.text

@@ -4,9 +4,9 @@ News is reported many times over. When the answer comes from one article, the ot
 among the passages read for the question that say the same are listed with it, so the user sees
 that the answer is corroborated (or that nobody else says it) without reading every card.
 
-A sentence of another article gives *the same answer* when the reader scores it as answering
-the question (a logit of at least :data:`ANSWERS`: more likely than not, on the reader's own
-training scale) and
+A sentence of another article gives *the same answer* when the reader reads it as answering
+the question (a logit above :data:`~qa.search.answer.READER_ANSWERS`, the floor chosen on SQuAD
+2.0's tuning half for the answer type's steering) and
 
 - with a short answer (``Answer.span``): it holds that answer, after SQuAD's normalisation
   (lower case, no punctuation, no a/an/the), as a run of its words;
@@ -14,8 +14,10 @@ training scale) and
   question's own), and shares at least :data:`SHARED` of the answer sentence's other content
   terms beyond the question's.
 
-A sentence that answers with other figures ("14 million" against "9 million") is *reported
-differently*: those articles are listed apart (``Answer.differs``), never as corroboration.
+A sentence the reader reads as answering that also holds at least :data:`COVERS` of the
+question's weighted content terms (so it is about the same thing, not a stray figure nearby)
+and states other figures ("14 million" against "9 million") is *reported differently*: those
+articles are listed apart (``Answer.differs``), never as corroboration.
 
 An article and its exact duplicates (the same text) count once, and a copy of the answering
 article is not listed. The list is sorted by date (undated last), then by article id. Without a
@@ -29,11 +31,11 @@ import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 
-from qa.search.answer import ScoredSentence, question_terms
+from qa.search.answer import READER_ANSWERS, ScoredSentence, question_terms
 from qa.text.terms import analyze
 from qa.types import Answer, Article, Corroboration, Hit
 
-ANSWERS = 0.0  # the reader's logit from which a sentence is taken to answer (p 0.5)
+COVERS = 0.5  # share of the question's weighted content terms a sentence must hold to answer it
 SHARED = 0.5  # share of the answer sentence's own content terms another must hold (no span)
 ARTICLES = re.compile(r"\b(a|an|the)\b")
 PUNCTUATION = str.maketrans("", "", string.punctuation)
@@ -93,7 +95,7 @@ def corroborations(
     agree: dict[str, Corroboration] = {}
     differ: dict[str, Corroboration] = {}
     for sentence in sorted(sentences, key=lambda s: -(s.reader if s.reader is not None else -math.inf)):
-        if sentence.reader is None or sentence.reader < ANSWERS:
+        if sentence.reader is None or sentence.reader <= READER_ANSWERS:
             break
         hit = hits[sentence.passage]
         article_id = hit.chunk.article_id
@@ -103,7 +105,7 @@ def corroborations(
         entry = Corroboration(article_id, hit.title, hit.date, hit.source, sentence.text, sentence.start, sentence.end)
         if same_answer(question, answer, sentence.text):
             agree[article_id] = entry
-        elif other_figures(question, answer, sentence.text):
+        elif sentence.coverage >= COVERS and other_figures(question, answer, sentence.text):
             differ[article_id] = entry
         else:
             continue
