@@ -87,8 +87,8 @@ def reader_calibration_titles() -> list[str]:
     """The SQuAD 2.0 articles the shipped reader kept out of its training, from its metadata."""
     from qa.search.reader import adapter_metadata
 
-    data = json.loads(adapter_metadata().get("data", "{}") or "{}")
-    titles = data.get("squad2_calibration_articles")
+    fit = json.loads(adapter_metadata().get("fit", "{}") or "{}")
+    titles = fit.get("data", {}).get("squad2_calibration_articles")
     if not titles:
         raise SystemExit("the shipped reader names no calibration articles: pass --calibration-articles")
     return list(titles)

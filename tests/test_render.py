@@ -1,6 +1,6 @@
 """The chat's HTML: corpus text escaped, the answer marked inside the passage it came from."""
 
-from qa.types import Answer, Article, Chunk, Hit, Result
+from qa.types import Answer, Article, Chunk, Hit, Result, Span
 from qa.web.render import marked, result_html, source_html, source_line
 
 TEXT = "First <b>passage</b>. Second one. The answer is <script>alert(1)</script> here."
@@ -18,6 +18,19 @@ def test_the_answer_is_marked_in_its_own_passage_and_everything_is_escaped() -> 
     assert '<mark class="qa-answer">The answer is &lt;script&gt;alert(1)&lt;/script&gt; here.</mark>' in page
     assert "<script>" not in page and "<b>" not in page and "<i>" not in page
     assert "a.txt#1" in page
+
+
+def test_the_exact_answer_is_bold_inside_the_marked_sentence_and_the_answer_line() -> None:
+    start = TEXT.index("<script>")
+    span = Span("<script>alert(1)</script>", start, start + len("<script>alert(1)</script>"))
+    answer = Answer("The answer is <script>alert(1)</script> here.", "a.txt#1", "a.txt", 34, len(TEXT), span=span)
+    page = result_html(Result("q", answer, (hit(2, 34, len(TEXT)),)))
+    bold = '<mark class="qa-span">&lt;script&gt;alert(1)&lt;/script&gt;</mark>'
+    # the answer line: the sentence, the exact answer in bold
+    assert f'<p class="qa-answer-line">The answer is {bold} here.</p>' in page
+    # the passage: the span's mark nested inside the sentence's
+    assert f'<mark class="qa-answer">The answer is </mark><mark class="qa-answer">{bold}</mark>' in page
+    assert "<script>" not in page
 
 
 def test_no_answer_says_so_and_shows_the_closest_passage() -> None:

@@ -11,7 +11,7 @@ import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
 
-from qa.types import Article, Chunk, Corroboration, Hit, Result
+from qa.types import Answer, Article, Chunk, Corroboration, Hit, Result
 
 ABSTAIN_TEXT = "The corpus does not answer this."
 RETRIEVERS = {"dense": "dense", "bm25": "BM25"}
@@ -94,7 +94,7 @@ def passage_html(hit: Hit, result: Result, articles: Mapping[str, Article] | Non
     that opens it in the source viewer; the answer sentence marked if it is in it. As a card
     (``card=True``) it is a closed ``<details>`` whose summary says the same in one line."""
     answer = result.answer
-    spans = [(answer.start, answer.end, "qa-answer")] if answer and answer.chunk_id == hit.chunk.id else []
+    spans = answer_marks(answer) if answer and answer.chunk_id == hit.chunk.id else []
     body = marked(hit.chunk.text, hit.chunk.start, spans)
     article = (articles or {}).get(hit.chunk.article_id)
     meta = (
@@ -121,6 +121,23 @@ def passage_html(hit: Hit, result: Result, articles: Mapping[str, Article] | Non
     )
 
 
+def answer_marks(answer: Answer) -> list[tuple[int, int, str]]:
+    """The marks of the answer in its passage: the sentence, and the exact answer in it (bold)."""
+    marks = [(answer.start, answer.end, "qa-answer")]
+    if answer.span is not None:
+        marks.append((answer.span.start, answer.span.end, "qa-span"))
+    return marks
+
+
+def answer_line(answer: Answer) -> str:
+    """The answer sentence above its passage: bold, or, when the reader found the exact answer
+    in it, with that answer in bold."""
+    if answer.span is None:
+        return f'<p class="qa-answer-line"><strong>{escape(answer.text)}</strong></p>'
+    span = [(answer.span.start, answer.span.end, "qa-span")]
+    return f'<p class="qa-answer-line">{marked(answer.text, answer.start, span)}</p>'
+
+
 def result_html(result: Result, articles: Mapping[str, Article] | None = None) -> str:
     """The chat reply: the answer sentence, its passage with the sentence marked, then the
     other passages as cards. An abstention says so and shows the closest passages as cards.
@@ -135,7 +152,7 @@ def result_html(result: Result, articles: Mapping[str, Article] | None = None) -
         return '<div class="qa-reply">' + "\n".join(parts) + "</div>"
     first = answer_hit(result)
     parts = [
-        f'<p class="qa-answer-line"><strong>{escape(result.answer.text)}</strong></p>',
+        answer_line(result.answer),
         reported_html("Also reported by", result.answer.also_in, "qa-also"),
         reported_html("Reported differently by", result.answer.differs, "qa-differs"),
         passage_html(first, result, articles),
