@@ -14,7 +14,13 @@ qa's own splitter (qa.text.sentences), so they look like what qa reads. The kind
   name) that the gold sentence holds is swapped for another of the same kind from the same
   article that the gold sentence does not hold; paired with the gold sentence, label 0;
 - ``squad2``: SQuAD 2.0 dev's unanswerable questions of the tuning half's training articles, each
-  paired with the two sentences of its paragraph BM25 ranks highest for it.
+  paired with the two sentences of its paragraph BM25 ranks highest for it;
+- ``squad2pos`` / ``squad2para``: the answerable questions of the same articles, the sentence
+  holding the answer (label 1, with its span) and the paragraph's other sentence BM25 ranks
+  highest (label 0). Without them every SQuAD 2.0 question the reader saw was a negative, and it
+  could learn the articles' style for "no answer" instead of reading: the first version 2 did
+  (its answer logit told the calibration articles' answerable questions from their unanswerable
+  ones no better than chance, ROC AUC 0.52; docs/EVALUATION.md).
 
 SQuAD 2.0 dev's tuning half is its 17 articles that are among SQuAD v1.1 dev's first 24
 (matched by title). In v1.1 dev's order, the articles at positions 0, 1, 3, 4, 6, 7, ... (position
@@ -172,7 +178,8 @@ def squad2_split(v2_path: Path = SQUAD2_DEV, v11_path: Path = SQUAD11_DEV) -> tu
 
 def squad2_examples(titles: list[str], v2_path: Path = SQUAD2_DEV, per_question: int = 2) -> list[dict]:
     """Each unanswerable question of these SQuAD 2.0 dev articles, with the ``per_question``
-    sentences of its paragraph BM25 ranks highest for it, label 0."""
+    sentences of its paragraph BM25 ranks highest for it, label 0; each answerable one with the
+    sentence holding its answer (label 1) and the best other sentence (label 0)."""
     import numpy as np
 
     examples = []
@@ -183,12 +190,25 @@ def squad2_examples(titles: list[str], v2_path: Path = SQUAD2_DEV, per_question:
         for para in article["paragraphs"]:
             context = para["context"]
             bm25 = ArticleBM25([context])
+            spans = sentences_of(context)
             for qa in para["qas"]:
-                if not qa.get("is_impossible"):
-                    continue
+                question = qa["question"].strip()
                 scores = bm25.scores(qa["question"])
-                examples += [{"q": qa["question"].strip(), "s": bm25.texts[i], "label": 0, "a": None,
-                              "kind": "squad2"} for i in np.argsort(-scores)[:per_question]]
+                if qa.get("is_impossible"):
+                    examples += [{"q": question, "s": bm25.texts[i], "label": 0, "a": None,
+                                  "kind": "squad2"} for i in np.argsort(-scores)[:per_question]]
+                    continue
+                answer = qa["answers"][0]
+                start, end = answer["answer_start"], answer["answer_start"] + len(answer["text"])
+                holding = [i for i, (s0, e0) in enumerate(spans) if s0 <= start and end <= e0]
+                if not holding or len(bm25.texts) != len(spans):
+                    continue
+                s0, e0 = spans[holding[0]]
+                examples.append({"q": question, "s": context[s0:e0], "label": 1, "a": [start - s0, end - s0],
+                                 "kind": "squad2pos"})
+                other = [i for i in np.argsort(-scores) if i != holding[0]][:1]
+                examples += [{"q": question, "s": bm25.texts[i], "label": 0, "a": None, "kind": "squad2para"}
+                             for i in other]
     return examples
 
 
