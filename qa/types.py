@@ -264,10 +264,13 @@ class Signals:
     answer_coverage: float = 0.0  # IDF-weighted share of the question's terms in the answer sentence
     missing: float = 0.0  # IDF-weighted share of the question's terms in none of the answer passages
     reader: float = 0.0  # the reader's logit for the answer sentence (0 without a reader)
+    reader_best: float = 0.0  # the highest logit of any sentence the reader read (0 without a reader)
 
     def vector(self, features: Sequence[str] = ()) -> list[float]:
         """The named signals (all of :data:`FEATURES` by default), in that order."""
         return [float(getattr(self, name)) for name in features or FEATURES]
 
 
-FEATURES = ("dense_top", "sentence", "coverage", "agreement", "typed", "answer_coverage", "missing", "reader")
+FEATURES = (
+    "dense_top", "sentence", "coverage", "agreement", "typed", "answer_coverage", "missing", "reader", "reader_best"
+)

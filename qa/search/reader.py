@@ -52,6 +52,7 @@ FORMAT = "2"  # the adapter's "reader" metadata: 2 has the span head
 MAX_TOKENS = 128  # question + sentence, as trained
 MAX_SPAN_TOKENS = 30
 LORA_A, LORA_B = ".lora_A", ".lora_B"
+BATCH = 8  # pairs per ONNX run, taken in order of length (Reader.read)
 SPAN_CACHE = 4096  # (question, sentence) -> best span, kept from the last reads for the answer
 
 
@@ -262,17 +263,27 @@ class Reader:
         if not sentences:
             return np.zeros(0, dtype=np.float32), []
         encodings = self.tokenizer.encode_batch([(question, sentence) for sentence in sentences])
-        length = max(len(encoding.ids) for encoding in encodings)
-        ids = np.zeros((len(encodings), length), dtype=np.int64)
-        mask, types = np.zeros_like(ids), np.zeros_like(ids)
-        for row, encoding in enumerate(encodings):
-            n = len(encoding.ids)
-            ids[row, :n], mask[row, :n], types[row, :n] = encoding.ids, 1, encoding.type_ids
-        logits, starts, ends = self.session.run(
-            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        )
-        spans = [best_span(encoding, starts[row], ends[row]) for row, encoding in enumerate(encodings)]
-        return np.asarray(logits, dtype=np.float32).reshape(-1), spans
+        logits = np.zeros(len(encodings), dtype=np.float32)
+        spans: list[SentenceSpan | None] = [None] * len(encodings)
+        # by length, in runs of BATCH: a run pads to its longest pair, and one run padded to the
+        # longest of ~25 pairs read about twice the tokens there are (docs/BENCHMARKS.md)
+        order = sorted(range(len(encodings)), key=lambda row: len(encodings[row].ids))
+        for first in range(0, len(order), BATCH):
+            rows = order[first : first + BATCH]
+            length = len(encodings[rows[-1]].ids)
+            ids = np.zeros((len(rows), length), dtype=np.int64)
+            mask, types = np.zeros_like(ids), np.zeros_like(ids)
+            for i, row in enumerate(rows):
+                encoding = encodings[row]
+                n = len(encoding.ids)
+                ids[i, :n], mask[i, :n], types[i, :n] = encoding.ids, 1, encoding.type_ids
+            run_logits, starts, ends = self.session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            )
+            for i, row in enumerate(rows):
+                logits[row] = run_logits[i]
+                spans[row] = best_span(encodings[row], starts[i], ends[i])
+        return logits, spans
 
 
 def best_span(encoding, start_logits: np.ndarray, end_logits: np.ndarray) -> SentenceSpan | None:

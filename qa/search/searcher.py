@@ -231,6 +231,7 @@ class Searcher:
             missing=1.0 - covered_share(ranked.terms, set().union(*(ranked.passage_words[i] for i in shown)))
             if ranked.terms else 0.0,
             reader=chosen.reader if chosen and chosen.reader is not None else 0.0,
+            reader_best=max((s.reader for s in sentences if s.reader is not None), default=0.0),
         )
         abstained = self.abstainer.abstains(signals) if self.abstainer else False
         if answer is not None and chosen is not None and not abstained:
