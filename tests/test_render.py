@@ -25,11 +25,11 @@ def test_the_exact_answer_is_bold_inside_the_marked_sentence_and_the_answer_line
     span = Span("<script>alert(1)</script>", start, start + len("<script>alert(1)</script>"))
     answer = Answer("The answer is <script>alert(1)</script> here.", "a.txt#1", "a.txt", 34, len(TEXT), span=span)
     page = result_html(Result("q", answer, (hit(2, 34, len(TEXT)),)))
-    bold = '<mark class="qa-span">&lt;script&gt;alert(1)&lt;/script&gt;</mark>'
+    bold = '<strong class="qa-span">&lt;script&gt;alert(1)&lt;/script&gt;</strong>'
     # the answer line: the sentence, the exact answer in bold
     assert f'<p class="qa-answer-line">The answer is {bold} here.</p>' in page
-    # the passage: the span's mark nested inside the sentence's
-    assert f'<mark class="qa-answer">The answer is </mark><mark class="qa-answer">{bold}</mark>' in page
+    # the passage: one mark for the sentence, the exact answer bold inside it
+    assert f'<mark class="qa-answer">The answer is {bold} here.</mark>' in page
     assert "<script>" not in page
 
 

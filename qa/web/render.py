@@ -93,9 +93,7 @@ def passage_html(hit: Hit, result: Result, articles: Mapping[str, Article] | Non
     """One passage: title, source, rank, score, the retrievers that found it and a button
     that opens it in the source viewer; the answer sentence marked if it is in it. As a card
     (``card=True``) it is a closed ``<details>`` whose summary says the same in one line."""
-    answer = result.answer
-    spans = answer_marks(answer) if answer and answer.chunk_id == hit.chunk.id else []
-    body = marked(hit.chunk.text, hit.chunk.start, spans)
+    body = passage_body(hit, result.answer)
     article = (articles or {}).get(hit.chunk.article_id)
     meta = (
         f'<span class="qa-cite">#{hit.rank} · score {hit.score:.3f} · found by {found_by_text(hit.found_by)}'
@@ -121,12 +119,30 @@ def passage_html(hit: Hit, result: Result, articles: Mapping[str, Article] | Non
     )
 
 
-def answer_marks(answer: Answer) -> list[tuple[int, int, str]]:
-    """The marks of the answer in its passage: the sentence, and the exact answer in it (bold)."""
-    marks = [(answer.start, answer.end, "qa-answer")]
-    if answer.span is not None:
-        marks.append((answer.span.start, answer.span.end, "qa-span"))
-    return marks
+def answer_sentence_html(answer: Answer) -> str:
+    """The answer sentence, escaped, with the exact answer (``answer.span``) in bold inside it."""
+    text = answer.text
+    if answer.span is None:
+        return escape(text)
+    left, right = answer.span.start - answer.start, answer.span.end - answer.start
+    if not 0 <= left < right <= len(text):
+        return escape(text)
+    return f'{escape(text[:left])}<strong class="qa-span">{escape(text[left:right])}</strong>{escape(text[right:])}'
+
+
+def passage_body(hit: Hit, answer: Answer | None) -> str:
+    """The passage's text, escaped, with the answer sentence in one ``<mark>`` (the exact answer
+    bold inside it) when the answer was taken from this passage."""
+    chunk = hit.chunk
+    if answer is None or answer.chunk_id != chunk.id:
+        return escape(chunk.text)
+    left, right = answer.start - chunk.start, answer.end - chunk.start
+    if not (0 <= left < right <= len(chunk.text) and chunk.text[left:right] == answer.text):
+        return marked(chunk.text, chunk.start, [(answer.start, answer.end, "qa-answer")])
+    return (
+        f'{escape(chunk.text[:left])}<mark class="qa-answer">{answer_sentence_html(answer)}</mark>'
+        f"{escape(chunk.text[right:])}"
+    )
 
 
 def answer_line(answer: Answer) -> str:
@@ -134,8 +150,7 @@ def answer_line(answer: Answer) -> str:
     in it, with that answer in bold."""
     if answer.span is None:
         return f'<p class="qa-answer-line"><strong>{escape(answer.text)}</strong></p>'
-    span = [(answer.span.start, answer.span.end, "qa-span")]
-    return f'<p class="qa-answer-line">{marked(answer.text, answer.start, span)}</p>'
+    return f'<p class="qa-answer-line">{answer_sentence_html(answer)}</p>'
 
 
 def result_html(result: Result, articles: Mapping[str, Article] | None = None) -> str:
