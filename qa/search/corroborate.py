@@ -35,7 +35,7 @@ from qa.search.answer import READER_ANSWERS, ScoredSentence, question_terms
 from qa.text.terms import analyze
 from qa.types import Answer, Article, Corroboration, Hit
 
-COVERS = 0.5  # share of the question's weighted content terms a sentence must hold to answer it
+COVERS = 0.5  # share of the question's weighted content terms a sentence must hold to count as "differs"
 SHARED = 0.5  # share of the answer sentence's own content terms another must hold (no span)
 ARTICLES = re.compile(r"\b(a|an|the)\b")
 PUNCTUATION = str.maketrans("", "", string.punctuation)
