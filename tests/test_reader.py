@@ -4,8 +4,6 @@ logits, and the shipped reader on the seed article with the real model."""
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
@@ -78,7 +76,6 @@ class KnownLogits(Reader):
 
     def __init__(self, table: dict[str, float], weights: ReaderWeights, spans=None) -> None:
         self.table, self.weights, self.seen, self.spans = table, weights, [], spans or {}
-        self._spans, self._lock = OrderedDict(), threading.Lock()
 
     def read(self, question, sentences):
         self.seen += list(sentences)
@@ -164,8 +161,8 @@ def test_span_offsets_index_the_article() -> None:
     chosen = replace(sentence(0, text, 0.0), start=start, end=start + len(text))
     inside = (text.index("4.2"), text.index("” passengers"))
     reader = KnownLogits({text: 2.0}, ReaderWeights(span_threshold=3.0), spans={text: (*inside, 4.0)})
-    reader.rerank("q", [hit(0, 1.0)], [0], [chosen], answer_passages=1)
-    span = reader.span("q", chosen)
+    _, _, (read,) = reader.rerank("q", [hit(0, 1.0)], [0], [chosen], answer_passages=1)
+    span = reader.span("q", read)
     assert span == Span("4.2 million", start + inside[0], start + inside[1], 4.0)
     assert article[span.start : span.end] == span.text
     assert reader.seen == [text]  # the span came from the read the re-rank made

@@ -83,6 +83,7 @@ class ScoredSentence:
     score: float
     words: tuple[str, ...] = ()  # its terms, analysed as for BM25, in order
     reader: float | None = None  # the reader's logit that it answers (qa.search.reader), when read
+    span: tuple[int, int, float] | None = None  # the reader's best span: offsets in ``text``, its score
 
 
 def question_terms(question: str) -> set[str]:

@@ -29,9 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -53,7 +51,6 @@ MAX_TOKENS = 128  # question + sentence, as trained
 MAX_SPAN_TOKENS = 30
 LORA_A, LORA_B = ".lora_A", ".lora_B"
 BATCH = 8  # pairs per ONNX run, taken in order of length (Reader.read)
-SPAN_CACHE = 4096  # (question, sentence) -> best span, kept from the last reads for the answer
 
 
 @dataclass(frozen=True)
@@ -201,8 +198,6 @@ class Reader:
         options.log_severity_level = 3
         path = ensure_reader_model(Path(model_dir), Path(cache_dir), adapter_path)
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self._spans: OrderedDict[tuple[str, str], SentenceSpan | None] = OrderedDict()
-        self._lock = threading.Lock()
 
     def rerank(
         self, question: str, hits: Sequence[Hit], order: Sequence[int], sentences: Sequence[ScoredSentence],
@@ -217,12 +212,6 @@ class Reader:
         read = set(order[:n])
         texts = [s for s in sentences if s.passage in read]
         logits, spans = self.read(question, [s.text for s in texts])
-        with self._lock:  # kept for :meth:`span`, so the answer's span costs no second run
-            for sentence, found in zip(texts, spans):
-                self._spans[(question, sentence.text)] = found
-                self._spans.move_to_end((question, sentence.text))
-            while len(self._spans) > SPAN_CACHE:
-                self._spans.popitem(last=False)
         best: dict[int, float] = {}
         for sentence, logit in zip(texts, logits):
             best[sentence.passage] = max(best.get(sentence.passage, -math.inf), float(logit))
@@ -231,23 +220,19 @@ class Reader:
         ranked = [replace(hits[i], rank=new + 1, score=totals[i]) for new, i in enumerate(first)]
         ranked += [replace(hit, rank=n + j + 1) for j, hit in enumerate(hits[n:])]
         new_order = [order[i] for i in first] + list(order[n:])
-        read_logits = iter(float(logit) for logit in logits)  # in the order of the read sentences
-        rescored = [self._rescored(s, next(read_logits)) if s.passage in read else s for s in sentences]
+        readings = iter(zip(logits, spans))  # in the order of the read sentences
+        rescored = [self._rescored(s, *next(readings)) if s.passage in read else s for s in sentences]
         return ranked, new_order, rescored
 
-    def _rescored(self, sentence: ScoredSentence, logit: float) -> ScoredSentence:
-        return replace(sentence, score=logit + self.weights.sentence_weight * sentence.score, reader=logit)
+    def _rescored(self, sentence: ScoredSentence, logit: float, span: SentenceSpan | None) -> ScoredSentence:
+        score = float(logit) + self.weights.sentence_weight * sentence.score
+        return replace(sentence, score=score, reader=float(logit), span=span)
 
     def span(self, question: str, sentence: ScoredSentence) -> Span | None:
         """The exact answer inside ``sentence`` (article offsets, from its ``start``), or None when
-        its score is below the threshold chosen in training. The span of a sentence :meth:`rerank`
-        has just read is remembered; another is read now."""
-        key = (question, sentence.text)
-        with self._lock:
-            known = key in self._spans
-            found = self._spans.get(key)
-        if not known:
-            found = self.read(question, [sentence.text])[1][0]
+        its score is below the threshold chosen in training. A sentence :meth:`rerank` has read
+        carries its span; another is read now."""
+        found = sentence.span if sentence.reader is not None else self.read(question, [sentence.text])[1][0]
         if found is None or found[2] < self.weights.span_threshold:
             return None
         start, end, score = found
