@@ -24,6 +24,7 @@ from qa.search.reader import (
     merged_state,
     read_adapter,
     reader_for,
+    to_read,
 )
 from qa.types import Chunk, Hit, Span
 
@@ -124,6 +125,32 @@ def test_rerank_reads_every_passage_that_competes_for_the_answer() -> None:
     reader = KnownLogits({f"s{n}": 0.0 for n in range(4)}, ReaderWeights(passages=1))
     reader.rerank("q", hits, [0, 1, 2, 3], sentences, answer_passages=3)
     assert reader.seen == ["s0", "s1", "s2"]
+
+
+def test_to_read_keeps_each_passages_best_then_the_best_of_the_rest() -> None:
+    sentences = [
+        sentence(0, "a1", 0.9), sentence(0, "a2", 0.8), sentence(0, "a3", 0.7),
+        sentence(1, "b1", 0.1), sentence(1, "b2", 0.05), sentence(2, "c1", 0.75),
+    ]
+    # a passage's best is read even when the budget would take better sentences of others
+    assert [s.text for s in to_read(sentences, 4)] == ["a1", "a2", "b1", "c1"]
+    assert [s.text for s in to_read(sentences, 2)] == ["a1", "b1", "c1"]  # one per passage, past the budget
+    assert to_read(sentences, 0) == sentences and to_read(sentences, 6) == sentences
+
+
+def test_rerank_within_a_budget_reads_the_best_and_ranks_the_unread_below() -> None:
+    hits = [hit(n, 2.0 - n) for n in range(2)]
+    sentences = [sentence(0, "p0 best", 0.8), sentence(0, "p0 low", 0.1), sentence(0, "p0 mid", 0.5),
+                 sentence(1, "p1 only", 0.2)]
+    table = {"p0 best": 1.0, "p0 mid": -2.0, "p1 only": 0.5, "p0 low": 50.0}  # "p0 low" would win if read
+    reader = KnownLogits(table, ReaderWeights(passages=2, passage_weight=1.0, sentence_weight=1.0, sentences=3))
+    _, _, rescored = reader.rerank("q", hits, [0, 1], sentences, answer_passages=2)
+
+    assert sorted(reader.seen) == ["p0 best", "p0 mid", "p1 only"]
+    low = next(s for s in rescored if s.text == "p0 low")
+    assert low.reader is None and low.span is None
+    assert low.score == pytest.approx(-2.0 + 1.0 * 0.1)  # the lowest logit read + weight x its own score
+    assert max(rescored, key=lambda s: s.score).text == "p0 best"
 
 
 class Encoding:
@@ -239,6 +266,24 @@ def test_the_shipped_reader_marks_the_exact_answer(shipped: Reader) -> None:
     assert logits[1] > logits[0]
     start, end, _ = spans[1]
     assert sentences[1][start:end] == "4.2 million"
+
+
+def test_spans_stay_inside_odd_sentences(shipped: Reader) -> None:
+    """Whatever the text (accents the tokenizer strips, ligatures, emoji, CJK, no-break and
+    zero-width spaces, tabs, a sentence cut by the reader's window), a span's offsets are valid,
+    lie inside its sentence and hold some of its text, not only white space."""
+    sentences = [
+        "Café owner José Ñúñez paid €4,200 for the ﬁrst licence in 2019.",
+        "The 🚀 launch cost ¥3.2 billion — a record 東京 budget.",
+        "It\u00a0rose\u200b to\t42\u2009% on \u201cMonday\u201d, said the MP\u2019s office.",
+        "Prices rose " + "sharply and " * 80 + "then fell to 7 dollars.",  # past the reader's window
+    ]
+    _, spans = shipped.read("How much was paid, and when?", sentences)
+    for text, found in zip(sentences, spans):
+        assert found is not None
+        start, end, score = found
+        assert 0 <= start < end <= len(text) and np.isfinite(score)
+        assert text[start:end].strip() and text[start:end] == text[start:end].strip()
 
 
 def test_the_answer_span_indexes_the_article(seed_index: Settings, embedder, shipped: Reader) -> None:

@@ -51,6 +51,11 @@ MAX_TOKENS = 128  # question + sentence, as trained
 MAX_SPAN_TOKENS = 30
 LORA_A, LORA_B = ".lora_A", ".lora_B"
 BATCH = 8  # pairs per ONNX run, taken in order of length (Reader.read)
+# The most sentences read per question (0: every sentence of the passages read). Reading is most
+# of an ask's time (~5 ms a sentence on 2 cores), so the passages' sentences that the re-rank's
+# own sentence score puts lowest are left unread; chosen on tuning questions by
+# benchmarks/tune_reading.py (docs/EVALUATION.md).
+READ_SENTENCES = 8
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class ReaderWeights:
     passage_weight: float = 1.0  # passage score += this x its best sentence's logit
     sentence_weight: float = 3.0  # answer = best of logit + this x sentence score
     span_threshold: float = math.inf  # the answer's span is shown when its score reaches this
+    sentences: int = READ_SENTENCES  # the most sentences read per question (0: all of them)
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, str]) -> ReaderWeights:
@@ -172,6 +178,24 @@ def ensure_reader_model(model_dir: Path, cache_dir: Path, adapter_path: Path = A
     return made_once(folder / "model-int8.onnx", make)
 
 
+def to_read(sentences: Sequence[ScoredSentence], most: int) -> list[ScoredSentence]:
+    """The sentences worth reading, at most ``most`` of them (0: all), in their given order: the
+    best of each passage by the re-rank's sentence score (so every passage read gets a logit,
+    even past ``most``), then the best of the others."""
+    if most <= 0 or len(sentences) <= most:
+        return list(sentences)
+    by_score = sorted(range(len(sentences)), key=lambda i: -sentences[i].score)
+    taken: dict[int, int] = {}
+    for i in by_score:
+        taken.setdefault(sentences[i].passage, i)
+    keep = set(taken.values())
+    for i in by_score:
+        if len(keep) >= most:
+            break
+        keep.add(i)
+    return [s for i, s in enumerate(sentences) if i in keep]
+
+
 class Reader:
     """Logits that sentences answer a question, from the cached int8 ONNX export."""
 
@@ -207,10 +231,12 @@ class Reader:
         :func:`qa.search.answer.rerank` gives them; ``sentences`` by the hits' old index): those
         passages re-ordered by score + passage_weight x best logit, and their sentences
         rescored as logit + sentence_weight x score. At least the ``answer_passages`` that
-        compete for the answer are read, so the answer is chosen on one scale."""
+        compete for the answer are read, so the answer is chosen on one scale. Of their
+        sentences at most ``weights.sentences`` are read (:func:`to_read`); one left unread is
+        rescored with the lowest logit read, below the sentences read, and has no ``reader``."""
         n = min(len(hits), max(self.weights.passages, answer_passages))
         read = set(order[:n])
-        texts = [s for s in sentences if s.passage in read]
+        texts = to_read([s for s in sentences if s.passage in read], self.weights.sentences)
         logits, spans = self.read(question, [s.text for s in texts])
         best: dict[int, float] = {}
         for sentence, logit in zip(texts, logits):
@@ -220,8 +246,14 @@ class Reader:
         ranked = [replace(hits[i], rank=new + 1, score=totals[i]) for new, i in enumerate(first)]
         ranked += [replace(hit, rank=n + j + 1) for j, hit in enumerate(hits[n:])]
         new_order = [order[i] for i in first] + list(order[n:])
-        readings = iter(zip(logits, spans))  # in the order of the read sentences
-        rescored = [self._rescored(s, *next(readings)) if s.passage in read else s for s in sentences]
+        readings = {id(s): reading for s, reading in zip(texts, zip(logits, spans))}
+        floor = float(min(logits, default=0.0))
+        rescored = [
+            self._rescored(s, *readings[id(s)]) if id(s) in readings
+            else replace(s, score=floor + self.weights.sentence_weight * s.score) if s.passage in read
+            else s
+            for s in sentences
+        ]
         return ranked, new_order, rescored
 
     def _rescored(self, sentence: ScoredSentence, logit: float, span: SentenceSpan | None) -> ScoredSentence:

@@ -1,0 +1,103 @@
+"""Choose READ_SENTENCES (qa/search/reader.py): how many of the first passages' sentences the
+reader reads per question. Reading is most of an ask's time, and the sentences the re-rank's own
+sentence score puts lowest seldom answer, so each sentence left unread saves ~5 ms on 2 cores.
+
+Tuning data only: the answerable questions of the five SQuAD 2.0 dev tuning-half articles that
+the reader never trained on (benchmarks/reader_data.squad2_split: Computational_complexity_theory,
+Victoria_(Australia), Oxygen, Amazon_rainforest, Packet_switching), over the corpus of all 35
+SQuAD 2.0 articles (qa eval --squad's index). Each question is asked once per budget with the
+shipped searcher (re-rank, reader, abstention); the reader's readings are cached per (question,
+sentence), so every budget sees the same logits and only the choice of what is read changes. For
+each budget: the answer sentence right (not refused and holding a gold span), refused, hit@1, the
+sentences and tokens read per question. The budget kept is the smallest whose answer sentence is
+within --tolerance of reading everything.
+
+    python benchmarks/tune_reading.py --index-dir DIR [--sample N] [--budgets 0,8,10,12,14,16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reader_data import SQUAD2_DEV, squad2_split  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--squad", type=Path, default=SQUAD2_DEV)
+    parser.add_argument("--index-dir", type=Path, default=Path(".qa-eval/dev-v2.0"))
+    parser.add_argument("--sample", type=int, help="a fixed sample of N of those questions (qa eval's --sample)")
+    parser.add_argument("--budgets", default="0,6,8,10,12,14,16", help="sentences read per question; 0: all")
+    parser.add_argument("--tolerance", type=float, default=0.005)
+    args = parser.parse_args(argv)
+
+    from qa.config import settings_from_env
+    from qa.eval.datasets import load_squad, squad_questions
+    from qa.eval.gold import answer_span, chunk_span, gold_occurrences, holds_gold
+    from qa.eval.indexes import default_embedder, index_benchmark, make_searcher
+    from qa.eval.questions import sample_questions
+
+    squad = load_squad(args.squad)
+    settings = settings_from_env().with_(index_dir=args.index_dir)
+    embedder = default_embedder(settings)
+    store = index_benchmark(settings, squad.corpus, args.squad, embedder, progress=False, notify=print)
+    searcher = make_searcher(store, settings, embedder)
+    reader = searcher.reader
+    if reader is None:
+        print("the reader is needed", file=sys.stderr)
+        return 1
+    held_back = set(squad2_split()[1])  # titles, which are the articles' ids
+    candidates = [q for q in squad_questions(squad, "first") if q.answerable and q.answers[0].article in held_back]
+    questions = sample_questions(candidates, args.sample)
+
+    cache: dict[tuple[str, str], tuple[float, object]] = {}
+    read_now = reader.read
+    counted: list[tuple[int, int]] = []  # (sentences, tokens) of each read
+
+    def cached_read(question, sentences):
+        missing = [s for s in sentences if (question, s) not in cache]
+        if missing:
+            logits, spans = read_now(question, missing)
+            cache.update({(question, s): (float(x), span) for s, x, span in zip(missing, logits, spans)})
+        tokens = sum(len(reader.tokenizer.encode(question, s).ids) for s in sentences)
+        counted.append((len(sentences), tokens))
+        readings = [cache[question, s] for s in sentences]
+        return np.array([logit for logit, _ in readings], dtype=np.float32), [span for _, span in readings]
+
+    reader.read = cached_read  # type: ignore[method-assign]
+    shipped = reader.weights
+    budgets = [int(b) for b in args.budgets.split(",")]
+    print(f"{len(questions)} answerable questions of the held-back tuning articles")
+    print("| sentences read at most | answer sentence right | refused | hit@1 | sentences read | tokens read |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    rows = {}
+    for budget in budgets:
+        reader.weights = replace(shipped, sentences=budget)
+        counted.clear()
+        right = refused = first = 0
+        for question in questions:
+            result = searcher.ask(question.question, 5)
+            gold = gold_occurrences(question, store.articles)
+            refused += result.abstained
+            right += (not result.abstained and result.answer is not None
+                      and holds_gold(answer_span(result.answer), gold))
+            first += bool(result.hits) and holds_gold(chunk_span(result.hits[0].chunk), gold)
+        n = len(questions)
+        sentences, tokens = np.mean(counted, axis=0) if counted else (0.0, 0.0)
+        rows[budget] = right / n
+        print(f"| {budget or 'all'} | {right / n:.3f} | {refused / n:.3f} | {first / n:.3f}"
+              f" | {sentences:.1f} | {tokens:.0f} |", flush=True)
+    everything = rows.get(0, max(rows.values()))
+    fine = [b for b in budgets if b and rows[b] >= everything - args.tolerance]
+    print(f"chosen READ_SENTENCES = {min(fine) if fine else 0}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
