@@ -9,8 +9,8 @@ SQuAD 2.0 articles (qa eval --squad's index). Each question is asked once per bu
 shipped searcher (re-rank, reader, abstention); the reader's readings are cached per (question,
 sentence), so every budget sees the same logits and only the choice of what is read changes. For
 each budget: the answer sentence right (not refused and holding a gold span), refused, hit@1, the
-sentences and tokens read per question. The budget kept is the smallest whose answer sentence is
-within --tolerance of reading everything.
+sentences and tokens read per question. The budget kept is the one with the most answer sentences
+right, the smallest on a tie (v2b and v3 readers: 8).
 
     python benchmarks/tune_reading.py --index-dir DIR [--sample N] [--budgets 0,8,10,12,14,16]
 """
@@ -34,7 +34,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, default=Path(".qa-eval/dev-v2.0"))
     parser.add_argument("--sample", type=int, help="a fixed sample of N of those questions (qa eval's --sample)")
     parser.add_argument("--budgets", default="0,6,8,10,12,14,16", help="sentences read per question; 0: all")
-    parser.add_argument("--tolerance", type=float, default=0.005)
     args = parser.parse_args(argv)
 
     from qa.config import settings_from_env
@@ -93,9 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         rows[budget] = right / n
         print(f"| {budget or 'all'} | {right / n:.3f} | {refused / n:.3f} | {first / n:.3f}"
               f" | {sentences:.1f} | {tokens:.0f} |", flush=True)
-    everything = rows.get(0, max(rows.values()))
-    fine = [b for b in budgets if b and rows[b] >= everything - args.tolerance]
-    print(f"chosen READ_SENTENCES = {min(fine) if fine else 0}")
+    best = max(rows.values())
+    print(f"chosen READ_SENTENCES = {min((b for b in budgets if rows[b] == best), key=lambda b: b or 10**9)}")
     return 0
 
 
