@@ -19,7 +19,8 @@ On first use the adapter is merged into the model's weights (W + scale * B A), e
 and quantised to int8 like the embedder (qa.embed.onnx_backend), and cached; asking then needs
 neither torch nor a download. Safetensors holds tensors only: nothing is unpickled.
 
-How it is used (qa.search.searcher): the sentences of the first passages after the re-rank are read;
+How it is used (qa.search.searcher): the sentences of the first passages after the re-rank are read,
+at most READ_SENTENCES of them (the best by the re-rank's sentence score);
 each of those passages gains ``passage_weight`` x its best sentence's logit, and the answer is
 the sentence with the best logit + ``sentence_weight`` x its score (qa.search.answer.SentenceWeights).
 """
