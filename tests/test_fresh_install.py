@@ -27,6 +27,9 @@ from corpora import pdf_bytes
 pytestmark = pytest.mark.slow
 
 TORCH = "torch==2.13.0"
+# The pip the Makefile installs. The one `python -m venv` bundles (23.2 with Python 3.11) resolves
+# jusText's unpinned lxml[html_clean] to the newest lxml, not the lock's pin, and --require-hashes fails
+PIP = "pip==26.3"
 STEP_TIMEOUT = 1200  # seconds for one install step on a slow mirror
 HTML_FACT = "The Larkspur footbridge was designed by the engineer Tamsin Okonkwo-Reyes"
 HTML = f"""<!doctype html>
@@ -76,7 +79,7 @@ def five_formats(folder: Path) -> None:
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """A venv holding torch, the runtime lock and qa from a wheel: (its bin folder, the env)."""
+    """A venv holding pip 26.3, torch, the runtime lock and qa from a wheel: (its bin folder, the env)."""
     work = tmp_path_factory.mktemp("fresh")
     source = work / "source"  # only what the wheel is built from: no .venv, no build/ in the tree
     source.mkdir()
@@ -91,6 +94,7 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     env.pop("PYTHONPATH", None)
     env.pop("VIRTUAL_ENV", None)
     pip = [python, "-m", "pip", "install", "--quiet"]
+    run([*pip, PIP], env=env)
     run([*pip, TORCH], env=env)
     run([*pip, "--require-hashes", "-r", ROOT / "requirements.lock"], env=env)
     run([*pip, "--no-deps", source], env=env, cwd=work)  # a wheel built from the copy: not editable

@@ -21,6 +21,7 @@ from qa.search.reader import (
     Reader,
     ReaderWeights,
     best_span,
+    length_runs,
     merged_state,
     read_adapter,
     reader_for,
@@ -153,6 +154,16 @@ def test_rerank_within_a_budget_reads_the_best_and_ranks_the_unread_below() -> N
     assert max(rescored, key=lambda s: s.score).text == "p0 best"
 
 
+def test_length_runs_pad_least() -> None:
+    # one run: 20 + 4 x 50 = 220; the short three apart: (20 + 3 x 10) + (20 + 50) = 120
+    assert length_runs([10, 10, 10, 50], 20) == [range(0, 3), range(3, 4)]
+    assert length_runs([10, 10, 10, 50], 200) == [range(0, 4)]  # a run costs more than the padding
+    assert length_runs([10, 11, 30, 31], 5) == [range(0, 2), range(2, 4)]
+    assert length_runs([], 20) == []
+    runs = length_runs([7, 9, 12, 12, 40, 41, 90, 128], 40)
+    assert [i for run in runs for i in run] == list(range(8))  # every pair once, in order
+
+
 class Encoding:
     """What best_span reads of a tokenizer's encoding: each token's sequence and offsets."""
 
@@ -266,6 +277,32 @@ def test_the_shipped_reader_marks_the_exact_answer(shipped: Reader) -> None:
     assert logits[1] > logits[0]
     start, end, _ = spans[1]
     assert sentences[1][start:end] == "4.2 million"
+
+
+def test_runs_by_length_read_as_one_run_does(shipped: Reader, monkeypatch) -> None:
+    """How the pairs are split into runs changes the padding, not what is read: the logits rank the
+    sentences alike and agree within the int8 export's noise (activations are quantised over the
+    whole run, padding included: 0.41 apart at most here), and the best sentence's span is the
+    same (a weaker one's may move: here the long sentence's, (29, 42) in one run, (29, 137) alone)."""
+    import qa.search.reader as module
+
+    question = "When did the two countries agree to hold joint naval exercises?"
+    sentences = [
+        "Iran and Pakistan agreed on Tuesday to hold joint naval exercises.",
+        "Talks went on.",
+        "The chief of staff said that in the future the two navies will hold exercises both in Pakistani"
+        " waters and in the southern waters of Iran, and that the lines of communication are open.",
+        "It was 2017.",
+        "Officials met in Islamabad in July, a month after the border talks in Tehran.",
+    ]
+    readings = {}
+    for cost in (0, 10**9):  # as many runs as lengths; one run
+        monkeypatch.setattr(module, "RUN_COST", cost)
+        readings[cost] = shipped.read(question, sentences)
+    np.testing.assert_allclose(readings[0][0], readings[10**9][0], atol=0.5)
+    assert np.argsort(readings[0][0]).tolist() == np.argsort(readings[10**9][0]).tolist()
+    best = int(np.argmax(readings[0][0]))
+    assert readings[0][1][best][:2] == readings[10**9][1][best][:2]
 
 
 def test_spans_stay_inside_odd_sentences(shipped: Reader) -> None:

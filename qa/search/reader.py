@@ -51,7 +51,10 @@ FORMAT = "2"  # the adapter's "reader" metadata: 2 has the span head
 MAX_TOKENS = 128  # question + sentence, as trained
 MAX_SPAN_TOKENS = 30
 LORA_A, LORA_B = ".lora_A", ".lora_B"
-BATCH = 8  # pairs per ONNX run, taken in order of length (Reader.read)
+# An ONNX run costs about this many padded token positions more than the positions it reads
+# (measured by benchmarks/reader_batching.py); Reader.read splits its pairs into runs by length
+# so that positions + RUN_COST x runs is least (length_runs)
+RUN_COST = 40
 # The most sentences read per question (0: every sentence of the passages read). Reading is most
 # of an ask's time (~5 ms a sentence on 2 cores), so the passages' sentences that the re-rank's
 # own sentence score puts lowest are left unread; chosen on tuning questions by
@@ -283,11 +286,11 @@ class Reader:
         encodings = self.tokenizer.encode_batch([(question, sentence) for sentence in sentences])
         logits = np.zeros(len(encodings), dtype=np.float32)
         spans: list[SentenceSpan | None] = [None] * len(encodings)
-        # by length, in runs of BATCH: a run pads to its longest pair, and one run padded to the
-        # longest of ~25 pairs read about twice the tokens there are (docs/BENCHMARKS.md)
+        # by length, in runs: a run pads to its longest pair, and one run padded to the longest of
+        # 8 pairs reads about 1.6 times the tokens there are (docs/BENCHMARKS.md)
         order = sorted(range(len(encodings)), key=lambda row: len(encodings[row].ids))
-        for first in range(0, len(order), BATCH):
-            rows = order[first : first + BATCH]
+        for run in length_runs([len(encodings[row].ids) for row in order], RUN_COST):
+            rows = [order[i] for i in run]
             length = len(encodings[rows[-1]].ids)
             ids = np.zeros((len(rows), length), dtype=np.int64)
             mask, types = np.zeros_like(ids), np.zeros_like(ids)
@@ -302,6 +305,25 @@ class Reader:
                 logits[row] = run_logits[i]
                 spans[row] = best_span(encodings[row], starts[i], ends[i])
         return logits, spans
+
+
+def length_runs(lengths: Sequence[int], run_cost: float) -> list[range]:
+    """Consecutive runs over ``lengths`` (ascending) whose cost, each run padded to its longest
+    (the last) times its rows plus ``run_cost``, is least in all: few runs where the lengths are
+    alike, more where one long pair would pad many short ones."""
+    best = [0.0] + [math.inf] * len(lengths)  # best[j]: the least cost of the first j
+    cut = [0] * (len(lengths) + 1)
+    for end in range(1, len(lengths) + 1):
+        for start in range(end):
+            cost = best[start] + run_cost + (end - start) * lengths[end - 1]
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
+    runs: list[range] = []
+    end = len(lengths)
+    while end:
+        runs.append(range(cut[end], end))
+        end = cut[end]
+    return runs[::-1]
 
 
 def best_span(encoding, start_logits: np.ndarray, end_logits: np.ndarray) -> SentenceSpan | None:
