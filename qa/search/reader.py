@@ -51,10 +51,10 @@ FORMAT = "2"  # the adapter's "reader" metadata: 2 has the span head
 MAX_TOKENS = 128  # question + sentence, as trained
 MAX_SPAN_TOKENS = 30
 LORA_A, LORA_B = ".lora_A", ".lora_B"
-# An ONNX run costs about this many padded token positions more than the positions it reads
-# (measured by benchmarks/reader_batching.py); Reader.read splits its pairs into runs by length
-# so that positions + RUN_COST x runs is least (length_runs)
-RUN_COST = 40
+# What one ONNX run costs beyond the token positions it reads, in positions: fitted at 16 and 26
+# on 2 cores by benchmarks/reader_batching.py (1.4-2.6 ms a run, 0.09 ms a position). Reader.read
+# splits its pairs into runs by length so that positions + RUN_COST x runs is least (length_runs)
+RUN_COST = 20
 # The most sentences read per question (0: every sentence of the passages read). Reading is most
 # of an ask's time (~5 ms a sentence on 2 cores), so the passages' sentences that the re-rank's
 # own sentence score puts lowest are left unread; chosen on tuning questions by
