@@ -24,11 +24,11 @@ def test_questions_naming_their_subject_are_not(question: str) -> None:
 
 
 def test_follow_up_is_searched_with_the_previous_question() -> None:
-    assert contextualize("Where will they be held?", [PREVIOUS]) == f"{PREVIOUS} Where will they be held?"
+    assert contextualize("Where will they be held?", [PREVIOUS]) == f"Where will they be held? {PREVIOUS}"
 
 
 def test_only_the_last_previous_question_is_used() -> None:
-    assert contextualize("Where?", ["Who is Baqeri?", PREVIOUS]) == f"{PREVIOUS} Where?"
+    assert contextualize("Where?", ["Who is Baqeri?", PREVIOUS]) == f"Where? {PREVIOUS}"
 
 
 def test_a_new_subject_or_no_history_is_searched_alone() -> None:
