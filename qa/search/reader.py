@@ -207,8 +207,9 @@ class Reader:
         self, model_dir: Path, cache_dir: Path, adapter_path: Path = ADAPTER, *, threads: int | None = None
     ) -> None:
         """``threads``: ONNX Runtime's intra-op threads, by default the cores this process may
-        use, at most 4. Unlike the embedder's many texts a run, one question's ~25 short pairs
-        are one run, and its latency is what the chat shows (docs/BENCHMARKS.md, "Figures behind the code")."""
+        use, at most 4. Unlike the embedder's many texts a run, one question's at most 8 short
+        pairs are about three small runs, and their latency is what the chat shows
+        (docs/BENCHMARKS.md, "Figures behind the code")."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
