@@ -150,7 +150,8 @@ def format_result(result: Result) -> str:
                 lines += [f"{label}:"] + [f"  {e.title}{byline(e.date, e.source)}: {e.text}" for e in entries]
         lines += [""]
     elif result.hits:
-        lines += ["The corpus does not answer this. The closest passages:", ""]
+        reason = f" {result.reason}" if result.reason else ""
+        lines += [f"The corpus does not answer this.{reason} The closest passages:", ""]
     for hit in result.hits:
         text = " ".join(hit.chunk.text.split())
         lines.append(f"{hit.rank}. [{hit.score:.3f}] {hit.title}{byline(hit.date, hit.source)}  ({hit.chunk.id})")

@@ -223,6 +223,7 @@ class Result:
     abstained: bool = False
     signals: Signals | None = None  # what the abstention decision was made from
     notice: str | None = None  # what the user should know about the filter (no article matches it, ...)
+    reason: str | None = None  # why qa abstained, where it can say ("None of the closest passages mentions ...")
 
     def to_dict(self) -> dict[str, Any]:
         """Exactly the object `qa ask --json` prints and the chat's ``/ask`` API returns."""
@@ -232,6 +233,7 @@ class Result:
             "answer": self.answer.to_dict() if self.answer else None,
             "passages": [hit.to_dict() for hit in self.hits],
             "notice": self.notice,
+            "reason": self.reason,
         }
 
 
@@ -265,6 +267,7 @@ class Signals:
     missing: float = 0.0  # IDF-weighted share of the question's terms in none of the answer passages
     reader: float = 0.0  # the reader's logit for the answer sentence (0 without a reader)
     reader_best: float = 0.0  # the highest logit of any sentence the reader read (0 without a reader)
+    unmentioned: float = 0.0  # how many of the question's names and numbers no answer passage mentions
 
     def vector(self, features: Sequence[str] = ()) -> list[float]:
         """The named signals (all of :data:`FEATURES` by default), in that order."""
@@ -272,5 +275,6 @@ class Signals:
 
 
 FEATURES = (
-    "dense_top", "sentence", "coverage", "agreement", "typed", "answer_coverage", "missing", "reader", "reader_best"
+    "dense_top", "sentence", "coverage", "agreement", "typed", "answer_coverage", "missing", "reader", "reader_best",
+    "unmentioned",
 )

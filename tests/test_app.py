@@ -131,7 +131,7 @@ def test_api_ask_returns_the_cli_json(server: App, seed_index, embedder) -> None
     expected = open_searcher(seed_index, embedder).ask(CHIEF, 5).to_dict()
     assert [p.pop("score") for p in result["passages"]] == pytest.approx([p.pop("score") for p in expected["passages"]])
     assert result == expected
-    assert set(result) == {"question", "abstained", "answer", "passages", "notice"}
+    assert set(result) == {"question", "abstained", "answer", "passages", "notice", "reason"}
     assert result["question"] == CHIEF and result["abstained"] is False
     assert "Mohammad Baqeri" in result["passages"][0]["text"]
     assert result["answer"]["chunk_id"] == result["passages"][0]["chunk_id"]
@@ -238,6 +238,8 @@ def test_unanswerable_question_shows_the_abstention(server: App, browser) -> Non
     with page_of(browser, server) as (page, _):
         reply = ask(page, "How old is Mohammad Baqeri?")  # on topic, but the article never says
         assert "The corpus does not answer this." in reply.inner_text()
+        # and why: the answer type, checked (tests/test_mentions.py has the words)
+        assert "No sentence of the closest passages that reads as an answer gives an age." in reply.inner_text()
         assert reply.locator("mark.qa-answer").count() == 0
         assert reply.locator("details.qa-card").count() >= 1  # the closest passages
         page.screenshot(path=str(ARTIFACTS / "abstention.png"), full_page=True)

@@ -74,7 +74,7 @@ def test_ask_json_ranks_baqeri_first(built) -> None:
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     article = SEED_ARTICLE.read_text(encoding="utf-8")
-    assert set(result) == {"question", "abstained", "answer", "passages", "notice"}
+    assert set(result) == {"question", "abstained", "answer", "passages", "notice", "reason"}
     assert result["question"] == CHIEF and result["abstained"] is False
     passages = result["passages"]
     assert [p["rank"] for p in passages] == [1, 2, 3]
@@ -174,3 +174,22 @@ def test_ask_prints_readable_answer(seed_index, capsys: pytest.CaptureFixture[st
     assert out.startswith("Answer: ")
     assert "\n1. [" in out and "\n2. [" in out and "\n3. [" not in out
     assert "Mohammad Baqeri" in out.split("\n2. [")[0]
+
+
+def test_ask_says_which_name_no_passage_mentions(seed_index, capsys: pytest.CaptureFixture[str]) -> None:
+    """The seed article never mentions Venezuela: qa abstains and says so, in text and in JSON."""
+    from qa.cli import main
+
+    question = "What did Major General Baqeri say about Venezuela?"
+    assert main(["ask", question, "-k", "2", "--index-dir", str(seed_index.index_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "The corpus does not answer this. None of the closest passages mentions “Venezuela”. The closest passages:"
+    )
+    assert main(["ask", question, "--json", "--index-dir", str(seed_index.index_dir)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["abstained"] and result["answer"] is None
+    assert result["reason"] == "None of the closest passages mentions “Venezuela”."
+    assert main(["ask", CHIEF, "--json", "--index-dir", str(seed_index.index_dir)]) == 0
+    answered = json.loads(capsys.readouterr().out)
+    assert not answered["abstained"] and answered["reason"] is None

@@ -40,6 +40,16 @@ def test_no_answer_says_so_and_shows_the_closest_passage() -> None:
     assert "<mark" not in page
 
 
+def test_the_reason_for_an_abstention_is_said_escaped() -> None:
+    reason = "None of the closest passages mentions “<img src=x onerror=alert(1)>”."
+    page = result_html(Result("q", None, (hit(1, 0, 33),), abstained=True, reason=reason))
+    assert (
+        "<strong>The corpus does not answer this.</strong> None of the closest passages mentions"
+        " “&lt;img src=x onerror=alert(1)&gt;”. The closest passages:"
+    ) in page
+    assert "<img" not in page
+
+
 def test_the_next_passages_are_closed_cards_with_rank_score_and_retrievers() -> None:
     first, second = hit(1, 0, 33), hit(2, 34, len(TEXT))
     second = Hit(rank=2, score=0.25, chunk=second.chunk, title=second.title, found_by={"dense": 4, "bm25": 1})

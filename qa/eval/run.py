@@ -119,6 +119,7 @@ class Outcome:
     question_word: str = "other"  # qa.eval.answers.question_word
     shared_words: int | None = None  # content words shared with the gold answer sentence (answerable)
     no_answer: float | None = None  # the no-answer probability (None without a calibrated abstainer)
+    reason: str | None = None  # why qa abstained, where a check said (Result.reason)
 
     @property
     def expected_abstain(self) -> bool:
@@ -146,6 +147,7 @@ class Outcome:
             "question_word": self.question_word,
             "shared_words": self.shared_words,
             "no_answer": self.no_answer,
+            "reason": self.reason,
         }
 
 
@@ -179,6 +181,7 @@ def span_outcome(
         f1=f1,
         question_word=question_word(question.question),
         no_answer=no_answer,
+        reason=result.reason,
     )
 
 

@@ -19,7 +19,9 @@ Abstention is a logistic model over signals measured for every question (how clo
 passage and the best sentence are, how much of the question the best passage covers, whether
 the dense and keyword legs agree, whether the answer is of the kind asked for), calibrated on
 answerable and unanswerable questions; its coefficients live in ``abstain.json`` beside this
-file, with the command that produced them.
+file, with the command that produced them. Beside it, two checks that need no calibration: the
+answer is not of the kind asked for, or the question names something (a name, a number) that
+none of the answer passages mentions (:mod:`qa.search.mentions`).
 """
 
 from __future__ import annotations
@@ -281,10 +283,11 @@ CALIBRATION = Path(__file__).with_name("abstain.json")
 @dataclass(frozen=True)
 class Abstainer:
     """Abstain when the answer is not of the kind the question asks for (no number for "how
-    many", no year for "which year": no sentence like that can answer), or when the calibrated
-    p(answerable) = sigmoid(bias + coefficients · signals) is below ``threshold``. The answer
-    lacks the kind asked for only when no sentence of that kind in the first passages reads as
-    answering (:func:`best_sentence`)."""
+    many", no year for "which year": no sentence like that can answer), when the question names
+    something that none of the answer passages mentions (``signals.unmentioned``), or when the
+    calibrated p(answerable) = sigmoid(bias + coefficients · signals) is below ``threshold``. The
+    answer lacks the kind asked for only when no sentence of that kind in the first passages
+    reads as answering (:func:`best_sentence`)."""
 
     features: tuple[str, ...]
     coefficients: tuple[float, ...]
@@ -296,16 +299,37 @@ class Abstainer:
         return 1.0 / (1.0 + math.exp(-z))
 
     def abstains(self, signals: Signals) -> bool:
-        return signals.typed < 1.0 or self.probability(signals) < self.threshold
+        return refused_by_checks(signals) or self.probability(signals) < self.threshold
 
     def no_answer(self, signals: Signals) -> float:
-        """The no-answer probability: 1 when the type check refuses the answer, else
-        1 - p(answerable). qa abstains when it is above 1 - ``threshold`` (qa eval sweeps it)."""
-        return 1.0 if signals.typed < 1.0 else 1.0 - self.probability(signals)
+        """The no-answer probability: 1 when a check refuses the answer (its kind, a name no
+        answer passage mentions), else 1 - p(answerable). qa abstains when it is above
+        1 - ``threshold`` (qa eval sweeps it)."""
+        return 1.0 if refused_by_checks(signals) else 1.0 - self.probability(signals)
 
     @classmethod
     def from_json(cls, data: dict) -> Abstainer:
         return cls(*linear_terms(data, FEATURES, "abstention"), float(data["bias"]), float(data["threshold"]))
+
+
+def refused_by_checks(signals: Signals) -> bool:
+    """The answer is not of the kind asked for, or the question names what no answer passage mentions."""
+    return signals.typed < 1.0 or signals.unmentioned > 0
+
+
+KIND_NAMES = {"year": "a year", "date": "a date", "time": "a time", "age": "an age", "count": "a number",
+              "number": "a number"}
+
+
+def abstention_reason(signals: Signals, unmentioned: Sequence[str], wanted: AnswerType | None) -> str | None:
+    """Why qa abstains, in words, where a check says (None for the calibrated model's doubt)."""
+    if unmentioned:
+        names = ", ".join(f"“{name}”" for name in unmentioned)
+        return f"None of the closest passages mentions {names}."
+    if signals.typed < 1.0 and wanted is not None:
+        kind = KIND_NAMES.get(wanted.kind, "the kind of answer asked for")
+        return f"No sentence of the closest passages that reads as an answer gives {kind}."
+    return None
 
 
 @lru_cache(maxsize=1)

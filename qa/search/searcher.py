@@ -19,6 +19,7 @@ from qa.indexing.stores import open_store
 from qa.search.answer import (
     Abstainer,
     ScoredSentence,
+    abstention_reason,
     best_sentence,
     covered_share,
     default_abstainer,
@@ -30,6 +31,7 @@ from qa.search.answer import (
 from qa.search.answer_type import expected_type
 from qa.search.corroborate import corroborations
 from qa.search.fusion import convex, rrf
+from qa.search.mentions import unmentioned
 from qa.search.reader import Reader, reader_for
 from qa.text.conversation import contextualize
 from qa.text.question import clean_question
@@ -221,6 +223,10 @@ class Searcher:
             chunk = retrieval.hits[chosen.passage].chunk
             span = self.reader.span(retrieval.query, chosen) if self.reader is not None else None
             answer = Answer(chosen.text, chunk.id, chunk.article_id, chosen.start, chosen.end, chosen.score, span)
+        # the question's names and numbers that none of the passages competing for the answer mentions
+        absent = unmentioned(
+            question, set().union(*(ranked.passage_words[i] for i in order[: self.settings.answer_passages]))
+        )
         signals = Signals(
             dense_top=retrieval.dense_top,
             sentence=chosen.cosine if chosen else 0.0,
@@ -232,8 +238,10 @@ class Searcher:
             if ranked.terms else 0.0,
             reader=chosen.reader if chosen and chosen.reader is not None else 0.0,
             reader_best=max((s.reader for s in sentences if s.reader is not None), default=0.0),
+            unmentioned=float(len(absent)),
         )
         abstained = self.abstainer.abstains(signals) if self.abstainer else False
+        reason = abstention_reason(signals, absent, expected_type(question)) if abstained else None
         if answer is not None and chosen is not None and not abstained:
             also_in, differs = corroborations(
                 retrieval.query, answer, chosen, sentences, retrieval.hits, self.store.articles
@@ -246,6 +254,7 @@ class Searcher:
             abstained=abstained,
             signals=signals,
             notice=notice,
+            reason=reason,
         )
 
 

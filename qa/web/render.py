@@ -162,7 +162,8 @@ def result_html(result: Result, articles: Mapping[str, Article] | None = None) -
             '<p class="qa-empty">The index is empty: add articles in the Corpus tab (or run <code>qa index</code>).</p>'
         )
     if result.abstained or result.answer is None:
-        parts = [f'<p class="qa-abstain"><strong>{ABSTAIN_TEXT}</strong> The closest passages:</p>']
+        reason = f" {escape(result.reason)}" if result.reason else ""
+        parts = [f'<p class="qa-abstain"><strong>{ABSTAIN_TEXT}</strong>{reason} The closest passages:</p>']
         parts += [passage_html(hit, result, articles, card=True) for hit in result.hits]
         return '<div class="qa-reply">' + "\n".join(parts) + "</div>"
     first = answer_hit(result)

@@ -1,0 +1,79 @@
+"""The question's names and numbers, and those the closest passages never mention."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.search.answer import Abstainer, abstention_reason
+from qa.search.answer_type import AnswerType
+from qa.search.mentions import named, unmentioned
+from qa.text.terms import analyze
+from qa.types import Signals
+
+PASSAGE = set(analyze(
+    "Major General Mohammad Baqeri, chief of staff of Iran's armed forces, met Pakistan's army chief "
+    "in Islamabad in 2019; the two sides agreed on joint naval exercises, the first since 1965."
+))
+
+
+@pytest.mark.parametrize(
+    "question, names",
+    [
+        ("Who heads Iran's military?", ["Iran's"]),
+        ("What did Baqeri say in Islamabad in 2019?", ["Baqeri", "Islamabad", "2019"]),
+        ("Where did Baqeri meet Baqeri's host?", ["Baqeri", "Baqeri's"]),
+        # the first word is capitalised by position, an ordinal may be spelt out, "U.S." is too short
+        ("Pakistan hosted what 2nd round of talks with the U.S.?", []),
+        # title case and capitals say nothing; numbers still count
+        ("Who Heads Iran's Military In 2019?", ["2019"]),
+        ("WHO HEADS IRAN'S MILITARY?", []),
+        ("what is the nato summit about", []),
+        ("What is NATO?", ["NATO"]),
+        ("Is NP-complete the same as NQ-complete?", ["NP", "NQ"]),  # the capitalised parts
+        ("Did the Russia-backed Al-Qaeda-linked group act?", ["Russia", "Al-Qaeda"]),
+    ],
+)
+def test_named_words_are_capitalised_words_after_the_first_and_numbers(question: str, names: list[str]) -> None:
+    assert [word for word, _ in named(question)] == names
+
+
+def test_a_name_is_mentioned_when_all_its_terms_are_there() -> None:
+    assert unmentioned("Who heads Iran's military?", PASSAGE) == ()
+    assert unmentioned("When did Baqeri visit Islamabad?", PASSAGE) == ()
+    assert unmentioned("Who is Pakistan's deputy army chief?", PASSAGE) == ()  # no name missing: not this check
+    assert unmentioned("What did Baqeri say in Karachi in 2019?", PASSAGE) == ("Karachi",)
+    assert unmentioned("What happened in 1971 and 2019?", PASSAGE) == ("1971",)
+    assert unmentioned("Did Bakeri visit Islamabad?", PASSAGE) == ("Bakeri",)  # misspelt: not mentioned
+    assert unmentioned("When did Iran and India hold exercises?", PASSAGE) == ("India",)
+    assert unmentioned("What did the Alpha-Beta group decide?", set(analyze("the Alpha group"))) == ("Alpha-Beta",)
+
+
+def test_a_name_shares_its_first_letters_with_a_form_of_it_and_a_number_must_be_there() -> None:
+    assert unmentioned("Who leads the Iranian army?", PASSAGE) == ()  # "iranian" / "iran"
+    assert unmentioned("Which Pakistani chief did he meet?", PASSAGE) == ()
+    assert unmentioned("Did the Chinese navy take part?", set(analyze("China's navy took part"))) == ()
+    # a swapped name keeps fewer letters: a near miss of SQuAD 2.0 ("Ladner's theorem")
+    assert unmentioned("What is Ladder's theorem?", set(analyze("Ladner's theorem"))) == ("Ladder's",)
+    assert unmentioned("Is NQ-complete hard?", set(analyze("NP-complete problems"))) == ("NQ",)
+    assert unmentioned("What happened in 2018?", set(analyze("in 2019 and 2015"))) == ("2018",)
+
+
+def test_a_name_no_passage_mentions_always_abstains_and_says_which() -> None:
+    confident = Abstainer(("dense_top",), (10.0,), 0.0, 0.5)
+    named_absent = Signals(dense_top=0.9, sentence=0.9, coverage=1.0, agreement=1.0, typed=1.0, unmentioned=1.0)
+    assert confident.probability(named_absent) > 0.99
+    assert confident.abstains(named_absent) and confident.no_answer(named_absent) == 1.0
+    assert not confident.abstains(Signals(dense_top=0.9, sentence=0.9, coverage=1.0, agreement=1.0))
+    assert abstention_reason(named_absent, ("Karachi", "1971"), None) == (
+        "None of the closest passages mentions “Karachi”, “1971”."
+    )
+
+
+def test_the_reason_for_the_wrong_kind_names_the_kind_and_the_models_doubt_has_none() -> None:
+    untyped = Signals(dense_top=0.9, sentence=0.9, coverage=1.0, agreement=1.0, typed=0.0)
+    assert abstention_reason(untyped, (), AnswerType("year")) == (
+        "No sentence of the closest passages that reads as an answer gives a year."
+    )
+    assert abstention_reason(untyped, (), AnswerType("count", "ship")).endswith("gives a number.")
+    doubt = Signals(dense_top=0.1, sentence=0.1, coverage=0.0, agreement=0.0)
+    assert abstention_reason(doubt, (), None) is None
