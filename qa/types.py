@@ -267,7 +267,7 @@ class Signals:
     missing: float = 0.0  # IDF-weighted share of the question's terms in none of the answer passages
     reader: float = 0.0  # the reader's logit for the answer sentence (0 without a reader)
     reader_best: float = 0.0  # the highest logit of any sentence the reader read (0 without a reader)
-    unmentioned: float = 0.0  # how many of the question's names and numbers no answer passage mentions
+    unmentioned: float = 0.0  # how many of the question's numbers no answer passage mentions
 
     def vector(self, features: Sequence[str] = ()) -> list[float]:
         """The named signals (all of :data:`FEATURES` by default), in that order."""

@@ -176,20 +176,20 @@ def test_ask_prints_readable_answer(seed_index, capsys: pytest.CaptureFixture[st
     assert "Mohammad Baqeri" in out.split("\n2. [")[0]
 
 
-def test_ask_says_which_name_no_passage_mentions(seed_index, capsys: pytest.CaptureFixture[str]) -> None:
-    """The seed article never mentions Venezuela: qa abstains and says so, in text and in JSON."""
+def test_ask_says_which_number_no_passage_mentions(seed_index, capsys: pytest.CaptureFixture[str]) -> None:
+    """The seed article gives no year: asked about 1971, qa abstains and says so, in text and in JSON."""
     from qa.cli import main
 
-    question = "What did Major General Baqeri say about Venezuela?"
+    question = "What did Major General Baqeri say about the 1971 war?"
     assert main(["ask", question, "-k", "2", "--index-dir", str(seed_index.index_dir)]) == 0
     out = capsys.readouterr().out
     assert out.startswith(
-        "The corpus does not answer this. None of the closest passages mentions “Venezuela”. The closest passages:"
+        "The corpus does not answer this. None of the closest passages mentions “1971”. The closest passages:"
     )
     assert main(["ask", question, "--json", "--index-dir", str(seed_index.index_dir)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["abstained"] and result["answer"] is None
-    assert result["reason"] == "None of the closest passages mentions “Venezuela”."
+    assert result["reason"] == "None of the closest passages mentions “1971”."
     assert main(["ask", CHIEF, "--json", "--index-dir", str(seed_index.index_dir)]) == 0
     answered = json.loads(capsys.readouterr().out)
     assert not answered["abstained"] and answered["reason"] is None

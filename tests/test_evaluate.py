@@ -667,9 +667,7 @@ def test_eval_seeds_all_modes_end_to_end(
     hybrid, kinds = data["hybrid"], data["by_kind"]["hybrid"]
     assert hybrid["hit@10"] == 1.0
     assert hybrid["hit@1"] >= 0.87 and hybrid["hit@3"] >= 0.9  # 0.895 / 0.947 with reader v3
-    # with reader v3 0.860 (0.79 without a reader); 0.825 since the names check (qa.search.mentions)
-    # refuses two paraphrases that name what the article never says ("Kabul's", "Eurasian")
-    assert hybrid["answer_accuracy"] >= 0.82
+    assert hybrid["answer_accuracy"] >= 0.84  # with reader v3 0.860 (0.79 without a reader)
     assert kinds["follow-up"]["hit@3"] == 1.0
     assert kinds["fact"]["hit@1"] >= 0.85 and kinds["fact"]["answer_accuracy"] >= 0.85
     # Abstention caught 6 of the 12 unanswerable questions until the type check stopped vetoing

@@ -20,8 +20,8 @@ passage and the best sentence are, how much of the question the best passage cov
 the dense and keyword legs agree, whether the answer is of the kind asked for), calibrated on
 answerable and unanswerable questions; its coefficients live in ``abstain.json`` beside this
 file, with the command that produced them. Beside it, two checks that need no calibration: the
-answer is not of the kind asked for, or the question names something (a name, a number) that
-none of the answer passages mentions (:mod:`qa.search.mentions`).
+answer is not of the kind asked for, or the question gives a number that none of the answer
+passages mentions (:mod:`qa.search.mentions`).
 """
 
 from __future__ import annotations
@@ -283,8 +283,8 @@ CALIBRATION = Path(__file__).with_name("abstain.json")
 @dataclass(frozen=True)
 class Abstainer:
     """Abstain when the answer is not of the kind the question asks for (no number for "how
-    many", no year for "which year": no sentence like that can answer), when the question names
-    something that none of the answer passages mentions (``signals.unmentioned``), or when the
+    many", no year for "which year": no sentence like that can answer), when the question gives
+    a number that none of the answer passages mentions (``signals.unmentioned``), or when the
     calibrated p(answerable) = sigmoid(bias + coefficients · signals) is below ``threshold``. The
     answer lacks the kind asked for only when no sentence of that kind in the first passages
     reads as answering (:func:`best_sentence`)."""
@@ -302,7 +302,7 @@ class Abstainer:
         return refused_by_checks(signals) or self.probability(signals) < self.threshold
 
     def no_answer(self, signals: Signals) -> float:
-        """The no-answer probability: 1 when a check refuses the answer (its kind, a name no
+        """The no-answer probability: 1 when a check refuses the answer (its kind, a number no
         answer passage mentions), else 1 - p(answerable). qa abstains when it is above
         1 - ``threshold`` (qa eval sweeps it)."""
         return 1.0 if refused_by_checks(signals) else 1.0 - self.probability(signals)
@@ -313,7 +313,7 @@ class Abstainer:
 
 
 def refused_by_checks(signals: Signals) -> bool:
-    """The answer is not of the kind asked for, or the question names what no answer passage mentions."""
+    """The answer is not of the kind asked for, or the question gives a number no answer passage mentions."""
     return signals.typed < 1.0 or signals.unmentioned > 0
 
 
@@ -324,8 +324,8 @@ KIND_NAMES = {"year": "a year", "date": "a date", "time": "a time", "age": "an a
 def abstention_reason(signals: Signals, unmentioned: Sequence[str], wanted: AnswerType | None) -> str | None:
     """Why qa abstains, in words, where a check says (None for the calibrated model's doubt)."""
     if unmentioned:
-        names = ", ".join(f"“{name}”" for name in unmentioned)
-        return f"None of the closest passages mentions {names}."
+        words = ", ".join(f"“{word}”" for word in unmentioned)
+        return f"None of the closest passages mentions {words}."
     if signals.typed < 1.0 and wanted is not None:
         kind = KIND_NAMES.get(wanted.kind, "the kind of answer asked for")
         return f"No sentence of the closest passages that reads as an answer gives {kind}."

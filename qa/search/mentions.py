@@ -1,25 +1,22 @@
-"""The names and numbers a question mentions, and those the closest passages never mention.
+"""The numbers (and names) a question gives, and those the closest passages never mention.
 
-A question that names something ("What did the Alpha Prize committee decide?", "Who won in
-2005?") asks about it; when none of the passages closest to the question mentions it at all, the
-corpus is not about it, however close the rest of the question is. SQuAD 2.0's near-miss
-questions are often made that way: a name or a number of the paragraph swapped for another
-("NQ-complete" for "NP-complete", "Ladder's" for "Ladner's"). Paraphrases keep names and
-numbers ("Who heads Iran's military?" for a lede about Iran's chief of staff), so unlike the
-share of the question's words missing from the passages (``Signals.missing``), this check holds
-on reworded questions.
+A question that gives a number ("What happened in 2005?", "Which squadron flew the F-16?") asks
+about it; when none of the three passages competing for the answer holds that number, the corpus
+does not answer it, however close the rest of the question is. SQuAD 2.0's near-miss questions
+are often made by changing a year or a figure of the paragraph. qa abstains then and says which
+number (``Result.reason``). A number is a word that holds a digit, an ordinal such as "2nd" left
+out (the text may spell it); it must be there as written, its terms analysed as for BM25.
 
-A name is a word of the question, after its first, that starts with a capital letter; a number
-is a word that holds a digit (an ordinal such as "2nd" is left out: the text may spell it). A
-question typed in title or upper case says nothing by its capitals, and they are not read as
-names. A word is mentioned when each of its terms, analysed as for BM25 ("Iran's" -> "iran"), is
-among the passages' terms, or, for a name, shares its first :data:`PREFIX` letters with one of
-them ("Iranian" and "Iran", "Chinese" and "China"); a number must be there as written. A
-misspelt name is not mentioned either: qa says which, and the user can see the spelling.
-
-Measured on SQuAD 2.0 dev's tuning half (docs/EVALUATION.md): on the five articles the reader
-never trained on, unanswerable questions caught 0.089 -> 0.177, answerable refused 0.022 -> 0.039
-(most of those are misspelt names in the crowd's questions).
+Names, the capitalised words after the first (not in a question typed in title or upper case),
+are found the same way, and may match on their first :data:`PREFIX` letters ("Iranian" and
+"Iran"), but they are not part of the check (``names=False``). Measured on SQuAD 2.0 dev's
+tuning half (benchmarks/tune_mentions.py, docs/EVALUATION.md), numbers alone take unanswerable
+questions caught from 0.089 to 0.131 for answerable refused 0.022 -> 0.028; names as well, to
+0.177 for 0.039. But names refuse answerable questions that call a thing by another name than
+the text: abbreviations ("UN", "WWII"), demonyms ("Filipino"), metonyms ("Kabul's", "City Hall"),
+spellings without the accents. With names, the blind BBC set refused as many answerable
+paraphrases as it caught unanswerable questions (2 and 2), and SQuAD v1.1's report half lost 2.8
+points of answer sentences right to refusals.
 """
 
 from __future__ import annotations
@@ -62,10 +59,12 @@ def has_digit(text: str) -> bool:
     return any(ch.isdigit() for ch in text)
 
 
-def unmentioned(question: str, passage_terms: Iterable[str], prefix: int = PREFIX) -> tuple[str, ...]:
-    """The question's names and numbers (:func:`named`) whose terms are not all among
-    ``passage_terms`` (the passages' terms, analysed as for BM25), as the question writes them; a
-    name's term may match on its first ``prefix`` letters (0: exactly)."""
+def unmentioned(
+    question: str, passage_terms: Iterable[str], *, names: bool = False, prefix: int = PREFIX
+) -> tuple[str, ...]:
+    """The question's numbers (and with ``names``, its names: :func:`named`) whose terms are not
+    all among ``passage_terms`` (the passages' terms, analysed as for BM25), as the question
+    writes them; a name's term may match on its first ``prefix`` letters (0: exactly)."""
     present = set(passage_terms)
     prefixes = {term[:prefix] for term in present if prefix and len(term) >= prefix}
 
@@ -74,4 +73,7 @@ def unmentioned(question: str, passage_terms: Iterable[str], prefix: int = PREFI
             bool(prefix) and not has_digit(term) and len(term) >= prefix and term[:prefix] in prefixes
         )
 
-    return tuple(word for word, terms in named(question) if not all(map(mentioned, terms)))
+    return tuple(
+        word for word, terms in named(question)
+        if (names or has_digit(word)) and not all(map(mentioned, terms))
+    )

@@ -223,7 +223,7 @@ class Searcher:
             chunk = retrieval.hits[chosen.passage].chunk
             span = self.reader.span(retrieval.query, chosen) if self.reader is not None else None
             answer = Answer(chosen.text, chunk.id, chunk.article_id, chosen.start, chosen.end, chosen.score, span)
-        # the question's names and numbers that none of the passages competing for the answer mentions
+        # the question's numbers that none of the passages competing for the answer mentions
         absent = unmentioned(
             question, set().union(*(ranked.passage_words[i] for i in order[: self.settings.answer_passages]))
         )
