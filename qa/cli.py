@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -34,6 +35,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_REJECTED = 3  # `qa index` finished, but some files were skipped
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the output's reader went away
 LIST_LIMIT = 20
 
 
@@ -173,6 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QAError as error:
         print(f"qa: error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # whoever read the output has gone (`qa ask ... | head -1`): stop quietly with the status a
+        # shell gives a writer killed by SIGPIPE, and let nothing write to the closed pipe at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130

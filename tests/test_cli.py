@@ -193,3 +193,16 @@ def test_ask_says_which_number_no_passage_mentions(seed_index, capsys: pytest.Ca
     assert main(["ask", CHIEF, "--json", "--index-dir", str(seed_index.index_dir)]) == 0
     answered = json.loads(capsys.readouterr().out)
     assert not answered["abstained"] and answered["reason"] is None
+
+
+def test_output_piped_to_a_reader_that_has_gone_stops_quietly(seed_index) -> None:
+    """`qa ask ... | head -1`: the reader closes the pipe before qa writes; qa exits 141 without a traceback."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    with subprocess.Popen(
+        [str(QA), "ask", CHIEF, "--index-dir", str(seed_index.index_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    ) as process:
+        process.stdout.close()  # gone before qa has loaded the index and written anything
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=600) == 141
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
