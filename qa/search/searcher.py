@@ -223,7 +223,8 @@ class Searcher:
             chunk = retrieval.hits[chosen.passage].chunk
             span = self.reader.span(retrieval.query, chosen) if self.reader is not None else None
             answer = Answer(chosen.text, chunk.id, chunk.article_id, chosen.start, chosen.end, chosen.score, span)
-        # the question's numbers that none of the passages competing for the answer mentions
+        # the question's numbers that none of the first answer_passages passages (those that compete for
+        # the answer when k is at least that) mentions
         absent = unmentioned(
             question, set().union(*(ranked.passage_words[i] for i in order[: self.settings.answer_passages]))
         )
