@@ -32,13 +32,13 @@ from qa.eval.questions import (
     validate_questions,
 )
 from qa.eval.report import write_outputs
-from qa.eval.run import evaluate_beir, evaluate_spans, score_mode, span_outcome
+from qa.eval.run import abstained_by, evaluate_beir, evaluate_spans, score_mode, span_outcome
 from qa.indexing.faiss_store import FaissStore
 from qa.indexing.indexer import update_index
 from qa.ingest.corpus import Corpus, read_corpus
 from qa.ingest.readers import make_article
 from qa.search.searcher import Searcher
-from qa.types import Answer, Chunk, Hit, Result
+from qa.types import Answer, Chunk, Hit, Result, Signals
 
 SQUAD_ZIP = DATASETS / "squad-v1.1-dev" / "dev-v1.1.json.zip"
 
@@ -188,6 +188,18 @@ def test_failures_and_abstention_figures() -> None:
     assert [o.id for o in outcomes if o.failed] == ["shy", "none2"]
     assert report.by_kind["unanswerable"]["abstained"] == 1 / 2
     assert report.by_kind["unanswerable"]["hit@1"] is None
+
+
+def test_an_abstention_is_put_down_to_the_check_that_refused_or_the_model() -> None:
+    def by(abstained: bool, **signals: float) -> str | None:
+        measured = Signals(dense_top=0.5, sentence=0.5, coverage=0.5, agreement=1.0, **signals)
+        return abstained_by(Result("?", None, (), abstained=abstained, signals=measured))
+
+    assert by(True, unmentioned=1.0, typed=0.0) == "number not in the passages"  # the number is said first
+    assert by(True, typed=0.0) == "answer type"
+    assert by(True) == "calibrated model"
+    assert by(False) is None
+    assert abstained_by(Result("?", None, (), abstained=True)) is None  # no passage: nothing was measured
 
 
 # -- (c) question sets: parsing and validation -------------------------------------------------
@@ -598,13 +610,19 @@ def test_eval_seeds_all_modes_end_to_end(
         "sentence_predictions",
         "top1_chars",
     )
-    assert set(data) == {*modes, "by_kind", "by_question", "abstention_curve", "hit_curve", "counts", "notes"}
+    assert set(data) == {
+        *modes, "by_kind", "by_question", "abstention_curve", "abstained_by", "hit_curve", "counts", "notes"
+    }
     for mode in modes:
         assert set(data[mode]) == set(metrics)
         counted = ("top1_chars", "span_predictions", "sentence_predictions")
         assert all(v is None or 0 <= v <= 1 for k, v in data[mode].items() if k not in counted)
         # the seed set has unanswerable questions: NoAns EM is the share of them abstained on
         assert data[mode]["no_ans_exact"] == data[mode]["abstain_recall"]
+        # every abstention is put down to what refused, and the counts add up to the rates
+        by = data["abstained_by"][mode].values()
+        assert sum(side["unanswerable"] for side in by) == round(data[mode]["abstain_recall"] * 12)
+        assert sum(side["answerable"] for side in by) == round(data[mode]["wrongly_abstained"] * 57)
         assert set(data["by_question"][mode]) == {"question word", "words shared with the answer sentence"}
         curve = data["abstention_curve"][mode]["points"]
         assert curve[0] == {"threshold": None, "unanswerable_caught": 0.0, "answerable_refused": 0.0}
@@ -630,7 +648,9 @@ def test_eval_seeds_all_modes_end_to_end(
     assert data["counts"]["answerable"] + data["counts"]["unanswerable"] == 69
     assert any("excluded" in note for note in data["notes"])
 
-    assert (out / "report.md").read_text().startswith("# qa eval: ")
+    report_md = (out / "report.md").read_text()
+    assert report_md.startswith("# qa eval: ")
+    assert "## What abstained\n\n| abstained by | answerable hybrid | unanswerable hybrid |" in report_md
     assert (out / "hit_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "abstention_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for mode in modes:

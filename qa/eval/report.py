@@ -91,6 +91,31 @@ def question_tables(report: EvalReport) -> list[tuple[str, str]]:
     return tables
 
 
+def abstention_counts(report: EvalReport) -> dict[str, dict[str, dict[str, int]]]:
+    """{mode: {what refused (Outcome.abstained_by): {"answerable": n, "unanswerable": n}}}."""
+    counts: dict[str, dict[str, dict[str, int]]] = {}
+    for name, mode in report.modes.items():
+        by = counts.setdefault(name, {})
+        for outcome in mode.outcomes:
+            if outcome.abstained and outcome.abstained_by:
+                side = by.setdefault(outcome.abstained_by, {"answerable": 0, "unanswerable": 0})
+                side["answerable" if outcome.answerable else "unanswerable"] += 1
+    return counts
+
+
+def abstention_table(report: EvalReport) -> str:
+    """Rows = what refused, columns = answerable / unanswerable questions abstained on, per mode;
+    empty when qa never abstained."""
+    counts = abstention_counts(report)
+    kinds = sorted({kind for by in counts.values() for kind in by})
+    if not kinds:
+        return ""
+    sides = ("answerable", "unanswerable")
+    header = ["abstained by", *(f"{side} {mode}" if len(counts) > 1 else side for mode in counts for side in sides)]
+    rows = [[kind, *(str(by.get(kind, {}).get(side, 0)) for by in counts.values() for side in sides)] for kind in kinds]
+    return markdown_table(header, rows)
+
+
 def format_text(report: EvalReport) -> str:
     """What `qa eval` prints: what was evaluated, the tables and the notes."""
     parts = [f"{report.title}: {describe_counts(report.counts)}", "", metrics_table(report)]
@@ -120,6 +145,7 @@ def report_json(report: EvalReport) -> dict[str, Any]:
         name: {str(n): v for n, v in mode.hit_curve.items()} for name, mode in report.modes.items()
     }
     data["by_question"] = {name: mode.by_question for name, mode in report.modes.items()}
+    data["abstained_by"] = abstention_counts(report)
     data["abstention_curve"] = {
         name: {
             "points": [point.to_json() for point in mode.curve],
@@ -146,7 +172,7 @@ def format_failure(outcome: Outcome) -> str:
     rank = outcome.first_relevant_rank if outcome.first_relevant_rank is not None else "none"
     expected = "abstain" if outcome.expected_abstain else " | ".join(f'"{text}"' for text in outcome.gold[:3])
     if outcome.abstained:
-        got = "abstained"
+        got = f"abstained ({outcome.abstained_by})" if outcome.abstained_by else "abstained"
     elif outcome.answer is not None:
         got = '"' + " ".join(outcome.answer.split())[:200] + '"'
     else:
@@ -181,6 +207,9 @@ def format_markdown(report: EvalReport) -> str:
         lines += ["", "## By kind", "", by_kind]
     for title, table in question_tables(report):
         lines += ["", f"## {title}", "", table]
+    abstentions = abstention_table(report)
+    if abstentions:
+        lines += ["", "## What abstained", "", abstentions]
     for name, mode in report.modes.items():
         failures = [outcome for outcome in mode.outcomes if outcome.failed]
         lines += ["", f"## Failures, {name} ({len(failures)} of {len(mode.outcomes)})", ""]

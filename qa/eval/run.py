@@ -71,6 +71,7 @@ from qa.eval.metrics import HIT_CURVE, RETRIEVAL_METRICS, evaluate_rankings, mea
 from qa.eval.questions import SAMPLE_SEED, Question, load_question_set, sample_questions, validate_questions
 from qa.eval.tradeoff import CurvePoint, operating_point, tradeoff_curve
 from qa.indexing.stores import open_store
+from qa.search.answer import MODEL_DOUBT, refusing_check
 from qa.text.conversation import contextualize
 from qa.types import Result
 
@@ -120,6 +121,7 @@ class Outcome:
     shared_words: int | None = None  # content words shared with the gold answer sentence (answerable)
     no_answer: float | None = None  # the no-answer probability (None without a calibrated abstainer)
     reason: str | None = None  # why qa abstained, where a check said (Result.reason)
+    abstained_by: str | None = None  # what refused: a check's name or the calibrated model (abstained only)
 
     @property
     def expected_abstain(self) -> bool:
@@ -148,6 +150,7 @@ class Outcome:
             "shared_words": self.shared_words,
             "no_answer": self.no_answer,
             "reason": self.reason,
+            "abstained_by": self.abstained_by,
         }
 
 
@@ -182,7 +185,16 @@ def span_outcome(
         question_word=question_word(question.question),
         no_answer=no_answer,
         reason=result.reason,
+        abstained_by=abstained_by(result),
     )
+
+
+def abstained_by(result: Result) -> str | None:
+    """What refused an answer: a check (qa.search.answer.refusing_check) or the calibrated model;
+    None when qa answered or had no passage to answer from."""
+    if not result.abstained or result.signals is None:
+        return None
+    return refusing_check(result.signals) or MODEL_DOUBT
 
 
 def ask_questions(

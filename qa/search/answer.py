@@ -314,7 +314,18 @@ class Abstainer:
 
 def refused_by_checks(signals: Signals) -> bool:
     """The answer is not of the kind asked for, or the question gives a number no answer passage mentions."""
-    return signals.typed < 1.0 or signals.unmentioned > 0
+    return refusing_check(signals) is not None
+
+
+# What refused an answer (qa eval counts abstentions by it)
+NUMBER_CHECK, TYPE_CHECK, MODEL_DOUBT = "number not in the passages", "answer type", "calibrated model"
+
+
+def refusing_check(signals: Signals) -> str | None:
+    """The check that refuses the answer, when one does: :data:`NUMBER_CHECK` or :data:`TYPE_CHECK`."""
+    if signals.unmentioned > 0:
+        return NUMBER_CHECK
+    return TYPE_CHECK if signals.typed < 1.0 else None
 
 
 KIND_NAMES = {"year": "a year", "date": "a date", "time": "a time", "age": "an age", "count": "a number",
