@@ -65,6 +65,10 @@ def test_only_numbers_are_checked_unless_names_are_asked_for_and_a_number_must_b
     assert unmentioned("Which squadron flew the F-16?", set(analyze("the F-15 squadron"))) == ("F-16",)
     assert unmentioned("Which squadron flew the F-15?", set(analyze("the F-15 squadron"))) == ()
     assert unmentioned("Who came 2nd in the race?", set(analyze("he came second"))) == ()  # an ordinal
+    # digits of another script are the same number
+    assert unmentioned("What happened in ２０１９?", set(analyze("in 2019"))) == ()
+    assert unmentioned("What happened in 2019?", set(analyze("في ٢٠١٩"))) == ()
+    assert unmentioned("What happened in ٢٠١٨?", set(analyze("in 2019"))) == ("٢٠١٨",)
 
 
 def test_a_number_no_passage_mentions_always_abstains_and_says_which() -> None:

@@ -5,7 +5,8 @@ about it; when none of the three passages competing for the answer holds that nu
 does not answer it, however close the rest of the question is. SQuAD 2.0's near-miss questions
 are often made by changing a year or a figure of the paragraph. qa abstains then and says which
 number (``Result.reason``). A number is a word that holds a digit, an ordinal such as "2nd" left
-out (the text may spell it); it must be there as written, its terms analysed as for BM25.
+out (the text may spell it); it must be there as written, its terms analysed as for BM25, in
+whichever script's digits ("２０１９" is 2019).
 
 Names, the capitalised words after the first (not in a question typed in title or upper case),
 are found the same way, and may match on their first :data:`PREFIX` letters ("Iranian" and
@@ -22,6 +23,7 @@ points of answer sentences right to refusals.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from qa.text.terms import analyze
@@ -59,16 +61,22 @@ def has_digit(text: str) -> bool:
     return any(ch.isdigit() for ch in text)
 
 
+def ascii_digits(text: str) -> str:
+    """``text`` with every decimal digit of any script as its ASCII digit ("２０１９", "٢٠١٩": "2019")."""
+    return "".join(str(unicodedata.decimal(ch)) if unicodedata.decimal(ch, None) is not None else ch for ch in text)
+
+
 def unmentioned(
     question: str, passage_terms: Iterable[str], *, names: bool = False, prefix: int = PREFIX
 ) -> tuple[str, ...]:
     """The question's numbers (and with ``names``, its names: :func:`named`) whose terms are not
     all among ``passage_terms`` (the passages' terms, analysed as for BM25), as the question
     writes them; a name's term may match on its first ``prefix`` letters (0: exactly)."""
-    present = set(passage_terms)
+    present = {ascii_digits(term) for term in passage_terms}
     prefixes = {term[:prefix] for term in present if prefix and len(term) >= prefix}
 
     def mentioned(term: str) -> bool:
+        term = ascii_digits(term)
         return term in present or (
             bool(prefix) and not has_digit(term) and len(term) >= prefix and term[:prefix] in prefixes
         )
