@@ -23,8 +23,9 @@ from qa.eval.answers import (
 )
 from qa.eval.datasets import convert_squad, load_squad, squad_halves, squad_questions, v11_halves
 from qa.eval.gold import Gold, span_qrels
+from qa.eval.outcome import span_outcome
 from qa.eval.questions import GoldSpan, Question, validate_questions
-from qa.eval.run import score_mode, span_outcome
+from qa.eval.run import score_mode
 from qa.eval.tradeoff import CurvePoint, operating_point, plot_curves, tradeoff_curve, write_curve
 from qa.types import Answer, Chunk, Hit, Result, Span
 

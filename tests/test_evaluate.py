@@ -22,6 +22,7 @@ from qa.eval.datasets import convert_squad, load_beir, load_squad, squad_questio
 from qa.eval.gold import Gold, gold_for, gold_occurrences, holds_gold, span_qrels
 from qa.eval.indexes import CachingEmbedder, index_benchmark
 from qa.eval.metrics import evaluate_rankings, mean
+from qa.eval.outcome import abstained_by, span_outcome
 from qa.eval.questions import (
     GoldSpan,
     Question,
@@ -32,7 +33,7 @@ from qa.eval.questions import (
     validate_questions,
 )
 from qa.eval.report import write_outputs
-from qa.eval.run import abstained_by, evaluate_beir, evaluate_spans, score_mode, span_outcome
+from qa.eval.run import evaluate_beir, evaluate_spans, score_mode
 from qa.indexing.faiss_store import FaissStore
 from qa.indexing.indexer import update_index
 from qa.ingest.corpus import Corpus, read_corpus

@@ -11,7 +11,8 @@ from typing import Any
 
 from qa.eval.answers import GROUP_METRICS
 from qa.eval.metrics import HIT_CURVE, RETRIEVAL_METRICS
-from qa.eval.run import ANSWER_METRICS, KIND_METRICS, EvalReport, Outcome
+from qa.eval.outcome import Outcome
+from qa.eval.run import ANSWER_METRICS, KIND_METRICS, EvalReport
 from qa.eval.tradeoff import plot_curves, write_curve
 
 FAILURES_SHOWN = 50  # failures listed per mode in report.md

@@ -13,8 +13,9 @@ import json
 from collections.abc import Sequence
 
 from qa.eval.metrics import RETRIEVAL_METRICS
+from qa.eval.outcome import Outcome
 from qa.eval.report import FAILURES_SHOWN, describe_counts, format_value
-from qa.eval.run import ANSWER_METRICS, KIND_METRICS, EvalReport, Outcome
+from qa.eval.run import ANSWER_METRICS, KIND_METRICS, EvalReport
 from qa.web.render import escape
 
 MAX_FIELD_CHARS = 300  # an id, kind, gold span or answer shown longer than this is cut
