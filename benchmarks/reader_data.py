@@ -119,15 +119,21 @@ class ArticleBM25:
         return self.retriever.get_scores(tokens) if tokens else np.zeros(len(self.texts))
 
 
+def sampled_questions(data: list[dict], sample: int, rng: random.Random) -> list[tuple[int, int, int]]:
+    """(article, paragraph, question) positions of a sample of ``sample`` SQuAD questions that have
+    an answer, drawn with ``rng``, sorted: :func:`squad_train_examples` draws with random.Random(seed)."""
+    everything = [(a, p, q) for a, article in enumerate(data) for p, para in enumerate(article["paragraphs"])
+                  for q, qa in enumerate(para["qas"]) if qa["answers"] and qa["answers"][0]["answer_start"] >= 0]
+    return sorted(rng.sample(everything, min(sample, len(everything))))
+
+
 def squad_train_examples(path: Path, sample: int, seed: int, swap_share: float) -> list[dict]:
     """Examples from a seeded sample of ``sample`` SQuAD v1.0 train questions (module docstring)."""
     import numpy as np
 
     data = load_json(path)["data"]
-    everything = [(a, p, q) for a, article in enumerate(data) for p, para in enumerate(article["paragraphs"])
-                  for q, qa in enumerate(para["qas"]) if qa["answers"] and qa["answers"][0]["answer_start"] >= 0]
     rng = random.Random(seed)
-    chosen = sorted(rng.sample(everything, min(sample, len(everything))))
+    chosen = sampled_questions(data, sample, rng)
     examples: list[dict] = []
     by_article: dict[int, list[tuple[int, int]]] = {}
     for a, p, q in chosen:
@@ -268,11 +274,15 @@ def write_examples(run_dir: Path, args) -> dict:
     examples = squad_train_examples(args.train_data, args.sample, args.seed, args.swap)
     train_titles, calibration_titles = squad2_split()
     examples += squad2_examples(train_titles)
+    for extra in getattr(args, "extra", None) or ():  # mined by benchmarks/mine_reader_negatives.py
+        with gzip.open(extra, "rt", encoding="utf-8") as handle:
+            examples += [json.loads(line) for line in handle]
     run_dir.mkdir(parents=True, exist_ok=True)
     with gzip.open(run_dir / "examples.jsonl.gz", "wt", encoding="utf-8") as handle:
         for example in examples:
             handle.write(json.dumps(example) + "\n")
     data = {"squad_train_questions": args.sample, "seed": args.seed, "swap_share": args.swap,
+            "extra": [str(path) for path in getattr(args, "extra", None) or ()],
             "kinds": dict(Counter(e["kind"] for e in examples)),
             "squad2_train_articles": train_titles, "squad2_calibration_articles": calibration_titles}
     (run_dir / "data.json").write_text(json.dumps(data, indent=1))

@@ -360,6 +360,8 @@ def parse_args(argv=None):
     parser.add_argument("--train-data", type=Path, default=None, help="SQuAD v1.0 train (default: ../shared)")
     parser.add_argument("--sample", type=int, default=12000, help="SQuAD v1.0 train questions, a seeded sample")
     parser.add_argument("--swap", type=float, default=0.4, help="share of questions given an entity-swap near miss")
+    parser.add_argument("--extra", type=Path, action="append", default=[], metavar="EXAMPLES",
+                        help="more examples (gzipped JSON lines, benchmarks/mine_reader_negatives.py); repeatable")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-4)
