@@ -335,6 +335,7 @@ def export(model_dir: Path, args) -> dict:
         "command": f"python benchmarks/train_reader.py --sample {data['squad_train_questions']} --swap"
                    f" {data['swap_share']} --seed {info['seed']} --batch {info['batch']} --lr {info['lr']}"
                    + (f" --init {info['init']}" if info.get("init") else "")
+                   + "".join(f" --extra {path}" for path in data.get("extra", ()))
                    + (f" --minutes {info['minutes']:g}" if info.get("minutes") else ""),
         "export_command": "python benchmarks/train_reader.py " + " ".join(sys.argv[1:]),
         "date": date.today().isoformat(),
