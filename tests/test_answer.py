@@ -278,14 +278,17 @@ def test_how_many_marks_the_numbers_sentence_and_does_not_abstain(
     reader = reader_for(settings)
     assert reader is not None, "the shipped reader is needed"
     searcher = Searcher(FaissStore.load(settings.index_dir), embedder, settings.search, reader=reader)
-    question = "How many passengers did the airline carry?"
+    # the question, and a rewording of it
+    questions = ("How many passengers did the airline carry?", "How many people flew with the airline?")
 
-    result = searcher.ask(question, 3)
-    assert not result.abstained and result.signals is not None and result.signals.typed == 1.0
-    assert "carried 4.2 million passengers" in result.answer.text
+    for question in questions:
+        result = searcher.ask(question, 3)
+        assert not result.abstained and result.signals is not None and result.signals.typed == 1.0
+        assert "carried 4.2 million passengers" in result.answer.text
 
-    # the case is the issue's: without steering, the reader's choice has no number and the
-    # type check abstains
+    # without steering, the reader's choice has no number and the type check abstains: the
+    # issue's own question did so with reader v3; v5 reads that one right by itself, and the
+    # rewording still shows it
     monkeypatch.setattr(searcher_module, "best_sentence", partial(best_sentence, answering=None))
-    vetoed = searcher.ask(question, 3)
+    vetoed = searcher.ask(questions[1], 3)
     assert vetoed.abstained and vetoed.signals is not None and vetoed.signals.typed == 0.0

@@ -280,10 +280,11 @@ def test_the_shipped_reader_marks_the_exact_answer(shipped: Reader) -> None:
 
 
 def test_runs_by_length_read_as_one_run_does(shipped: Reader, monkeypatch) -> None:
-    """How the pairs are split into runs changes the padding, not what is read: the logits rank the
-    sentences alike and agree within the int8 export's noise (activations are quantised over the
-    whole run, padding included: 0.41 apart at most here), and the best sentence's span is the
-    same (a weaker one's may move: here the long sentence's, (29, 42) in one run, (29, 137) alone)."""
+    """How the pairs are split into runs changes the padding, not what is read: the logits agree
+    within the int8 export's noise (activations are quantised over the whole run, padding
+    included: 0.41 apart at most here with reader v3, 0.52 with v5, so two sentences near a tie
+    may swap places), the same sentence is best, and its span is the same (a weaker one's may
+    move: with v3 the long sentence's, (29, 42) in one run, (29, 137) alone)."""
     import qa.search.reader as module
 
     question = "When did the two countries agree to hold joint naval exercises?"
@@ -299,9 +300,9 @@ def test_runs_by_length_read_as_one_run_does(shipped: Reader, monkeypatch) -> No
     for cost in (0, 10**9):  # as many runs as lengths; one run
         monkeypatch.setattr(module, "RUN_COST", cost)
         readings[cost] = shipped.read(question, sentences)
-    np.testing.assert_allclose(readings[0][0], readings[10**9][0], atol=0.5)
-    assert np.argsort(readings[0][0]).tolist() == np.argsort(readings[10**9][0]).tolist()
+    np.testing.assert_allclose(readings[0][0], readings[10**9][0], atol=0.6)
     best = int(np.argmax(readings[0][0]))
+    assert best == int(np.argmax(readings[10**9][0]))
     assert readings[0][1][best][:2] == readings[10**9][1][best][:2]
 
 
