@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from asking import capture_choices, shipped_searcher  # noqa: E402
 from reader_data import SQUAD_TRAIN, load_json, sampled_questions  # noqa: E402
 
 # (sample, seed) of the training runs before version 5 (v2, v3). Version 5 was trained on what this
@@ -65,13 +66,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
-    import qa.search.searcher as searcher_module
-    from qa.config import settings_from_env
     from qa.eval.datasets import convert_squad
     from qa.eval.gold import gold_occurrences, holds_gold
-    from qa.eval.indexes import default_embedder, index_benchmark, make_searcher
     from qa.ingest.corpus import Corpus
-    from qa.search.answer import SentenceWeights, best_sentence
+    from qa.search.answer import SentenceWeights
 
     data = load_json(args.train_data)["data"]
     seen = {data[a]["paragraphs"][p]["qas"][q]["id"]
@@ -79,21 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     squad = convert_squad({"data": aligned(data)}, args.train_data.name)
     chosen = set(random.Random(args.seed).sample(squad.article_ids, args.articles))
     questions = [q for q in squad.questions if squad.article_of[q.id] in chosen and q.id not in seen]
-    settings = settings_from_env().with_(index_dir=args.index_dir)
-    embedder = default_embedder(settings)
     corpus = Corpus([article for article in squad.corpus.articles if article.id in chosen])
-    store = index_benchmark(settings, corpus, args.train_data, embedder, progress=True, notify=print)
-    searcher = make_searcher(store, settings, embedder)
+    store, searcher = shipped_searcher(corpus, args.train_data, args.index_dir, progress=True)
     if searcher.reader is None:
         print("the shipped reader is needed", file=sys.stderr)
         return 1
-    captured: dict = {}
-
-    def spy(sentences, order, n_passages, *rest, **options):
-        captured.update(sentences=sentences, order=order, n=n_passages)
-        return best_sentence(sentences, order, n_passages, *rest, **options)
-
-    searcher_module.best_sentence = spy  # type: ignore[assignment]
+    captured = capture_choices()
     examples, counts = [], {"questions": len(questions), "gold_first": 0, "gold_below": 0, "gold_unread": 0}
     for question in tqdm(questions, desc="asking", file=sys.stderr, mininterval=10):
         result = searcher.ask(question.question, 5)

@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from asking import shipped_searcher  # noqa: E402
 from reader_data import SQUAD2_DEV, squad2_split  # noqa: E402
 
 # (label, prefix letters that match a name (0: exactly), names count, numbers count, where: the
@@ -47,9 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
-    from qa.config import settings_from_env
     from qa.eval.datasets import load_squad
-    from qa.eval.indexes import default_embedder, index_benchmark, make_searcher
     from qa.eval.questions import sample_questions
     from qa.search.mentions import has_digit, unmentioned
     from qa.text.terms import analyze
@@ -59,15 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     questions = sample_questions(
         [q for q in squad.questions if squad.article_of[q.id] in set(calibration)], args.sample
     )
-    settings = settings_from_env().with_(index_dir=args.index_dir)
-    embedder = default_embedder(settings)
-    store = index_benchmark(settings, squad.corpus, args.squad, embedder, progress=False, notify=print)
-    searcher = make_searcher(store, settings, embedder)
+    store, searcher = shipped_searcher(squad.corpus, args.squad, args.index_dir)
     abstainer = searcher.abstainer
     if searcher.reader is None or abstainer is None:
         print("the reader and the abstention model are needed", file=sys.stderr)
         return 1
-    passages = settings.search.answer_passages
+    passages = searcher.settings.answer_passages
     asked = []
     for question in tqdm(questions, desc="asking", file=sys.stderr, mininterval=5):
         result = searcher.ask(question.question, max(5, passages))

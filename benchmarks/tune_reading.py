@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from asking import shipped_searcher  # noqa: E402
 from reader_data import SQUAD2_DEV, squad2_split  # noqa: E402
 
 
@@ -36,17 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", default="0,6,8,10,12,14,16", help="sentences read per question; 0: all")
     args = parser.parse_args(argv)
 
-    from qa.config import settings_from_env
     from qa.eval.datasets import load_squad, squad_questions
     from qa.eval.gold import answer_span, chunk_span, gold_occurrences, holds_gold
-    from qa.eval.indexes import default_embedder, index_benchmark, make_searcher
     from qa.eval.questions import sample_questions
 
     squad = load_squad(args.squad)
-    settings = settings_from_env().with_(index_dir=args.index_dir)
-    embedder = default_embedder(settings)
-    store = index_benchmark(settings, squad.corpus, args.squad, embedder, progress=False, notify=print)
-    searcher = make_searcher(store, settings, embedder)
+    store, searcher = shipped_searcher(squad.corpus, args.squad, args.index_dir)
     reader = searcher.reader
     if reader is None:
         print("the reader is needed", file=sys.stderr)

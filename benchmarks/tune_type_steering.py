@@ -27,6 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SQUAD2 = ROOT.parent / "shared" / "datasets" / "squad-v2.0-dev" / "dev-v2.0.json.gz"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from asking import capture_choices, shipped_searcher  # noqa: E402
+
 THRESHOLDS = [None, *(x / 2 for x in range(2, -11, -1))]  # None: no steering (the behaviour before)
 
 
@@ -37,11 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, help="a fixed sample of N of those questions (qa eval's --sample)")
     args = parser.parse_args(argv)
 
-    import qa.search.searcher as searcher_module
-    from qa.config import settings_from_env
     from qa.eval.datasets import load_squad, squad_questions
     from qa.eval.gold import gold_occurrences, holds_gold
-    from qa.eval.indexes import default_embedder, index_benchmark, make_searcher
     from qa.eval.questions import sample_questions
     from qa.search.answer import READER_ANSWERS, best_sentence
     from qa.search.answer_type import expected_type
@@ -49,21 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     squad = load_squad(args.squad)
     typed = [q for q in squad_questions(squad, "first") if expected_type(q.question) is not None]
     questions = sample_questions(typed, args.sample)
-    settings = settings_from_env().with_(index_dir=args.index_dir)
-    embedder = default_embedder(settings)
-    store = index_benchmark(settings, squad.corpus, args.squad, embedder, progress=False, notify=print)
-    searcher = make_searcher(store, settings, embedder)
+    store, searcher = shipped_searcher(squad.corpus, args.squad, args.index_dir)
     abstainer = searcher.abstainer
     if searcher.reader is None or abstainer is None:
         print("the reader and the abstention model are needed", file=sys.stderr)
         return 1
-    captured: dict = {}
-
-    def spy(sentences, order, n_passages, *args, **kwargs):
-        captured.update(sentences=sentences, order=order, n=n_passages)
-        return best_sentence(sentences, order, n_passages, *args, **kwargs)
-
-    searcher_module.best_sentence = spy  # type: ignore[assignment]
+    captured = capture_choices()
     asked = []
     for number, question in enumerate(questions, start=1):
         result = searcher.ask(question.question, 10)

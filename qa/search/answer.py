@@ -299,22 +299,17 @@ class Abstainer:
         return 1.0 / (1.0 + math.exp(-z))
 
     def abstains(self, signals: Signals) -> bool:
-        return refused_by_checks(signals) or self.probability(signals) < self.threshold
+        return refusing_check(signals) is not None or self.probability(signals) < self.threshold
 
     def no_answer(self, signals: Signals) -> float:
         """The no-answer probability: 1 when a check refuses the answer (its kind, a number no
         answer passage mentions), else 1 - p(answerable). qa abstains when it is above
         1 - ``threshold`` (qa eval sweeps it)."""
-        return 1.0 if refused_by_checks(signals) else 1.0 - self.probability(signals)
+        return 1.0 if refusing_check(signals) is not None else 1.0 - self.probability(signals)
 
     @classmethod
     def from_json(cls, data: dict) -> Abstainer:
         return cls(*linear_terms(data, FEATURES, "abstention"), float(data["bias"]), float(data["threshold"]))
-
-
-def refused_by_checks(signals: Signals) -> bool:
-    """The answer is not of the kind asked for, or the question gives a number no answer passage mentions."""
-    return refusing_check(signals) is not None
 
 
 # What refused an answer (qa eval counts abstentions by it)

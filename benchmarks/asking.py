@@ -1,0 +1,35 @@
+"""What the tuning and mining scripts share: a corpus indexed and asked with the shipped searcher
+(re-rank, reader, abstention), and the answer choice each ask made, captured as it was made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def shipped_searcher(corpus, source: Path, index_dir: Path, *, progress: bool = False):
+    """(store, searcher): ``corpus`` (read from ``source``) brought up to date in ``index_dir``
+    (qa eval's benchmark index) and loaded with the shipped searcher."""
+    from qa.config import settings_from_env
+    from qa.eval.indexes import default_embedder, index_benchmark, make_searcher
+
+    settings = settings_from_env().with_(index_dir=index_dir)
+    embedder = default_embedder(settings)
+    store = index_benchmark(settings, corpus, source, embedder, progress=progress, notify=print)
+    return store, make_searcher(store, settings, embedder)
+
+
+def capture_choices() -> dict:
+    """From now on, every ``Searcher.ask`` leaves in the returned dict what the answer was chosen
+    from: ``sentences`` (scored, by the hits' old index), ``order`` (old index per new position)
+    and ``n`` (the passages that competed)."""
+    import qa.search.searcher as searcher_module
+    from qa.search.answer import best_sentence
+
+    captured: dict = {}
+
+    def spy(sentences, order, n_passages, *rest, **options):
+        captured.update(sentences=sentences, order=order, n=n_passages)
+        return best_sentence(sentences, order, n_passages, *rest, **options)
+
+    searcher_module.best_sentence = spy  # type: ignore[assignment]
+    return captured
