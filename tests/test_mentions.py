@@ -71,6 +71,29 @@ def test_only_numbers_are_checked_unless_names_are_asked_for_and_a_number_must_b
     assert unmentioned("What happened in ٢٠١٨?", set(analyze("in 2019"))) == ("٢٠١٨",)
 
 
+@pytest.mark.parametrize(
+    "question, passage, absent",
+    [
+        ("What did Baran develop in the late 1950's?", "in the late 1950s", ()),
+        ("What happened in the 1950s?", "in the '50s", ()),
+        ("What happened in the 1950s?", "in 1955 he left", ()),  # a year in the decade
+        ("What happened in the 70's?", "in the 1970s", ()),
+        ("What happened in the 50s?", "in 1854", ()),  # no century given: any
+        ("How many fled by the 1700s?", "in the 18th century", ()),
+        ("What happened in the 1950s?", "in 1965 he left", ("1950s",)),
+        ("What happened in the 1950s?", "in 1850", ("1950s",)),  # another century
+        ("What happened in the 1950s?", "50 people", ("1950s",)),  # a count, not a decade
+        ("How many fled by the 1700s?", "in the 17th century", ("1700s",)),
+        ("Who was in their 70s?", "aged 75", ("70s",)),  # an age in the 70s is not a decade's year
+        ("What happened in 1950?", "in the 1950s", ("1950",)),  # a year is not its decade
+    ],
+)
+def test_a_decade_is_mentioned_however_it_is_written_and_by_its_years(
+    question: str, passage: str, absent: tuple[str, ...]
+) -> None:
+    assert unmentioned(question, set(analyze(passage))) == absent
+
+
 def test_a_number_no_passage_mentions_always_abstains_and_says_which() -> None:
     confident = Abstainer(("dense_top",), (10.0,), 0.0, 0.5)
     named_absent = Signals(dense_top=0.9, sentence=0.9, coverage=1.0, agreement=1.0, typed=1.0, unmentioned=1.0)
