@@ -6,16 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def shipped_searcher(corpus, source: Path, index_dir: Path, *, progress: bool = False):
+def shipped_searcher(corpus, source: Path, index_dir: Path, *, progress: bool = False, adapter: Path | None = None):
     """(store, searcher): ``corpus`` (read from ``source``) brought up to date in ``index_dir``
-    (qa eval's benchmark index) and loaded with the shipped searcher."""
+    (qa eval's benchmark index) and loaded with the shipped searcher; with ``adapter``, its
+    reader reads with that adapter (a candidate of benchmarks/train_reader.py) and its weights."""
     from qa.config import settings_from_env
     from qa.eval.indexes import default_embedder, index_benchmark, make_searcher
+    from qa.search.reader import Reader
 
     settings = settings_from_env().with_(index_dir=index_dir)
     embedder = default_embedder(settings)
     store = index_benchmark(settings, corpus, source, embedder, progress=progress, notify=print)
-    return store, make_searcher(store, settings, embedder)
+    searcher = make_searcher(store, settings, embedder)
+    if adapter is not None and searcher.reader is not None:
+        searcher.reader = Reader(settings.resolved_model_dir(), settings.cache_dir, adapter)
+    return store, searcher
 
 
 def capture_choices() -> dict:
