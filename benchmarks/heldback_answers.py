@@ -8,7 +8,8 @@ of all 35 SQuAD 2.0 articles (qa eval --squad's index), and scored as qa eval sc
 sentence right (not refused and holding a gold answer), answerable refused, unanswerable caught,
 and SQuAD's official EM / F1 over the answerable questions (the span when shown, else the
 sentence, "" when refused). --reader ADAPTER reads with another adapter (a candidate from
-benchmarks/train_reader.py --out) and its combine weights instead of the shipped one.
+benchmarks/train_reader.py --out) and its combine weights instead of the shipped one. --terse asks
+each question as typed into a search box (reader_data.terse, seeded by the question's id).
 
     python benchmarks/heldback_answers.py --index-dir DIR [--reader ADAPTER] [--sample N]
 """
@@ -17,12 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from asking import shipped_searcher  # noqa: E402
-from reader_data import SQUAD2_DEV, squad2_split  # noqa: E402
+from reader_data import SQUAD2_DEV, squad2_split, terse  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reader", type=Path, metavar="ADAPTER", help="read with this adapter (default: shipped)")
     parser.add_argument("--sample", type=int, help="a fixed sample of N of those questions (qa eval's --sample)")
     parser.add_argument("--out", type=Path, help="each question's outcome, as JSON lines")
+    parser.add_argument("--terse", action="store_true",
+                        help="ask each question tersely, as typed into a search box (reader_data.terse)")
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -54,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows = []
     for question in tqdm(questions, desc="asking", file=sys.stderr, mininterval=10):
-        result = searcher.ask(question.question, 5)
+        asked = terse(question.question, random.Random(question.id)) if args.terse else question.question
+        result = searcher.ask(asked, 5)
         predicted, is_span = prediction(result)
-        row = {"id": question.id, "question": question.question, "answerable": question.answerable,
+        row = {"id": question.id, "question": asked, "answerable": question.answerable,
                "abstained": result.abstained, "prediction": predicted, "span": is_span}
         if question.answerable:
             gold = gold_occurrences(question, store.articles)
@@ -72,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     def mean(values) -> float:
         return float(np.mean(values)) if values else float("nan")
 
-    print(f"reader: {args.reader or ADAPTER}; {len(answerable)} answerable and {len(unanswerable)} unanswerable"
-          " questions of the held-back tuning articles")
+    asked = "; asked tersely" if args.terse else ""
+    print(f"reader: {args.reader or ADAPTER}{asked}; {len(answerable)} answerable and {len(unanswerable)}"
+          " unanswerable questions of the held-back tuning articles")
     print("| answer sentence right | answerable refused | unanswerable caught | HasAns EM | HasAns F1 |")
     print("|--:|--:|--:|--:|--:|")
     print(f"| {mean([r['right'] for r in answerable]):.3f} | {mean([r['abstained'] for r in answerable]):.3f}"

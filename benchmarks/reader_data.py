@@ -21,6 +21,10 @@ qa's own splitter (qa.text.sentences), so they look like what qa reads. The kind
   could learn the articles' style for "no answer" instead of reading: the first version 2 did
   (its answer logit told the calibration articles' answerable questions from their unanswerable
   ones no better than chance, ROC AUC 0.52; docs/EVALUATION.md).
+- ``terse`` / ``terseneg`` (``--terse SHARE``): for that share of the sampled SQuAD v1.0 train
+  questions, their ``pos`` and their ``para`` / ``bm25`` negatives again, asked tersely as people
+  type into a search box (:func:`terse`): SQuAD's questions are full, well-formed sentences, and
+  qa's users and the issue's blind set also type "iran military chief".
 
 SQuAD 2.0 dev's tuning half is its 17 articles that are among SQuAD v1.1 dev's first 24
 (matched by title). In v1.1 dev's order, the articles at positions 0, 1, 3, 4, 6, 7, ... (position
@@ -117,6 +121,32 @@ class ArticleBM25:
 
         tokens = bm25s.tokenize([question], stopwords="en", show_progress=False, return_ids=False)[0]
         return self.retriever.get_scores(tokens) if tokens else np.zeros(len(self.texts))
+
+
+QUESTION_WORDS = frozenset({"what", "which", "who", "whom", "whose", "when", "where", "why", "how"})
+
+
+def terse(question: str, rng: random.Random) -> str:
+    """``question`` as typed into a search box: lower case, without punctuation; half the time
+    (drawn with ``rng``) keywords only, the question words and English stopwords (BM25's list) left
+    out ("Who heads Iran's military?": "heads iran's military")."""
+    from qa.text.terms import _stopwords
+
+    words = re.findall(r"[\w'’-]+", question.lower())
+    if rng.random() < 0.5:
+        stop = _stopwords() | QUESTION_WORDS
+        words = [word for word in words if word not in stop] or words
+    return " ".join(words)
+
+
+def terse_copies(examples: list[dict], share: float, seed: int) -> list[dict]:
+    """The ``pos``, ``para`` and ``bm25`` examples of a seeded ``share`` of their questions again,
+    the question made :func:`terse` (kinds ``terse`` and ``terseneg``)."""
+    questions = sorted({e["q"] for e in examples if e["kind"] == "pos"})
+    rng = random.Random(f"terse-{seed}")
+    chosen = {q: terse(q, rng) for q in questions if rng.random() < share}
+    return [{**e, "q": chosen[e["q"]], "kind": "terse" if e["label"] else "terseneg"}
+            for e in examples if e["kind"] in ("pos", "para", "bm25") and e["q"] in chosen]
 
 
 def sampled_questions(data: list[dict], sample: int, rng: random.Random) -> list[tuple[int, int, int]]:
@@ -272,6 +302,7 @@ def collate(rows: list[dict], indices: list[int], device):
 def write_examples(run_dir: Path, args) -> dict:
     """Build the training examples (reader_data) once into ``run_dir/examples.jsonl.gz``; counts by kind."""
     examples = squad_train_examples(args.train_data, args.sample, args.seed, args.swap)
+    examples += terse_copies(examples, getattr(args, "terse", 0.0), args.seed)
     train_titles, calibration_titles = squad2_split()
     examples += squad2_examples(train_titles)
     for extra in getattr(args, "extra", None) or ():  # mined by benchmarks/mine_reader_negatives.py
@@ -282,6 +313,7 @@ def write_examples(run_dir: Path, args) -> dict:
         for example in examples:
             handle.write(json.dumps(example) + "\n")
     data = {"squad_train_questions": args.sample, "seed": args.seed, "swap_share": args.swap,
+            "terse_share": getattr(args, "terse", 0.0),
             "extra": [str(path) for path in getattr(args, "extra", None) or ()],
             "kinds": dict(Counter(e["kind"] for e in examples)),
             "squad2_train_articles": train_titles, "squad2_calibration_articles": calibration_titles}

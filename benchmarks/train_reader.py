@@ -358,6 +358,7 @@ def export(model_dir: Path, args) -> dict:
     metadata["fit"] = json.dumps({
         "command": f"python benchmarks/train_reader.py --sample {data['squad_train_questions']} --swap"
                    f" {data['swap_share']} --seed {info['seed']} --batch {info['batch']} --lr {info['lr']}"
+                   + (f" --terse {data['terse_share']}" if data.get("terse_share") else "")
                    + (f" --init {info['init']}" if info.get("init") else "")
                    + "".join(f" --extra {path}" for path in data.get("extra", ()))
                    + (f" --minutes {info['minutes']:g}" if info.get("minutes") else ""),
@@ -385,6 +386,8 @@ def parse_args(argv=None):
     parser.add_argument("--train-data", type=Path, default=None, help="SQuAD v1.0 train (default: ../shared)")
     parser.add_argument("--sample", type=int, default=12000, help="SQuAD v1.0 train questions, a seeded sample")
     parser.add_argument("--swap", type=float, default=0.4, help="share of questions given an entity-swap near miss")
+    parser.add_argument("--terse", type=float, default=0.0,
+                        help="share of questions also asked tersely, as typed into a search box (reader_data.terse)")
     parser.add_argument("--extra", type=Path, action="append", default=[], metavar="EXAMPLES",
                         help="more examples (gzipped JSON lines, benchmarks/mine_reader_negatives.py); repeatable")
     parser.add_argument("--seed", type=int, default=0)
