@@ -92,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     captured = capture_choices()
     examples, counts = [], {"questions": len(questions), "gold_first": 0, "gold_below": 0, "gold_unread": 0}
     for question in tqdm(questions, desc="asking", file=sys.stderr, mininterval=10):
+        captured.clear()
         result = searcher.ask(question.question, 5)
+        if not captured or not result.hits:  # nothing retrieved, so no answer was chosen
+            counts["gold_unread"] += 1
+            continue
         order, n = captured["order"], captured["n"]
         article_of = {old: hit.chunk.article_id for old, hit in zip(order, result.hits)}
         rank_of = {old: new for new, old in enumerate(order)}
