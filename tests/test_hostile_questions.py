@@ -88,6 +88,8 @@ def test_clean_question_cuts_a_long_question_at_a_word() -> None:
         (HOSTILE["persian-zwnj"], HOSTILE["persian-zwnj"]),  # the zero-width non-joiner stays
         (HOSTILE["surrogate"], "bridge repairs"),
         (42, "42"),
+        (" " * 9000 + "What radiates two lobes?   ", "What radiates two lobes?"),  # as in SQuAD v1.0 train
+        ("\x00\n" * 5000 + "Who is the chief?", "Who is the chief?"),
     ],
 )
 def test_clean_question(question, expected: str) -> None:
