@@ -130,11 +130,11 @@ def terse(question: str, rng: random.Random) -> str:
     """``question`` as typed into a search box: lower case, without punctuation; half the time
     (drawn with ``rng``) keywords only, the question words and English stopwords (BM25's list) left
     out ("Who heads Iran's military?": "heads iran's military")."""
-    from qa.text.terms import _stopwords
+    from bm25s.stopwords import STOPWORDS_EN  # Lucene's list, as qa's BM25 drops
 
     words = re.findall(r"[\w'’-]+", question.lower())
     if rng.random() < 0.5:
-        stop = _stopwords() | QUESTION_WORDS
+        stop = set(STOPWORDS_EN) | QUESTION_WORDS
         words = [word for word in words if word not in stop] or words
     return " ".join(words)
 
