@@ -68,6 +68,8 @@ def has_digit(text: str) -> bool:
 
 def ascii_digits(text: str) -> str:
     """``text`` with every decimal digit of any script as its ASCII digit ("２０１９", "٢٠١٩": "2019")."""
+    if text.isascii():  # most terms: nothing to map
+        return text
     return "".join(str(unicodedata.decimal(ch)) if unicodedata.decimal(ch, None) is not None else ch for ch in text)
 
 
