@@ -73,6 +73,15 @@ answerable questions of the five held-back SQuAD 2.0 tuning articles, end to end
 searcher: answer sentence 0.748 (0.735), EM / F1 0.458 / 0.585 (0.435 / 0.557). Version 4 had
 moved the span alone; version 5 moves the sentence on the second tuning set too, so it ships.
 
+Tried after it and not shipped (2026-12-07): version 5 trained on for 29.4 minutes (1,559 steps)
+with a second round of mined negatives (mine_reader_negatives.py --articles 80 --seed 1, mined with
+version 5: 2,312 examples from 7,793 questions, three times over, plus version 5's mined file once),
+a 5,000-question sample of seed 4, and --terse 0.3. On the 464 held-out questions it tied version 5
+(answer sentence 0.821 against 0.819), but on the 849 answerable questions of the held-back SQuAD 2.0
+articles (benchmarks/heldback_answers.py --reader) it lost: answer sentence 0.740 against 0.749
+(13 questions won, 21 lost), EM / F1 0.456 / 0.579 against 0.459 / 0.586; asked tersely, 0.734
+against 0.731 and 0.310 / 0.448 against 0.287 / 0.437. docs/EVALUATION.md has the commands.
+
 Version 3 (2026-12-06): version 2b (docs/EVALUATION.md) trained on for
 70 minutes on a quiet 2-core CPU (other jobs niced; ~1.1 s a step alone):
 

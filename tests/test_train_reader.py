@@ -109,6 +109,28 @@ def test_entity_swap_near_miss() -> None:
     assert swapped("Who won?", sentence, pool, random.Random(0)) is None  # nothing of the sentence to swap
 
 
+def test_terse_questions_are_typed_as_into_a_search_box_and_copy_only_their_own_examples() -> None:
+    from reader_data import terse, terse_copies
+
+    forms = {terse("Who heads Iran's military?", random.Random(seed)) for seed in range(20)}
+    assert forms == {"who heads iran's military", "heads iran's military"}  # as typed, or keywords only
+    assert {terse("Who is it?", random.Random(seed)) for seed in range(20)} == {"who is it"}  # no keyword: all stay
+
+    examples = [
+        {"q": "Who won?", "s": "Ann won.", "label": 1, "a": [0, 3], "kind": "pos"},
+        {"q": "Who won?", "s": "It rained.", "label": 0, "a": None, "kind": "para"},
+        {"q": "Who won?", "s": "Bo lost.", "label": 0, "a": None, "kind": "bm25"},
+        {"q": "Who won in 1999?", "s": "Ann won.", "label": 0, "a": None, "kind": "swap"},
+    ]
+    copies = terse_copies(examples, 1.0, seed=0)
+    assert [(c["kind"], c["s"], c["a"]) for c in copies] == [
+        ("terse", "Ann won.", [0, 3]), ("terseneg", "It rained.", None), ("terseneg", "Bo lost.", None)
+    ]  # a near miss is not copied: made terse, it may no longer be one
+    assert {c["q"] for c in copies} <= {"who won", "won"}
+    assert terse_copies(examples, 0.0, seed=0) == []
+    assert terse_copies(examples, 1.0, seed=0) == copies  # seeded
+
+
 def test_examples_give_the_answer_span_inside_the_sentence(tmp_path: Path) -> None:
     import gzip
     import json
