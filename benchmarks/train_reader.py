@@ -80,7 +80,8 @@ a 5,000-question sample of seed 4, and --terse 0.3. On the 464 held-out question
 (answer sentence 0.821 against 0.819), but on the 849 answerable questions of the held-back SQuAD 2.0
 articles (benchmarks/heldback_answers.py --reader) it lost: answer sentence 0.740 against 0.749
 (13 questions won, 21 lost), EM / F1 0.456 / 0.579 against 0.459 / 0.586; asked tersely, 0.734
-against 0.731 and 0.310 / 0.448 against 0.287 / 0.437. docs/EVALUATION.md has the commands.
+against 0.731 and 0.310 / 0.448 against 0.287 / 0.437. Nor did the mean of its weights and
+version 5's (0.741; EM / F1 0.452 / 0.573). docs/EVALUATION.md has the commands.
 
 Version 3 (2026-12-06): version 2b (docs/EVALUATION.md) trained on for
 70 minutes on a quiet 2-core CPU (other jobs niced; ~1.1 s a step alone):
