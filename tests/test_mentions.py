@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from pathlib import Path
 
+import pytest
+from conftest import FakeEmbedder
+
+from qa.config import Settings
+from qa.indexing.faiss_store import FaissStore
+from qa.indexing.indexer import update_index
 from qa.search.answer import Abstainer, abstention_reason
 from qa.search.answer_type import AnswerType
 from qa.search.mentions import named, unmentioned
+from qa.search.searcher import Searcher
 from qa.text.terms import analyze
 from qa.types import Signals
 
@@ -113,3 +121,21 @@ def test_the_reason_for_the_wrong_kind_names_the_kind_and_the_models_doubt_has_n
     assert abstention_reason(untyped, (), AnswerType("count", "ship")).endswith("gives a number.")
     doubt = Signals(dense_top=0.1, sentence=0.1, coverage=0.0, agreement=0.0)
     assert abstention_reason(doubt, (), None) is None
+
+
+def test_a_number_in_the_title_of_a_passages_article_is_mentioned(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    article = {"id": "sb50", "title": "Super Bowl 50 host committee",
+               "text": "The game's host committee pledged 40 percent of its money to local charities. "
+                       "The committee raised the money from companies in the Bay Area."}
+    (corpus / "news.jsonl").write_text(json.dumps(article) + "\n", encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
+    update_index(settings, fake_embedder)
+    searcher = Searcher(FaissStore.load(settings.index_dir), fake_embedder)
+
+    result = searcher.ask("What did the Super Bowl 50 host committee pledge to charities?")
+    assert result.signals is not None and result.signals.unmentioned == 0  # "50" is in the title
+    other = searcher.ask("What did the Super Bowl 51 host committee pledge to charities?")
+    assert other.signals is not None and other.signals.unmentioned == 1
+    assert other.abstained and other.reason == "None of the closest passages mentions “51”."

@@ -224,10 +224,11 @@ class Searcher:
             span = self.reader.span(retrieval.query, chosen) if self.reader is not None else None
             answer = Answer(chosen.text, chunk.id, chunk.article_id, chosen.start, chosen.end, chosen.score, span)
         # the question's numbers that none of the first answer_passages passages (those that compete for
-        # the answer when k is at least that) mentions
-        absent = unmentioned(
-            question, set().union(*(ranked.passage_words[i] for i in order[: self.settings.answer_passages]))
-        )
+        # the answer when k is at least that) mentions, nor their articles' titles ("Super Bowl 50" is
+        # in the title; its passages say "the game")
+        competing = order[: self.settings.answer_passages]
+        titles = (analyze(retrieval.hits[i].title) for i in competing)
+        absent = unmentioned(question, set().union(*(ranked.passage_words[i] for i in competing), *titles))
         signals = Signals(
             dense_top=retrieval.dense_top,
             sentence=chosen.cosine if chosen else 0.0,
