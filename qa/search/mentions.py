@@ -1,7 +1,8 @@
 """The numbers (and names) a question gives, and those the closest passages never mention.
 
 A question that gives a number ("What happened in 2005?", "Which squadron flew the F-16?") asks
-about it; when none of the three passages competing for the answer holds that number, the corpus
+about it; when none of the three passages competing for the answer holds that number (nor the
+title of its article: "Super Bowl 50" is in the title, its passages say "the game"), the corpus
 does not answer it, however close the rest of the question is. SQuAD 2.0's near-miss questions
 are often made by changing a year or a figure of the paragraph. qa abstains then and says which
 number (``Result.reason``). A number is a word that holds a digit, an ordinal such as "2nd" left
