@@ -1,9 +1,12 @@
 """What the tuning and mining scripts share: a corpus indexed and asked with the shipped searcher
-(re-rank, reader, abstention), and the answer choice each ask made, captured as it was made."""
+(re-rank, reader, abstention), the answer choice each ask made, captured as it was made, and the
+questions of the held-back SQuAD 2.0 tuning articles."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from reader_data import squad2_split
 
 
 def shipped_searcher(corpus, source: Path, index_dir: Path, *, progress: bool = False, adapter: Path | None = None):
@@ -38,3 +41,16 @@ def capture_choices() -> dict:
 
     searcher_module.best_sentence = spy  # type: ignore[assignment]
     return captured
+
+
+def held_back_questions(squad, sample: int | None = None, *, answerable: bool = False) -> list:
+    """The questions of the five SQuAD 2.0 dev tuning-half articles that no reader trained on
+    (reader_data.squad2_split), in the file's order; only the answerable ones with ``answerable``;
+    a fixed sample of ``sample`` of them (qa eval's --sample)."""
+    from qa.eval.questions import sample_questions
+
+    held_back = set(squad2_split()[1])  # titles, which are the articles' ids
+    return sample_questions(
+        [q for q in squad.questions if squad.article_of[q.id] in held_back and (q.answerable or not answerable)],
+        sample,
+    )

@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from asking import shipped_searcher  # noqa: E402
-from reader_data import SQUAD2_DEV, squad2_split, terse  # noqa: E402
+from asking import held_back_questions, shipped_searcher  # noqa: E402
+from reader_data import SQUAD2_DEV, terse  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,9 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from qa.eval.answers import official_scores, prediction
-    from qa.eval.datasets import load_squad, squad_questions
+    from qa.eval.datasets import load_squad
     from qa.eval.gold import answer_span, gold_occurrences, holds_gold
-    from qa.eval.questions import sample_questions
     from qa.search.reader import ADAPTER
 
     squad = load_squad(args.squad)
@@ -52,10 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     if searcher.reader is None:
         print("the reader is needed", file=sys.stderr)
         return 1
-    held_back = set(squad2_split()[1])  # titles, which are the articles' ids
-    questions = sample_questions(
-        [q for q in squad_questions(squad, "first") if squad.article_of[q.id] in held_back], args.sample
-    )
+    questions = held_back_questions(squad, args.sample)
     rows = []
     for question in tqdm(questions, desc="asking", file=sys.stderr, mininterval=10):
         asked = terse(question.question, random.Random(question.id)) if args.terse else question.question

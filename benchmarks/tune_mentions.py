@@ -23,8 +23,8 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from asking import shipped_searcher  # noqa: E402
-from reader_data import SQUAD2_DEV, squad2_split  # noqa: E402
+from asking import held_back_questions, shipped_searcher  # noqa: E402
+from reader_data import SQUAD2_DEV  # noqa: E402
 
 # (label, prefix letters that match a name (0: exactly), names count, numbers count, where: the
 # three passages, or the whole articles they are from)
@@ -49,15 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from qa.eval.datasets import load_squad
-    from qa.eval.questions import sample_questions
     from qa.search.mentions import has_digit, unmentioned
     from qa.text.terms import analyze
 
     squad = load_squad(args.squad)
-    _, calibration = squad2_split()
-    questions = sample_questions(
-        [q for q in squad.questions if squad.article_of[q.id] in set(calibration)], args.sample
-    )
+    questions = held_back_questions(squad, args.sample)
     store, searcher = shipped_searcher(squad.corpus, args.squad, args.index_dir)
     abstainer = searcher.abstainer
     if searcher.reader is None or abstainer is None:

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from asking import shipped_searcher  # noqa: E402
-from reader_data import SQUAD2_DEV, squad2_split  # noqa: E402
+from asking import held_back_questions, shipped_searcher  # noqa: E402
+from reader_data import SQUAD2_DEV  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,9 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", default="0,6,8,10,12,14,16", help="sentences read per question; 0: all")
     args = parser.parse_args(argv)
 
-    from qa.eval.datasets import load_squad, squad_questions
+    from qa.eval.datasets import load_squad
     from qa.eval.gold import answer_span, chunk_span, gold_occurrences, holds_gold
-    from qa.eval.questions import sample_questions
 
     squad = load_squad(args.squad)
     store, searcher = shipped_searcher(squad.corpus, args.squad, args.index_dir)
@@ -47,9 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if reader is None:
         print("the reader is needed", file=sys.stderr)
         return 1
-    held_back = set(squad2_split()[1])  # titles, which are the articles' ids
-    candidates = [q for q in squad_questions(squad, "first") if q.answerable and q.answers[0].article in held_back]
-    questions = sample_questions(candidates, args.sample)
+    questions = held_back_questions(squad, args.sample, answerable=True)
 
     cache: dict[tuple[str, str], tuple[float, object]] = {}
     read_now = reader.read
