@@ -2,7 +2,9 @@
 
     python eval/pick_bbc_blind.py [--tarball ../shared/datasets/bbc-news/bbc-fulltext.tar.gz]
 
-    python eval/pick_bbc_blind.py --check eval/bbc-blind.jsonl
+    python eval/pick_bbc_blind.py --seed 16_2027 --exclude eval/bbc-blind.jsonl
+
+    python eval/pick_bbc_blind.py --check eval/bbc-tuning.jsonl
 
 Prints the article ids (as `qa index` names them over the five category folders, e.g.
 ``business/001.txt``) in the order drawn. The draw is random.Random(SEED) over the sorted ids
@@ -14,10 +16,16 @@ of the articles left once these are taken out, so the set was chosen before anyo
 - articles whose text another article repeats exactly (`qa index` keeps one copy of each and
   drops the other, so its id would depend on which came first).
 
-``--check`` checks the question set against the articles instead, without an index or model:
-ids unique, kinds known, every gold span in its article (at its ``start`` when given) and in an
-article `qa index` keeps, follow-ups with a history, unanswerable questions with no answers.
-Both read the tarball as `qa index` reads the unpacked files (:func:`qa.ingest.decode`).
+``--seed``, ``--count`` and ``--exclude JSONL`` (repeatable) draw another set the same way
+(eval/bbc-tuning.jsonl): ``--exclude`` also takes out every article named in that set's answers
+and every article whose headline (first line) is one of theirs, so no near-copy is drawn again.
+With no options the draw is the blind set's, as it was.
+
+``--check`` checks a question set in this format (any of them) against the articles instead,
+without an index or model: ids unique, kinds known, every gold span in its article (at its
+``start`` when given) and in an article `qa index` keeps, follow-ups with a history,
+unanswerable questions with no answers. Both read the tarball as `qa index` reads the unpacked
+files (:func:`qa.ingest.readers.decode`).
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import tarfile
 from collections import Counter
 from pathlib import Path
 
-from qa.ingest import decode
+from qa.ingest.readers import decode
 
 SEED = 16_2026  # issue 16, the year; fixed before the draw
 COUNT = 30
@@ -71,12 +79,28 @@ def on_excluded_topic(text: str) -> bool:
     return any(all(re.search(pattern, text, re.IGNORECASE) for pattern in topic) for topic in EXCLUDED_TOPICS)
 
 
-def eligible(articles: dict[str, str]) -> list[str]:
+def headline(text: str) -> str:
+    return text.split("\n", 1)[0].strip()
+
+
+def answered_in(sets: list[Path], articles: dict[str, str]) -> set[str]:
+    """The articles named in the answers of these question sets, and those with the same headline."""
+    named = {
+        answer["article"]
+        for path in sets
+        for line in path.read_text(encoding="utf-8").splitlines()
+        for answer in json.loads(line)["answers"]
+    }
+    headlines = {headline(articles[article_id]) for article_id in named}
+    return named | {article_id for article_id, text in articles.items() if headline(text) in headlines}
+
+
+def eligible(articles: dict[str, str], also_excluded: frozenset[str] = frozenset()) -> list[str]:
     """Sorted ids of the articles that may be drawn."""
     copies = Counter(articles.values())
     return sorted(
         article_id for article_id, text in articles.items()
-        if article_id not in EXCLUDED_IDS and copies[text] == 1 and not on_excluded_topic(text)
+        if article_id not in EXCLUDED_IDS | also_excluded and copies[text] == 1 and not on_excluded_topic(text)
     )
 
 
@@ -123,15 +147,23 @@ def main() -> None:
     )
     parser.add_argument("--tarball", type=Path, default=TARBALL)
     parser.add_argument("--check", type=Path, metavar="JSONL", help="check this question set instead")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"seed of the draw (default {SEED})")
+    parser.add_argument("--count", type=int, default=COUNT, help=f"articles to draw (default {COUNT})")
+    parser.add_argument(
+        "--exclude", type=Path, action="append", default=[], metavar="JSONL",
+        help="leave out this question set's articles and their near-copies (repeatable)",
+    )
     args = parser.parse_args()
     articles = read_articles(args.tarball)
     if args.check:
         problems = check(args.check, articles)
         print("\n".join(problems) or f"{args.check}: every id unique, every answer found in its article")
         raise SystemExit(1 if problems else 0)
-    pool = eligible(articles)
-    print(f"# {len(articles)} articles, {len(pool)} eligible, seed {SEED}")
-    for article_id in random.Random(SEED).sample(pool, COUNT):
+    excluded = answered_in(args.exclude, articles)
+    pool = eligible(articles, frozenset(excluded))
+    left_out = f", {len(excluded)} left out by --exclude" if args.exclude else ""
+    print(f"# {len(articles)} articles, {len(pool)} eligible, seed {args.seed}{left_out}")
+    for article_id in random.Random(args.seed).sample(pool, args.count):
         print(article_id)
 
 
