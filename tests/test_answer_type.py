@@ -55,6 +55,12 @@ def test_expected_type(question: str, wanted: AnswerType | None) -> None:
         ("He retired aged 70.", AnswerType("age"), True),
         ("He is 58 years old.", AnswerType("age"), True),
         ("The four-day trip of the general ended.", AnswerType("age"), False),
+        # news style: the age in apposition after a name; not a number after any comma
+        ("Anil, 45, has stepped down as director.", AnswerType("age"), True),
+        ("Mr Ebbers, 63, has always insisted he is innocent.", AnswerType("age"), True),
+        ("The report, 12, was late.", AnswerType("age"), False),
+        ("In 2003, 12 firms, 1,000, failed.", AnswerType("age"), False),
+        ("Sales reached Spain, 1,200, and France.", AnswerType("age"), False),
         ("Iran joined in 2023.", AnswerType("year"), True),
         ("Iran joined in the 1990s.", AnswerType("year"), True),
         ("Iran's membership will strengthen ties.", AnswerType("year"), False),

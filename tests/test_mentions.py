@@ -102,6 +102,23 @@ def test_a_decade_is_mentioned_however_it_is_written_and_by_its_years(
     assert unmentioned(question, set(analyze(passage))) == absent
 
 
+@pytest.mark.parametrize(
+    "question, passage, absent",
+    [
+        ("gm europe q4 losses", "GM lost $345m in Europe in the fourth quarter.", ()),
+        ("What were Q4 sales?", "Fourth-quarter sales rose 5%.", ()),
+        ("What were the H1 profits?", "Profits in the first half of 2004 fell.", ()),
+        ("What were Q4 sales?", "Sales rose 5% in 2004.", ("Q4",)),  # no quarter spoken of
+        ("What were H1 profits?", "Profits in the fourth quarter fell.", ("H1",)),  # a quarter is not a half
+        ("What were Q5 sales?", "Sales in the fourth quarter rose.", ("Q5",)),  # no such quarter
+    ],
+)
+def test_a_quarter_or_half_of_a_year_is_mentioned_when_the_text_spells_it_out(
+    question: str, passage: str, absent: tuple[str, ...]
+) -> None:
+    assert unmentioned(question, set(analyze(passage))) == absent
+
+
 def test_a_number_no_passage_mentions_always_abstains_and_says_which() -> None:
     confident = Abstainer(("dense_top",), (10.0,), 0.0, 0.5)
     named_absent = Signals(dense_top=0.9, sentence=0.9, coverage=1.0, agreement=1.0, typed=1.0, unmentioned=1.0)

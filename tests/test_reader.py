@@ -128,6 +128,18 @@ def test_rerank_reads_every_passage_that_competes_for_the_answer() -> None:
     assert reader.seen == ["s0", "s1", "s2"]
 
 
+def test_rerank_reads_a_sentence_of_the_wanted_kind_only_for_a_question_that_asks_for_one() -> None:
+    hits = [hit(n, 4.0 - n) for n in range(2)]
+    untyped = [replace(sentence(0, "s0", 0.9), typed=False), replace(sentence(1, "u1", 0.0), typed=False)]
+    sentences = [untyped[0], sentence(0, "t0", 0.1), untyped[1]]  # t0 alone holds the kind asked for
+    reader = KnownLogits({"s0": 0.0, "t0": 0.0, "u1": 0.0}, ReaderWeights(passages=2, sentences=2))
+    reader.rerank("q", hits, [0, 1], sentences, answer_passages=2)
+    assert sorted(reader.seen) == ["s0", "u1"]
+    reader.seen.clear()
+    reader.rerank("q", hits, [0, 1], sentences, answer_passages=2, typed=True)
+    assert sorted(reader.seen) == ["s0", "t0", "u1"]
+
+
 def test_to_read_keeps_each_passages_best_then_the_best_of_the_rest() -> None:
     sentences = [
         sentence(0, "a1", 0.9), sentence(0, "a2", 0.8), sentence(0, "a3", 0.7),
@@ -137,6 +149,25 @@ def test_to_read_keeps_each_passages_best_then_the_best_of_the_rest() -> None:
     assert [s.text for s in to_read(sentences, 4)] == ["a1", "a2", "b1", "c1"]
     assert [s.text for s in to_read(sentences, 2)] == ["a1", "b1", "c1"]  # one per passage, past the budget
     assert to_read(sentences, 0) == sentences and to_read(sentences, 6) == sentences
+
+
+def test_to_read_adds_sentences_of_the_wanted_kind_when_none_read_from_the_steered_passages_has_it() -> None:
+    """"Anil, 45, has stepped down" shares no word with "What age is the younger brother?": left
+    unread, it could not be steered to, and qa abstained for want of an age."""
+    typed = {"a3", "b2", "c1", "d1"}  # the sentences that hold the kind of answer asked for
+    sentences = [
+        replace(sentence(passage, text, score), typed=text in typed) for passage, text, score in (
+            (0, "a1", 0.9), (0, "a2", 0.8), (0, "a3", 0.1), (1, "b1", 0.5), (1, "b2", 0.2), (2, "c1", 0.05),
+            (3, "d1", 0.7),
+        )
+    ]
+    # each passage's best is read: a1, b1, c1, d1; c1 holds the kind in a steered passage, so no more
+    assert [s.text for s in to_read(sentences, 4, steer={0, 1, 2})] == ["a1", "b1", "c1", "d1"]
+    # steered among passages 0 and 1, of which a1 and b1 are read, neither of the kind (c1 and d1
+    # are, in passages not steered among): their best two that are, b2 and a3, are read too
+    assert [s.text for s in to_read(sentences, 4, steer={0, 1})] == ["a1", "a3", "b1", "b2", "c1", "d1"]
+    assert [s.text for s in to_read(sentences, 4, steer={0, 1}, typed_reads=1)] == ["a1", "b1", "b2", "c1", "d1"]
+    assert [s.text for s in to_read(sentences, 4)] == ["a1", "b1", "c1", "d1"]  # no kind asked for
 
 
 def test_rerank_within_a_budget_reads_the_best_and_ranks_the_unread_below() -> None:

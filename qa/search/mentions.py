@@ -10,7 +10,9 @@ out (the text may spell it); it must be there as written, its terms analysed as 
 whichever script's digits ("２０１９" is 2019). A decade is mentioned however it is written and by
 any year in it: "the 1950s" by "1950's", "'50s" or "1955"; "the 50s" by any of those in any
 century; "the 1700s" by "18th" too. (Decades written otherwise caused 4 of the 5 answerable
-questions the check refused on SQuAD v1.1's report half.)
+questions the check refused on SQuAD v1.1's report half.) A quarter or half of a year as a
+business reader types it, "Q4" or "H1", is mentioned by any passage that speaks of a quarter
+("fourth-quarter profits") or of a half.
 
 Names, the capitalised words after the first (not in a question typed in title or upper case),
 are found the same way, and may match on their first :data:`PREFIX` letters ("Iranian" and
@@ -38,6 +40,8 @@ TITLE_CASE_WORDS = 3  # a question whose content words (at least this many) all 
 PREFIX = 4  # a name's term is mentioned by a passage term that starts with the same 4 letters
 DECADE_RE = re.compile(r"['’]?(\d\d)?(\d)0['’]?s")  # "1950s", "1950's", "'50s", "50s"
 YEAR_OR_DECADE_RE = re.compile(r"(\d\d)?(\d)\ds?")  # a passage's "1955", "1950s", "50s", "50" (of "50's")
+PERIOD_RE = re.compile(r"(q)[1-4]|(h)[12]", re.IGNORECASE)  # "Q4", "H1": a quarter, a half of a year
+PERIOD_TERMS = {"q": "quarter", "h": "half"}  # ... each mentioned by a passage that says so
 
 
 def named(question: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -92,8 +96,16 @@ def unmentioned(
     return tuple(
         word for word, terms in named(question)
         if (names or has_digit(word))
-        and not (all(map(mentioned, terms)) or decade_mentioned(ascii_digits(word), present))
+        and not (all(map(mentioned, terms)) or decade_mentioned(ascii_digits(word), present)
+                 or period_mentioned(word, present))
     )
+
+
+def period_mentioned(word: str, present: set[str]) -> bool:
+    """Whether ``word``, when it is a quarter ("Q4") or half ("H1") of a year, is mentioned by
+    one of the ``present`` terms ("quarter", "half"): the text spells the period out."""
+    period = PERIOD_RE.fullmatch(word)
+    return period is not None and PERIOD_TERMS[(period[1] or period[2]).lower()] in present
 
 
 def decade_mentioned(word: str, present: set[str]) -> bool:

@@ -31,7 +31,7 @@ import hashlib
 import json
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -40,7 +40,7 @@ import numpy as np
 
 from qa.config import Settings
 from qa.errors import ConfigError
-from qa.search.answer import ScoredSentence
+from qa.search.answer import STEER_PASSAGES, ScoredSentence
 from qa.types import Hit, Span
 
 SentenceSpan = tuple[int, int, float]  # (start, end) in the sentence, and start + end logit
@@ -60,6 +60,12 @@ RUN_COST = 20
 # own sentence score puts lowest are left unread; chosen on tuning questions by
 # benchmarks/tune_reading.py (docs/EVALUATION.md).
 READ_SENTENCES = 8
+# A question that asks for a kind of answer ("How old ...?") may be steered to a sentence of that
+# kind only if the reader has read it (qa.search.answer.best_sentence). When none of the sentences
+# read from the passages it steers among holds that kind, up to this many more that do are read:
+# "Anil, 45, has stepped down" shares no word with "What age is the younger of the two Reliance
+# brothers?", was left unread, and qa abstained for want of an age.
+TYPED_READS = 2
 
 
 @dataclass(frozen=True)
@@ -182,10 +188,14 @@ def ensure_reader_model(model_dir: Path, cache_dir: Path, adapter_path: Path = A
     return made_once(folder / "model-int8.onnx", make)
 
 
-def to_read(sentences: Sequence[ScoredSentence], most: int) -> list[ScoredSentence]:
+def to_read(
+    sentences: Sequence[ScoredSentence], most: int, *, steer: Collection[int] = (), typed_reads: int = TYPED_READS
+) -> list[ScoredSentence]:
     """The sentences worth reading, at most ``most`` of them (0: all), in their given order: the
     best of each passage by the re-rank's sentence score (so every passage read gets a logit,
-    even past ``most``), then the best of the others."""
+    even past ``most``), then the best of the others. ``steer``: for a question that asks for a
+    kind of answer, the passages the answer type steers among; when none of the sentences taken
+    from them holds that kind (``typed``), the best ``typed_reads`` of theirs that do are read too."""
     if most <= 0 or len(sentences) <= most:
         return list(sentences)
     by_score = sorted(range(len(sentences)), key=lambda i: -sentences[i].score)
@@ -197,6 +207,8 @@ def to_read(sentences: Sequence[ScoredSentence], most: int) -> list[ScoredSenten
         if len(keep) >= most:
             break
         keep.add(i)
+    if steer and not any(sentences[i].typed and sentences[i].passage in steer for i in keep):
+        keep.update([i for i in by_score if sentences[i].typed and sentences[i].passage in steer][:typed_reads])
     return [s for i, s in enumerate(sentences) if i in keep]
 
 
@@ -230,18 +242,21 @@ class Reader:
 
     def rerank(
         self, question: str, hits: Sequence[Hit], order: Sequence[int], sentences: Sequence[ScoredSentence],
-        answer_passages: int,
+        answer_passages: int, *, typed: bool = False,
     ) -> tuple[list[Hit], list[int], list[ScoredSentence]]:
         """Read the sentences of the first passages (``hits`` and ``order`` as
         :func:`qa.search.answer.rerank` gives them; ``sentences`` by the hits' old index): those
         passages re-ordered by score + passage_weight x best logit, and their sentences
         rescored as logit + sentence_weight x score. At least the ``answer_passages`` that
         compete for the answer are read, so the answer is chosen on one scale. Of their
-        sentences at most ``weights.sentences`` are read (:func:`to_read`); one left unread is
-        rescored with the lowest logit read, below the sentences read, and has no ``reader``."""
+        sentences at most ``weights.sentences`` are read (:func:`to_read`; with ``typed``, the
+        question asks for a kind of answer, and a sentence of that kind in the passages the type
+        steers among is read too); one left unread is rescored with the lowest logit read, below
+        the sentences read, and has no ``reader``."""
         n = min(len(hits), max(self.weights.passages, answer_passages))
         read = set(order[:n])
-        texts = to_read([s for s in sentences if s.passage in read], self.weights.sentences)
+        steer = set(order[:STEER_PASSAGES]) if typed else set()
+        texts = to_read([s for s in sentences if s.passage in read], self.weights.sentences, steer=steer)
         logits, spans = self.read(question, [s.text for s in texts])
         best: dict[int, float] = {}
         for sentence, logit in zip(texts, logits):

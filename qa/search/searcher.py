@@ -212,7 +212,8 @@ class Searcher:
         head, order, sentences = ranked.hits, ranked.order, ranked.sentences
         if self.reader is not None:
             head, order, sentences = self.reader.rerank(
-                retrieval.query, head, order, sentences, self.settings.answer_passages
+                retrieval.query, head, order, sentences, self.settings.answer_passages,
+                typed=expected_type(question) is not None,
             )
         hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
         # the answer comes from a passage the caller is shown: among the first min(answer_passages, k)
