@@ -133,12 +133,19 @@ from reader_data import SQUAD11_DEV, SQUAD_TRAIN, batches_by_length, collate, re
 from reader_heldout import answer_passages, held_out_cases, held_out_figures  # noqa: E402
 
 MAX_LENGTH = 128  # question + sentence tokens, as qa.search.reader reads them
-LORA = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "target_modules": ["query", "key", "value", "dense"]}
+RANK = 8  # the LoRA rank of every shipped version so far
 
 
-def reader_model(model_dir: Path):
-    """The encoder with LoRA (peft), the answer head over the mean of the tokens, and the span
-    head over each token; called, it gives (logits, start_logits, end_logits)."""
+def lora_config(rank: int = RANK) -> dict:
+    """peft's LoRA settings at this rank; alpha is twice the rank, so the scale (alpha / rank) is
+    the same at any rank and an adapter of lower rank starts a higher one as it was (start_from)."""
+    modules = ["query", "key", "value", "dense"]
+    return {"r": rank, "lora_alpha": 2 * rank, "lora_dropout": 0.05, "target_modules": modules}
+
+
+def reader_model(model_dir: Path, rank: int = RANK):
+    """The encoder with LoRA (peft) of this rank, the answer head over the mean of the tokens, and
+    the span head over each token; called, it gives (logits, start_logits, end_logits)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModel
@@ -147,7 +154,7 @@ def reader_model(model_dir: Path):
         def __init__(self) -> None:
             super().__init__()
             encoder = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
-            self.encoder = get_peft_model(encoder, LoraConfig(**LORA))
+            self.encoder = get_peft_model(encoder, LoraConfig(**lora_config(rank)))
             self.head = torch.nn.Linear(encoder.config.hidden_size, 1)
             self.span = torch.nn.Linear(encoder.config.hidden_size, 2)
 
@@ -233,7 +240,9 @@ def load_checkpoint(run_dir: Path, model, optimiser=None) -> dict:
 
 def start_from(model, adapter: Path) -> None:
     """Load an earlier reader adapter's LoRA matrices and answer head (qa.search.reader's names,
-    float16) into the model before training; the span head starts fresh if it has none."""
+    float16) into the model before training; the span head starts fresh if it has none. An adapter
+    of lower rank fills the first ranks (A's first rows, B's first columns); B's other columns stay
+    zero as peft starts them, so the model starts exactly where that adapter was."""
     import torch
     from safetensors.numpy import load_file
 
@@ -248,7 +257,12 @@ def start_from(model, adapter: Path) -> None:
                     name = "encoder.base_model.model." + name.removesuffix(suffix).removesuffix(".weight") + part
             if name not in params:
                 raise SystemExit(f"{adapter}: {name} is not a parameter of this reader")
-            params[name].copy_(torch.from_numpy(array.astype(np.float32)))
+            target = params[name]
+            if name.endswith(".lora_A.default.weight"):
+                target = target[: array.shape[0]]
+            elif name.endswith(".lora_B.default.weight"):
+                target = target[:, : array.shape[1]]
+            target.copy_(torch.from_numpy(array.astype(np.float32)))
             loaded += 1
     print(f"started from {adapter} ({loaded} tensors)", file=sys.stderr, flush=True)
 
@@ -264,7 +278,7 @@ def train(model_dir: Path, run_dir: Path, args) -> dict:
     examples = read_examples(run_dir)
     rows = tokenized(AutoTokenizer.from_pretrained(str(model_dir)), examples, args.max_length)
     batches = batches_by_length(rows, args.batch, args.seed)
-    model = reader_model(model_dir).to(device)
+    model = reader_model(model_dir, args.rank).to(device)
     adapted = [p for n, p in trainable(model).items() if "lora" in n]
     heads = [p for n, p in trainable(model).items() if "lora" not in n]
     optimiser = torch.optim.AdamW([{"params": adapted, "lr": args.lr}, {"params": heads, "lr": 2 * args.lr}],
@@ -279,7 +293,7 @@ def train(model_dir: Path, run_dir: Path, args) -> dict:
         args.minutes = args.minutes if args.minutes is not None else info.get("minutes")
         print(f"resumed at step {step}/{steps}", file=sys.stderr, flush=True)
     info = {"steps": steps, "examples": len(rows), "batch": args.batch, "lr": args.lr, "seed": args.seed,
-            "max_length": args.max_length, "device": device, "minutes": args.minutes,
+            "max_length": args.max_length, "device": device, "minutes": args.minutes, "rank": args.rank,
             "init": str(args.init) if args.init else None}
     bce = torch.nn.BCEWithLogitsLoss()
     model.train()
@@ -344,15 +358,16 @@ def export(model_dir: Path, args) -> dict:
     from qa.embed.model import model_fingerprint
     from qa.search.reader import ADAPTER, FORMAT, MAX_SPAN_TOKENS
 
-    model = reader_model(model_dir)
+    rank = json.loads((args.run_dir / "checkpoint" / "state.json").read_text()).get("rank", RANK)
+    model = reader_model(model_dir, rank)
     info = load_checkpoint(args.run_dir, model)
     data = json.loads((args.run_dir / "data.json").read_text())
     tensors = adapter_tensors(model)
     metadata = {
         "reader": FORMAT,
         "model": model_fingerprint(model_dir),  # qa.search.reader uses the adapter only on this model
-        "scale": str(LORA["lora_alpha"] / LORA["r"]),
-        "lora": json.dumps(LORA),
+        "scale": str(lora_config(rank)["lora_alpha"] / rank),
+        "lora": json.dumps(lora_config(rank)),
         "combine": json.dumps({"passages": args.passages, "passage_weight": 1.0, "sentence_weight": 3.0}),
     }
     cases = held_out_cases(args, unseen_by_v1=bool(info.get("init")))
@@ -369,6 +384,7 @@ def export(model_dir: Path, args) -> dict:
         "command": f"python benchmarks/train_reader.py --sample {data['squad_train_questions']} --swap"
                    f" {data['swap_share']} --seed {info['seed']} --batch {info['batch']} --lr {info['lr']}"
                    + (f" --terse {data['terse_share']}" if data.get("terse_share") else "")
+                   + (f" --rank {rank}" if rank != RANK else "")
                    + (f" --init {info['init']}" if info.get("init") else "")
                    + "".join(f" --extra {path}" for path in data.get("extra", ()))
                    + (f" --minutes {info['minutes']:g}" if info.get("minutes") else ""),
@@ -401,6 +417,8 @@ def parse_args(argv=None):
     parser.add_argument("--extra", type=Path, action="append", default=[], metavar="EXAMPLES",
                         help="more examples (gzipped JSON lines, benchmarks/mine_reader_negatives.py); repeatable")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rank", type=int, default=RANK,
+                        help=f"LoRA rank (default {RANK}); --init may be of a lower one")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--max-length", type=int, default=MAX_LENGTH)

@@ -191,7 +191,7 @@ def test_checkpoint_resume_and_export(tmp_path: Path, model_dir: Path) -> None:
     pytest.importorskip("peft")
     import torch
     from safetensors.numpy import load_file
-    from train_reader import LORA, adapter_tensors, load_checkpoint, reader_model, write_adapter
+    from train_reader import adapter_tensors, load_checkpoint, lora_config, reader_model, write_adapter
 
     from qa.search.reader import FORMAT, Reader
 
@@ -211,7 +211,8 @@ def test_checkpoint_resume_and_export(tmp_path: Path, model_dir: Path) -> None:
     adapter = tmp_path / "reader.safetensors"
     combine = {"passages": 5, "passage_weight": 1.0, "sentence_weight": 3.0}
     write_adapter(adapter, adapter_tensors(model), {
-        "reader": FORMAT, "scale": str(LORA["lora_alpha"] / LORA["r"]), "combine": json_dumps(combine),
+        "reader": FORMAT, "scale": str(lora_config()["lora_alpha"] / lora_config()["r"]),
+        "combine": json_dumps(combine),
         "span": json_dumps({"threshold": -100.0}),
     })
     reader = Reader(model_dir, tmp_path / "cache", adapter, threads=1)
@@ -234,6 +235,37 @@ def test_checkpoint_resume_and_export(tmp_path: Path, model_dir: Path) -> None:
     mask = encoded["attention_mask"].numpy() == 1
     np.testing.assert_allclose(onnx_starts[mask], starts.numpy()[mask], atol=0.3)
     np.testing.assert_allclose(onnx_ends[mask], ends.numpy()[mask], atol=0.3)
+
+
+def test_an_adapter_of_lower_rank_starts_a_higher_one_where_it_was(tmp_path: Path, model_dir: Path) -> None:
+    """--rank 16 --init (a rank-8 adapter): the first 8 ranks are the adapter's, the others add
+    nothing yet, so the model reads as the adapter did; then training can use all 16."""
+    pytest.importorskip("peft")
+    import torch
+    from train_reader import adapter_tensors, reader_model, start_from, trainable, write_adapter
+
+    torch.manual_seed(0)
+    low = reader_model(model_dir, 8)
+    with torch.no_grad():  # a trained adapter: B is no longer zero
+        for parameter in trainable(low).values():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    adapter = tmp_path / "low.safetensors"
+    write_adapter(adapter, adapter_tensors(low), {})
+    high = reader_model(model_dir, 16)
+    start_from(high, adapter)
+    tensors = adapter_tensors(high)
+    assert {a.shape[0] for name, a in tensors.items() if name.endswith(".lora_A")} == {16}
+    from transformers import AutoTokenizer
+
+    encoded = AutoTokenizer.from_pretrained(str(model_dir))(
+        [e["q"] for e in TINY[:2]], [e["s"] for e in TINY[:2]], padding=True, return_tensors="pt"
+    )
+    low.eval(), high.eval()
+    with torch.no_grad():
+        before = low(encoded["input_ids"], encoded["attention_mask"], encoded["token_type_ids"])
+        after = high(encoded["input_ids"], encoded["attention_mask"], encoded["token_type_ids"])
+    for a, b in zip(before, after):  # the adapter went through float16 on disk
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=0.05)
 
 
 def json_dumps(value) -> str:
