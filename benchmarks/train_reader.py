@@ -83,6 +83,12 @@ articles (benchmarks/heldback_answers.py --reader) it lost: answer sentence 0.74
 against 0.731 and 0.310 / 0.448 against 0.287 / 0.437. Nor did the mean of its weights and
 version 5's (0.741; EM / F1 0.452 / 0.573). docs/EVALUATION.md has the commands.
 
+Tried after that and not shipped (2026-12-07, sixth session): --rank 32 started from version 5, 55
+minutes on a fresh 20,000-question sample (seed 5) with both mined files once. On SQuAD's tuning
+questions its spans were better (849 held-back: EM / F1 0.506 / 0.619 against 0.459 / 0.586) and its
+sentences no better (0.751 against 0.749); on the BBC News tuning set (eval/bbc-tuning.jsonl) its
+sentences were worse (52 of 83 against 55). docs/EVALUATION.md has the figures.
+
 Version 3 (2026-12-06): version 2b (docs/EVALUATION.md) trained on for
 70 minutes on a quiet 2-core CPU (other jobs niced; ~1.1 s a step alone):
 
