@@ -1,9 +1,9 @@
 """Train the reader (qa/search/reader.safetensors, version 2: answer logit and answer span).
 
 The reader is all-MiniLM-L6-v2 run as a cross-encoder over (question, sentence) pairs, with a
-LoRA adapter (rank 8, alpha 16, on every linear layer; peft), an answer head (a linear layer over
-the mean of the tokens: "this sentence answers", low for no answer) and a span head (a linear
-layer over each token: start and end logits, SQuAD style). Loss: binary cross-entropy of the
+LoRA adapter (rank 8, or --rank; alpha twice the rank; on every linear layer; peft), an answer
+head (a linear layer over the mean of the tokens: "this sentence answers", low for no answer) and
+a span head (a linear layer over each token: start and end logits, SQuAD style). Loss: binary cross-entropy of the
 answer logit over positives and negatives, plus the mean cross-entropy of the answer's first and
 last token over the sentence's tokens, for positives only.
 
@@ -284,6 +284,8 @@ def train(model_dir: Path, run_dir: Path, args) -> dict:
     examples = read_examples(run_dir)
     rows = tokenized(AutoTokenizer.from_pretrained(str(model_dir)), examples, args.max_length)
     batches = batches_by_length(rows, args.batch, args.seed)
+    if args.resume:  # the checkpoint's rank, whatever --rank says
+        args.rank = json.loads((run_dir / "checkpoint" / "state.json").read_text()).get("rank", RANK)
     model = reader_model(model_dir, args.rank).to(device)
     adapted = [p for n, p in trainable(model).items() if "lora" in n]
     heads = [p for n, p in trainable(model).items() if "lora" not in n]

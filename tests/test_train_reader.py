@@ -268,6 +268,17 @@ def test_an_adapter_of_lower_rank_starts_a_higher_one_where_it_was(tmp_path: Pat
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=0.05)
 
 
+def test_a_run_of_another_rank_resumes_at_its_own_rank(tmp_path: Path) -> None:
+    pytest.importorskip("peft")
+    from safetensors.numpy import load_file
+
+    run = tmp_path / "run"
+    assert tiny_run(run, "--rank", "4", "--stop-after", "0")["step"] == 1
+    assert tiny_run(run, "--resume")["step"] == 3  # no --rank: the checkpoint's
+    weights = load_file(str(run / "checkpoint" / "weights.safetensors"))
+    assert {a.shape[0] for name, a in weights.items() if "lora_A" in name} == {4}
+
+
 def json_dumps(value) -> str:
     import json
 
