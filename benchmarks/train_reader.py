@@ -244,6 +244,11 @@ def load_checkpoint(run_dir: Path, model, optimiser=None) -> dict:
     return info
 
 
+def checkpoint_rank(run_dir: Path) -> int:
+    """The LoRA rank of ``run_dir``'s checkpoint (runs from before --rank have the default)."""
+    return json.loads((run_dir / "checkpoint" / "state.json").read_text()).get("rank", RANK)
+
+
 def start_from(model, adapter: Path) -> None:
     """Load an earlier reader adapter's LoRA matrices and answer head (qa.search.reader's names,
     float16) into the model before training; the span head starts fresh if it has none. An adapter
@@ -285,7 +290,7 @@ def train(model_dir: Path, run_dir: Path, args) -> dict:
     rows = tokenized(AutoTokenizer.from_pretrained(str(model_dir)), examples, args.max_length)
     batches = batches_by_length(rows, args.batch, args.seed)
     if args.resume:  # the checkpoint's rank, whatever --rank says
-        args.rank = json.loads((run_dir / "checkpoint" / "state.json").read_text()).get("rank", RANK)
+        args.rank = checkpoint_rank(run_dir)
     model = reader_model(model_dir, args.rank).to(device)
     adapted = [p for n, p in trainable(model).items() if "lora" in n]
     heads = [p for n, p in trainable(model).items() if "lora" not in n]
@@ -366,7 +371,7 @@ def export(model_dir: Path, args) -> dict:
     from qa.embed.model import model_fingerprint
     from qa.search.reader import ADAPTER, FORMAT, MAX_SPAN_TOKENS
 
-    rank = json.loads((args.run_dir / "checkpoint" / "state.json").read_text()).get("rank", RANK)
+    rank = checkpoint_rank(args.run_dir)
     model = reader_model(model_dir, rank)
     info = load_checkpoint(args.run_dir, model)
     data = json.loads((args.run_dir / "data.json").read_text())

@@ -141,6 +141,13 @@ def check(path: Path, articles: dict[str, str]) -> list[str]:
     return problems
 
 
+def draw(
+    articles: dict[str, str], seed: int = SEED, count: int = COUNT, excluded: frozenset[str] = frozenset()
+) -> list[str]:
+    """The ids drawn, in order: ``count`` of the eligible articles less ``excluded``, seeded."""
+    return random.Random(seed).sample(eligible(articles, excluded), count)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -159,11 +166,10 @@ def main() -> None:
         problems = check(args.check, articles)
         print("\n".join(problems) or f"{args.check}: every id unique, every answer found in its article")
         raise SystemExit(1 if problems else 0)
-    excluded = answered_in(args.exclude, articles)
-    pool = eligible(articles, frozenset(excluded))
+    excluded = frozenset(answered_in(args.exclude, articles))
     left_out = f", {len(excluded)} left out by --exclude" if args.exclude else ""
-    print(f"# {len(articles)} articles, {len(pool)} eligible, seed {args.seed}{left_out}")
-    for article_id in random.Random(args.seed).sample(pool, args.count):
+    print(f"# {len(articles)} articles, {len(eligible(articles, excluded))} eligible, seed {args.seed}{left_out}")
+    for article_id in draw(articles, args.seed, args.count, excluded):
         print(article_id)
 
 

@@ -197,6 +197,7 @@ class Searcher:
         question = clean_question(question)
         if not question:
             return Result(question=question, answer=None, hits=(), abstained=True)
+        wanted = expected_type(question)
         notice = None
         if where:
             if not len(self.store.kept_rows(where)):  # type: ignore[arg-type]  # a filter: rows, not None
@@ -213,7 +214,7 @@ class Searcher:
         if self.reader is not None:
             head, order, sentences = self.reader.rerank(
                 retrieval.query, head, order, sentences, self.settings.answer_passages,
-                typed=expected_type(question) is not None,
+                typed=wanted is not None,
             )
         hits = (head + [replace(hit, rank=len(head) + i + 1) for i, hit in enumerate(tail)])[:k]
         # the answer comes from a passage the caller is shown: among the first min(answer_passages, k)
@@ -244,7 +245,7 @@ class Searcher:
             unmentioned=float(len(absent)),
         )
         abstained = self.abstainer.abstains(signals) if self.abstainer else False
-        reason = abstention_reason(signals, absent, expected_type(question)) if abstained else None
+        reason = abstention_reason(signals, absent, wanted) if abstained else None
         if answer is not None and chosen is not None and not abstained:
             also_in, differs = corroborations(
                 retrieval.query, answer, chosen, sentences, retrieval.hits, self.store.articles
