@@ -117,13 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         sentence = read[first_gold]
         article = article_of[sentence.passage]
         span = next((s, e) for a, s, e in gold if a == article and sentence.start <= s and e <= sentence.end)
-        examples.append({"q": question.question, "s": sentence.text, "label": 1,
+        examples.append({"q": question.question, "s": sentence.text, "t": store.articles[article].title, "label": 1,
                          "a": [span[0] - sentence.start, span[1] - sentence.start], "kind": "minedpos"})
         # a sentence that holds the answer's words elsewhere may answer too: not a negative
         answer = " ".join(store.articles[article].text[span[0]:span[1]].lower().split())
         above = [s for s in read[:first_gold] if answer not in " ".join(s.text.lower().split())]
-        examples += [{"q": question.question, "s": s.text, "label": 0, "a": None, "kind": "mined"}
-                     for s in above[: args.per_question]]
+        examples += [{"q": question.question, "s": s.text, "t": store.articles[article_of[s.passage]].title,
+                      "label": 0, "a": None, "kind": "mined"} for s in above[: args.per_question]]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(args.out, "wt", encoding="utf-8") as handle:
         for example in examples:

@@ -1,8 +1,10 @@
 """The reader's training examples (benchmarks/train_reader.py), from training data and tuning halves only.
 
-An example is ``{"q": question, "s": sentence, "label": 1 or 0, "a": [start, end] or None, "kind"}``:
-``a`` is the answer's character span inside the sentence (positives only). Sentences are cut by
-qa's own splitter (qa.text.sentences), so they look like what qa reads. The kinds:
+An example is ``{"q": question, "s": sentence, "t": its article's title, "label": 1 or 0, "a":
+[start, end] or None, "kind"}``: ``a`` is the answer's character span inside the sentence
+(positives only). Sentences are cut by qa's own splitter (qa.text.sentences), so they look like
+what qa reads; a reader trained with ``--context title`` reads each after its title, as qa does
+(qa.search.reader.reader_text). The kinds:
 
 - ``pos``: SQuAD v1.0 train, the sentence holding the answer span (answers that cross a sentence
   boundary, or have answer_start -1, are skipped);
@@ -10,6 +12,10 @@ qa's own splitter (qa.text.sentences), so they look like what qa reads. The kind
   question and one more at random;
 - ``bm25``: the two sentences of the article's *other* paragraphs that BM25 (bm25s, over the
   article's sentences) ranks highest for the question: what retrieval would offer;
+- ``other`` (``--other N``): the N sentences of *other* articles of the training file that BM25
+  (over all their sentences) ranks highest for the question, leaving out any that holds the
+  answer's text: the same words about something else, which only the title may tell apart
+  ("It was founded in 1850" in another university's article);
 - ``swap``: a near miss: an entity of the question (a year, another number, or a capitalised
   name) that the gold sentence holds is swapped for another of the same kind from the same
   article that the gold sentence does not hold; paired with the gold sentence, label 0;
@@ -157,11 +163,44 @@ def sampled_questions(data: list[dict], sample: int, rng: random.Random) -> list
     return sorted(rng.sample(everything, min(sample, len(everything))))
 
 
-def squad_train_examples(path: Path, sample: int, seed: int, swap_share: float) -> list[dict]:
-    """Examples from a seeded sample of ``sample`` SQuAD v1.0 train questions (module docstring)."""
+class CorpusBM25:
+    """BM25 (bm25s) over every sentence of every article of a SQuAD file, each tagged with its
+    article: the sentences another article offers for a question (kind ``other``)."""
+
+    def __init__(self, data: list[dict]) -> None:
+        import bm25s
+
+        self.texts, self.article = [], []
+        for a, article in enumerate(data):
+            for para in article["paragraphs"]:
+                context = para["context"]
+                for start, end in sentences_of(context):
+                    self.texts.append(context[start:end])
+                    self.article.append(a)
+        self.retriever = bm25s.BM25()
+        self.retriever.index(bm25s.tokenize(self.texts, stopwords="en", show_progress=False), show_progress=False)
+
+    def others(self, asked: list[tuple[int, str, str]], per_question: int, depth: int = 12) -> list[list[int]]:
+        """For each (article, question, answer text): the ``per_question`` best sentences of other
+        articles that do not hold the answer's text."""
+        import bm25s
+
+        tokens = bm25s.tokenize([q for _, q, _ in asked], stopwords="en", show_progress=False)
+        found, scores = self.retriever.retrieve(tokens, k=min(depth, len(self.texts)), show_progress=False, n_threads=1)
+        return [
+            [int(i) for i, score in zip(row, values)
+             if score > 0 and self.article[i] != a and answer.lower() not in self.texts[i].lower()][:per_question]
+            for (a, _, answer), row, values in zip(asked, found, scores)
+        ]
+
+
+def squad_train_examples(path: Path, sample: int, seed: int, swap_share: float, other: int = 0) -> list[dict]:
+    """Examples from a seeded sample of ``sample`` SQuAD v1.0 train questions (module docstring);
+    ``other``: that many sentences of other articles per question (kind ``other``)."""
     import numpy as np
 
     data = load_json(path)["data"]
+    asked: list[tuple[int, str, str]] = []  # (article, question, answer) of each positive, for ``other``
     rng = random.Random(seed)
     chosen = sampled_questions(data, sample, rng)
     examples: list[dict] = []
@@ -170,6 +209,7 @@ def squad_train_examples(path: Path, sample: int, seed: int, swap_share: float) 
         by_article.setdefault(a, []).append((p, q))
     for a, picks in sorted(by_article.items()):
         paragraphs = [para["context"] for para in data[a]["paragraphs"]]
+        title = data[a]["title"].replace("_", " ")
         bm25 = ArticleBM25(paragraphs)
         pool = entities(" ".join(paragraphs))
         offsets = {p: sentences_of(paragraphs[p]) for p, _ in picks}
@@ -187,20 +227,28 @@ def squad_train_examples(path: Path, sample: int, seed: int, swap_share: float) 
             gold = holding[0]
             s0, e0 = offsets[p][gold]
             sentence = context[s0:e0]
-            examples.append({"q": question, "s": sentence, "label": 1, "a": [start - s0, end - s0], "kind": "pos"})
+            examples.append({"q": question, "s": sentence, "t": title, "label": 1, "a": [start - s0, end - s0],
+                             "kind": "pos"})
+            asked.append((a, question, answer["text"]))
             scores = bm25.scores(question)
             base = first_of[p]
             same = sorted((i for i in range(len(offsets[p])) if i != gold), key=lambda i: -scores[base + i])
             if same:
                 picked = [same[0]] + rng.sample(same[1:], min(1, len(same) - 1))
-                examples += [{"q": question, "s": context[slice(*offsets[p][i])], "label": 0, "a": None,
-                              "kind": "para"} for i in picked]
+                examples += [{"q": question, "s": context[slice(*offsets[p][i])], "t": title, "label": 0,
+                              "a": None, "kind": "para"} for i in picked]
             others = [i for i in np.argsort(-scores)[:12] if bm25.paragraph[i] != p][:2]
-            examples += [{"q": question, "s": bm25.texts[i], "label": 0, "a": None, "kind": "bm25"} for i in others]
+            examples += [{"q": question, "s": bm25.texts[i], "t": title, "label": 0, "a": None, "kind": "bm25"}
+                         for i in others]
             if rng.random() < swap_share:
                 near = swapped(question, sentence, pool, rng)
                 if near is not None:
-                    examples.append({"q": near, "s": sentence, "label": 0, "a": None, "kind": "swap"})
+                    examples.append({"q": near, "s": sentence, "t": title, "label": 0, "a": None, "kind": "swap"})
+    if other > 0 and asked:
+        corpus = CorpusBM25(data)
+        for (_, question, _), rows in zip(asked, corpus.others(asked, other)):
+            examples += [{"q": question, "s": corpus.texts[i], "t": data[corpus.article[i]]["title"].replace("_", " "),
+                          "label": 0, "a": None, "kind": "other"} for i in rows]
     return examples
 
 
@@ -223,6 +271,7 @@ def squad2_examples(titles: list[str], v2_path: Path = SQUAD2_DEV, per_question:
     for article in load_json(v2_path)["data"]:
         if article["title"] not in wanted:
             continue
+        title = article["title"].replace("_", " ")
         for para in article["paragraphs"]:
             context = para["context"]
             bm25 = ArticleBM25([context])
@@ -231,7 +280,7 @@ def squad2_examples(titles: list[str], v2_path: Path = SQUAD2_DEV, per_question:
                 question = qa["question"].strip()
                 scores = bm25.scores(qa["question"])
                 if qa.get("is_impossible"):
-                    examples += [{"q": question, "s": bm25.texts[i], "label": 0, "a": None,
+                    examples += [{"q": question, "s": bm25.texts[i], "t": title, "label": 0, "a": None,
                                   "kind": "squad2"} for i in np.argsort(-scores)[:per_question]]
                     continue
                 answer = qa["answers"][0]
@@ -240,24 +289,28 @@ def squad2_examples(titles: list[str], v2_path: Path = SQUAD2_DEV, per_question:
                 if not holding or len(bm25.texts) != len(spans):
                     continue
                 s0, e0 = spans[holding[0]]
-                examples.append({"q": question, "s": context[s0:e0], "label": 1, "a": [start - s0, end - s0],
-                                 "kind": "squad2pos"})
+                examples.append({"q": question, "s": context[s0:e0], "t": title, "label": 1,
+                                 "a": [start - s0, end - s0], "kind": "squad2pos"})
                 other = [i for i in np.argsort(-scores) if i != holding[0]][:1]
-                examples += [{"q": question, "s": bm25.texts[i], "label": 0, "a": None, "kind": "squad2para"}
-                             for i in other]
+                examples += [{"q": question, "s": bm25.texts[i], "t": title, "label": 0, "a": None,
+                              "kind": "squad2para"} for i in other]
     return examples
 
 
-def tokenized(tokenizer, examples: list[dict], max_length: int) -> list[dict]:
-    """Each example's token ids and type ids (question, then sentence; the sentence cut first), and
-    for positives the answer's first and last token (-100 when the cut removed it)."""
-    encoded = tokenizer([e["q"] for e in examples], [e["s"] for e in examples], truncation="only_second",
+def tokenized(tokenizer, examples: list[dict], max_length: int, *, titled: bool = False) -> list[dict]:
+    """Each example's token ids and type ids (question, then sentence, after its title when
+    ``titled``; the sentence cut first), and for positives the answer's first and last token (-100
+    when the cut removed it)."""
+    from qa.search.reader import reader_text
+
+    texts = [reader_text(e["s"], e.get("t") if titled else None) for e in examples]
+    encoded = tokenizer([e["q"] for e in examples], [text for text, _ in texts], truncation="only_second",
                         max_length=max_length, return_offsets_mapping=True)
     rows = []
     for i, example in enumerate(examples):
         start = end = -100
         if example["a"] is not None:
-            a0, a1 = example["a"]
+            a0, a1 = (offset + texts[i][1] for offset in example["a"])
             sequence = encoded.sequence_ids(i)
             inside = [t for t, (s, e) in enumerate(encoded["offset_mapping"][i]) if sequence[t] == 1 and e > s]
             starts = [t for t in inside if encoded["offset_mapping"][i][t][1] > a0]
@@ -301,7 +354,7 @@ def collate(rows: list[dict], indices: list[int], device):
 
 def write_examples(run_dir: Path, args) -> dict:
     """Build the training examples (reader_data) once into ``run_dir/examples.jsonl.gz``; counts by kind."""
-    examples = squad_train_examples(args.train_data, args.sample, args.seed, args.swap)
+    examples = squad_train_examples(args.train_data, args.sample, args.seed, args.swap, getattr(args, "other", 0))
     examples += terse_copies(examples, getattr(args, "terse", 0.0), args.seed)
     train_titles, calibration_titles = squad2_split()
     examples += squad2_examples(train_titles)
@@ -313,7 +366,8 @@ def write_examples(run_dir: Path, args) -> dict:
         for example in examples:
             handle.write(json.dumps(example) + "\n")
     data = {"squad_train_questions": args.sample, "seed": args.seed, "swap_share": args.swap,
-            "terse_share": getattr(args, "terse", 0.0),
+            "terse_share": getattr(args, "terse", 0.0), "other_per_question": getattr(args, "other", 0),
+            "context": getattr(args, "context", "none"),
             "extra": [str(path) for path in getattr(args, "extra", None) or ()],
             "kinds": dict(Counter(e["kind"] for e in examples)),
             "squad2_train_articles": train_titles, "squad2_calibration_articles": calibration_titles}

@@ -48,7 +48,7 @@ def collect(store, searcher, questions, depth: int, passages: int) -> list[dict]
                 {"score": hit.score, "gold": holds_gold(chunk_span(hit.chunk), gold)} for hit in reranked[:passages]
             ],
             "sentences": [
-                {"p": position[s.passage], "text": s.text, "score": s.score,
+                {"p": position[s.passage], "text": s.text, "t": hits[s.passage].title, "score": s.score,
                  "gold": holds_gold((hits[s.passage].chunk.article_id, s.start, s.end), gold)}
                 for s in sentences if s.passage in position
             ],
@@ -157,7 +157,8 @@ def held_out_figures(reader, held_out: list[dict], answer_passages: int) -> dict
     """The reader on the held-out tuning questions: the combination weights and the span
     threshold chosen there, and what they give; printed, and returned for the metadata."""
     started = time.perf_counter()
-    read = [reader.read(case["question"], [s["text"] for s in case["sentences"]]) for case in held_out]
+    read = [reader.read(case["question"], [s["text"] for s in case["sentences"]],
+                        [s.get("t") for s in case["sentences"]]) for case in held_out]
     ms = 1000 * (time.perf_counter() - started) / len(held_out)
     logits = [values for values, _ in read]
     passage_weight, sentence_weight = combine(held_out, logits, answer_passages)
@@ -214,9 +215,8 @@ def held_out_cases(args, unseen_by_v1: bool = False) -> list[dict]:
     everything = squad_questions(load_squad(args.squad), "first")
     questions = sample_questions(everything, args.held_out)
     cache = args.run_dir / f"held-out-{args.held_out}-{args.passages}.json"
-    if cache.is_file():
-        cases = json.loads(cache.read_text())
-    else:
+    cases = json.loads(cache.read_text()) if cache.is_file() else []
+    if not cases or not all("t" in s for case in cases for s in case["sentences"]):  # or cached without titles
         cases = collect_cases(args, questions)
         args.run_dir.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(cases))

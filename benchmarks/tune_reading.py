@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from qa.eval.datasets import load_squad
     from qa.eval.gold import answer_span, chunk_span, gold_occurrences, holds_gold
+    from qa.search.reader import reader_text
 
     squad = load_squad(args.squad)
     store, searcher = shipped_searcher(squad.corpus, args.squad, args.index_dir)
@@ -48,18 +49,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     questions = held_back_questions(squad, args.sample, answerable=True)
 
-    cache: dict[tuple[str, str], tuple[float, object]] = {}
+    cache: dict[tuple[str, str | None, str], tuple[float, object]] = {}
     read_now = reader.read
     counted: list[tuple[int, int]] = []  # (sentences, tokens) of each read
 
-    def cached_read(question, sentences):
-        missing = [s for s in sentences if (question, s) not in cache]
+    def cached_read(question, sentences, titles=()):
+        pairs = list(zip(titles or [None] * len(sentences), sentences, strict=True))
+        missing = [pair for pair in pairs if (question, *pair) not in cache]
         if missing:
-            logits, spans = read_now(question, missing)
-            cache.update({(question, s): (float(x), span) for s, x, span in zip(missing, logits, spans)})
-        tokens = sum(len(reader.tokenizer.encode(question, s).ids) for s in sentences)
+            logits, spans = read_now(question, [s for _, s in missing], [t for t, _ in missing])
+            cache.update({(question, *pair): (float(x), span) for pair, x, span in zip(missing, logits, spans)})
+        read = [reader_text(s, t if reader.titled else None)[0] for t, s in pairs]
+        tokens = sum(len(reader.tokenizer.encode(question, text).ids) for text in read)
         counted.append((len(sentences), tokens))
-        readings = [cache[question, s] for s in sentences]
+        readings = [cache[question, *pair] for pair in pairs]
         return np.array([logit for logit, _ in readings], dtype=np.float32), [span for _, span in readings]
 
     reader.read = cached_read  # type: ignore[method-assign]

@@ -25,6 +25,7 @@ from qa.search.reader import (
     merged_state,
     read_adapter,
     reader_for,
+    reader_text,
     to_read,
 )
 from qa.types import Chunk, Hit, Span
@@ -77,10 +78,11 @@ class KnownLogits(Reader):
     """A reader whose logit and span for a sentence are given by tables (no model)."""
 
     def __init__(self, table: dict[str, float], weights: ReaderWeights, spans=None) -> None:
-        self.table, self.weights, self.seen, self.spans = table, weights, [], spans or {}
+        self.table, self.weights, self.seen, self.spans, self.titles = table, weights, [], spans or {}, []
 
-    def read(self, question, sentences):
+    def read(self, question, sentences, titles=()):
         self.seen += list(sentences)
+        self.titles += list(titles)
         return np.array([self.table[s] for s in sentences], dtype=np.float32), [self.spans.get(s) for s in sentences]
 
 
@@ -118,6 +120,22 @@ def test_rerank_by_known_logits() -> None:
     assert by_text["s0a"].score == pytest.approx(1.0 + 2.0 * 0.2) and by_text["s0a"].reader == 1.0
     assert by_text["s3"].score == pytest.approx(2.0 + 2.0 * 0.1)
     assert by_text["s1"].score == 0.9 and by_text["s1"].reader is None  # unread: untouched
+
+
+def test_rerank_gives_each_sentence_its_articles_title() -> None:
+    hits = [replace(hit(n, 2.0 - n), title=f"title {n}") for n in range(2)]
+    reader = KnownLogits({"s0": 0.0, "s1": 0.0}, ReaderWeights(passages=2))
+    reader.rerank("q", hits, [1, 0], [sentence(0, "s0", 0.0), sentence(1, "s1", 0.0)], answer_passages=2)
+    assert dict(zip(reader.seen, reader.titles)) == {"s0": "title 0", "s1": "title 1"}
+
+
+def test_reader_text_puts_the_title_first_and_says_where_the_sentence_starts() -> None:
+    assert reader_text("It was built in 1850.") == ("It was built in 1850.", 0)
+    assert reader_text("It was built in 1850.", "  ") == ("It was built in 1850.", 0)
+    text, shift = reader_text("It was built in 1850.", "Old\nBridge ")
+    assert text == "Old Bridge | It was built in 1850." and text[shift:] == "It was built in 1850."
+    long, shift = reader_text("s", "word " * 40)
+    assert long[shift:] == "s" and shift - len(" | ") <= 80 and long[: shift - 3].split() == ["word"] * 16
 
 
 def test_rerank_reads_every_passage_that_competes_for_the_answer() -> None:
@@ -213,6 +231,16 @@ def test_best_span_by_hand() -> None:
     ends[5] = 8.0  # "carried" ends best, but a span cannot end before it starts: start 5 + end 5 = 9 < 9.5
     assert best_span(encoding, starts, ends) == (11, 22, 9.5)
     assert best_span(Encoding([None, 0, None], [(0, 0), (0, 3), (0, 0)]), starts[:3], ends[:3]) is None
+
+
+def test_best_span_never_takes_the_title_and_counts_from_the_sentence() -> None:
+    # [CLS] when [SEP] | old(0,3) bridge(4,10) |(11,12) it(13,15) opened(16,22) 1850(23,27) | [SEP]
+    encoding = Encoding([None, 0, None, 1, 1, 1, 1, 1, 1, None],
+                        [(0, 0), (0, 4), (0, 0), (0, 3), (4, 10), (11, 12), (13, 15), (16, 22), (23, 27), (0, 0)])
+    starts = np.array([0, 0, 0, 9, 9, 9, 0, 0, 3, 0], dtype=np.float32)  # the title scores best
+    ends = np.array([0, 0, 0, 9, 9, 9, 0, 0, 3, 0], dtype=np.float32)
+    assert best_span(encoding, starts, ends, shift=13) == (10, 14, 6.0)  # "1850" in "it opened 1850"
+    assert best_span(encoding, starts, ends) == (0, 3, 18.0)  # unshifted, the title is just more sentence
 
 
 def test_best_span_is_at_most_max_span_tokens_long() -> None:
@@ -353,6 +381,30 @@ def test_spans_stay_inside_odd_sentences(shipped: Reader) -> None:
         start, end, score = found
         assert 0 <= start < end <= len(text) and np.isfinite(score)
         assert text[start:end].strip() and text[start:end] == text[start:end].strip()
+
+
+def test_a_reader_that_reads_titles_keeps_its_spans_inside_the_sentence(shipped: Reader) -> None:
+    """A reader that reads titles (its adapter's metadata "context": "title") reads "<title> |
+    <sentence>"; its spans still index the sentence alone, never the title, whatever the title or
+    the sentence holds; the same weights reading bare sentences read something else."""
+    from copy import copy
+
+    titled, bare = copy(shipped), copy(shipped)
+    titled.titled, bare.titled = True, False
+    sentences = [
+        "Café owner José Ñúñez paid €4,200 for the ﬁrst licence in 2019.",
+        "It\u00a0rose\u200b to\t42\u2009% on \u201cMonday\u201d, said the MP\u2019s office.",
+        "Prices rose " + "sharply and " * 80 + "then fell to 7 dollars.",  # past the reader's window
+        "It was paid in 2019.",
+    ]
+    titles = ["Ñúñez pays €4,200 in 2019", "  ", "Prices: " + "up " * 60, None]
+    logits, spans = titled.read("How much was paid, and when?", sentences, titles)
+    assert np.isfinite(logits).all()
+    for text, found in zip(sentences, spans):
+        assert found is not None
+        start, end, _ = found
+        assert 0 <= start < end <= len(text) and text[start:end].strip()
+    assert not np.allclose(logits, bare.read("How much was paid, and when?", sentences, titles)[0])
 
 
 def test_the_answer_span_indexes_the_article(seed_index: Settings, embedder, shipped: Reader) -> None:

@@ -156,6 +156,46 @@ def test_examples_give_the_answer_span_inside_the_sentence(tmp_path: Path) -> No
                                               "Buses carried fewer passengers in 2020."}
 
 
+def test_other_articles_give_negatives_with_their_own_titles_and_tokens_find_the_answer_after_a_title(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    import gzip
+    import json
+
+    from reader_data import squad_train_examples, tokenized
+    from transformers import AutoTokenizer
+
+    context = "The airline grew fast. It carried 4.2 million passengers last year."
+    qas = [{"question": "How many passengers did the airline carry?", "id": "a",
+            "answers": [{"text": "4.2 million", "answer_start": context.index("4.2")}]}]
+    rival = ("The rival airline carried 9 million passengers. It carried 4.2 million bags. Its staff grew."
+             " Passengers ate.")
+    data = {"data": [{"title": "Blue_Air", "paragraphs": [{"context": context, "qas": qas}]},
+                     {"title": "Red_Air", "paragraphs": [{"context": rival, "qas": []}]}]}
+    path = tmp_path / "train.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    examples = squad_train_examples(path, 10, 0, 0.0, other=2)
+    assert {e["t"] for e in examples if e["kind"] != "other"} == {"Blue Air"}
+    others = [e for e in examples if e["kind"] == "other"]
+    # the rival's sentence that holds the answer's text ("4.2 million bags") is no negative, nor one
+    # that shares no word with the question ("Its staff grew.")
+    assert [(e["s"], e["t"], e["label"]) for e in others] == [
+        ("The rival airline carried 9 million passengers.", "Red Air", 0), ("Passengers ate.", "Red Air", 0)
+    ]
+    assert [e for e in squad_train_examples(path, 10, 0, 0.0) if e["kind"] == "other"] == []
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    positive = examples[0]
+    plain, titled = (tokenized(tokenizer, [positive], 128, titled=flag)[0] for flag in (False, True))
+    for row in (plain, titled):
+        answer = tokenizer.decode(row["ids"][row["start"] : row["end"] + 1])
+        assert answer == "4. 2 million"
+    assert len(titled["ids"]) > len(plain["ids"]) and titled["start"] > plain["start"]
+    question = "[CLS] how many passengers did the airline carry? [SEP]"
+    assert tokenizer.decode(titled["ids"]).startswith(f"{question} blue air | it carried")
+
+
 TINY = [
     {"q": "How many passengers did the airline carry?", "s": "It carried 4.2 million passengers last year.",
      "label": 1, "a": [11, 22], "kind": "pos"},

@@ -66,6 +66,11 @@ READ_SENTENCES = 8
 # "Anil, 45, has stepped down" shares no word with "What age is the younger of the two Reliance
 # brothers?", was left unread, and qa abstained for want of an age.
 TYPED_READS = 2
+# A reader trained with its sentence's context (the adapter's metadata "context": "title") reads
+# "<article title> | <sentence>": "He was born in 1856" answers "When was Tesla born?" only in the
+# article on Tesla, and only the title says so. The title is cut to TITLE_CHARS, at a word.
+TITLE_CHARS = 80
+TITLE_SEPARATOR = " | "
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,18 @@ class ReaderWeights:
             int(combine["passages"]), float(combine["passage_weight"]), float(combine["sentence_weight"]),
             float(span.get("threshold", math.inf)),
         )
+
+
+def reader_text(sentence: str, title: str | None = None) -> tuple[str, int]:
+    """What the reader reads for ``sentence`` (the pair's second text), and where the sentence
+    starts in it: the sentence alone, or after its article's ``title`` (cut to TITLE_CHARS)."""
+    title = " ".join((title or "").split())
+    if not title:
+        return sentence, 0
+    if len(title) > TITLE_CHARS:
+        title = title[:TITLE_CHARS].rsplit(" ", 1)[0] or title[:TITLE_CHARS]
+    head = title + TITLE_SEPARATOR
+    return head + sentence, len(head)
 
 
 def adapter_fingerprint(path: Path = ADAPTER) -> str:
@@ -227,7 +244,9 @@ class Reader:
 
         from qa.embed.export import cpu_count
 
-        self.weights = ReaderWeights.from_metadata(adapter_metadata(adapter_path))
+        metadata = adapter_metadata(adapter_path)
+        self.weights = ReaderWeights.from_metadata(metadata)
+        self.titled = metadata.get("context") == "title"  # reads a sentence after its article's title
         self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
         self.tokenizer.no_padding()
         # the longer of the two is cut first: the sentence, unless the question is very long
@@ -257,7 +276,7 @@ class Reader:
         read = set(order[:n])
         steer = set(order[:STEER_PASSAGES]) if typed else set()
         texts = to_read([s for s in sentences if s.passage in read], self.weights.sentences, steer=steer)
-        logits, spans = self.read(question, [s.text for s in texts])
+        logits, spans = self.read(question, [s.text for s in texts], [hits[s.passage].title for s in texts])
         best: dict[int, float] = {}
         for sentence, logit in zip(texts, logits):
             best[sentence.passage] = max(best.get(sentence.passage, -math.inf), float(logit))
@@ -280,26 +299,32 @@ class Reader:
         score = float(logit) + self.weights.sentence_weight * sentence.score
         return replace(sentence, score=score, reader=float(logit), span=span)
 
-    def span(self, question: str, sentence: ScoredSentence) -> Span | None:
+    def span(self, question: str, sentence: ScoredSentence, title: str | None = None) -> Span | None:
         """The exact answer inside ``sentence`` (article offsets, from its ``start``), or None when
         its score is below the threshold chosen in training. A sentence :meth:`rerank` has read
-        carries its span; another is read now."""
-        found = sentence.span if sentence.reader is not None else self.read(question, [sentence.text])[1][0]
+        carries its span; another is read now (after ``title``, its article's)."""
+        found = sentence.span if sentence.reader is not None else self.read(question, [sentence.text], [title])[1][0]
         if found is None or found[2] < self.weights.span_threshold:
             return None
         start, end, score = found
         return Span(sentence.text[start:end], sentence.start + start, sentence.start + end, round(score, 4))
 
-    def logits(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+    def logits(self, question: str, sentences: Sequence[str], titles: Sequence[str | None] = ()) -> np.ndarray:
         """One logit per sentence (higher: more likely to answer the question)."""
-        return self.read(question, sentences)[0]
+        return self.read(question, sentences, titles)[0]
 
-    def read(self, question: str, sentences: Sequence[str]) -> tuple[np.ndarray, list[SentenceSpan | None]]:
+    def read(
+        self, question: str, sentences: Sequence[str], titles: Sequence[str | None] = ()
+    ) -> tuple[np.ndarray, list[SentenceSpan | None]]:
         """One logit per sentence, and its best span: (start, end) character offsets in the
-        sentence and its score (None when the cut left none of the sentence's tokens)."""
+        sentence and its score (None when the cut left none of the sentence's tokens).
+        ``titles``: each sentence's article title, read before it by a reader trained so
+        (:func:`reader_text`); others ignore them."""
         if not sentences:
             return np.zeros(0, dtype=np.float32), []
-        encodings = self.tokenizer.encode_batch([(question, sentence) for sentence in sentences])
+        named = list(titles) if self.titled and titles else [None] * len(sentences)
+        texts = [reader_text(sentence, title) for sentence, title in zip(sentences, named, strict=True)]
+        encodings = self.tokenizer.encode_batch([(question, text) for text, _ in texts])
         logits = np.zeros(len(encodings), dtype=np.float32)
         spans: list[SentenceSpan | None] = [None] * len(encodings)
         # by length, in runs: a run pads to its longest pair, and one run padded to the longest of
@@ -319,7 +344,7 @@ class Reader:
             )
             for i, row in enumerate(rows):
                 logits[row] = run_logits[i]
-                spans[row] = best_span(encodings[row], starts[i], ends[i])
+                spans[row] = best_span(encodings[row], starts[i], ends[i], texts[row][1])
         return logits, spans
 
 
@@ -342,12 +367,13 @@ def length_runs(lengths: Sequence[int], run_cost: float) -> list[range]:
     return runs[::-1]
 
 
-def best_span(encoding, start_logits: np.ndarray, end_logits: np.ndarray) -> SentenceSpan | None:
+def best_span(encoding, start_logits: np.ndarray, end_logits: np.ndarray, shift: int = 0) -> SentenceSpan | None:
     """The best (start, end, score) over the sentence's tokens (the pair's second sequence, with
-    a non-empty offset): start <= end, at most MAX_SPAN_TOKENS long, score = start + end logit;
-    character offsets inside the sentence, from the tokenizer's offset mapping."""
+    a non-empty offset, from character ``shift`` on, where the sentence starts after its title):
+    start <= end, at most MAX_SPAN_TOKENS long, score = start + end logit; character offsets
+    inside the sentence, from the tokenizer's offset mapping."""
     tokens = [t for t, (sequence, (a, b)) in enumerate(zip(encoding.sequence_ids, encoding.offsets))
-              if sequence == 1 and b > a]
+              if sequence == 1 and b > a and a >= shift]
     if not tokens:
         return None
     first, last = tokens[0], tokens[-1] + 1  # the sentence's tokens are one run
@@ -358,7 +384,7 @@ def best_span(encoding, start_logits: np.ndarray, end_logits: np.ndarray) -> Sen
     band = np.triu(np.ones((size, size), dtype=bool)) & ~np.triu(np.ones((size, size), dtype=bool), MAX_SPAN_TOKENS)
     scores[~band] = -np.inf
     i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    return encoding.offsets[first + i][0], encoding.offsets[first + j][1], float(scores[i, j])
+    return encoding.offsets[first + i][0] - shift, encoding.offsets[first + j][1] - shift, float(scores[i, j])
 
 
 def reader_for(settings: Settings) -> Reader | None:

@@ -222,9 +222,11 @@ class Searcher:
         chosen = best_sentence(sentences, order, len(shown))
         answer = None
         if chosen is not None:
-            chunk = retrieval.hits[chosen.passage].chunk
-            span = self.reader.span(retrieval.query, chosen) if self.reader is not None else None
-            answer = Answer(chosen.text, chunk.id, chunk.article_id, chosen.start, chosen.end, chosen.score, span)
+            hit = retrieval.hits[chosen.passage]
+            span = self.reader.span(retrieval.query, chosen, hit.title) if self.reader is not None else None
+            answer = Answer(
+                chosen.text, hit.chunk.id, hit.chunk.article_id, chosen.start, chosen.end, chosen.score, span
+            )
         # the question's numbers that none of the first answer_passages passages (those that compete for
         # the answer when k is at least that) mentions, nor their articles' titles ("Super Bowl 50" is
         # in the title; its passages say "the game")
