@@ -49,6 +49,8 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
+from qa.eval.datasets import squad_title
+
 DATASETS = next(  # ../shared/datasets beside the checkout (a worktree may sit one level deeper)
     (up / "shared" / "datasets" for up in Path(__file__).resolve().parents[1:4]
      if (up / "shared" / "datasets").is_dir()),
@@ -209,7 +211,7 @@ def squad_train_examples(path: Path, sample: int, seed: int, swap_share: float, 
         by_article.setdefault(a, []).append((p, q))
     for a, picks in sorted(by_article.items()):
         paragraphs = [para["context"] for para in data[a]["paragraphs"]]
-        title = data[a]["title"].replace("_", " ")
+        title = squad_title(data[a]["title"])
         bm25 = ArticleBM25(paragraphs)
         pool = entities(" ".join(paragraphs))
         offsets = {p: sentences_of(paragraphs[p]) for p, _ in picks}
@@ -247,7 +249,7 @@ def squad_train_examples(path: Path, sample: int, seed: int, swap_share: float, 
     if other > 0 and asked:
         corpus = CorpusBM25(data)
         for (_, question, _), rows in zip(asked, corpus.others(asked, other)):
-            examples += [{"q": question, "s": corpus.texts[i], "t": data[corpus.article[i]]["title"].replace("_", " "),
+            examples += [{"q": question, "s": corpus.texts[i], "t": squad_title(data[corpus.article[i]]["title"]),
                           "label": 0, "a": None, "kind": "other"} for i in rows]
     return examples
 
@@ -271,7 +273,7 @@ def squad2_examples(titles: list[str], v2_path: Path = SQUAD2_DEV, per_question:
     for article in load_json(v2_path)["data"]:
         if article["title"] not in wanted:
             continue
-        title = article["title"].replace("_", " ")
+        title = squad_title(article["title"])
         for para in article["paragraphs"]:
             context = para["context"]
             bm25 = ArticleBM25([context])

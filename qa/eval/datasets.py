@@ -83,6 +83,11 @@ def convert_squad(data: Any, source: str) -> SquadSet:
     return squad
 
 
+def squad_title(title: str) -> str:
+    """A SQuAD article's title as qa shows it (and its reader reads it): "Super_Bowl_50" -> "Super Bowl 50"."""
+    return title.replace("_", " ")
+
+
 def squad_article(entry: dict[str, Any], source: str) -> tuple[Article, list[Question]]:
     """One SQuAD article and its questions; a paragraph starts where the previous one's context
     and the blank line after it end."""
@@ -108,7 +113,7 @@ def squad_article(entry: dict[str, Any], source: str) -> tuple[Article, list[Que
                     raise QuestionSetError(f"{origin}: the answer {span.text!r} is not at its answer_start")
             kind = UNANSWERABLE if impossible else "squad"
             questions.append(Question(str(qa["id"]), qa["question"], kind, spans, (), origin))
-    article = make_article(title, f"{source}#{title}", title.replace("_", " "), text)
+    article = make_article(title, f"{source}#{title}", squad_title(title), text)
     return article, questions
 
 
