@@ -323,3 +323,34 @@ def json_dumps(value) -> str:
     import json
 
     return json.dumps(value)
+
+
+def test_rewritten_questions_give_their_sentence_with_the_span_and_near_misses_give_only_negatives() -> None:
+    from reader_data import ArticleBM25
+    from rewritten_examples import QUESTIONS, examples_for, read_questions
+
+    paragraphs = [
+        "The club was founded in 1886. It moved to Highbury in 1913. Its colours are red and white.",
+        "Arsenal won the league in 1931. The stadium holds 60,000 people.",
+    ]
+    bm25 = ArticleBM25(paragraphs)
+    rng = random.Random(0)
+    asked = {"paragraph": 0, "question": "Which ground did the Gunners go to before the First World War?",
+             "answer": "Highbury"}
+    rows = examples_for(asked, paragraphs, bm25, "Arsenal F.C.", rng)
+    (positive,) = [row for row in rows if row["label"] == 1]
+    assert positive["s"] == "It moved to Highbury in 1913."
+    assert positive["s"][slice(*positive["a"])] == "Highbury" and positive["kind"] == "rwpos"
+    assert all("Highbury" not in row["s"] for row in rows if row["label"] == 0)
+    assert {row["kind"] for row in rows} == {"rwpos", "rwpara", "rwbm25"}
+    assert all(row["t"] == "Arsenal F.C." for row in rows)
+
+    near_miss = {**asked, "question": "How much did the move to Highbury cost?", "answer": None}
+    rows = examples_for(near_miss, paragraphs, bm25, "Arsenal F.C.", rng)
+    assert len(rows) == 3 and {(row["label"], row["kind"]) for row in rows} == {(0, "rwnoans")}
+    # an answer no single sentence holds gives nothing rather than a wrong sentence
+    assert examples_for({**asked, "answer": "1913. Its"}, paragraphs, bm25, "Arsenal F.C.", rng) == []
+
+    committed = read_questions(QUESTIONS)  # the committed set: six questions a paragraph, one near miss
+    assert len(committed) == 1440 and sum(q["answer"] is None for q in committed) == 240
+    assert len({q["id"] for q in committed}) == len(committed)
