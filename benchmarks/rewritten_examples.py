@@ -4,8 +4,8 @@
 SQuAD's own questions were written with the paragraph in view and copy its words; qa's users ask
 in their own words, tersely, about sentences that name their subject as "he" or "the club", and
 ask near misses the text cannot answer. ``benchmarks/data/squad-train-rewritten.jsonl`` holds
-questions of those kinds, written for 240 paragraphs of SQuAD v1.0 train (one paragraph from each
-of 240 articles drawn with a fixed seed; training data only, nothing of SQuAD dev or BBC News),
+questions of those kinds, written for 480 paragraphs of SQuAD v1.0 train (drawn with fixed seeds:
+benchmarks/data/README.md; training data only, nothing of SQuAD dev or BBC News),
 six a paragraph: two paraphrases that share few words with the answer sentence, a terse query, a
 when / how-many question, a question about a sentence that names its subject by a pronoun, and a
 near-miss question the paragraph does not answer (``answer`` null). Each line:
