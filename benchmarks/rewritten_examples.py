@@ -22,7 +22,10 @@ Examples (reader_data's format), split by qa's own sentence splitter:
 - ``rwnoans``: for a near-miss question, the paragraph's two sentences BM25 ranks highest, and
   the article's best other one, all label 0.
 
-    python benchmarks/rewritten_examples.py --out REWRITTEN.jsonl.gz
+    python benchmarks/rewritten_examples.py --out REWRITTEN.jsonl.gz [--first 1440]
+
+``--first 1440`` takes the first round's questions only (rw-0001 to rw-1440): what the shipped
+reader, version 11, trained on.
 """
 
 from __future__ import annotations
@@ -91,11 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
     parser.add_argument("--train-data", type=Path, default=SQUAD_TRAIN)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--first", type=int, metavar="N", help="only the file's first N questions")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
     by_title = {article["title"]: article for article in load_json(args.train_data)["data"]}
-    questions = read_questions(args.questions)
+    questions = read_questions(args.questions)[: args.first]
     unknown = sorted({q["article"] for q in questions} - by_title.keys())
     if unknown:
         raise SystemExit(f"not articles of {args.train_data}: {', '.join(unknown)}")

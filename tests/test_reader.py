@@ -341,8 +341,8 @@ def test_the_shipped_reader_marks_the_exact_answer(shipped: Reader) -> None:
 def test_runs_by_length_read_as_one_run_does(shipped: Reader, monkeypatch) -> None:
     """How the pairs are split into runs changes the padding, not what is read: the logits agree
     within the int8 export's noise (activations are quantised over the whole run, padding
-    included: 0.41 apart at most here with reader v3, 0.52 with v5, so two sentences near a tie
-    may swap places), the same sentence is best, and its span is the same (a weaker one's may
+    included: 0.41 apart at most here with reader v3, 0.52 with v5, 0.70 with v11, so two sentences
+    near a tie may swap places), the same sentence is best, and its span is the same (a weaker one's may
     move: with v3 the long sentence's, (29, 42) in one run, (29, 137) alone)."""
     import qa.search.reader as module
 
@@ -359,7 +359,7 @@ def test_runs_by_length_read_as_one_run_does(shipped: Reader, monkeypatch) -> No
     for cost in (0, 10**9):  # as many runs as lengths; one run
         monkeypatch.setattr(module, "RUN_COST", cost)
         readings[cost] = shipped.read(question, sentences)
-    np.testing.assert_allclose(readings[0][0], readings[10**9][0], atol=0.6)
+    np.testing.assert_allclose(readings[0][0], readings[10**9][0], atol=0.8)
     best = int(np.argmax(readings[0][0]))
     assert best == int(np.argmax(readings[10**9][0]))
     assert readings[0][1][best][:2] == readings[10**9][1][best][:2]

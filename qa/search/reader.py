@@ -7,7 +7,8 @@ reads each sentence after its article's title (:func:`reader_text`). It is the s
 own weights plus a low-rank adapter (LoRA, rank 8, on every linear layer), a linear head over
 the mean of the tokens (the "this sentence answers" logit; low: no answer here) and a span head
 over each token (start and end logits, SQuAD style), trained on SQuAD v1.0 train, near misses
-made from it and SQuAD 2.0's tuning-half unanswerable questions by benchmarks/train_reader.py.
+made from it, questions written over its paragraphs in other words (benchmarks/data) and SQuAD
+2.0's tuning-half unanswerable questions by benchmarks/train_reader.py.
 ``reader.safetensors`` beside this file holds only the adapter and heads (float16), with the
 command, data, the two weights that combine the reader with the re-rank and the span threshold,
 chosen on SQuAD v1.1 dev tuning questions, in its metadata.
