@@ -20,7 +20,9 @@ Examples (reader_data's format), split by qa's own sentence splitter:
   random; ``rwbm25``: the two of the article's other paragraphs BM25 ranks highest. A sentence
   holding the answer's text is never a negative;
 - ``rwnoans``: for a near-miss question, the paragraph's two sentences BM25 ranks highest, and
-  the article's best other one, all label 0.
+  the article's best other one, all label 0. The writers checked that the paragraph does not
+  answer it, not the rest of the article, so that third sentence may now and then answer (label
+  noise, one example in three of this kind).
 
     python benchmarks/rewritten_examples.py --out REWRITTEN.jsonl.gz [--first 1440]
 
@@ -35,6 +37,7 @@ import gzip
 import json
 import random
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -109,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     for question in questions:
         article = by_title[question["article"]]
         paragraphs = [para["context"] for para in article["paragraphs"]]
-        bm25 = indexed.setdefault(question["article"], ArticleBM25(paragraphs))
+        if question["article"] not in indexed:
+            indexed[question["article"]] = ArticleBM25(paragraphs)
+        bm25 = indexed[question["article"]]
         made = examples_for(question, paragraphs, bm25, squad_title(question["article"]), rng)
         if not made:
             lost.append(question["id"])
@@ -117,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(args.out, "wt", encoding="utf-8") as handle:
         handle.writelines(json.dumps(example) + "\n" for example in examples)
-    kinds: dict[str, int] = {}
-    for example in examples:
-        kinds[example["kind"]] = kinds.get(example["kind"], 0) + 1
+    kinds = Counter(example["kind"] for example in examples)
     print(json.dumps({"questions": len(questions), "examples": len(examples), "kinds": kinds,
                       "answer_not_in_one_sentence": lost}), file=sys.stderr)
     return 0
