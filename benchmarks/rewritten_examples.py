@@ -24,10 +24,10 @@ Examples (reader_data's format), split by qa's own sentence splitter:
   answer it, not the rest of the article, so that third sentence may now and then answer (label
   noise, one example in three of this kind).
 
-    python benchmarks/rewritten_examples.py --out REWRITTEN.jsonl.gz [--first 1440]
+    python benchmarks/rewritten_examples.py --out REWRITTEN.jsonl.gz [--first 1440] [--skip 2880]
 
-``--first 1440`` takes the first round's questions only (rw-0001 to rw-1440): what the shipped
-reader, version 11, trained on.
+``--first 1440`` takes the first round's questions only (rw-0001 to rw-1440): what reader
+version 11 trained on; ``--skip 2880`` the third round's (rw-2881 to rw-4320).
 """
 
 from __future__ import annotations
@@ -98,11 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-data", type=Path, default=SQUAD_TRAIN)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--first", type=int, metavar="N", help="only the file's first N questions")
+    parser.add_argument("--skip", type=int, default=0, metavar="N", help="leave out the file's first N questions")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
     by_title = {article["title"]: article for article in load_json(args.train_data)["data"]}
-    questions = read_questions(args.questions)[: args.first]
+    questions = read_questions(args.questions)[args.skip : args.first]
     unknown = sorted({q["article"] for q in questions} - by_title.keys())
     if unknown:
         raise SystemExit(f"not articles of {args.train_data}: {', '.join(unknown)}")

@@ -352,5 +352,35 @@ def test_rewritten_questions_give_their_sentence_with_the_span_and_near_misses_g
     assert examples_for({**asked, "answer": "1913. Its"}, paragraphs, bm25, "Arsenal F.C.", rng) == []
 
     committed = read_questions(QUESTIONS)  # the committed set: six questions a paragraph, one near miss
-    assert len(committed) == 2880 and sum(q["answer"] is None for q in committed) == 480
+    assert len(committed) == 4320 and sum(q["answer"] is None for q in committed) == 720
     assert len({q["id"] for q in committed}) == len(committed)
+
+
+def test_the_seeded_draw_gives_the_paragraphs_the_questions_were_written_over() -> None:
+    from draw_rewritten_paragraphs import main
+    from reader_data import SQUAD_TRAIN
+
+    if not SQUAD_TRAIN.is_file():
+        pytest.skip("the shared SQuAD v1.0 train set is not present")
+    assert main(["--check"]) == 0
+
+
+def test_written_calibration_questions_ask_an_article_made_of_their_paragraph_and_its_neighbours() -> None:
+    from reader_data import SQUAD_TRAIN
+
+    if not SQUAD_TRAIN.is_file():
+        pytest.skip("the shared SQuAD v1.0 train set is not present")
+    from calibrate_abstention import written_calibration
+    from rewritten_examples import QUESTIONS, read_questions
+
+    corpus, questions = written_calibration(QUESTIONS, 1440, 1440)  # the second round, kept out of training
+    rows = {row["id"]: row for row in read_questions(QUESTIONS)[1440:2880]}
+    assert [q.id for q, _ in questions] == list(rows)
+    assert len(corpus.articles) == 240 and sum(answerable for _, answerable in questions) == 1200
+    by_id = {article.id: article for article in corpus.articles}
+    for question, answerable in questions:
+        row = rows[question.id]
+        article = by_id[f"{row['article']}#{row['paragraph']}"]
+        assert answerable == (row["answer"] is not None)
+        assert not answerable or row["answer"] in article.text
+        assert question.question == row["question"] and article.title == row["article"].replace("_", " ")
