@@ -20,6 +20,20 @@ answerable unless ``is_impossible``. No question of SQuAD v1.1 dev's last 24 art
         --features dense_top,sentence,agreement,typed,reader --max-false-abstain 0.08 \
         --signals .qa-eval/abstain-signals-squad2.jsonl --index-dir .qa-eval/abstain-squad2
 
+With --written FILE (benchmarks/data/squad-train-rewritten.jsonl) the calibration is on questions
+the team wrote in other words over SQuAD v1.0 train paragraphs (training data): paraphrases, terse
+queries, when / how-many questions and near misses, as news readers ask them. The corpus is each
+question's paragraph with the one before and after it in its article; the questions are --take
+of the file's from the (--skip + 1)th on (by default the second round, rw-1441 to rw-2880, which
+no reader trained on), answerable unless their answer is null. The writers checked that the
+paragraph does not answer a near miss, not its neighbours, so a few near misses may be answerable
+(label noise).
+--with-signals FILE adds the signals of an earlier run (another data set) to the fit:
+
+    python benchmarks/calibrate_abstention.py --written benchmarks/data/squad-train-rewritten.jsonl \
+        --skip 1440 --take 1440 --signals .qa-eval/abstain-signals-written.jsonl --index-dir .qa-eval/abstain-written \
+        --with-signals .qa-eval/abstain-signals-squad2.jsonl
+
 Re-worded questions (WordNet synonyms, one detail changed) were tried and not used for the
 shipped model (docs/EVALUATION.md, "Abstention"); that code is in the history at commit 8985231.
 
@@ -83,6 +97,33 @@ def squad2_calibration(path: Path, titles: list[str]):
     return squad.corpus, questions
 
 
+def written_calibration(path: Path, skip: int, take: int):
+    """(corpus, questions with an answerable flag) of questions written over SQuAD v1.0 train
+    paragraphs (module docstring): each paragraph with its neighbours is one article."""
+    from qa.eval.datasets import squad_title
+    from qa.eval.questions import Question
+    from qa.ingest.corpus import Corpus
+    from qa.ingest.readers import make_article
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from reader_data import SQUAD_TRAIN, load_json
+    from rewritten_examples import read_questions
+
+    by_title = {article["title"]: article for article in load_json(SQUAD_TRAIN)["data"]}
+    rows = read_questions(path)[skip : skip + take]
+    corpus, questions, seen = Corpus(), [], set()
+    for row in rows:
+        key = (row["article"], row["paragraph"])
+        if key not in seen:
+            seen.add(key)
+            paragraphs = [p["context"] for p in by_title[row["article"]]["paragraphs"]]
+            near = paragraphs[max(0, row["paragraph"] - 1): row["paragraph"] + 2]
+            article_id = f"{row['article']}#{row['paragraph']}"
+            corpus.articles.append(make_article(article_id, article_id, squad_title(row["article"]), "\n\n".join(near)))
+        questions.append((Question(row["id"], row["question"], row["kind"], ()), row["answer"] is not None))
+    return corpus, questions
+
+
 def reader_calibration_titles() -> list[str]:
     """The SQuAD 2.0 articles the shipped reader kept out of its training, from its metadata."""
     from qa.search.reader import adapter_metadata
@@ -106,6 +147,11 @@ def main() -> int:
     parser.add_argument("--signals", type=Path, default=ROOT / ".qa-eval" / "abstain-signals.jsonl")
     parser.add_argument("--squad2", type=Path, help="calibrate on SQuAD 2.0 dev's near misses (module docstring)")
     parser.add_argument("--calibration-articles", help="comma-separated SQuAD 2.0 titles (default: the reader's)")
+    parser.add_argument("--written", type=Path, help="calibrate on questions written over SQuAD v1.0 train (docstring)")
+    parser.add_argument("--skip", type=int, default=1440, help="with --written: leave out the file's first N")
+    parser.add_argument("--take", type=int, default=1440, help="with --written: then take N")
+    parser.add_argument("--with-signals", type=Path, action="append", default=[],
+                        help="fit on these earlier runs' signals too")
     args = parser.parse_args()
     features = tuple(args.features.split(","))
     titles: list[str] = []
@@ -113,6 +159,11 @@ def main() -> int:
     if args.squad2:
         titles = args.calibration_articles.split(",") if args.calibration_articles else reader_calibration_titles()
         data = f"SQuAD 2.0 dev's 35 articles as the corpus; the questions of {', '.join(titles)} (see the script)"
+    if args.written:
+        span = f"{args.skip + 1} to {args.skip + args.take}"
+        data = f"questions written over SQuAD v1.0 train paragraphs, {args.written.name} {span}"
+    if args.with_signals:
+        data += "; with the signals of " + ", ".join(path.name for path in args.with_signals)
 
     from sklearn.linear_model import LogisticRegression
     from tqdm import tqdm
@@ -131,6 +182,9 @@ def main() -> int:
         if args.squad2:
             corpus, questions = squad2_calibration(args.squad2, titles)
             settings = settings.with_(corpus=(args.squad2,))
+        elif args.written:
+            corpus, questions = written_calibration(args.written, args.skip, args.take)
+            settings = settings.with_(corpus=(args.written,))
         else:
             corpus, questions = calibration_corpus(load_squad(args.squad))
         questions = random.Random(0).sample(questions, min(args.sample, len(questions)))
@@ -143,9 +197,11 @@ def main() -> int:
         with args.signals.open("w") as out:
             for question, answerable in tqdm(questions, desc="questions", file=sys.stderr):
                 signals = searcher.ask(question.question, 5).signals
-                out.write(json.dumps({"id": question.id, "answerable": answerable, **vars(signals)}) + "\n")
-    records = [json.loads(line) for line in args.signals.read_text().splitlines()]
-    signals = [Signals(**{k: v for k, v in r.items() if k not in ("id", "answerable")}) for r in records]
+                record = {"id": question.id, "kind": question.kind, "answerable": answerable, **vars(signals)}
+                out.write(json.dumps(record) + "\n")
+    paths = (args.signals, *args.with_signals)
+    records = [json.loads(line) for path in paths for line in path.read_text().splitlines()]
+    signals = [Signals(**{k: v for k, v in r.items() if k not in ("id", "kind", "answerable")}) for r in records]
     x = np.array([s.vector(features) for s in signals])
     y = np.array([int(r["answerable"]) for r in records])
     typed = np.array([s.typed >= 1.0 for s in signals])
