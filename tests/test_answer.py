@@ -293,3 +293,22 @@ def test_how_many_marks_the_numbers_sentence_and_does_not_abstain(
     monkeypatch.setattr(searcher_module, "best_sentence", partial(best_sentence, answering=None))
     vetoed = searcher.ask(questions[-1], 3)
     assert vetoed.abstained and vetoed.signals is not None and vetoed.signals.typed == 0.0
+
+
+def test_the_shipped_model_doubts_through_the_reader_and_says_so(tmp_path: Path, embedder) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "airline.txt").write_text(AIRLINE, encoding="utf-8")
+    (corpus / "rail.txt").write_text(RAIL, encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
+    update_index(settings, embedder)
+    searcher = Searcher(FaissStore.load(settings.index_dir), embedder, settings.search, reader=reader_for(settings))
+    assert searcher.abstainer is not None and searcher.abstainer.features == ("reader", "typed")
+
+    answered = searcher.ask("What did the union say about the pay offer?", 3)
+    assert not answered.abstained and answered.reason is None
+    assert answered.answer is not None and "acceptable to its members" in answered.answer.text
+    off_topic = searcher.ask("What is the recipe for a chocolate souffle?", 3)
+    assert off_topic.abstained and off_topic.answer is None and off_topic.signals is not None
+    assert off_topic.signals.reader < answered.signals.reader
+    assert off_topic.reason == "The best sentence of the closest passages does not read as an answer to it."

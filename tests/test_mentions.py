@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -130,7 +131,7 @@ def test_a_number_no_passage_mentions_always_abstains_and_says_which() -> None:
     )
 
 
-def test_the_reason_for_the_wrong_kind_names_the_kind_and_the_models_doubt_has_none() -> None:
+def test_the_reason_for_the_wrong_kind_names_the_kind_and_a_reading_models_doubt_says_so() -> None:
     untyped = Signals(dense_top=0.9, sentence=0.9, coverage=1.0, agreement=1.0, typed=0.0)
     assert abstention_reason(untyped, (), AnswerType("year")) == (
         "No sentence of the closest passages that reads as an answer gives a year."
@@ -138,6 +139,12 @@ def test_the_reason_for_the_wrong_kind_names_the_kind_and_the_models_doubt_has_n
     assert abstention_reason(untyped, (), AnswerType("count", "ship")).endswith("gives a number.")
     doubt = Signals(dense_top=0.1, sentence=0.1, coverage=0.0, agreement=0.0)
     assert abstention_reason(doubt, (), None) is None
+    # a model over retrieval signals gives no reason; one that reads the reader's logit says so
+    assert Abstainer(("dense_top",), (10.0,), 0.0, 0.5).doubt() is None
+    reading = Abstainer(("reader", "typed"), (0.3, 0.3), -0.4, 0.3)
+    unread = Signals(dense_top=0.9, sentence=0.9, coverage=1.0, agreement=1.0, reader=-6.0)
+    assert reading.abstains(unread) and not reading.abstains(replace(unread, reader=2.0))
+    assert reading.doubt() == "The best sentence of the closest passages does not read as an answer to it."
 
 
 def test_a_number_in_the_title_of_a_passages_article_is_mentioned(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:

@@ -17,9 +17,12 @@ of SQuAD and SciFact (docs/EVALUATION.md).
 
 Abstention is a logistic model over signals measured for every question (how close the best
 passage and the best sentence are, how much of the question the best passage covers, whether
-the dense and keyword legs agree, whether the answer is of the kind asked for), calibrated on
-answerable and unanswerable questions; its coefficients live in ``abstain.json`` beside this
-file, with the command that produced them. Beside it, two checks that need no calibration: the
+the dense and keyword legs agree, the reader's logit for the answer sentence, whether the answer
+is of the kind asked for), calibrated on answerable and unanswerable questions; its features and
+coefficients live in ``abstain.json`` beside this file, with the command that produced them. The
+shipped model reads the reader's logit alone (the retrieval signals point one way on SQuAD's
+questions and the other way on questions in other words: docs/EVALUATION.md), so without the
+reader it never doubts. Beside it, two checks that need no calibration: the
 answer is not of the kind asked for, or the question gives a number that none of the answer
 passages mentions (:mod:`qa.search.mentions`).
 """
@@ -241,7 +244,7 @@ def rerank(
 # answering (logit above READER_ANSWERS) is preferred over a better-scored sentence without one,
 # so the type check never abstains while such a sentence is there. READER_ANSWERS was chosen on
 # SQuAD 2.0 dev's tuning half (benchmarks/tune_type_steering.py, docs/EVALUATION.md) for reader v1
-# and checked again for v3, for v5 read with titles and for v11 (every threshold from -1.5 down gets
+# and checked again for v3, for v5 read with titles, v11 and v13 (every threshold from -1.5 down gets
 # as many answers right; a higher one refuses more); a retrained reader needs it checked again.
 STEER_PASSAGES = 3
 READER_ANSWERS = -3.5
@@ -278,6 +281,8 @@ def best_sentence(
 
 
 CALIBRATION = Path(__file__).with_name("abstain.json")
+READER_FEATURES = frozenset({"reader", "reader_best", "typed"})
+READER_DOUBT = "The best sentence of the closest passages does not read as an answer to it."
 
 
 @dataclass(frozen=True)
@@ -300,6 +305,10 @@ class Abstainer:
 
     def abstains(self, signals: Signals) -> bool:
         return refusing_check(signals) is not None or self.probability(signals) < self.threshold
+
+    def doubt(self) -> str | None:
+        """Why the model abstains, in words, when it reads nothing but the reader (else None)."""
+        return READER_DOUBT if set(self.features) <= READER_FEATURES else None
 
     def no_answer(self, signals: Signals) -> float:
         """The no-answer probability: 1 when a check refuses the answer (its kind, a number no

@@ -247,7 +247,9 @@ class Searcher:
             unmentioned=float(len(absent)),
         )
         abstained = self.abstainer.abstains(signals) if self.abstainer else False
-        reason = abstention_reason(signals, absent, wanted) if abstained else None
+        reason = None
+        if abstained and self.abstainer is not None:
+            reason = abstention_reason(signals, absent, wanted) or self.abstainer.doubt()
         if answer is not None and chosen is not None and not abstained:
             also_in, differs = corroborations(
                 retrieval.query, answer, chosen, sentences, retrieval.hits, self.store.articles
