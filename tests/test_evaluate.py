@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 import zipfile
 from pathlib import Path
 
@@ -651,7 +652,8 @@ def test_eval_seeds_all_modes_end_to_end(
 
     report_md = (out / "report.md").read_text()
     assert report_md.startswith("# qa eval: ")
-    assert "## What abstained\n\n| abstained by | answerable hybrid | unanswerable hybrid |" in report_md
+    # (the first column is as wide as its longest label: "calibrated model" when the model refused)
+    assert re.search(r"## What abstained\n\n\| abstained by +\| answerable hybrid \| unanswerable hybrid \|", report_md)
     assert (out / "hit_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "abstention_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for mode in modes:
@@ -688,19 +690,21 @@ def test_eval_seeds_all_modes_end_to_end(
     hybrid, kinds = data["hybrid"], data["by_kind"]["hybrid"]
     assert hybrid["hit@10"] == 1.0
     assert hybrid["hit@1"] >= 0.87 and hybrid["hit@3"] >= 0.9  # 0.895 / 0.947 with reader v3
-    # with reader v5 reading titles 50 of 57 (0.877), v5 bare 0.895, v3 0.860 (0.79 without a
+    # with reader v13 and the model that abstains from reading 48 of 57 (0.842: three paraphrases
+    # refused), v11 and v5 reading titles 50 of 57 (0.877), v5 bare 0.895, v3 0.860 (0.79 without a
     # reader); a guard one question below, as int8 exports differ a little between machines
-    assert hybrid["answer_accuracy"] >= 0.85
+    assert hybrid["answer_accuracy"] >= 47 / 57
     assert kinds["follow-up"]["hit@3"] == 1.0
     assert kinds["fact"]["hit@1"] >= 0.85 and kinds["fact"]["answer_accuracy"] >= 0.85
     # Abstention caught 6 of the 12 unanswerable questions until the type check stopped vetoing
     # (issue 16: it steers now), 3 with reader v2b, 5 with reader v3 at 0 of 57 answerable
-    # refused, 5 with v5 (4 on another machine's int8 export), 3 with v5 reading titles
-    # (docs/EVALUATION.md; the seed set is a smoke test, nothing is chosen on it). The guard is
-    # one question below today's figure, for the exports' differences between machines.
+    # refused, 5 with v5 (4 on another machine's int8 export), 3 with v5 reading titles, 5 with
+    # v11; 6 with v13 and the model over the reader's logit, which refuses 3 of the 57 answerable
+    # (precision 6 of 9) (docs/EVALUATION.md; the seed set is a smoke test, nothing is chosen on
+    # it). The guard is one question below today's figures, for the exports' differences.
     assert (
-        hybrid["abstain_recall"] >= 2 / 12 and hybrid["abstain_precision"] >= 0.7
-        and hybrid["wrongly_abstained"] <= 0.05
+        hybrid["abstain_recall"] >= 5 / 12 and hybrid["abstain_precision"] >= 0.6
+        and hybrid["wrongly_abstained"] <= 4 / 57
     )
 
     with capsys.disabled():  # the figures, for the record
