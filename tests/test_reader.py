@@ -419,3 +419,18 @@ def test_the_answer_span_indexes_the_article(seed_index: Settings, embedder, shi
     assert answer.span.text == "IRNA" == article[answer.span.start : answer.span.end]
     assert answer.start <= answer.span.start < answer.span.end <= answer.end  # inside the answer sentence
     assert result.to_dict()["answer"]["span"] == {"text": "IRNA", "start": answer.span.start, "end": answer.span.end}
+
+
+def test_the_issues_own_paraphrase_marks_the_lede_that_names_the_chief(
+    seed_index: Settings, embedder, shipped: Reader
+) -> None:
+    # issue 16: "Who heads Iran's military?" marked "The military chief, who led ..." with every
+    # reader up to v11; v13 marks the lede, which names him
+    from qa.indexing.faiss_store import FaissStore
+    from qa.search.searcher import Searcher
+
+    searcher = Searcher(FaissStore.load(seed_index.index_dir), embedder, reader=shipped)
+    result = searcher.ask("Who heads Iran's military?", 3)
+    assert not result.abstained and result.answer is not None and result.answer.span is not None
+    assert "Major General Mohammad Baqeri, Chief of Staff" in result.answer.text
+    assert "Mohammad Baqeri" in result.answer.span.text
