@@ -178,13 +178,13 @@ def main() -> int:
     from qa.types import Signals
 
     if not args.signals.is_file():
-        settings: Settings = settings_from_env().with_(index_dir=args.index_dir, corpus=(args.squad,))
+        settings: Settings = settings_from_env().with_(index_dir=args.index_dir, corpus=(args.squad.resolve(),))
         if args.squad2:
             corpus, questions = squad2_calibration(args.squad2, titles)
-            settings = settings.with_(corpus=(args.squad2,))
+            settings = settings.with_(corpus=(args.squad2.resolve(),))
         elif args.written:
             corpus, questions = written_calibration(args.written, args.skip, args.take)
-            settings = settings.with_(corpus=(args.written,))
+            settings = settings.with_(corpus=(args.written.resolve(),))
         else:
             corpus, questions = calibration_corpus(load_squad(args.squad))
         questions = random.Random(0).sample(questions, min(args.sample, len(questions)))
