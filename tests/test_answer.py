@@ -266,9 +266,8 @@ said the new pay offer was acceptable to its members. Services will run as norma
 """
 
 
-def test_how_many_marks_the_numbers_sentence_and_does_not_abstain(
-    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def news_searcher(tmp_path: Path, embedder) -> Searcher:
+    """The shipped searcher (reader and abstention) over AIRLINE and RAIL, indexed with the real model."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "airline.txt").write_text(AIRLINE, encoding="utf-8")
@@ -277,7 +276,13 @@ def test_how_many_marks_the_numbers_sentence_and_does_not_abstain(
     update_index(settings, embedder)
     reader = reader_for(settings)
     assert reader is not None, "the shipped reader is needed"
-    searcher = Searcher(FaissStore.load(settings.index_dir), embedder, settings.search, reader=reader)
+    return Searcher(FaissStore.load(settings.index_dir), embedder, settings.search, reader=reader)
+
+
+def test_how_many_marks_the_numbers_sentence_and_does_not_abstain(
+    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    searcher = news_searcher(tmp_path, embedder)
     # the issue's question, and rewordings of it
     questions = ("How many passengers did the airline carry?", "How many people flew with the airline?",
                  "How many flew with the airline last year?")
@@ -296,13 +301,7 @@ def test_how_many_marks_the_numbers_sentence_and_does_not_abstain(
 
 
 def test_the_shipped_model_doubts_through_the_reader_and_says_so(tmp_path: Path, embedder) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "airline.txt").write_text(AIRLINE, encoding="utf-8")
-    (corpus / "rail.txt").write_text(RAIL, encoding="utf-8")
-    settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
-    update_index(settings, embedder)
-    searcher = Searcher(FaissStore.load(settings.index_dir), embedder, settings.search, reader=reader_for(settings))
+    searcher = news_searcher(tmp_path, embedder)
     assert searcher.abstainer is not None and searcher.abstainer.features == ("reader", "typed")
 
     answered = searcher.ask("What did the union say about the pay offer?", 3)
