@@ -4,7 +4,7 @@
 SQuAD's own questions were written with the paragraph in view and copy its words; qa's users ask
 in their own words, tersely, about sentences that name their subject as "he" or "the club", and
 ask near misses the text cannot answer. ``benchmarks/data/squad-train-rewritten.jsonl`` holds
-questions of those kinds, written for 480 paragraphs of SQuAD v1.0 train (drawn with fixed seeds:
+questions of those kinds, written for 960 paragraphs of SQuAD v1.0 train (drawn with fixed seeds:
 benchmarks/data/README.md; training data only, nothing of SQuAD dev or BBC News),
 six a paragraph: two paraphrases that share few words with the answer sentence, a terse query, a
 when / how-many question, a question about a sentence that names its subject by a pronoun, and a
@@ -27,7 +27,8 @@ Examples (reader_data's format), split by qa's own sentence splitter:
     python benchmarks/rewritten_examples.py --out REWRITTEN.jsonl.gz [--first 1440] [--skip 2880]
 
 ``--first 1440`` takes the first round's questions only (rw-0001 to rw-1440): what reader
-version 11 trained on; ``--skip 2880`` the third round's (rw-2881 to rw-4320).
+version 11 trained on; ``--skip 2880 --first 4320`` the third round's (rw-2881 to rw-4320), version
+13's; ``--skip 4320`` the fourth's (rw-4321 to rw-5760). (``--first`` counts from the file's start.)
 """
 
 from __future__ import annotations

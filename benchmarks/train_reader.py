@@ -58,7 +58,7 @@ paragraphs in other words, tersely, about pronoun subjects, and as near misses
 (3b530aa) trained the same way on the first round (--first 1440, --seed 9, --lr 0.0003):
 
     git show 59aa612:qa/search/reader.safetensors > /tmp/reader-v11.safetensors
-    python benchmarks/rewritten_examples.py --skip 2880 --out /tmp/rw3.jsonl.gz     # 6,705 examples
+    python benchmarks/rewritten_examples.py --skip 2880 --first 4320 --out /tmp/rw3.jsonl.gz   # 6,705 examples
     python benchmarks/train_reader.py --run-dir /tmp/run13 --sample 4000 --swap 0.4 --seed 11 --batch 32 \
         --lr 0.0002 --context title --init /tmp/reader-v11.safetensors --extra /tmp/rw3.jsonl.gz \
         --extra /tmp/rw3.jsonl.gz --extra /tmp/rw3.jsonl.gz --minutes 36 --checkpoint-every 100

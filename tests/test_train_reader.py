@@ -352,7 +352,7 @@ def test_rewritten_questions_give_their_sentence_with_the_span_and_near_misses_g
     assert examples_for({**asked, "answer": "1913. Its"}, paragraphs, bm25, "Arsenal F.C.", rng) == []
 
     committed = read_questions(QUESTIONS)  # the committed set: six questions a paragraph, one near miss
-    assert len(committed) == 4320 and sum(q["answer"] is None for q in committed) == 720
+    assert len(committed) == 5760 and sum(q["answer"] is None for q in committed) == 960
     assert len({q["id"] for q in committed}) == len(committed)
 
 
