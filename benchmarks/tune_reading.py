@@ -10,7 +10,9 @@ shipped searcher (re-rank, reader, abstention); the reader's readings are cached
 sentence), so every budget sees the same logits and only the choice of what is read changes. For
 each budget: the answer sentence right (not refused and holding a gold span), refused, hit@1, the
 sentences and tokens read per question. The budget kept is the one with the most answer sentences
-right, the smallest on a tie (v2b and v3 readers: 8).
+right, the smallest on a tie (v2b and v3 readers: 8), within the time a question may take (issue
+16: 70 ms in one `qa ask --questions` process over the SQuAD 2.0 corpus): with reader v13 the
+figures rose up to 16 sentences, which costs about 76 ms, so 12 (about 60 ms) was kept.
 
     python benchmarks/tune_reading.py --index-dir DIR [--sample N] [--budgets 0,8,10,12,14,16]
 """
