@@ -69,8 +69,9 @@ reader's training: abstention is calibrated on it (benchmarks/calibrate_abstenti
 The lineage before it: version 1 (SQuAD v1.1 tuning questions), 2 and 2b (SQuAD v1.0 train, the
 span head, SQuAD 2.0's tuning-half questions), 3 (70 minutes on a 40,000-question sample), 5 (qa's
 own hard negatives, benchmarks/mine_reader_negatives.py), 5 read with titles (not retrained), 11
-(the first round of written questions); and, tried and not shipped, 4, 6, 8, 9, 10, 12, a weight
-average and --rank 32. docs/EVALUATION.md has the command, data and figures of each.
+(the first round of written questions); and, tried and not shipped, 4, 6, 8, 9, 10, 12, 14
+(version 13 trained on with the fourth round of written questions), a weight average and --rank
+32. docs/EVALUATION.md has the command, data and figures of each.
 """
 
 from __future__ import annotations
