@@ -425,7 +425,8 @@ def test_the_issues_own_paraphrase_marks_the_lede_that_names_the_chief(
     seed_index: Settings, embedder, shipped: Reader
 ) -> None:
     # issue 16: "Who heads Iran's military?" marked "The military chief, who led ..." with every
-    # reader up to v11; v13 marks the lede, which names him
+    # reader up to v11; v13 marks the lede, which names him, reading at most 10 sentences (from 11
+    # on a sentence read then outscores the lede: qa/search/reader.py, READ_SENTENCES)
     from qa.indexing.faiss_store import FaissStore
     from qa.search.searcher import Searcher
 
