@@ -692,7 +692,8 @@ def test_eval_seeds_all_modes_end_to_end(
     assert hybrid["hit@1"] >= 0.87 and hybrid["hit@3"] >= 0.9  # 0.895 / 0.947 with reader v3
     # with reader v13 reading 10 sentences 49 of 57 (0.860: two refused); reading 8, with the model
     # that abstains from reading, 48 of 57 (0.842: three paraphrases refused); v11 and v5 reading
-    # titles 50 of 57 (0.877), v5 bare 0.895, v3 0.860 (0.79 without a reader); a guard one question below, as int8 exports differ a little between machines
+    # titles 50 of 57 (0.877), v5 bare 0.895, v3 0.860 (0.79 without a reader); a guard one
+    # question below, as int8 exports differ a little between machines
     assert hybrid["answer_accuracy"] >= 47 / 57
     assert kinds["follow-up"]["hit@3"] == 1.0
     assert kinds["fact"]["hit@1"] >= 0.85 and kinds["fact"]["answer_accuracy"] >= 0.85
