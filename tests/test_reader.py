@@ -14,7 +14,7 @@ from conftest import SEED_ARTICLE
 from qa.cli import build_parser
 from qa.config import SearchSettings, Settings, settings_from_env
 from qa.errors import ConfigError
-from qa.search.answer import ScoredSentence
+from qa.search.answer import ScoredSentence, best_sentence
 from qa.search.reader import (
     ADAPTER,
     MAX_SPAN_TOKENS,
@@ -107,7 +107,10 @@ def test_rerank_by_known_logits() -> None:
         sentence(2, "s2", 0.6), sentence(3, "s3", 0.1),
     ]
     table = {"s0a": 1.0, "s0b": -1.0, "s1": 9.0, "s2": -1.0, "s3": 2.0}
-    reader = KnownLogits(table, ReaderWeights(passages=3, passage_weight=0.5, sentence_weight=2.0))
+    weights = ReaderWeights(
+        passages=3, passage_weight=0.5, sentence_weight=2.0, answer_passage_weight=0.25, answer_reading_weight=0.5
+    )
+    reader = KnownLogits(table, weights)
     ranked, new_order, rescored = reader.rerank("q", hits, order, sentences, answer_passages=2)
 
     # read: the first three passages (old 2, 0, 3); old 1 (s1) is not read
@@ -117,9 +120,30 @@ def test_rerank_by_known_logits() -> None:
     assert [h.chunk.n for h in ranked] == [0, 3, 2, 1] and [h.rank for h in ranked] == [1, 2, 3, 4]
     assert [h.score for h in ranked] == [3.0, 3.0, 2.5, 1.0]
     by_text = {s.text: s for s in rescored}
-    assert by_text["s0a"].score == pytest.approx(1.0 + 2.0 * 0.2) and by_text["s0a"].reader == 1.0
-    assert by_text["s3"].score == pytest.approx(2.0 + 2.0 * 0.1)
+    # a sentence read: logit + 2 x its score + 0.25 x its passage's re-rank score + 0.5 x its best logit
+    assert by_text["s0a"].score == pytest.approx(1.0 + 2.0 * 0.2 + 0.25 * 2.5 + 0.5 * 1.0)
+    assert by_text["s0a"].reader == 1.0
+    assert by_text["s2"].score == pytest.approx(-1.0 + 2.0 * 0.6 + 0.25 * 3.0 + 0.5 * -1.0)
+    assert by_text["s3"].score == pytest.approx(2.0 + 2.0 * 0.1 + 0.25 * 2.0 + 0.5 * 2.0)
     assert by_text["s1"].score == 0.9 and by_text["s1"].reader is None  # unread: untouched
+
+
+def test_the_answers_passage_counts_by_its_re_rank_score_and_its_best_reading() -> None:
+    # The first passage is far ahead in the re-rank; the second's sentence reads a little better.
+    hits = [hit(0, 6.0), hit(1, 2.0)]
+    sentences = [sentence(0, "first", 0.5), sentence(1, "second", 0.5)]
+    table = {"first": 1.0, "second": 1.5}
+
+    def answer(passage_weight: float, reading_weight: float) -> str:
+        weights = ReaderWeights(passages=2, answer_passage_weight=passage_weight, answer_reading_weight=reading_weight)
+        _, order, rescored = KnownLogits(table, weights).rerank("q", hits, [0, 1], sentences, answer_passages=2)
+        chosen = best_sentence(rescored, order, 2)
+        assert chosen is not None
+        return chosen.text
+
+    assert answer(0.0, 0.0) == "second"  # 1.5 + 3 x 0.5 against 1.0 + 3 x 0.5: the reading alone decides
+    assert answer(0.25, 0.0) == "first"  # + 0.25 x 6 against + 0.25 x 2
+    assert answer(0.25, 2.0) == "second"  # + 2 x 1.5 against + 2 x 1.0 as well: 6.5 against 6.0
 
 
 def test_rerank_gives_each_sentence_its_articles_title() -> None:
@@ -193,7 +217,9 @@ def test_rerank_within_a_budget_reads_the_best_and_ranks_the_unread_below() -> N
     sentences = [sentence(0, "p0 best", 0.8), sentence(0, "p0 low", 0.1), sentence(0, "p0 mid", 0.5),
                  sentence(1, "p1 only", 0.2)]
     table = {"p0 best": 1.0, "p0 mid": -2.0, "p1 only": 0.5, "p0 low": 50.0}  # "p0 low" would win if read
-    reader = KnownLogits(table, ReaderWeights(passages=2, passage_weight=1.0, sentence_weight=1.0, sentences=3))
+    weights = ReaderWeights(passages=2, passage_weight=1.0, sentence_weight=1.0, sentences=3,
+                            answer_passage_weight=0.0, answer_reading_weight=0.0)
+    reader = KnownLogits(table, weights)
     _, _, rescored = reader.rerank("q", hits, [0, 1], sentences, answer_passages=2)
 
     assert sorted(reader.seen) == ["p0 best", "p0 mid", "p1 only"]
