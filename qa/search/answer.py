@@ -244,8 +244,9 @@ def rerank(
 # answering (logit above READER_ANSWERS) is preferred over a better-scored sentence without one,
 # so the type check never abstains while such a sentence is there. READER_ANSWERS was chosen on
 # SQuAD 2.0 dev's tuning half (benchmarks/tune_type_steering.py, docs/EVALUATION.md) for reader v1
-# and checked again for v3, for v5 read with titles, v11 and v13 (every threshold from -1.5 down gets
-# as many answers right; a higher one refuses more); a retrained reader needs it checked again.
+# and checked again for v3, for v5 read with titles, v11 and v13, and for the answer chosen with its
+# passage's weight (qa.search.reader.ANSWER_PASSAGE_WEIGHT; every threshold from -2.5 down gets as many
+# answers right; a higher one refuses more); a retrained reader needs it checked again.
 STEER_PASSAGES = 3
 READER_ANSWERS = -3.5
 
