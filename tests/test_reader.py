@@ -452,7 +452,8 @@ def test_the_issues_own_paraphrase_marks_the_lede_that_names_the_chief(
 ) -> None:
     # issue 16: "Who heads Iran's military?" marked "The military chief, who led ..." with every
     # reader up to v11; v13 marks the lede, which names him, reading at most 10 sentences (from 11
-    # on a sentence read then outscores the lede: qa/search/reader.py, READ_SENTENCES)
+    # on a sentence read then outscores the lede: qa/search/reader.py, READ_SENTENCES) and with the
+    # answer's passage weighed as shipped (a weight on the re-rank alone loses it: ANSWER_PASSAGE_WEIGHT)
     from qa.indexing.faiss_store import FaissStore
     from qa.search.searcher import Searcher
 
