@@ -70,8 +70,9 @@ The lineage before it: version 1 (SQuAD v1.1 tuning questions), 2 and 2b (SQuAD 
 span head, SQuAD 2.0's tuning-half questions), 3 (70 minutes on a 40,000-question sample), 5 (qa's
 own hard negatives, benchmarks/mine_reader_negatives.py), 5 read with titles (not retrained), 11
 (the first round of written questions); and, tried and not shipped, 4, 6, 8, 9, 10, 12, 14
-(version 13 trained on with the fourth round of written questions), a weight average and --rank
-32. docs/EVALUATION.md has the command, data and figures of each.
+(version 13 trained on with the fourth round of written questions), 15 (the same at half the
+learning rate, with rounds 1, 3 and 4 once each), a weight average and --rank 32.
+docs/EVALUATION.md has the command, data and figures of each.
 """
 
 from __future__ import annotations
