@@ -43,47 +43,36 @@ ISSUE_EXAMPLE = "para-01"  # "Who heads Iran's military?", answered by the lede
 
 
 def asked(searcher, store, questions, captured: dict) -> list[tuple | None]:
-    """Per answerable question: what its answer was chosen from (its sentences scored without the
+    """Per answerable question: what its answer was chosen from (its sentences scored without their
     passage's term, the order and the passages competing), each read passage's re-rank score and
     best logit, the hits by old index and the gold spans; None for a question that got no passage."""
     from qa.eval.gold import gold_occurrences
 
-    reader = searcher.reader
-    before: dict[int, float] = {}  # old index: the re-rank score before reading, of the passages read
-
-    def reading(question, hits, order, sentences, answer_passages, **options):
-        n = min(len(hits), max(reader.weights.passages, answer_passages))  # as Reader.rerank reads
-        before.clear()
-        before.update({order[i]: hits[i].score for i in range(n)})
-        return type(reader).rerank(reader, question, hits, order, sentences, answer_passages, **options)
-
-    reader.rerank = reading
+    weights = searcher.reader.weights
     cases: list[tuple | None] = []
-    try:
-        for question in questions:
-            if not question.answerable:
-                continue
-            captured.clear()
-            result = searcher.ask(question.question, 10, history=question.history)
-            if "order" not in captured:
-                cases.append(None)
-                continue
-            best: dict[int, float] = {}
-            for s in captured["sentences"]:
-                if s.reader is not None:
-                    best[s.passage] = max(best.get(s.passage, -float("inf")), s.reader)
-            terms = {old: (score, best.get(old, 0.0)) for old, score in before.items()}
-            shipped = reader.weights.answer_passage_weight, reader.weights.answer_reading_weight
-            sentences = [
-                replace(s, score=s.score - shipped[0] * terms[s.passage][0] - shipped[1] * terms[s.passage][1])
-                if s.passage in terms else s
-                for s in captured["sentences"]
-            ]
-            hit_of = {old: hit for old, hit in zip(captured["order"], result.hits)}
-            cases.append((sentences, captured["order"], captured["n"], terms, hit_of,
-                          gold_occurrences(question, store.articles)))
-    finally:
-        del reader.rerank
+    for question in questions:
+        if not question.answerable:
+            continue
+        captured.clear()
+        result = searcher.ask(question.question, 10, history=question.history)
+        if "order" not in captured:
+            cases.append(None)
+            continue
+        hit_of = {old: hit for old, hit in zip(captured["order"], result.hits)}
+        best: dict[int, float] = {}  # every passage read has a sentence read (reader.to_read)
+        for s in captured["sentences"]:
+            if s.reader is not None:
+                best[s.passage] = max(best.get(s.passage, -float("inf")), s.reader)
+        # a read passage's score after reading is its re-rank score + passage_weight x its best logit
+        terms = {old: (hit_of[old].score - weights.passage_weight * logit, logit) for old, logit in best.items()}
+        shipped = weights.answer_passage_weight, weights.answer_reading_weight
+        sentences = [
+            replace(s, score=s.score - shipped[0] * terms[s.passage][0] - shipped[1] * terms[s.passage][1])
+            if s.passage in terms else s
+            for s in captured["sentences"]
+        ]
+        cases.append((sentences, captured["order"], captured["n"], terms, hit_of,
+                      gold_occurrences(question, store.articles)))
     return cases
 
 

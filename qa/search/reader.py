@@ -311,20 +311,18 @@ class Reader:
             for i in range(n)
         }
         rescored = [
-            self._rescored(s, *readings.get(id(s), (floor, None)), passage_terms[s.passage], read=id(s) in readings)
-            if s.passage in read else s
+            self._rescored(s, *readings[id(s)], passage_terms[s.passage]) if id(s) in readings
+            else replace(s, score=floor + self.weights.sentence_weight * s.score + passage_terms[s.passage])
+            if s.passage in read
+            else s
             for s in sentences
         ]
         return ranked, new_order, rescored
 
     def _rescored(
-        self, sentence: ScoredSentence, logit: float, span: SentenceSpan | None, passage_term: float, *, read: bool
+        self, sentence: ScoredSentence, logit: float, span: SentenceSpan | None, passage_term: float
     ) -> ScoredSentence:
-        """``sentence`` scored after reading (``passage_term``: what its passage adds); one left unread
-        gets the lowest logit read (``logit``) and no ``reader``."""
         score = float(logit) + self.weights.sentence_weight * sentence.score + passage_term
-        if not read:
-            return replace(sentence, score=score)
         return replace(sentence, score=score, reader=float(logit), span=span)
 
     def span(self, question: str, sentence: ScoredSentence, title: str | None = None) -> Span | None:
