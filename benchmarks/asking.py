@@ -54,3 +54,44 @@ def held_back_questions(squad, sample: int | None = None, *, answerable: bool = 
         [q for q in squad.questions if squad.article_of[q.id] in held_back and (q.answerable or not answerable)],
         sample,
     )
+
+
+ROOT = Path(__file__).resolve().parents[1]
+WRITTEN = ROOT / "benchmarks" / "data" / "squad-train-rewritten.jsonl"
+WRITTEN_ROUND_2 = (1440, 1440)  # skip, take: rw-1441 to rw-2880, which no reader trained on
+BBC_TUNING = (ROOT / "eval" / "bbc-tuning.jsonl", ROOT / "eval" / "bbc-tuning-2.jsonl")
+BBC_BLIND = ROOT / "eval" / "bbc-blind.jsonl"
+SEED_SET = ROOT / "qa" / "data" / "seeds.jsonl"
+
+
+def question_sets(indexes: dict[str, Path], *, blind: bool = False) -> dict[str, tuple]:
+    """{set name: (the shipped searcher over its corpus, [(question, history, answerable)])} for
+    the sets whose corpus ``indexes`` names: "squad2" (SQuAD 2.0 dev's held-back tuning articles,
+    every question), "written" (the second round of questions written over SQuAD v1.0 train
+    paragraphs, calibrate_abstention.written_calibration), "bbc" (the BBC News tuning sets, and the
+    blind set with ``blind``), "seeds" (the seed set)."""
+    from calibrate_abstention import written_calibration
+    from reader_data import SQUAD2_DEV
+
+    from qa.config import settings_from_env
+    from qa.eval.datasets import load_squad
+    from qa.eval.questions import load_question_set
+    from qa.search.searcher import open_searcher
+
+    sets: dict[str, tuple] = {}
+    if "squad2" in indexes:
+        squad2 = load_squad(SQUAD2_DEV)
+        _, searcher = shipped_searcher(squad2.corpus, SQUAD2_DEV, indexes["squad2"])
+        sets["SQuAD 2.0 held-back"] = (searcher, [(q.question, q.history, q.answerable)
+                                                  for q in held_back_questions(squad2)])
+    if "written" in indexes:
+        corpus, written = written_calibration(WRITTEN, *WRITTEN_ROUND_2)
+        _, searcher = shipped_searcher(corpus, WRITTEN, indexes["written"])
+        sets["written round 2"] = (searcher, [(q.question, q.history, answerable) for q, answerable in written])
+    files = [("bbc", path) for path in BBC_TUNING + ((BBC_BLIND,) if blind else ())]
+    for corpus_name, path in files + [("seeds", SEED_SET)]:
+        if corpus_name in indexes:
+            searcher = open_searcher(settings_from_env().with_(index_dir=indexes[corpus_name]))
+            questions = load_question_set(path, searcher.store.articles)
+            sets[path.stem] = (searcher, [(q.question, q.history, q.answerable) for q in questions])
+    return sets

@@ -268,6 +268,7 @@ class Signals:
     reader: float = 0.0  # the reader's logit for the answer sentence (0 without a reader)
     reader_best: float = 0.0  # the highest logit of any sentence the reader read (0 without a reader)
     unmentioned: float = 0.0  # how many of the question's numbers no answer passage mentions
+    negation: float = 0.0  # 1: the question negates ("not") and the answer sentence says nothing negative
 
     def vector(self, features: Sequence[str] = ()) -> list[float]:
         """The named signals (all of :data:`FEATURES` by default), in that order."""
@@ -276,5 +277,5 @@ class Signals:
 
 FEATURES = (
     "dense_top", "sentence", "coverage", "agreement", "typed", "answer_coverage", "missing", "reader", "reader_best",
-    "unmentioned",
+    "unmentioned", "negation",
 )

@@ -33,3 +33,14 @@ def test_fit_learns_which_feature_marks_the_gold_passage() -> None:
     w = fit(matrices, golds, l2=1e-4)
     assert w[0] > 5 * abs(w[1])
     assert all(gold[np.argmax(x @ w)] == 1.0 for x, gold in zip(matrices, golds))
+
+
+def test_fit_follows_the_questions_that_weigh_more() -> None:
+    # Two questions that disagree: the first's gold passage has feature 1, the second's feature 0.
+    # The fitted weight takes the sign of the one that counts more.
+    first = (np.array([[1.0], [0.0]]), np.array([1.0, 0.0]))
+    second = (np.array([[1.0], [0.0]]), np.array([0.0, 1.0]))
+    matrices, golds = [first[0], second[0]], [first[1], second[1]]
+    assert fit(matrices, golds, l2=0.01, weights=[3.0, 1.0])[0] > 0.1
+    assert fit(matrices, golds, l2=0.01, weights=[1.0, 3.0])[0] < -0.1
+    assert fit(matrices, golds, l2=0.01)[0] == pytest.approx(0.0, abs=1e-4)

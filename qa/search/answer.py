@@ -290,7 +290,8 @@ READER_DOUBT = "The best sentence of the closest passages does not read as an an
 class Abstainer:
     """Abstain when the answer is not of the kind the question asks for (no number for "how
     many", no year for "which year": no sentence like that can answer), when the question gives
-    a number that none of the answer passages mentions (``signals.unmentioned``), or when the
+    a number that none of the answer passages mentions (``signals.unmentioned``), when the
+    question negates and the answer sentence says nothing negative (``signals.negation``), or when the
     calibrated p(answerable) = sigmoid(bias + coefficients · signals) is below ``threshold``. The
     answer lacks the kind asked for only when no sentence of that kind in the first passages
     reads as answering (:func:`best_sentence`)."""
@@ -313,7 +314,7 @@ class Abstainer:
 
     def no_answer(self, signals: Signals) -> float:
         """The no-answer probability: 1 when a check refuses the answer (its kind, a number no
-        answer passage mentions), else 1 - p(answerable). qa abstains when it is above
+        answer passage mentions, a negation it lacks), else 1 - p(answerable). qa abstains when it is above
         1 - ``threshold`` (qa eval sweeps it)."""
         return 1.0 if refusing_check(signals) is not None else 1.0 - self.probability(signals)
 
@@ -324,27 +325,37 @@ class Abstainer:
 
 # What refused an answer (qa eval counts abstentions by it)
 NUMBER_CHECK, TYPE_CHECK, MODEL_DOUBT = "number not in the passages", "answer type", "calibrated model"
+NEGATION_CHECK = "negation not in the answer"
 
 
 def refusing_check(signals: Signals) -> str | None:
-    """The check that refuses the answer, when one does: :data:`NUMBER_CHECK` or :data:`TYPE_CHECK`."""
+    """The check that refuses the answer, when one does: :data:`NUMBER_CHECK`, :data:`TYPE_CHECK`
+    or :data:`NEGATION_CHECK` (qa.search.negation)."""
     if signals.unmentioned > 0:
         return NUMBER_CHECK
-    return TYPE_CHECK if signals.typed < 1.0 else None
+    if signals.typed < 1.0:
+        return TYPE_CHECK
+    return NEGATION_CHECK if signals.negation > 0 else None
 
 
 KIND_NAMES = {"year": "a year", "date": "a date", "time": "a time", "age": "an age", "count": "a number",
               "number": "a number"}
 
 
-def abstention_reason(signals: Signals, unmentioned: Sequence[str], wanted: AnswerType | None) -> str | None:
-    """Why qa abstains, in words, where a check says (None for the calibrated model's doubt)."""
+def abstention_reason(
+    signals: Signals, unmentioned: Sequence[str], wanted: AnswerType | None, negated: str | None = None
+) -> str | None:
+    """Why qa abstains, in words, where a check says (None for the calibrated model's doubt);
+    ``negated``: the word that negates the question (qa.search.negation.negation)."""
     if unmentioned:
         words = ", ".join(f"“{word}”" for word in unmentioned)
         return f"None of the closest passages mentions {words}."
     if signals.typed < 1.0 and wanted is not None:
         kind = KIND_NAMES.get(wanted.kind, "the kind of answer asked for")
         return f"No sentence of the closest passages that reads as an answer gives {kind}."
+    if signals.negation > 0 and negated:
+        return (f"The question asks what is not so (“{negated}”), but the best sentence of the closest passages"
+                " says nothing negative.")
     return None
 
 

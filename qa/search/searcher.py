@@ -32,6 +32,7 @@ from qa.search.answer_type import expected_type
 from qa.search.corroborate import corroborations
 from qa.search.fusion import convex, rrf
 from qa.search.mentions import unmentioned
+from qa.search.negation import negation, states_negation
 from qa.search.reader import Reader, reader_for
 from qa.text.conversation import contextualize
 from qa.text.question import clean_question
@@ -233,6 +234,7 @@ class Searcher:
         competing = order[: self.settings.answer_passages]
         titles = (analyze(retrieval.hits[i].title) for i in competing)
         absent = unmentioned(question, set().union(*(ranked.passage_words[i] for i in competing), *titles))
+        negated = negation(question)  # "not": the answer sentence must say something negative too
         signals = Signals(
             dense_top=retrieval.dense_top,
             sentence=chosen.cosine if chosen else 0.0,
@@ -245,11 +247,12 @@ class Searcher:
             reader=chosen.reader if chosen and chosen.reader is not None else 0.0,
             reader_best=max((s.reader for s in sentences if s.reader is not None), default=0.0),
             unmentioned=float(len(absent)),
+            negation=float(negated is not None and chosen is not None and not states_negation(chosen.text)),
         )
         abstained = self.abstainer.abstains(signals) if self.abstainer else False
         reason = None
         if abstained and self.abstainer is not None:
-            reason = abstention_reason(signals, absent, wanted) or self.abstainer.doubt()
+            reason = abstention_reason(signals, absent, wanted, negated) or self.abstainer.doubt()
         if answer is not None and chosen is not None and not abstained:
             also_in, differs = corroborations(
                 retrieval.query, answer, chosen, sentences, retrieval.hits, self.store.articles
