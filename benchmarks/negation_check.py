@@ -1,6 +1,7 @@
-"""Measure the negation check (qa/search/negation.py). When the question negates ("not",
-"never", "didn't") and the answer sentence says nothing negative, qa abstains. The script also
-measures the words a sentence may negate with, which decide how often the check refuses.
+"""Measure the negation check (qa/search/negation.py). When the question negates what it asks
+("not", "never", "didn't") and the answer sentence says nothing negative, qa abstains. The script
+also measures where in the question a negation counts, and the words a sentence may negate with.
+Both decide how often the check refuses.
 
 Tuning data only. The sets are SQuAD 2.0 dev's five held-back tuning articles (--squad2-index, qa
 eval --squad's index); the second round of questions written over SQuAD v1.0 train paragraphs
@@ -8,9 +9,11 @@ eval --squad's index); the second round of questions written over SQuAD v1.0 tra
 (--bbc-index). Each question is asked once with the shipped searcher, and qa's whole abstention
 decision is replayed with each variant of the check:
 - off;
-- the sentence's negators only;
-- the shipped words;
-- the shipped words and every word with a negative prefix ("un-", "dis-", "non-").
+- a negation anywhere in the question, the sentence's negators only;
+- a negation anywhere in the question, the shipped words;
+- in the main clause (shipped), the sentence's negators only;
+- in the main clause, the shipped words (ships);
+- in the main clause, the shipped words and every word with a negative prefix ("un-", "dis-", "non-").
 For each variant the script prints answerable questions refused and unanswerable ones caught.
 
     python benchmarks/negation_check.py --squad2-index DIR --written-index DIR --bbc-index DIR
@@ -28,17 +31,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from asking import question_sets  # noqa: E402
 
 
-def variants() -> dict[str, object]:
-    """{label: what tells that a sentence says something negative (None: the check is off)}."""
-    from qa.search.negation import NEGATORS, states_negation
+def variants() -> dict[str, tuple | None]:
+    """{label: (the question's negating word or None, whether a sentence says something negative);
+    None: the check is off}."""
+    from qa.search.negation import NEGATION_RE, NOT_NEGATING_RE, negation, states_negation
 
-    negators = re.compile(rf"\b(?:{NEGATORS})\b|\w+n['’]t\b", re.IGNORECASE)
-    prefixed = re.compile(r"\b(?:un|dis|non|in)\w{3,}", re.IGNORECASE)
+    def anywhere(question: str) -> str | None:
+        found = NEGATION_RE.search(NOT_NEGATING_RE.sub(" ", question))
+        return found.group(0) if found else None
+
+    def negators(text: str) -> bool:
+        return NEGATION_RE.search(text) is not None
+
+    def prefixed(text: str) -> bool:
+        return states_negation(text) or re.search(r"\b(?:un|dis|non|in)\w{3,}", text, re.IGNORECASE) is not None
+
     return {
         "off": None,
-        "negators only": lambda text: negators.search(text) is not None,
-        "shipped (negators and words that negate by meaning)": states_negation,
-        "shipped and un-/dis-/non-/in- words": lambda text: states_negation(text) or prefixed.search(text) is not None,
+        "anywhere, negators": (anywhere, negators),
+        "anywhere, shipped words": (anywhere, states_negation),
+        "main clause, negators": (negation, negators),
+        "main clause, shipped words (ships)": (negation, states_negation),
+        "main clause, shipped words and un-/dis-/non-/in- words": (negation, prefixed),
     }
 
 
@@ -51,7 +65,6 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from qa.search.answer import default_abstainer
-    from qa.search.negation import negation
 
     abstainer = default_abstainer()
     if abstainer is None:
@@ -68,13 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         counts = [0, 0]
         for text, history, answerable in tqdm(questions, desc=name, file=sys.stderr):
             result = searcher.ask(text, 5, history=list(history))
-            signals = replace(result.signals, negation=0.0)
-            negated = negation(text) is not None and result.answer is not None
             counts[not answerable] += 1
-            for label, states in checks.items():
-                abstains = result.answer is None or abstainer.abstains(signals) or (
-                    states is not None and negated and not states(result.answer.text))
-                refused[label][not answerable] += abstains
+            if result.answer is None or abstainer.abstains(replace(result.signals, negation=0.0)):
+                for label in checks:
+                    refused[label][not answerable] += 1
+                continue
+            for label, check in checks.items():
+                if check is not None and check[0](text) is not None and not check[1](result.answer.text):
+                    refused[label][not answerable] += 1
         cells = [f"{answerable_refused / counts[0]:.3f} / {caught / max(counts[1], 1):.3f}"
                  for answerable_refused, caught in refused.values()]
         print(f"| {name} | {counts[0]} | {counts[1]} | " + " | ".join(cells) + " |", flush=True)

@@ -199,6 +199,8 @@ def test_an_abstention_is_put_down_to_the_check_that_refused_or_the_model() -> N
 
     assert by(True, unmentioned=1.0, typed=0.0) == "number not in the passages"  # the number is said first
     assert by(True, typed=0.0) == "answer type"
+    assert by(True, negation=1.0) == "negation not in the answer"
+    assert by(True, typed=0.0, negation=1.0) == "answer type"
     assert by(True) == "calibrated model"
     assert by(False) is None
     assert abstained_by(Result("?", None, (), abstained=True)) is None  # no passage: nothing was measured
