@@ -1,12 +1,20 @@
 """What the tuning and mining scripts share: a corpus indexed and asked with the shipped searcher
-(re-rank, reader, abstention), the answer choice each ask made, captured as it was made, and the
-questions of the held-back SQuAD 2.0 tuning articles."""
+(re-rank, reader, abstention), the answer choice each ask made, captured as it was made, the
+questions of the held-back SQuAD 2.0 tuning articles, and the question sets the abstention
+scripts ask (question_sets)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from reader_data import squad2_split
+
+ROOT = Path(__file__).resolve().parents[1]
+WRITTEN = ROOT / "benchmarks" / "data" / "squad-train-rewritten.jsonl"
+WRITTEN_ROUND_2 = (1440, 1440)  # skip, take: rw-1441 to rw-2880, which no reader trained on
+BBC_TUNING = (ROOT / "eval" / "bbc-tuning.jsonl", ROOT / "eval" / "bbc-tuning-2.jsonl")
+BBC_BLIND = ROOT / "eval" / "bbc-blind.jsonl"
+SEED_SET = ROOT / "qa" / "data" / "seeds.jsonl"
 
 
 def shipped_searcher(corpus, source: Path, index_dir: Path, *, progress: bool = False, adapter: Path | None = None):
@@ -54,14 +62,6 @@ def held_back_questions(squad, sample: int | None = None, *, answerable: bool = 
         [q for q in squad.questions if squad.article_of[q.id] in held_back and (q.answerable or not answerable)],
         sample,
     )
-
-
-ROOT = Path(__file__).resolve().parents[1]
-WRITTEN = ROOT / "benchmarks" / "data" / "squad-train-rewritten.jsonl"
-WRITTEN_ROUND_2 = (1440, 1440)  # skip, take: rw-1441 to rw-2880, which no reader trained on
-BBC_TUNING = (ROOT / "eval" / "bbc-tuning.jsonl", ROOT / "eval" / "bbc-tuning-2.jsonl")
-BBC_BLIND = ROOT / "eval" / "bbc-blind.jsonl"
-SEED_SET = ROOT / "qa" / "data" / "seeds.jsonl"
 
 
 def question_sets(indexes: dict[str, Path], *, blind: bool = False) -> dict[str, tuple]:

@@ -8,8 +8,8 @@ its negation. SQuAD 2.0's near misses are often made exactly so, by putting a "n
 answerable question. The check (qa.search.answer.refusing_check) then refuses.
 
 Only the question's main clause counts. A negation in a clause that qualifies something else
-does not negate what is asked: "Which body suspended Collins even though she never failed a
-drugs test?", "Which trainer did he blame for not telling him?". So the main clause ends at the
+does not negate what is asked: "Which club dropped the striker even though he never missed
+training?", "Which trainer did he blame for not telling him?". So the main clause ends at the
 first comma or at the first word that starts another clause ("because", "that", "who", "to", ...)
 after the question word. "Without" is left out: it mostly names a thing ("detention without
 trial"). "Whether or not", "or not", "not only" and "no longer" do not negate either.
