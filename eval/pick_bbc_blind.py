@@ -104,7 +104,10 @@ def eligible(articles: dict[str, str], also_excluded: frozenset[str] = frozenset
     )
 
 
-KINDS = ("fact", "paraphrase", "terse", "when", "how-many", "follow-up", "unanswerable")
+# eval/bbc-nearmiss.jsonl names each near miss by how it was made from its answerable twin
+NEAR_MISS_KINDS = ("negation", "antonym", "entity-swap", "exclusion", "condition")
+UNANSWERABLE_KINDS = ("unanswerable", *NEAR_MISS_KINDS)
+KINDS = ("fact", "paraphrase", "terse", "when", "how-many", "follow-up", *UNANSWERABLE_KINDS)
 
 
 def kept_ids(articles: dict[str, str]) -> set[str]:
@@ -126,7 +129,7 @@ def check(path: Path, articles: dict[str, str]) -> list[str]:
         seen.add(record["id"])
         if record["kind"] not in KINDS:
             problems.append(f"{where}: kind {record['kind']!r} is not one of {KINDS}")
-        if (record["kind"] == "unanswerable") != (record["answers"] == []):
+        if (record["kind"] in UNANSWERABLE_KINDS) != (record["answers"] == []):
             problems.append(f"{where}: unanswerable questions, and only they, have no answers")
         if (record["kind"] == "follow-up") != bool(record.get("history")):
             problems.append(f"{where}: follow-ups, and only they, have a history")

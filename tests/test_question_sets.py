@@ -35,19 +35,23 @@ def listed_draw(readme: Path) -> list[str]:
     return [f"{name}.txt" for name in re.findall(r"\b[a-z]+/\d{3}\b", text)]
 
 
-@pytest.mark.parametrize("name", ["bbc-blind.jsonl", "bbc-tuning.jsonl", "bbc-tuning-2.jsonl"])
+@pytest.mark.parametrize("name", ["bbc-blind.jsonl", "bbc-tuning.jsonl", "bbc-tuning-2.jsonl", "bbc-nearmiss.jsonl"])
 def test_every_answer_is_in_its_article(pick, articles, name: str) -> None:
     assert pick.check(ROOT / "eval" / name, articles) == []
 
 
 @pytest.mark.parametrize(
-    "readme, seed, exclude",
-    [("README-bbc-blind.md", None, []), ("README-bbc-tuning.md", 16_2027, ["bbc-blind.jsonl"])],
+    "readme, seed, count, exclude",
+    [
+        ("README-bbc-blind.md", None, 30, []),
+        ("README-bbc-tuning.md", 16_2027, 30, ["bbc-blind.jsonl"]),
+        ("README-bbc-nearmiss.md", 16_2028, 24, ["bbc-blind.jsonl", "bbc-tuning.jsonl", "bbc-tuning-2.jsonl"]),
+    ],
 )
 def test_the_seeded_draw_gives_the_articles_the_readme_lists(
-    pick, articles, readme: str, seed: int | None, exclude: list[str]
+    pick, articles, readme: str, seed: int | None, count: int, exclude: list[str]
 ) -> None:
     excluded = frozenset(pick.answered_in([ROOT / "eval" / path for path in exclude], articles))
-    drawn = pick.draw(articles, pick.SEED if seed is None else seed, excluded=excluded)
+    drawn = pick.draw(articles, pick.SEED if seed is None else seed, count, excluded=excluded)
     assert drawn == listed_draw(ROOT / "eval" / readme)
     assert not set(drawn) & excluded  # the tuning set draws none of the blind set's articles
