@@ -14,6 +14,7 @@ WRITTEN = ROOT / "benchmarks" / "data" / "squad-train-rewritten.jsonl"
 WRITTEN_ROUND_2 = (1440, 1440)  # skip, take: rw-1441 to rw-2880, which no reader trained on
 BBC_TUNING = (ROOT / "eval" / "bbc-tuning.jsonl", ROOT / "eval" / "bbc-tuning-2.jsonl")
 BBC_BLIND = ROOT / "eval" / "bbc-blind.jsonl"
+BBC_NEARMISS = ROOT / "eval" / "bbc-nearmiss.jsonl"  # report sets, like the blind one
 SEED_SET = ROOT / "qa" / "data" / "seeds.jsonl"
 
 
@@ -69,7 +70,7 @@ def question_sets(indexes: dict[str, Path], *, blind: bool = False) -> dict[str,
     the sets whose corpus ``indexes`` names: "squad2" (SQuAD 2.0 dev's held-back tuning articles,
     every question), "written" (the second round of questions written over SQuAD v1.0 train
     paragraphs, calibrate_abstention.written_calibration), "bbc" (the BBC News tuning sets, and the
-    blind set with ``blind``), "seeds" (the seed set)."""
+    report sets, the blind set and the near-miss pairs, with ``blind``), "seeds" (the seed set)."""
     from calibrate_abstention import written_calibration
     from reader_data import SQUAD2_DEV
 
@@ -88,7 +89,7 @@ def question_sets(indexes: dict[str, Path], *, blind: bool = False) -> dict[str,
         corpus, written = written_calibration(WRITTEN, *WRITTEN_ROUND_2)
         _, searcher = shipped_searcher(corpus, WRITTEN, indexes["written"])
         sets["written round 2"] = (searcher, [(q.question, q.history, answerable) for q, answerable in written])
-    files = [("bbc", path) for path in BBC_TUNING + ((BBC_BLIND,) if blind else ())]
+    files = [("bbc", path) for path in BBC_TUNING + ((BBC_BLIND, BBC_NEARMISS) if blind else ())]
     for corpus_name, path in files + [("seeds", SEED_SET)]:
         if corpus_name in indexes:
             searcher = open_searcher(settings_from_env().with_(index_dir=indexes[corpus_name]))

@@ -18,9 +18,10 @@ against unanswerable questions (0.5: no better than chance) for:
 Sets, each asked once with the shipped searcher: SQuAD 2.0 dev's five held-back tuning articles
 (crowd-written near misses, --squad2-index, qa eval --squad's index), the written second round
 over its paragraphs (--written-index, as benchmarks/calibrate_abstention.py --written indexes
-it), the BBC News tuning sets and the blind set (--bbc-index, qa index of the BBC corpus) and
-the seed set (--seeds-index). The blind set is measured, never tuned on: nothing here chooses
-anything.
+it), the BBC News tuning sets, the blind set and the near-miss pairs (eval/bbc-nearmiss.jsonl,
+whose near misses are minimal edits of its answerable questions; --bbc-index, qa index of the BBC
+corpus) and the seed set (--seeds-index). The two report sets are measured, never tuned on:
+nothing here chooses anything.
 
     python benchmarks/question_style.py --squad2-index DIR --written-index DIR --bbc-index DIR --seeds-index DIR
 """
