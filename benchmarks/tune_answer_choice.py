@@ -32,13 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 SQUAD2 = DATASETS / "squad-v2.0-dev" / "dev-v2.0.json.gz"
 SQUAD11 = DATASETS / "squad-v1.1-dev" / "dev-v1.1.json.zip"
-BBC_SETS = (ROOT / "eval" / "bbc-tuning.jsonl", ROOT / "eval" / "bbc-tuning-2.jsonl")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from asking import capture_choices, held_back_questions, shipped_searcher  # noqa: E402
+from asking import BBC_TUNING, SEED_SET, capture_choices, held_back_questions, shipped_searcher  # noqa: E402
 
 PASSAGE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 READING_WEIGHTS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0)
-SEED_SET = ROOT / "qa" / "data" / "seeds.jsonl"
 ISSUE_EXAMPLE = "para-01"  # "Who heads Iran's military?", answered by the lede
 
 
@@ -125,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = sample_questions(squad_questions(squad11, "first"), args.sample)
     sets["SQuAD v1.1 tuning half"] = asked(searcher, store, questions, captured)
     searcher = open_searcher(settings_from_env().with_(index_dir=args.bbc_index))
-    for path in BBC_SETS:
+    for path in BBC_TUNING:
         sets[path.stem] = asked(searcher, searcher.store, load_question_set(path, searcher.store.articles), captured)
     searcher = open_searcher(settings_from_env().with_(index_dir=args.seeds_index))
     example = [q for q in load_question_set(SEED_SET, searcher.store.articles) if q.id == ISSUE_EXAMPLE]

@@ -35,7 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SQUAD = ROOT.parent / "shared" / "datasets" / "squad-v1.1-dev" / "dev-v1.1.json.zip"
-BBC_SETS = (ROOT / "eval" / "bbc-tuning.jsonl", ROOT / "eval" / "bbc-tuning-2.jsonl")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from asking import BBC_TUNING  # noqa: E402
 
 
 @dataclass
@@ -150,7 +151,7 @@ def main() -> int:
     sets["SQuAD v1.1 tuning half"] = cases_of(searcher, store, squad, args.depth)
     if args.bbc_index:
         store, searcher = searcher_of(args.bbc_index)
-        for path in BBC_SETS:
+        for path in BBC_TUNING:
             questions = [question for question in read_question_set(path) if question.answerable]
             sets[path.name] = cases_of(searcher, store, questions, args.depth)
 
@@ -164,7 +165,7 @@ def main() -> int:
         return first / len(cases), correct / len(cases)
 
     matrices, golds, weights = [], [], []
-    news_sets = {path.name for path in BBC_SETS}
+    news_sets = {path.name for path in BBC_TUNING}
     news = sum(len(cases) for name, cases in sets.items() if name in news_sets)
     for name, cases in sets.items():
         informative = [case for case in cases if any(case.gold_passages) and not all(case.gold_passages)]
@@ -191,7 +192,7 @@ def main() -> int:
             command = "python " + " ".join(sys.argv)
         data = "SQuAD v1.1 dev, questions of the first 24 articles, hybrid retrieval 20 deep"
         if args.bbc_index:
-            news_names = " and ".join(path.name for path in BBC_SETS)
+            news_names = " and ".join(path.name for path in BBC_TUNING)
             data += f"; the answerable questions of {news_names}, {args.bbc_weight} of the loss"
         RERANK_MODEL.write_text(json.dumps({
             "features": list(fitted.features),

@@ -26,7 +26,8 @@ from __future__ import annotations
 import re
 
 NEGATORS = r"not|never|no|nobody|none|nothing|nowhere|neither|nor|cannot"
-NEGATION_RE = re.compile(rf"\b(?:{NEGATORS})\b|\w+n['’]t\b", re.IGNORECASE)
+CONTRACTED = r"\w+n['’]t\b"  # "didn't", "can’t"
+NEGATION_RE = re.compile(rf"\b(?:{NEGATORS})\b|{CONTRACTED}", re.IGNORECASE)
 NOT_NEGATING_RE = re.compile(r"\b(?:whether or not|or not|not only|no longer)\b", re.IGNORECASE)
 QUESTION_WORDS = frozenset({"what", "which", "who", "whom", "whose", "when", "where", "why", "how"})
 # words that start another clause than the main one (after the question word)
@@ -38,7 +39,7 @@ QUESTION_WORD_WITHIN = 3  # the question word is looked for among the first word
 # what a sentence may negate with: the negators, "without", and words that negate by their meaning
 STATED_RE = re.compile(
     rf"\b(?:{NEGATORS}|without|unlike|except|exception|exclud\w*|refus\w*|fail\w*|lack\w*|instead|rather|"
-    r"impossible|unable|absen\w*|barred|den(?:y|ies|ied)|reject\w*|prevent\w*)\b|\w+n['’]t\b",
+    rf"impossible|unable|absen\w*|barred|den(?:y|ies|ied)|reject\w*|prevent\w*)\b|{CONTRACTED}",
     re.IGNORECASE,
 )
 
@@ -48,8 +49,7 @@ def main_clause(question: str) -> str:
     :data:`CLAUSE_WORDS` after its question word (after its first word when it has none)."""
     words = question.split()
     bare = [word.strip(",.?!;:\"'()“”‘’").lower() for word in words]
-    opening = [i for i, word in enumerate(bare[:QUESTION_WORD_WITHIN]) if word in QUESTION_WORDS]
-    start = opening[0] + 1 if opening else 1
+    start = next((i + 1 for i, word in enumerate(bare[:QUESTION_WORD_WITHIN]) if word in QUESTION_WORDS), 1)
     kept = words[:start]
     for word, plain in zip(words[start:], bare[start:]):
         if plain in CLAUSE_WORDS:
