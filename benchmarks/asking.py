@@ -65,13 +65,15 @@ def held_back_questions(squad, sample: int | None = None, *, answerable: bool = 
     )
 
 
-def question_sets(indexes: dict[str, Path], *, blind: bool = False) -> dict[str, tuple]:
+def question_sets(indexes: dict[str, Path], *, blind: bool = False, off_topic: bool = False) -> dict[str, tuple]:
     """{set name: (the shipped searcher over its corpus, [(question, history, answerable)])} for
     the sets whose corpus ``indexes`` names: "squad2" (SQuAD 2.0 dev's held-back tuning articles,
     every question), "written" (the second round of questions written over SQuAD v1.0 train
     paragraphs, calibrate_abstention.written_calibration), "bbc" (the BBC News tuning sets, and the
-    report sets, the blind set and the near-miss pairs, with ``blind``), "seeds" (the seed set)."""
-    from calibrate_abstention import written_calibration
+    report sets, the blind set and the near-miss pairs, with ``blind``; with ``off_topic`` also
+    the second half of NQ-open's questions whose answers the BBC corpus never mentions,
+    calibrate_abstention.off_topic_questions), "seeds" (the seed set)."""
+    from calibrate_abstention import NQ_OPEN, NQ_TUNING, off_topic_questions, written_calibration
     from reader_data import SQUAD2_DEV
 
     from qa.config import settings_from_env
@@ -95,4 +97,7 @@ def question_sets(indexes: dict[str, Path], *, blind: bool = False) -> dict[str,
             searcher = open_searcher(settings_from_env().with_(index_dir=indexes[corpus_name]))
             questions = load_question_set(path, searcher.store.articles)
             sets[path.stem] = (searcher, [(q.question, q.history, q.answerable) for q in questions])
+            if corpus_name == "bbc" and off_topic and "NQ-open off-topic" not in sets:
+                off = off_topic_questions(NQ_OPEN, (a.text for a in searcher.store.articles.values()), NQ_TUNING)
+                sets["NQ-open off-topic"] = (searcher, [(q.question, q.history, False) for q, _ in off])
     return sets

@@ -34,6 +34,27 @@ paragraph does not answer a near miss, not its neighbours, so a few near misses 
         --skip 1440 --take 1440 --signals .qa-eval/abstain-signals-written.jsonl --index-dir .qa-eval/abstain-written \
         --with-signals .qa-eval/abstain-signals-squad2.jsonl
 
+With --off-topic FILE (NQ-open's dev questions, ../shared/datasets/nq-open/NQ-open.dev.jsonl) and
+--squad2 FILE, the questions are off-topic ones: a seeded sample of --sample real search-engine
+questions of the file's first half asked over SQuAD 2.0 dev's 35 articles, all unanswerable (the
+second half measures, over the BBC corpus: benchmarks/replay_abstention.py). A question whose answer
+(any of its answer strings, as a whole word, case aside) the corpus mentions anywhere is left out,
+so that few of them are answerable after all. Their signals calibrate a second model
+(--off-topic-features, --off-topic-signals): the answerable calibration questions against the
+off-topic ones, at the threshold that refuses --off-topic-refuse of the answerable ones. Near
+misses share their passage's words and read almost as answers; off-topic questions share next to
+none and read as nothing. A model that weighs the passage's coverage catches more near misses
+but answers off-topic questions, so qa keeps the off-topic model apart and abstains when either
+refuses (qa.search.answer.Abstainer; the main threshold is chosen with it in the decision):
+
+    python benchmarks/calibrate_abstention.py --off-topic ../shared/datasets/nq-open/NQ-open.dev.jsonl \
+        --squad2 ../shared/datasets/squad-v2.0-dev/dev-v2.0.json.gz --sample 600 \
+        --signals .qa-eval/abstain-signals-off-topic.jsonl --index-dir DIR   # signals only
+    python benchmarks/calibrate_abstention.py --written benchmarks/data/squad-train-rewritten.jsonl \
+        --signals .qa-eval/abstain-signals-written.jsonl --with-signals .qa-eval/abstain-signals-squad2.jsonl \
+        --features reader,typed,coverage --off-topic-features reader,dense_top \
+        --off-topic-signals .qa-eval/abstain-signals-off-topic.jsonl --max-false-abstain 0.025
+
 Re-worded questions (WordNet synonyms, one detail changed) were tried and not used for the
 shipped model (docs/EVALUATION.md, "Abstention"); that code is in the history at commit 8985231.
 
@@ -50,6 +71,7 @@ import argparse
 import json
 import random
 import sys
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -124,6 +146,38 @@ def written_calibration(path: Path, skip: int, take: int):
     return corpus, questions
 
 
+NQ_OPEN = ROOT.parent / "shared" / "datasets" / "nq-open" / "NQ-open.dev.jsonl"
+NQ_CALIBRATION = slice(0, 1805)  # the file's first half calibrates; the second is for tuning figures
+NQ_TUNING = slice(1805, None)  # (benchmarks/replay_abstention.py, over the BBC corpus)
+
+
+def off_topic_questions(path: Path, texts: Iterable[str], lines: slice) -> list:
+    """The NQ-open questions of ``path`` (its ``lines``) none of whose answers the corpus (its
+    articles' ``texts``) mentions (any answer string, as a whole word, case aside), each with
+    False: none is answerable."""
+    import re
+
+    from qa.eval.questions import Question
+
+    text = "\n".join(texts).casefold()
+    questions = []
+    for number, line in list(enumerate(path.read_text().splitlines(), 1))[lines]:
+        row = json.loads(line)
+        answers = [answer.casefold().strip() for answer in row["answer"] if answer.strip()]
+        if not any(re.search(rf"(?<!\w){re.escape(answer)}(?!\w)", text) for answer in answers):
+            questions.append((Question(f"nq-{number}", row["question"], "off-topic", ()), False))
+    return questions
+
+
+def off_topic_calibration(path: Path, squad2: Path):
+    """(corpus, questions, none answerable): SQuAD 2.0's whole corpus and the off-topic questions
+    of the first half of NQ-open's file (module docstring)."""
+    from qa.eval.datasets import load_squad
+
+    corpus = load_squad(squad2).corpus
+    return corpus, off_topic_questions(path, (article.text for article in corpus.articles), NQ_CALIBRATION)
+
+
 def reader_calibration_titles() -> list[str]:
     """The SQuAD 2.0 articles the shipped reader kept out of its training, from its metadata."""
     from qa.search.reader import adapter_metadata
@@ -133,6 +187,41 @@ def reader_calibration_titles() -> list[str]:
     if not titles:
         raise SystemExit("the shipped reader names no calibration articles: pass --calibration-articles")
     return list(titles)
+
+
+def fit_off_topic(args, signals: list, y: np.ndarray) -> tuple[dict, np.ndarray]:
+    """(the off-topic model as JSON, which calibration questions it refuses): a logistic model
+    over --off-topic-features of the answerable calibration questions against the off-topic ones
+    of --off-topic-signals, at the threshold refusing --off-topic-refuse of the answerable ones.
+    qa abstains when it refuses, as when a check does (qa.search.answer.Abstainer)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from qa.types import Signals
+
+    if args.off_topic_signals is None or not args.off_topic_signals.is_file():
+        raise SystemExit("--off-topic-features needs --off-topic-signals: the signals of an --off-topic run")
+    features = tuple(args.off_topic_features.split(","))
+    records = [json.loads(line) for line in args.off_topic_signals.read_text().splitlines()]
+    off = np.array([Signals(**{k: v for k, v in r.items() if k not in ("id", "kind", "answerable")}).vector(features)
+                    for r in records])
+    mine = np.array([s.vector(features) for s in signals])
+    model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(
+        np.concatenate([mine[y == 1], off]), np.concatenate([np.ones(int(y.sum())), np.zeros(len(off))])
+    )
+    p = model.predict_proba(mine)[:, 1]
+    threshold = float(np.quantile(p[y == 1], args.off_topic_refuse))
+    caught = float((model.predict_proba(off)[:, 1] < threshold).mean())
+    return {
+        "features": list(features),
+        "coefficients": [round(float(c), 6) for c in model.coef_[0]],
+        "bias": round(float(model.intercept_[0]), 6),
+        "threshold": round(threshold, 6),
+        "calibration": {
+            "data": f"the answerable questions above against {len(off)} of {args.off_topic_signals.name}",
+            "answerable_refused": round(float((p < threshold)[y == 1].mean()), 4),
+            "off_topic_caught": round(caught, 4),
+        },
+    }, p < threshold
 
 
 def main() -> int:
@@ -150,6 +239,11 @@ def main() -> int:
     parser.add_argument("--written", type=Path, help="calibrate on questions written over SQuAD v1.0 train (docstring)")
     parser.add_argument("--skip", type=int, default=1440, help="with --written: leave out the file's first N")
     parser.add_argument("--take", type=int, default=1440, help="with --written: then take N")
+    parser.add_argument("--off-topic", type=Path, help="with --squad2: NQ-open questions, off-topic (docstring)")
+    parser.add_argument("--off-topic-features", help="comma-separated signals of a second, off-topic model (docstring)")
+    parser.add_argument("--off-topic-signals", type=Path, help="the signals of an --off-topic run, for that model")
+    parser.add_argument("--off-topic-refuse", type=float, default=0.005,
+                        help="the off-topic model refuses at most this share of the answerable questions")
     parser.add_argument("--with-signals", type=Path, action="append", default=[],
                         help="fit on these earlier runs' signals too")
     args = parser.parse_args()
@@ -159,6 +253,10 @@ def main() -> int:
     if args.squad2:
         titles = args.calibration_articles.split(",") if args.calibration_articles else reader_calibration_titles()
         data = f"SQuAD 2.0 dev's 35 articles as the corpus; the questions of {', '.join(titles)} (see the script)"
+    if args.off_topic:
+        if not args.squad2:
+            parser.error("--off-topic asks over --squad2's corpus")
+        data = f"{args.off_topic.name}, a sample of {args.sample} off-topic questions, over SQuAD 2.0 dev's 35 articles"
     if args.written:
         span = f"{args.skip + 1} to {args.skip + args.take}"
         data = f"questions written over SQuAD v1.0 train paragraphs, {args.written.name} {span}"
@@ -179,7 +277,10 @@ def main() -> int:
 
     if not args.signals.is_file():
         settings: Settings = settings_from_env().with_(index_dir=args.index_dir, corpus=(args.squad.resolve(),))
-        if args.squad2:
+        if args.off_topic:
+            corpus, questions = off_topic_calibration(args.off_topic, args.squad2)
+            settings = settings.with_(corpus=(args.squad2.resolve(),))
+        elif args.squad2:
             corpus, questions = squad2_calibration(args.squad2, titles)
             settings = settings.with_(corpus=(args.squad2.resolve(),))
         elif args.written:
@@ -207,12 +308,16 @@ def main() -> int:
     typed = np.array([s.typed >= 1.0 for s in signals])
     model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x, y)
     p = model.predict_proba(x)[:, 1]
-    # The highest threshold whose decision (wrong kind of answer, or p below it) abstains on at
-    # most the allowed share of answerable questions.
+    off_topic, refused = None, ~typed  # refused by a check: the wrong kind of answer, the passages off the topic
+    if args.off_topic_features:
+        off_topic, far = fit_off_topic(args, signals, y)
+        refused = refused | far
+    # The highest threshold whose decision (a check, or p below it) abstains on at most the
+    # allowed share of answerable questions.
     candidates = np.unique(np.concatenate([[0.0], p[y == 1]]))
-    allowed = [t for t in candidates if ((~typed | (p < t))[y == 1]).mean() <= args.max_false_abstain]
+    allowed = [t for t in candidates if ((refused | (p < t))[y == 1]).mean() <= args.max_false_abstain]
     threshold = float(max(allowed))
-    abstained = ~typed | (p < threshold)
+    abstained = refused | (p < threshold)
     result = {
         "features": list(features),
         "coefficients": [round(float(c), 6) for c in model.coef_[0]],
@@ -231,6 +336,8 @@ def main() -> int:
             "answerable_abstained": round(float(abstained[y == 1].mean()), 4),
         },
     }
+    if off_topic is not None:
+        result["off_topic"] = off_topic
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0

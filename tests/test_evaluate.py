@@ -11,6 +11,7 @@ import json
 import math
 import re
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,7 @@ from qa.indexing.faiss_store import FaissStore
 from qa.indexing.indexer import update_index
 from qa.ingest.corpus import Corpus, read_corpus
 from qa.ingest.readers import make_article
+from qa.search.answer import Abstainer
 from qa.search.searcher import Searcher
 from qa.types import Answer, Chunk, Hit, Result, Signals
 
@@ -204,6 +206,13 @@ def test_an_abstention_is_put_down_to_the_check_that_refused_or_the_model() -> N
     assert by(True) == "calibrated model"
     assert by(False) is None
     assert abstained_by(Result("?", None, (), abstained=True)) is None  # no passage: nothing was measured
+    # the searcher's off-topic model refuses as a check does, after the checks
+    off_topic = Abstainer(("reader",), (1.0,), 0.0, 0.2, Abstainer(("dense_top",), (20.0,), -6.0, 0.5))
+    far = Signals(dense_top=0.1, sentence=0.1, coverage=0.0, agreement=0.0)
+    assert abstained_by(Result("?", None, (), abstained=True, signals=far), off_topic) == "passages off the topic"
+    assert abstained_by(Result("?", None, (), abstained=True, signals=far)) == "calibrated model"
+    negated = Result("?", None, (), abstained=True, signals=replace(far, negation=1.0))
+    assert abstained_by(negated, off_topic) == "negation not in the answer"
 
 
 # -- (c) question sets: parsing and validation -------------------------------------------------

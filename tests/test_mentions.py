@@ -12,7 +12,7 @@ from conftest import FakeEmbedder
 from qa.config import Settings
 from qa.indexing.faiss_store import FaissStore
 from qa.indexing.indexer import update_index
-from qa.search.answer import Abstainer, abstention_reason
+from qa.search.answer import NEGATION_CHECK, OFF_TOPIC_CHECK, READER_DOUBT, Abstainer, abstention_reason
 from qa.search.answer_type import AnswerType
 from qa.search.mentions import named, unmentioned
 from qa.search.searcher import Searcher
@@ -131,6 +131,25 @@ def test_a_number_no_passage_mentions_always_abstains_and_says_which() -> None:
     )
 
 
+def test_the_off_topic_model_refuses_as_a_check_after_the_others_and_says_so() -> None:
+    near = Abstainer(("reader",), (1.0,), 0.0, 0.2)  # doubts a logit under -1.39
+    both = replace(near, off_topic=Abstainer(("dense_top",), (20.0,), -6.0, 0.5))  # refuses dense_top under 0.3
+    on_topic = Signals(dense_top=0.6, sentence=0.5, coverage=0.4, agreement=1.0, reader=0.0)
+    far = replace(on_topic, dense_top=0.1)
+    assert not near.abstains(far)  # the near-miss model alone answers it
+    assert both.abstains(far) and both.refusal(far) == OFF_TOPIC_CHECK and both.no_answer(far) == 1.0
+    assert both.doubt(far) == "The closest passages are not about what it asks."
+    assert not both.abstains(on_topic) and both.refusal(on_topic) is None
+    assert both.no_answer(on_topic) == pytest.approx(0.5)
+    unread = replace(on_topic, reader=-3.0)
+    assert both.abstains(unread) and both.refusal(unread) is None and both.doubt(unread) == READER_DOUBT
+    assert both.refusal(replace(far, negation=1.0)) == NEGATION_CHECK  # the checks come first
+    data = {"features": ["reader"], "coefficients": [1.0], "bias": 0.0, "threshold": 0.2,
+            "off_topic": {"features": ["dense_top"], "coefficients": [20.0], "bias": -6.0, "threshold": 0.5}}
+    assert Abstainer.from_json(data) == both
+    assert Abstainer.from_json({**data, "off_topic": None}) == near
+
+
 def test_the_reason_for_the_wrong_kind_names_the_kind_and_a_reading_models_doubt_says_so() -> None:
     untyped = Signals(dense_top=0.9, sentence=0.9, coverage=1.0, agreement=1.0, typed=0.0)
     assert abstention_reason(untyped, (), AnswerType("year")) == (
@@ -140,11 +159,15 @@ def test_the_reason_for_the_wrong_kind_names_the_kind_and_a_reading_models_doubt
     doubt = Signals(dense_top=0.1, sentence=0.1, coverage=0.0, agreement=0.0)
     assert abstention_reason(doubt, (), None) is None
     # a model over retrieval signals gives no reason; one that reads the reader's logit says so
-    assert Abstainer(("dense_top",), (10.0,), 0.0, 0.5).doubt() is None
     reading = Abstainer(("reader", "typed"), (0.3, 0.3), -0.4, 0.3)
     unread = Signals(dense_top=0.9, sentence=0.9, coverage=1.0, agreement=1.0, reader=-6.0)
+    assert Abstainer(("dense_top",), (10.0,), 0.0, 0.5).doubt(unread) is None
     assert reading.abstains(unread) and not reading.abstains(replace(unread, reader=2.0))
-    assert reading.doubt() == "The best sentence of the closest passages does not read as an answer to it."
+    assert reading.doubt(unread) == "The best sentence of the closest passages does not read as an answer to it."
+    # the passage's coverage weighs the reading; coverage alone is no reading
+    weighed = Abstainer(("reader", "typed", "coverage"), (0.5, 0.1, -2.9), 1.8, 0.2)
+    assert weighed.doubt(unread) == reading.doubt(unread)
+    assert Abstainer(("coverage",), (-2.9,), 1.8, 0.2).doubt(unread) is None
 
 
 def test_a_number_in_the_title_of_a_passages_article_is_mentioned(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from qa.eval.answers import official_scores, prediction, question_word
 from qa.eval.gold import Gold, answer_span, holds_gold
 from qa.eval.questions import Question
-from qa.search.answer import MODEL_DOUBT, refusing_check
+from qa.search.answer import MODEL_DOUBT, Abstainer, refusing_check
 from qa.types import Result
 
 
@@ -73,10 +73,15 @@ class Outcome:
 
 
 def span_outcome(
-    question: Question, gold: Gold, result: Result, relevant: Sequence[bool], no_answer: float | None = None
+    question: Question,
+    gold: Gold,
+    result: Result,
+    relevant: Sequence[bool],
+    no_answer: float | None = None,
+    abstainer: Abstainer | None = None,
 ) -> Outcome:
     """How one question fared: ``result`` from Searcher.ask, ``relevant`` the flags of its passages,
-    ``no_answer`` its no-answer probability."""
+    ``no_answer`` its no-answer probability, ``abstainer`` the searcher's (what refused)."""
     hits = result.hits
     first = next((rank for rank, flag in enumerate(relevant, start=1) if flag), None)
     correct = None
@@ -103,13 +108,15 @@ def span_outcome(
         question_word=question_word(question.question),
         no_answer=no_answer,
         reason=result.reason,
-        abstained_by=abstained_by(result),
+        abstained_by=abstained_by(result, abstainer),
     )
 
 
-def abstained_by(result: Result) -> str | None:
-    """What refused an answer: a check (qa.search.answer.refusing_check) or the calibrated model;
-    None when qa answered or had no passage to answer from."""
+def abstained_by(result: Result, abstainer: Abstainer | None = None) -> str | None:
+    """What refused an answer: a check (qa.search.answer.refusing_check, or the off-topic model
+    of ``abstainer``: Abstainer.refusal) or the calibrated model; None when qa answered or had no
+    passage to answer from."""
     if not result.abstained or result.signals is None:
         return None
-    return refusing_check(result.signals) or MODEL_DOUBT
+    found = abstainer.refusal(result.signals) if abstainer is not None else refusing_check(result.signals)
+    return found or MODEL_DOUBT

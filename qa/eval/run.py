@@ -103,7 +103,7 @@ def ask_questions(
         rankings[question.id] = [hit.chunk.id for hit in result.hits]
         abstainer = searcher.abstainer
         no_answer = None if abstainer is None else abstainer.no_answer(result.signals) if result.signals else 1.0
-        outcomes.append(span_outcome(question, gold, result, relevant, no_answer))
+        outcomes.append(span_outcome(question, gold, result, relevant, no_answer, abstainer))
     return outcomes, rankings
 
 

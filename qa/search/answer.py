@@ -282,7 +282,10 @@ def best_sentence(
 
 
 CALIBRATION = Path(__file__).with_name("abstain.json")
-READER_FEATURES = frozenset({"reader", "reader_best", "typed"})
+# The model reads the reader's logit, weighed by the answer type and by how much of the question
+# the best passage holds (the more, the surer the reading must be: near misses reuse their
+# passage's words): a doubt of these is the reader's, and said so.
+READER_FEATURES = frozenset({"reader", "reader_best", "typed", "coverage"})
 READER_DOUBT = "The best sentence of the closest passages does not read as an answer to it."
 
 
@@ -291,41 +294,64 @@ class Abstainer:
     """Abstain when the answer is not of the kind the question asks for (no number for "how
     many", no year for "which year": no sentence like that can answer), when the question gives
     a number that none of the answer passages mentions (``signals.unmentioned``), when the
-    question negates and the answer sentence says nothing negative (``signals.negation``), or when the
-    calibrated p(answerable) = sigmoid(bias + coefficients · signals) is below ``threshold``. The
-    answer lacks the kind asked for only when no sentence of that kind in the first passages
-    reads as answering (:func:`best_sentence`)."""
+    question negates and the answer sentence says nothing negative (``signals.negation``), when
+    the ``off_topic`` model (another of these, its own threshold) finds the passages not about the
+    question, or when the calibrated p(answerable) = sigmoid(bias + coefficients · signals) is
+    below ``threshold``. The answer lacks the kind asked for only when no sentence of that kind in
+    the first passages reads as answering (:func:`best_sentence`).
+
+    Two models because the two kinds of unanswerable question pull apart: a near miss shares its
+    passage's words and reads almost as an answer, an off-topic question shares next to nothing
+    and reads as none. One linear model over both must trade one for the other
+    (docs/EVALUATION.md)."""
 
     features: tuple[str, ...]
     coefficients: tuple[float, ...]
     bias: float
     threshold: float
+    off_topic: Abstainer | None = None
 
     def probability(self, signals: Signals) -> float:
         z = self.bias + sum(c * x for c, x in zip(self.coefficients, signals.vector(self.features)))
         return 1.0 / (1.0 + math.exp(-z))
 
-    def abstains(self, signals: Signals) -> bool:
-        return refusing_check(signals) is not None or self.probability(signals) < self.threshold
+    def refusal(self, signals: Signals) -> str | None:
+        """The check that refuses the answer, when one does (:func:`refusing_check`, then
+        :data:`OFF_TOPIC_CHECK`); the calibrated model's doubt is not a check."""
+        found = refusing_check(signals)
+        if found is None and self.off_topic is not None and self.off_topic.abstains(signals):
+            return OFF_TOPIC_CHECK
+        return found
 
-    def doubt(self) -> str | None:
-        """Why the model abstains, in words, when it reads nothing but the reader (else None)."""
-        return READER_DOUBT if set(self.features) <= READER_FEATURES else None
+    def abstains(self, signals: Signals) -> bool:
+        return self.refusal(signals) is not None or self.probability(signals) < self.threshold
+
+    def doubt(self, signals: Signals) -> str | None:
+        """Why the model abstains, in words: :data:`OFF_TOPIC_DOUBT` when the off-topic model
+        refuses; else :data:`READER_DOUBT` when the model reads the reader's logit and nothing but
+        :data:`READER_FEATURES`; else None."""
+        if self.refusal(signals) == OFF_TOPIC_CHECK:
+            return OFF_TOPIC_DOUBT
+        reads = any(name.startswith("reader") for name in self.features)
+        return READER_DOUBT if reads and set(self.features) <= READER_FEATURES else None
 
     def no_answer(self, signals: Signals) -> float:
         """The no-answer probability: 1 when a check refuses the answer (its kind, a number no
-        answer passage mentions, a negation it lacks), else 1 - p(answerable). qa abstains when it is above
-        1 - ``threshold`` (qa eval sweeps it)."""
-        return 1.0 if refusing_check(signals) is not None else 1.0 - self.probability(signals)
+        answer passage mentions, a negation it lacks, the passages off the topic), else
+        1 - p(answerable). qa abstains when it is above 1 - ``threshold`` (qa eval sweeps it)."""
+        return 1.0 if self.refusal(signals) is not None else 1.0 - self.probability(signals)
 
     @classmethod
     def from_json(cls, data: dict) -> Abstainer:
-        return cls(*linear_terms(data, FEATURES, "abstention"), float(data["bias"]), float(data["threshold"]))
+        off_topic = cls.from_json(data["off_topic"]) if data.get("off_topic") else None
+        return cls(*linear_terms(data, FEATURES, "abstention"), float(data["bias"]), float(data["threshold"]),
+                   off_topic)
 
 
 # What refused an answer (qa eval counts abstentions by it)
 NUMBER_CHECK, TYPE_CHECK, MODEL_DOUBT = "number not in the passages", "answer type", "calibrated model"
-NEGATION_CHECK = "negation not in the answer"
+NEGATION_CHECK, OFF_TOPIC_CHECK = "negation not in the answer", "passages off the topic"
+OFF_TOPIC_DOUBT = "The closest passages are not about what it asks."
 
 
 def refusing_check(signals: Signals) -> str | None:

@@ -252,7 +252,7 @@ class Searcher:
         abstained = self.abstainer.abstains(signals) if self.abstainer else False
         reason = None
         if abstained and self.abstainer is not None:
-            reason = abstention_reason(signals, absent, wanted, negated) or self.abstainer.doubt()
+            reason = abstention_reason(signals, absent, wanted, negated) or self.abstainer.doubt(signals)
         if answer is not None and chosen is not None and not abstained:
             also_in, differs = corroborations(
                 retrieval.query, answer, chosen, sentences, retrieval.hits, self.store.articles
