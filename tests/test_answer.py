@@ -287,18 +287,10 @@ def test_how_many_marks_the_numbers_sentence_and_does_not_abstain(
     questions = ("How many passengers did the airline carry?", "How many people flew with the airline?",
                  "How many flew with the airline last year?")
 
-    # the issue's own question is answered; every rewording marks the numbers sentence, and no
-    # check refuses it (the calibrated model doubts the last: "flew" reads less surely than
-    # "carried" for a question every word of which the passage holds, docs/EVALUATION.md)
-    shipped = searcher.abstainer
-    assert shipped is not None and not searcher.ask(questions[0], 3).abstained
-    searcher.abstainer = None
     for question in questions:
         result = searcher.ask(question, 3)
-        assert result.answer is not None and result.signals is not None and result.signals.typed == 1.0
+        assert not result.abstained and result.signals is not None and result.signals.typed == 1.0
         assert "carried 4.2 million passengers" in result.answer.text
-        assert shipped.refusal(result.signals) is None
-    searcher.abstainer = shipped
 
     # without steering, the reader's choice has no number and the type check abstains: the
     # issue's own question did so with reader v3; v5 reads that one right by itself, v5 reading
@@ -308,10 +300,9 @@ def test_how_many_marks_the_numbers_sentence_and_does_not_abstain(
     assert vetoed.abstained and vetoed.signals is not None and vetoed.signals.typed == 0.0
 
 
-def test_the_shipped_model_reads_and_says_when_the_passages_are_off_the_topic(tmp_path: Path, embedder) -> None:
+def test_the_shipped_model_doubts_through_the_reader_and_says_so(tmp_path: Path, embedder) -> None:
     searcher = news_searcher(tmp_path, embedder)
-    assert searcher.abstainer is not None and searcher.abstainer.features == ("reader", "typed", "coverage")
-    assert searcher.abstainer.off_topic is not None and searcher.abstainer.off_topic.features == ("reader", "dense_top")
+    assert searcher.abstainer is not None and searcher.abstainer.features == ("reader", "typed")
 
     answered = searcher.ask("What did the union say about the pay offer?", 3)
     assert not answered.abstained and answered.reason is None
@@ -319,4 +310,4 @@ def test_the_shipped_model_reads_and_says_when_the_passages_are_off_the_topic(tm
     off_topic = searcher.ask("What is the recipe for a chocolate souffle?", 3)
     assert off_topic.abstained and off_topic.answer is None and off_topic.signals is not None
     assert off_topic.signals.reader < answered.signals.reader
-    assert off_topic.reason == "The closest passages are not about what it asks."
+    assert off_topic.reason == "The best sentence of the closest passages does not read as an answer to it."

@@ -282,9 +282,9 @@ def best_sentence(
 
 
 CALIBRATION = Path(__file__).with_name("abstain.json")
-# The model reads the reader's logit, weighed by the answer type and by how much of the question
+# A model of the reader's logit may weigh it by the answer type and by how much of the question
 # the best passage holds (the more, the surer the reading must be: near misses reuse their
-# passage's words): a doubt of these is the reader's, and said so.
+# passage's words) and still speak of its doubt as the reader's.
 READER_FEATURES = frozenset({"reader", "reader_best", "typed", "coverage"})
 READER_DOUBT = "The best sentence of the closest passages does not read as an answer to it."
 
