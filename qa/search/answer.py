@@ -300,10 +300,11 @@ class Abstainer:
     below ``threshold``. The answer lacks the kind asked for only when no sentence of that kind in
     the first passages reads as answering (:func:`best_sentence`).
 
-    Two models because the two kinds of unanswerable question pull apart: a near miss shares its
-    passage's words and reads almost as an answer, an off-topic question shares next to nothing
-    and reads as none. One linear model over both must trade one for the other
-    (docs/EVALUATION.md)."""
+    The off-topic model is optional (benchmarks/calibrate_abstention.py --off-topic-features), and
+    the shipped ``abstain.json`` has none: one fitted on SQuAD's corpus did not carry over to news
+    (docs/EVALUATION.md, thirteenth session). It is a model of its own because the two kinds of
+    unanswerable question pull apart: a near miss shares its passage's words and reads almost as
+    an answer, an off-topic question shares next to nothing and reads as none."""
 
     features: tuple[str, ...]
     coefficients: tuple[float, ...]
