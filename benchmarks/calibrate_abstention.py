@@ -189,6 +189,18 @@ def reader_calibration_titles() -> list[str]:
     return list(titles)
 
 
+def read_signals(path: Path) -> list[dict]:
+    """The records a calibration run saved in ``path`` (--signals: id, kind, answerable and the signals)."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def signals_of(record: dict):
+    """The qa.types.Signals of one saved record."""
+    from qa.types import Signals
+
+    return Signals(**{k: v for k, v in record.items() if k not in ("id", "kind", "answerable")})
+
+
 def fit_off_topic(args, signals: list, y: np.ndarray) -> tuple[dict, np.ndarray]:
     """(the off-topic model as JSON, which calibration questions it refuses): a logistic model
     over --off-topic-features of the answerable calibration questions against the off-topic ones
@@ -196,14 +208,10 @@ def fit_off_topic(args, signals: list, y: np.ndarray) -> tuple[dict, np.ndarray]
     qa abstains when it refuses, as when a check does (qa.search.answer.Abstainer)."""
     from sklearn.linear_model import LogisticRegression
 
-    from qa.types import Signals
-
     if args.off_topic_signals is None or not args.off_topic_signals.is_file():
         raise SystemExit("--off-topic-features needs --off-topic-signals: the signals of an --off-topic run")
     features = tuple(args.off_topic_features.split(","))
-    records = [json.loads(line) for line in args.off_topic_signals.read_text().splitlines()]
-    off = np.array([Signals(**{k: v for k, v in r.items() if k not in ("id", "kind", "answerable")}).vector(features)
-                    for r in records])
+    off = np.array([signals_of(record).vector(features) for record in read_signals(args.off_topic_signals)])
     mine = np.array([s.vector(features) for s in signals])
     model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(
         np.concatenate([mine[y == 1], off]), np.concatenate([np.ones(int(y.sum())), np.zeros(len(off))])
@@ -273,7 +281,6 @@ def main() -> int:
     from qa.indexing.indexer import update_index
     from qa.search.reader import reader_for
     from qa.search.searcher import Searcher
-    from qa.types import Signals
 
     if not args.signals.is_file():
         settings: Settings = settings_from_env().with_(index_dir=args.index_dir, corpus=(args.squad.resolve(),))
@@ -301,8 +308,8 @@ def main() -> int:
                 record = {"id": question.id, "kind": question.kind, "answerable": answerable, **vars(signals)}
                 out.write(json.dumps(record) + "\n")
     paths = (args.signals, *args.with_signals)
-    records = [json.loads(line) for path in paths for line in path.read_text().splitlines()]
-    signals = [Signals(**{k: v for k, v in r.items() if k not in ("id", "kind", "answerable")}) for r in records]
+    records = [record for path in paths for record in read_signals(path)]
+    signals = [signals_of(record) for record in records]
     x = np.array([s.vector(features) for s in signals])
     y = np.array([int(r["answerable"]) for r in records])
     typed = np.array([s.typed >= 1.0 for s in signals])

@@ -71,14 +71,18 @@ def outcomes(records: Sequence[dict], abstainer, threshold: float | None = None)
 
 def matching_threshold(records: Sequence[dict], abstainer, name: str, rate: float) -> float:
     """The highest threshold at which the model refuses at most ``rate`` of set ``name``'s
-    answerable questions (qa's whole decision)."""
+    answerable questions (qa's whole decision: those refused whatever the threshold, no answer
+    or a check, and those whose p(answerable) is below it)."""
     from qa.types import Signals
 
-    answerable = [r for r in records if r["set"] == name and r["answerable"]]
+    answerable = [Signals(**r["signals"]) if r["answered"] else None
+                  for r in records if r["set"] == name and r["answerable"]]
     if not answerable:
         raise SystemExit(f"--match: no answerable questions in set {name!r}")
-    candidates = sorted({abstainer.probability(Signals(**r["signals"])) for r in answerable} | {0.0})
-    allowed = [t for t in candidates if outcomes(answerable, abstainer, t)[name][0] <= rate]
+    always = [s is None or abstainer.refusal(s) is not None for s in answerable]
+    p = [abstainer.probability(s) if s is not None else 0.0 for s in answerable]
+    candidates = sorted(set(p) | {0.0})
+    allowed = [t for t in candidates if sum(a or q < t for a, q in zip(always, p)) <= rate * len(answerable)]
     return max(allowed)
 
 
