@@ -24,7 +24,9 @@ With no options the draw is the blind set's, as it was.
 ``--check`` checks a question set in this format (any of them) against the articles instead,
 without an index or model: ids unique, kinds known, every gold span in its article (at its
 ``start`` when given) and in an article `qa index` keeps, follow-ups with a history,
-unanswerable questions with no answers. Both read the tarball as `qa index` reads the unpacked
+unanswerable questions with no answers, and no article mentioning the real-world answer
+(``real_answers``, as a whole word, case aside) of an off-topic question (eval/bbc-offtopic.jsonl).
+Both read the tarball as `qa index` reads the unpacked
 files (:func:`qa.ingest.readers.decode`).
 """
 
@@ -106,7 +108,8 @@ def eligible(articles: dict[str, str], also_excluded: frozenset[str] = frozenset
 
 # eval/bbc-nearmiss.jsonl names each near miss by how it was made from its answerable twin
 NEAR_MISS_KINDS = ("negation", "antonym", "entity-swap", "exclusion", "condition")
-UNANSWERABLE_KINDS = ("unanswerable", *NEAR_MISS_KINDS)
+# eval/bbc-offtopic.jsonl: questions off the corpus's topics or outside its time
+UNANSWERABLE_KINDS = ("unanswerable", "off-topic", *NEAR_MISS_KINDS)
 KINDS = ("fact", "paraphrase", "terse", "when", "how-many", "follow-up", *UNANSWERABLE_KINDS)
 
 
@@ -141,6 +144,10 @@ def check(path: Path, articles: dict[str, str]) -> list[str]:
                 problems.append(f"{where}: {answer['text']!r} is not in {answer['article']}")
             elif start is not None and text[start : start + len(answer["text"])] != answer["text"]:
                 problems.append(f"{where}: {answer['text']!r} is not at {start} in {answer['article']}")
+        for answer in record.get("real_answers", []):
+            pattern = re.compile(rf"(?<!\w){re.escape(answer)}(?!\w)", re.IGNORECASE)
+            if found := next((name for name, text in articles.items() if pattern.search(text)), None):
+                problems.append(f"{where}: its real answer {answer!r} is in {found}, so the corpus may answer it")
     return problems
 
 

@@ -4,6 +4,7 @@ the seeded draws that picked their articles still give the articles each README 
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -35,9 +36,20 @@ def listed_draw(readme: Path) -> list[str]:
     return [f"{name}.txt" for name in re.findall(r"\b[a-z]+/\d{3}\b", text)]
 
 
-@pytest.mark.parametrize("name", ["bbc-blind.jsonl", "bbc-tuning.jsonl", "bbc-tuning-2.jsonl", "bbc-nearmiss.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["bbc-blind.jsonl", "bbc-tuning.jsonl", "bbc-tuning-2.jsonl", "bbc-nearmiss.jsonl", "bbc-offtopic.jsonl"]
+)
 def test_every_answer_is_in_its_article(pick, articles, name: str) -> None:
     assert pick.check(ROOT / "eval" / name, articles) == []
+
+
+def test_the_check_finds_an_off_topic_question_the_corpus_answers(pick, articles, tmp_path: Path) -> None:
+    line = {"id": "off-x", "question": "Who was president in 2005?", "kind": "off-topic", "answers": [],
+            "real_answers": ["George W Bush"]}
+    path = tmp_path / "set.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    [problem] = pick.check(path, articles)
+    assert "'George W Bush' is in" in problem
 
 
 @pytest.mark.parametrize(
