@@ -55,6 +55,28 @@ refuses (qa.search.answer.Abstainer; the main threshold is chosen with it in the
         --features reader,typed,coverage --off-topic-features reader,dense_top \
         --off-topic-signals .qa-eval/abstain-signals-off-topic.jsonl --max-false-abstain 0.025
 
+The off-topic questions can also be asked over a corpus already indexed, news for one: with
+--off-topic FILE and no --squad2, every off-topic question of the file's first half is asked over
+the index at --index-dir (`qa index` of the BBC News folders). --questions FILE asks a question set
+in qa's format over that index instead (eval/bbc-tuning*.jsonl, answerable unless their answers are
+empty). --off-topic-signals and --off-topic-answerable take several files: the off-topic model is
+then fitted on the answerable questions of the main calibration and of each --off-topic-answerable
+file against every off-topic file, and its threshold refuses at most --off-topic-refuse of each
+group's answerable questions, so that no kind of corpus pays more than that. An --off-topic or
+--questions run only saves the signals (--out is not written):
+
+    python benchmarks/calibrate_abstention.py --off-topic ../shared/datasets/nq-open/NQ-open.dev.jsonl \
+        --signals .qa-eval/abstain-signals-off-topic-bbc.jsonl --index-dir BBC_INDEX      # signals only
+    python benchmarks/calibrate_abstention.py --questions eval/bbc-tuning-2.jsonl \
+        --signals .qa-eval/abstain-signals-bbc-tuning-2.jsonl --index-dir BBC_INDEX       # (and bbc-tuning)
+    python benchmarks/calibrate_abstention.py --written benchmarks/data/squad-train-rewritten.jsonl \
+        --signals .qa-eval/abstain-signals-written.jsonl --with-signals .qa-eval/abstain-signals-squad2.jsonl \
+        --features reader,typed --max-false-abstain 0.03 --off-topic-features reader,dense_top \
+        --off-topic-signals .qa-eval/abstain-signals-off-topic.jsonl \
+        --off-topic-signals .qa-eval/abstain-signals-off-topic-bbc.jsonl \
+        --off-topic-answerable .qa-eval/abstain-signals-bbc-tuning.jsonl \
+        --off-topic-answerable .qa-eval/abstain-signals-bbc-tuning-2.jsonl
+
 Re-worded questions (WordNet synonyms, one detail changed) were tried and not used for the
 shipped model (docs/EVALUATION.md, "Abstention"); that code is in the history at commit 8985231.
 
@@ -203,33 +225,78 @@ def signals_of(record: dict):
 
 def fit_off_topic(args, signals: list, y: np.ndarray) -> tuple[dict, np.ndarray]:
     """(the off-topic model as JSON, which calibration questions it refuses): a logistic model
-    over --off-topic-features of the answerable calibration questions against the off-topic ones
-    of --off-topic-signals, at the threshold refusing --off-topic-refuse of the answerable ones.
+    over --off-topic-features of the answerable questions (the calibration's, then each
+    --off-topic-answerable file's: one group each) against the off-topic ones of every
+    --off-topic-signals file, at the threshold refusing at most --off-topic-refuse of each group.
     qa abstains when it refuses, as when a check does (qa.search.answer.Abstainer)."""
     from sklearn.linear_model import LogisticRegression
 
-    if args.off_topic_signals is None or not args.off_topic_signals.is_file():
-        raise SystemExit("--off-topic-features needs --off-topic-signals: the signals of an --off-topic run")
+    missing = [path for path in (*args.off_topic_signals, *args.off_topic_answerable) if not path.is_file()]
+    if not args.off_topic_signals or missing:
+        raise SystemExit("--off-topic-features needs --off-topic-signals (the signals of an --off-topic run); "
+                         f"missing: {', '.join(map(str, missing)) or '--off-topic-signals'}")
     features = tuple(args.off_topic_features.split(","))
-    off = np.array([signals_of(record).vector(features) for record in read_signals(args.off_topic_signals)])
-    mine = np.array([s.vector(features) for s in signals])
+
+    def answerable(path: Path) -> np.ndarray:
+        return np.array([signals_of(r).vector(features) for r in read_signals(path) if r["answerable"]])
+
+    off = np.array([signals_of(r).vector(features) for path in args.off_topic_signals for r in read_signals(path)])
+    groups = [np.array([s.vector(features) for s in signals])[y == 1]]  # the main calibration's, then each file's
+    groups += [answerable(path) for path in args.off_topic_answerable]
+    mine = np.concatenate(groups)
     model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(
-        np.concatenate([mine[y == 1], off]), np.concatenate([np.ones(int(y.sum())), np.zeros(len(off))])
+        np.concatenate([mine, off]), np.concatenate([np.ones(len(mine)), np.zeros(len(off))])
     )
-    p = model.predict_proba(mine)[:, 1]
-    threshold = float(np.quantile(p[y == 1], args.off_topic_refuse))
-    caught = float((model.predict_proba(off)[:, 1] < threshold).mean())
+    # the highest threshold that refuses at most the share asked of each group (p below it)
+    threshold = min(float(np.sort(model.predict_proba(group)[:, 1])[int(args.off_topic_refuse * len(group))])
+                    for group in groups)
+    names = [path.name for path in args.off_topic_answerable]
+    p = model.predict_proba(np.array([s.vector(features) for s in signals]))[:, 1]
     return {
         "features": list(features),
         "coefficients": [round(float(c), 6) for c in model.coef_[0]],
         "bias": round(float(model.intercept_[0]), 6),
         "threshold": round(threshold, 6),
         "calibration": {
-            "data": f"the answerable questions above against {len(off)} of {args.off_topic_signals.name}",
-            "answerable_refused": round(float((p < threshold)[y == 1].mean()), 4),
-            "off_topic_caught": round(caught, 4),
+            "data": f"the answerable questions above{''.join(', ' + n for n in names)} against "
+                    f"{len(off)} off-topic questions of {', '.join(path.name for path in args.off_topic_signals)}",
+            "answerable_refused": [round(float((model.predict_proba(g)[:, 1] < threshold).mean()), 4) for g in groups],
+            "off_topic_caught": round(float((model.predict_proba(off)[:, 1] < threshold).mean()), 4),
         },
     }, p < threshold
+
+
+def indexed_questions(args) -> tuple:
+    """(searcher, questions with an answerable flag) over the existing index at --index-dir:
+    --questions' set, or the off-topic questions of --off-topic's first half (a seeded sample of
+    --sample), whose answers none of the index's articles mentions."""
+    from qa.config import settings_from_env
+    from qa.eval.questions import load_question_set
+    from qa.search.searcher import open_searcher
+
+    if not (args.index_dir / "manifest.json").is_file():
+        raise SystemExit(f"no index at {args.index_dir}: build it with `qa index ... --index-dir {args.index_dir}`")
+    searcher = open_searcher(settings_from_env().with_(index_dir=args.index_dir))
+    articles = searcher.store.articles
+    if args.questions:
+        return searcher, [(q, q.answerable) for q in load_question_set(args.questions, articles)]
+    off = off_topic_questions(args.off_topic, (article.text for article in articles.values()), NQ_CALIBRATION)
+    return searcher, random.Random(0).sample(off, min(args.sample, len(off)))
+
+
+def save_signals(path: Path, asked: tuple) -> None:
+    """Ask each question once, abstention off, and save its signals in ``path`` (one JSON line
+    each: id, kind, answerable and the signals)."""
+    from tqdm import tqdm
+
+    searcher, questions = asked
+    searcher.abstainer = None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as out:
+        for question, answerable in tqdm(questions, desc="questions", file=sys.stderr):
+            signals = searcher.ask(question.question, 5, history=list(question.history)).signals
+            record = {"id": question.id, "kind": question.kind, "answerable": answerable, **vars(signals)}
+            out.write(json.dumps(record) + "\n")
 
 
 def main() -> int:
@@ -247,9 +314,14 @@ def main() -> int:
     parser.add_argument("--written", type=Path, help="calibrate on questions written over SQuAD v1.0 train (docstring)")
     parser.add_argument("--skip", type=int, default=1440, help="with --written: leave out the file's first N")
     parser.add_argument("--take", type=int, default=1440, help="with --written: then take N")
-    parser.add_argument("--off-topic", type=Path, help="with --squad2: NQ-open questions, off-topic (docstring)")
+    parser.add_argument("--off-topic", type=Path,
+                        help="NQ-open questions, off-topic: over --squad2's corpus, else the index at --index-dir")
+    parser.add_argument("--questions", type=Path, help="a question set in qa's format, over the index at --index-dir")
     parser.add_argument("--off-topic-features", help="comma-separated signals of a second, off-topic model (docstring)")
-    parser.add_argument("--off-topic-signals", type=Path, help="the signals of an --off-topic run, for that model")
+    parser.add_argument("--off-topic-signals", type=Path, action="append", default=[],
+                        help="the signals of an --off-topic run, for that model (repeatable)")
+    parser.add_argument("--off-topic-answerable", type=Path, action="append", default=[],
+                        help="the signals of a --questions run: its answerable questions join that model's fit")
     parser.add_argument("--off-topic-refuse", type=float, default=0.005,
                         help="the off-topic model refuses at most this share of the answerable questions")
     parser.add_argument("--with-signals", type=Path, action="append", default=[],
@@ -262,9 +334,10 @@ def main() -> int:
         titles = args.calibration_articles.split(",") if args.calibration_articles else reader_calibration_titles()
         data = f"SQuAD 2.0 dev's 35 articles as the corpus; the questions of {', '.join(titles)} (see the script)"
     if args.off_topic:
-        if not args.squad2:
-            parser.error("--off-topic asks over --squad2's corpus")
-        data = f"{args.off_topic.name}, a sample of {args.sample} off-topic questions, over SQuAD 2.0 dev's 35 articles"
+        corpus_name = "SQuAD 2.0 dev's 35 articles" if args.squad2 else f"the index {args.index_dir}"
+        data = f"{args.off_topic.name}, a sample of {args.sample} off-topic questions, over {corpus_name}"
+    if args.questions:
+        data = f"{args.questions.name} over the index {args.index_dir}"
     if args.written:
         span = f"{args.skip + 1} to {args.skip + args.take}"
         data = f"questions written over SQuAD v1.0 train paragraphs, {args.written.name} {span}"
@@ -272,7 +345,6 @@ def main() -> int:
         data += "; with the signals of " + ", ".join(path.name for path in args.with_signals)
 
     from sklearn.linear_model import LogisticRegression
-    from tqdm import tqdm
 
     from qa.config import Settings, settings_from_env
     from qa.embed.backends import make_embedder
@@ -282,7 +354,9 @@ def main() -> int:
     from qa.search.reader import reader_for
     from qa.search.searcher import Searcher
 
-    if not args.signals.is_file():
+    if not args.signals.is_file() and (args.questions or (args.off_topic and not args.squad2)):
+        save_signals(args.signals, indexed_questions(args))
+    elif not args.signals.is_file():
         settings: Settings = settings_from_env().with_(index_dir=args.index_dir, corpus=(args.squad.resolve(),))
         if args.off_topic:
             corpus, questions = off_topic_calibration(args.off_topic, args.squad2)
@@ -301,12 +375,11 @@ def main() -> int:
         searcher = Searcher(
             FaissStore.load(args.index_dir), embedder, settings.search, abstain=False, reader=reader_for(settings)
         )
-        args.signals.parent.mkdir(parents=True, exist_ok=True)
-        with args.signals.open("w") as out:
-            for question, answerable in tqdm(questions, desc="questions", file=sys.stderr):
-                signals = searcher.ask(question.question, 5).signals
-                record = {"id": question.id, "kind": question.kind, "answerable": answerable, **vars(signals)}
-                out.write(json.dumps(record) + "\n")
+        save_signals(args.signals, (searcher, questions))
+    if args.off_topic or args.questions:  # signals for the off-topic model's fit: nothing to fit on them alone
+        print(f"the signals of {len(read_signals(args.signals))} questions are in {args.signals}: "
+              "fit the off-topic model with --off-topic-signals / --off-topic-answerable")
+        return 0
     paths = (args.signals, *args.with_signals)
     records = [record for path in paths for record in read_signals(path)]
     signals = [signals_of(record) for record in records]
