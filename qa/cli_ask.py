@@ -12,7 +12,7 @@ from pathlib import Path
 from qa.config import MODES, Settings
 from qa.errors import ConfigError
 from qa.text.jsonl import numbered_lines
-from qa.types import Filter, Result
+from qa.types import UNSURE_TEXT, Filter, Result
 
 
 class UsageError(ConfigError):
@@ -140,6 +140,8 @@ def format_result(result: Result) -> str:
     lines = [f"Note: {result.notice}", ""] if result.notice else []
     answer = result.answer
     if answer:
+        if result.unsure:
+            lines += [UNSURE_TEXT]
         if answer.span:  # the exact answer first, then the sentence it was read from
             lines += [f"Answer: {answer.span.text}", f"  in: {answer.text}"]
         else:

@@ -213,6 +213,10 @@ def iso_date(text: str | None) -> str | None:
     return head
 
 
+# shown above an answer that is more likely wrong than right (Result.unsure)
+UNSURE_TEXT = "Not sure: the best sentence reads only weakly as an answer to it."
+
+
 @dataclass(frozen=True)
 class Result:
     """Everything qa says about one question."""
@@ -224,6 +228,7 @@ class Result:
     signals: Signals | None = None  # what the abstention decision was made from
     notice: str | None = None  # what the user should know about the filter (no article matches it, ...)
     reason: str | None = None  # why qa abstained, where it can say ("None of the closest passages mentions ...")
+    unsure: bool = False  # the answer is more likely wrong than right (Abstainer.unsure): shown as a guess
 
     def to_dict(self) -> dict[str, Any]:
         """Exactly the object `qa ask --json` prints and the chat's ``/ask`` API returns."""
@@ -234,6 +239,7 @@ class Result:
             "passages": [hit.to_dict() for hit in self.hits],
             "notice": self.notice,
             "reason": self.reason,
+            "unsure": self.unsure,
         }
 
 

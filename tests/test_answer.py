@@ -15,6 +15,7 @@ from qa.indexing.faiss_store import FaissStore
 from qa.indexing.indexer import update_index
 from qa.search.answer import (
     RERANK_FEATURES,
+    UNSURE_BELOW,
     Abstainer,
     Reranker,
     ScoredSentence,
@@ -298,6 +299,26 @@ def test_how_many_marks_the_numbers_sentence_and_does_not_abstain(
     monkeypatch.setattr(searcher_module, "best_sentence", partial(best_sentence, answering=None))
     vetoed = searcher.ask(questions[-1], 3)
     assert vetoed.abstained and vetoed.signals is not None and vetoed.signals.typed == 0.0
+
+
+def test_a_weakly_read_answer_is_marked_unsure_and_only_with_the_reader(tmp_path: Path, embedder) -> None:
+    searcher = news_searcher(tmp_path, embedder)
+    assert searcher.abstainer is not None
+    sure = searcher.ask("What did the union say about the pay offer?", 3)
+    assert sure.answer is not None and not sure.unsure and sure.to_dict()["unsure"] is False
+    # the article says why (cheaper fuel, a new hub) in other words than "do well": the reader
+    # reads its best sentence only weakly, above the abstention threshold and below UNSURE_BELOW
+    weak = searcher.ask("Why did SkyLink do well?", 3)
+    assert weak.answer is not None and not weak.abstained and weak.signals is not None
+    assert searcher.abstainer.threshold < searcher.abstainer.probability(weak.signals) < UNSURE_BELOW
+    assert weak.unsure and weak.to_dict()["unsure"] is True
+    # an abstention is not an unsure answer
+    refused = searcher.ask("What is the recipe for a chocolate souffle?", 3)
+    assert refused.abstained and not refused.unsure
+    # without the reader the model has nothing to be unsure of
+    searcher.reader = None
+    unread = searcher.ask("Why did SkyLink do well?", 3)
+    assert unread.answer is not None and not unread.unsure
 
 
 def test_the_shipped_model_doubts_through_the_reader_and_says_so(tmp_path: Path, embedder) -> None:

@@ -86,11 +86,13 @@ def test_has_ans_and_no_ans_figures_of_four_questions() -> None:
     outcomes = [
         span_outcome(Question("s", "Who won?", "squad", answerable), gold, Result("?", span_answer, hits), [True], 0.2),
         span_outcome(
-            Question("t", "Which team won?", "squad", answerable), gold, Result("?", sentence_answer, hits), [True], 0.4
+            Question("t", "Which team won?", "squad", answerable), gold,
+            Result("?", sentence_answer, hits, unsure=True), [True], 0.4
         ),
         span_outcome(Question("u", "Who lost?", "unanswerable", ()), none, Result("?", None, hits, True), [False], 1.0),
         span_outcome(
-            Question("v", "When?", "unanswerable", ()), none, Result("?", sentence_answer, hits), [False], 0.1
+            Question("v", "When?", "unanswerable", ()), none, Result("?", sentence_answer, hits, unsure=True), [False],
+            0.1
         ),
     ]
     figures = official_figures(outcomes)
@@ -98,6 +100,9 @@ def test_has_ans_and_no_ans_figures_of_four_questions() -> None:
     assert figures["no_ans_exact"] == figures["no_ans_f1"] == 0.5
     assert figures["exact"] == (1 + 0 + 1 + 0) / 4 and figures["f1"] == pytest.approx((1 + 0.8 + 1 + 0) / 4)
     assert (figures["span_predictions"], figures["sentence_predictions"]) == (1, 2)
+    # unsure: the right sentence of "t" and the answer to unanswerable "v"; sure: the span of "s"
+    assert (figures["unsure_answers"], figures["unsure_right"]) == (2, 0.5)
+    assert (figures["sure_answers"], figures["sure_right"]) == (1, 1.0)
 
     report = score_mode("hybrid", outcomes, span_qrels({"s": gold, "t": gold}), {"s": ["a#0"], "t": ["a#0"]}, 5, 0.0)
     assert report.metrics["has_ans_f1"] == pytest.approx(0.9)

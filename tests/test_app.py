@@ -131,7 +131,7 @@ def test_api_ask_returns_the_cli_json(server: App, seed_index, embedder) -> None
     expected = open_searcher(seed_index, embedder).ask(CHIEF, 5).to_dict()
     assert [p.pop("score") for p in result["passages"]] == pytest.approx([p.pop("score") for p in expected["passages"]])
     assert result == expected
-    assert set(result) == {"question", "abstained", "answer", "passages", "notice", "reason"}
+    assert set(result) == {"question", "abstained", "answer", "passages", "notice", "reason", "unsure"}
     assert result["question"] == CHIEF and result["abstained"] is False
     assert "Mohammad Baqeri" in result["passages"][0]["text"]
     assert result["answer"]["chunk_id"] == result["passages"][0]["chunk_id"]

@@ -74,7 +74,7 @@ def test_ask_json_ranks_baqeri_first(built) -> None:
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     article = SEED_ARTICLE.read_text(encoding="utf-8")
-    assert set(result) == {"question", "abstained", "answer", "passages", "notice", "reason"}
+    assert set(result) == {"question", "abstained", "answer", "passages", "notice", "reason", "unsure"}
     assert result["question"] == CHIEF and result["abstained"] is False
     passages = result["passages"]
     assert [p["rank"] for p in passages] == [1, 2, 3]

@@ -97,6 +97,9 @@ def test_qa_ask_prints_the_span_first_then_the_sentence_and_who_else_reports_it(
         "Reported differently by:",
         "  Cost — Herald: It cost 14 million euros.",
     ]
+    unsure = format_result(Result(QUESTION, answer, (), unsure=True))
+    assert unsure.splitlines()[:2] == ["Not sure: the best sentence reads only weakly as an answer to it.",
+                                       "Answer: 9 million euros"]
 
 
 

@@ -621,6 +621,10 @@ def test_eval_seeds_all_modes_end_to_end(
         "no_ans_f1",
         "span_predictions",
         "sentence_predictions",
+        "unsure_answers",
+        "unsure_right",
+        "sure_answers",
+        "sure_right",
         "top1_chars",
     )
     assert set(data) == {
@@ -628,8 +632,11 @@ def test_eval_seeds_all_modes_end_to_end(
     }
     for mode in modes:
         assert set(data[mode]) == set(metrics)
-        counted = ("top1_chars", "span_predictions", "sentence_predictions")
+        counted = ("top1_chars", "span_predictions", "sentence_predictions", "unsure_answers", "sure_answers")
         assert all(v is None or 0 <= v <= 1 for k, v in data[mode].items() if k not in counted)
+        # every answer given is either unsure or not
+        answered = data[mode]["span_predictions"] + data[mode]["sentence_predictions"]
+        assert data[mode]["unsure_answers"] + data[mode]["sure_answers"] == answered
         # the seed set has unanswerable questions: NoAns EM is the share of them abstained on
         assert data[mode]["no_ans_exact"] == data[mode]["abstain_recall"]
         # every abstention is put down to what refused, and the counts add up to the rates

@@ -198,7 +198,7 @@ def test_ask_endpoint_replies_to_hostile_questions(ask_function, name: str) -> N
     question = {**HOSTILE, **EMPTY}[name]
     reply = ask_function(question, [])
     json.dumps(reply, ensure_ascii=False).encode("utf-8")
-    assert set(reply) == {"question", "abstained", "answer", "passages", "notice", "reason"}
+    assert set(reply) == {"question", "abstained", "answer", "passages", "notice", "reason", "unsure"}
     assert reply["question"] == clean_question(question)
     assert (reply["passages"] == []) == (name in EMPTY)
 

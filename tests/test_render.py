@@ -33,6 +33,14 @@ def test_the_exact_answer_is_bold_inside_the_marked_sentence_and_the_answer_line
     assert "<script>" not in page
 
 
+def test_an_unsure_answer_says_so_above_it_and_a_sure_one_does_not() -> None:
+    answer = Answer("First <b>passage</b>.", "a.txt#0", "a.txt", 0, 21)
+    unsure = result_html(Result("q", answer, (hit(1, 0, 33),), unsure=True))
+    assert unsure.index('<p class="qa-unsure">Not sure: the best sentence reads only weakly as an answer to it.</p>') \
+        < unsure.index('<p class="qa-answer-line">')
+    assert "qa-unsure" not in result_html(Result("q", answer, (hit(1, 0, 33),)))
+
+
 def test_no_answer_says_so_and_shows_the_closest_passage() -> None:
     page = result_html(Result("q", None, (hit(1, 0, 33),), abstained=True))
     assert "The corpus does not answer this." in page

@@ -44,7 +44,9 @@ OFFICIAL_NOTE = (
     "exact / f1: SQuAD's official exact match and F1 (normalised; the best over the gold answers), over all,"
     " answerable (has_ans_) and unanswerable (no_ans_: right when qa abstains) questions. The prediction is the"
     " exact answer span when qa gives one (span_predictions), \"\" when it abstains, else the whole answer"
-    " sentence (sentence_predictions): sentence figures are not span figures. By question word, n counts every"
+    " sentence (sentence_predictions): sentence figures are not span figures. unsure_answers / sure_answers count"
+    " the answers shown as \"Not sure\" (Result.unsure) and the others, unsure_right / sure_right the share of"
+    " each that is right (an answer to an unanswerable question never is). By question word, n counts every"
     " question and hit@1 / answer_accuracy its answerable ones; by words shared with the answer sentence (the"
     " question's content terms, analysed as for BM25, in the sentence holding the gold span): answerable only."
 )
@@ -137,6 +139,7 @@ class Scored(Protocol):
     exact: float | None
     f1: float | None
     span: bool
+    unsure: bool
     hits: dict[str, bool]
 
 
@@ -155,6 +158,11 @@ def official_figures(outcomes: Sequence[Scored]) -> dict[str, float | None]:
     answered = [o for o in scored if not o.abstained]
     figures["span_predictions"] = sum(1 for o in answered if o.span)
     figures["sentence_predictions"] = sum(1 for o in answered if not o.span)
+    # answers marked unsure (Result.unsure) and how often those and the others were right: an
+    # answer to an unanswerable question is never right
+    for name, group in (("unsure", [o for o in answered if o.unsure]), ("sure", [o for o in answered if not o.unsure])):
+        figures[f"{name}_answers"] = len(group)
+        figures[f"{name}_right"] = _mean([float(bool(o.answer_correct)) for o in group])
     return figures
 
 

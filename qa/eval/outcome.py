@@ -33,6 +33,7 @@ class Outcome:
     failed: bool = False
     prediction: str = ""  # scored by SQuAD's official EM/F1: the span, "" (abstained) or the sentence
     span: bool = False  # the prediction is an exact answer span
+    unsure: bool = False  # the answer was shown as "Not sure" (Result.unsure)
     exact: float | None = None  # official exact match (None: not asked)
     f1: float | None = None  # official F1
     question_word: str = "other"  # qa.eval.answers.question_word
@@ -62,6 +63,7 @@ class Outcome:
             "top1_chars": self.top1_chars,
             "prediction": self.prediction,
             "prediction_is_span": self.span,
+            "unsure": self.unsure,
             "exact": self.exact,
             "f1": self.f1,
             "question_word": self.question_word,
@@ -103,6 +105,7 @@ def span_outcome(
         abstained=result.abstained,
         prediction=predicted,
         span=is_span,
+        unsure=result.unsure,
         exact=exact,
         f1=f1,
         question_word=question_word(question.question),

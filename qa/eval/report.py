@@ -24,7 +24,7 @@ FAILURES_SHOWN = 50  # failures listed per mode in report.md
 def format_value(metric: str, value: float | None) -> str:
     if value is None:
         return "—"
-    if metric in ("top1_chars", "n", "span_predictions", "sentence_predictions"):
+    if metric in ("top1_chars", "n", "span_predictions", "sentence_predictions", "unsure_answers", "sure_answers"):
         return f"{value:.0f}"
     if metric == "seconds":
         return f"{value:.2f}"

@@ -77,7 +77,7 @@ FAILURE_K = 10  # default cut-off: no relevant passage in the top k makes a ques
 BEIR_CHUNKS = 300  # passages retrieved per BEIR query, enough for 100 distinct documents
 ANSWER_METRICS = (
     "answer_accuracy", "abstain_precision", "abstain_recall", "wrongly_abstained", *OFFICIAL_METRICS,
-    "span_predictions", "sentence_predictions",
+    "span_predictions", "sentence_predictions", "unsure_answers", "unsure_right", "sure_answers", "sure_right",
 )
 KIND_RETRIEVAL = ("hit@1", "hit@3", "mrr@10")  # per kind, over its answerable questions
 KIND_METRICS = (*KIND_RETRIEVAL, "answer_accuracy", "abstained")

@@ -287,6 +287,11 @@ CALIBRATION = Path(__file__).with_name("abstain.json")
 # passage's words) and still speak of its doubt as the reader's.
 READER_FEATURES = frozenset({"reader", "reader_best", "typed", "coverage"})
 READER_DOUBT = "The best sentence of the closest passages does not read as an answer to it."
+# p(answerable) below which an answer the model lets through is shown as a guess. On the BBC News
+# tuning sets (eval/bbc-tuning*.jsonl, 1,009 questions), answers below it were right 28 % of the
+# time (102 of 370 answered) and those above it 63 % (378 of 598): below it an answer is more often
+# wrong than right (docs/EVALUATION.md, fourteenth session).
+UNSURE_BELOW = 0.5  # Result.unsure; what is shown then is qa.types.UNSURE_TEXT
 
 
 @dataclass(frozen=True)
@@ -326,6 +331,13 @@ class Abstainer:
 
     def abstains(self, signals: Signals) -> bool:
         return self.refusal(signals) is not None or self.probability(signals) < self.threshold
+
+    def unsure(self, signals: Signals) -> bool:
+        """Whether an answer the model lets through is more likely wrong than right: its
+        p(answerable) is below :data:`UNSURE_BELOW`. Only a model that reads the reader's logit
+        (:data:`READER_FEATURES`) can tell, and only when the reader ran (the caller knows)."""
+        reads = any(name.startswith("reader") for name in self.features) and set(self.features) <= READER_FEATURES
+        return reads and not self.abstains(signals) and self.probability(signals) < UNSURE_BELOW
 
     def doubt(self, signals: Signals) -> str | None:
         """Why the model abstains, in words: :data:`OFF_TOPIC_DOUBT` when the off-topic model

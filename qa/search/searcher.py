@@ -258,6 +258,8 @@ class Searcher:
                 retrieval.query, answer, chosen, sentences, retrieval.hits, self.store.articles
             )
             answer = replace(answer, also_in=also_in, differs=differs)
+        unsure = (answer is not None and not abstained and self.reader is not None and self.abstainer is not None
+                  and self.abstainer.unsure(signals))
         return Result(
             question=question,
             answer=None if abstained else answer,
@@ -266,6 +268,7 @@ class Searcher:
             signals=signals,
             notice=notice,
             reason=reason,
+            unsure=unsure,
         )
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
 
-from qa.types import Answer, Article, Chunk, Corroboration, Hit, Result
+from qa.types import UNSURE_TEXT, Answer, Article, Chunk, Corroboration, Hit, Result
 
 ABSTAIN_TEXT = "The corpus does not answer this."
 RETRIEVERS = {"dense": "dense", "bm25": "BM25"}
@@ -168,6 +168,7 @@ def result_html(result: Result, articles: Mapping[str, Article] | None = None) -
         return '<div class="qa-reply">' + "\n".join(parts) + "</div>"
     first = answer_hit(result)
     parts = [
+        f'<p class="qa-unsure">{escape(UNSURE_TEXT)}</p>' if result.unsure else "",
         answer_line(result.answer),
         reported_html("Also reported by", result.answer.also_in, "qa-also"),
         reported_html("Reported differently by", result.answer.differs, "qa-differs"),
