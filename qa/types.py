@@ -213,7 +213,7 @@ def iso_date(text: str | None) -> str | None:
     return head
 
 
-# shown above an answer that is more likely wrong than right (Result.unsure)
+# shown above an answer the reader reads only weakly (Result.unsure)
 UNSURE_TEXT = "Not sure: the best sentence reads only weakly as an answer to it."
 
 
@@ -228,7 +228,7 @@ class Result:
     signals: Signals | None = None  # what the abstention decision was made from
     notice: str | None = None  # what the user should know about the filter (no article matches it, ...)
     reason: str | None = None  # why qa abstained, where it can say ("None of the closest passages mentions ...")
-    unsure: bool = False  # the answer is more likely wrong than right (Abstainer.unsure): shown as a guess
+    unsure: bool = False  # the reader reads the answer only weakly (Abstainer.unsure): shown as "Not sure"
 
     def to_dict(self) -> dict[str, Any]:
         """Exactly the object `qa ask --json` prints and the chat's ``/ask`` API returns."""

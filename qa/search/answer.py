@@ -287,7 +287,7 @@ CALIBRATION = Path(__file__).with_name("abstain.json")
 # passage's words) and still speak of its doubt as the reader's.
 READER_FEATURES = frozenset({"reader", "reader_best", "typed", "coverage"})
 READER_DOUBT = "The best sentence of the closest passages does not read as an answer to it."
-# p(answerable) below which an answer the model lets through is shown as a guess. On the BBC News
+# p(answerable) below which an answer the model lets through is shown as "Not sure". On the BBC News
 # tuning sets (eval/bbc-tuning*.jsonl, 1,009 questions), answers below it were right 28 % of the
 # time (102 of 370 answered) and those above it 63 % (378 of 598): below it an answer is more often
 # wrong than right (docs/EVALUATION.md, fourteenth session).
@@ -332,12 +332,16 @@ class Abstainer:
     def abstains(self, signals: Signals) -> bool:
         return self.refusal(signals) is not None or self.probability(signals) < self.threshold
 
+    @property
+    def reads(self) -> bool:
+        """Whether the model reads the reader's logit and nothing but :data:`READER_FEATURES`."""
+        return any(name.startswith("reader") for name in self.features) and set(self.features) <= READER_FEATURES
+
     def unsure(self, signals: Signals) -> bool:
-        """Whether an answer the model lets through is more likely wrong than right: its
-        p(answerable) is below :data:`UNSURE_BELOW`. Only a model that reads the reader's logit
-        (:data:`READER_FEATURES`) can tell, and only when the reader ran (the caller knows)."""
-        reads = any(name.startswith("reader") for name in self.features) and set(self.features) <= READER_FEATURES
-        return reads and not self.abstains(signals) and self.probability(signals) < UNSURE_BELOW
+        """Whether an answer the model lets through is read only weakly: its p(answerable) is
+        below :data:`UNSURE_BELOW`. Only a model that :attr:`reads` can tell, and only when the
+        reader ran (the caller knows)."""
+        return self.reads and not self.abstains(signals) and self.probability(signals) < UNSURE_BELOW
 
     def doubt(self, signals: Signals) -> str | None:
         """Why the model abstains, in words: :data:`OFF_TOPIC_DOUBT` when the off-topic model
@@ -345,8 +349,7 @@ class Abstainer:
         :data:`READER_FEATURES`; else None."""
         if self.refusal(signals) == OFF_TOPIC_CHECK:
             return OFF_TOPIC_DOUBT
-        reads = any(name.startswith("reader") for name in self.features)
-        return READER_DOUBT if reads and set(self.features) <= READER_FEATURES else None
+        return READER_DOUBT if self.reads else None
 
     def no_answer(self, signals: Signals) -> float:
         """The no-answer probability: 1 when a check refuses the answer (its kind, a number no
