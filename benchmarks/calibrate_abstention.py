@@ -237,21 +237,21 @@ def fit_off_topic(args, signals: list, y: np.ndarray) -> tuple[dict, np.ndarray]
                          f"missing: {', '.join(map(str, missing)) or '--off-topic-signals'}")
     features = tuple(args.off_topic_features.split(","))
 
-    def answerable(path: Path) -> np.ndarray:
-        return np.array([signals_of(r).vector(features) for r in read_signals(path) if r["answerable"]])
-
+    x = np.array([s.vector(features) for s in signals])
     off = np.array([signals_of(r).vector(features) for path in args.off_topic_signals for r in read_signals(path)])
-    groups = [np.array([s.vector(features) for s in signals])[y == 1]]  # the main calibration's, then each file's
-    groups += [answerable(path) for path in args.off_topic_answerable]
+    groups = [x[y == 1]] + [  # the main calibration's answerable questions, then each file's
+        np.array([signals_of(r).vector(features) for r in read_signals(path) if r["answerable"]])
+        for path in args.off_topic_answerable
+    ]
     mine = np.concatenate(groups)
     model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(
         np.concatenate([mine, off]), np.concatenate([np.ones(len(mine)), np.zeros(len(off))])
     )
+    scores = [model.predict_proba(group)[:, 1] for group in groups]
     # the highest threshold that refuses at most the share asked of each group (p below it)
-    threshold = min(float(np.sort(model.predict_proba(group)[:, 1])[int(args.off_topic_refuse * len(group))])
-                    for group in groups)
+    threshold = min(float(np.sort(q)[int(args.off_topic_refuse * len(q))]) for q in scores)
     names = [path.name for path in args.off_topic_answerable]
-    p = model.predict_proba(np.array([s.vector(features) for s in signals]))[:, 1]
+    p = model.predict_proba(x)[:, 1]
     return {
         "features": list(features),
         "coefficients": [round(float(c), 6) for c in model.coef_[0]],
@@ -260,7 +260,7 @@ def fit_off_topic(args, signals: list, y: np.ndarray) -> tuple[dict, np.ndarray]
         "calibration": {
             "data": f"the answerable questions above{''.join(', ' + n for n in names)} against "
                     f"{len(off)} off-topic questions of {', '.join(path.name for path in args.off_topic_signals)}",
-            "answerable_refused": [round(float((model.predict_proba(g)[:, 1] < threshold).mean()), 4) for g in groups],
+            "answerable_refused": [round(float((q < threshold).mean()), 4) for q in scores],
             "off_topic_caught": round(float((model.predict_proba(off)[:, 1] < threshold).mean()), 4),
         },
     }, p < threshold
